@@ -1,0 +1,1 @@
+"""Command-line entry points.  Heavy imports happen inside each command, never at import."""

@@ -1,0 +1,135 @@
+"""``banana-studio`` — argument parsing and dispatch.
+
+Every sub-command lives in its own module exposing ``run(args) -> int``; it is imported only when
+that command runs, so ``banana-studio --help`` and the studio's first paint stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from banana_studio import __version__
+
+ASPECTS_HELP = "aspect ratio, e.g. 1:1, 16:9, 9:16, 21:9 (default from config)"
+
+
+def _add_gen_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", help="model id (default gemini-3-pro-image or config)")
+    p.add_argument("--aspect", "-a", help=ASPECTS_HELP)
+    p.add_argument("--size", "-s", help="image size: 1K, 2K or 4K (uppercase K)")
+    p.add_argument("--search", action="store_true", default=None, help="ground with Google Search")
+    p.add_argument("--temperature", type=float, help="sampling temperature (0-2, advisory on new models)")
+    p.add_argument("--seed", type=int, help="seed (best effort; not a reproducibility guarantee)")
+    p.add_argument("--system", help="system instruction")
+    p.add_argument("--no-thoughts", action="store_true", help="do not request thought summaries")
+
+
+def _add_project_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", "-p", help="project name (default: config default_project)")
+    p.add_argument("--project-dir", help="folder holding projects (default: platform data dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="banana-studio",
+        description="A keyboard-driven terminal studio for Gemini image models (Nano Banana / Pro).",
+        epilog="Run without a command to open the studio.  Without an API key it offers demo mode.",
+    )
+    parser.add_argument("--version", action="version", version=f"banana-studio {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the built-in local Gemini server (no key, no cost, synthetic images)")
+    _add_project_options(parser)
+    parser.add_argument("--image-protocol", choices=["auto", "kitty", "sixel", "halfcell", "unicode", "none"],
+                        help="force how images are drawn in the terminal")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("studio", help="open the studio (the default)")
+    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    _add_project_options(p)
+
+    p = sub.add_parser("gen", help="generate headlessly: stream thoughts to stderr, save images")
+    p.add_argument("prompt", help="what to make (use - to read from stdin)")
+    p.add_argument("--ref", "-r", action="append", default=[], metavar="IMG",
+                   help="reference image (repeatable, up to 14)")
+    _add_gen_options(p)
+    p.add_argument("--output", "-o", metavar="OUT",
+                   help="output file or folder (default: the project's images folder)")
+    p.add_argument("--parent", metavar="TURN", help="continue (edit) from this turn id of the project")
+    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not stream thoughts")
+    _add_project_options(p)
+
+    p = sub.add_parser("serve-fake", help="run the local protocol-faithful Gemini server")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--latency", type=float, default=None, help="base think time per step in seconds")
+
+    p = sub.add_parser("history", help="list a project's turns")
+    _add_project_options(p)
+    p.add_argument("--search", help="full-text search over prompts")
+    p.add_argument("--starred", action="store_true", help="only starred turns")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("export", help="export a turn's branch: images + JSON (+ storyboard)")
+    p.add_argument("turn", help="turn id")
+    p.add_argument("--output", "-o", required=True, metavar="DIR")
+    p.add_argument("--storyboard", action="store_true", help="also write a contact sheet PNG and HTML/Markdown page")
+    _add_project_options(p)
+
+    p = sub.add_parser("projects", help="list projects and recent turns across them")
+    p.add_argument("--project-dir", help="folder holding projects")
+    p.add_argument("--recent", type=int, default=0, metavar="N", help="also list the N most recent turns")
+
+    p = sub.add_parser("open", help="open the studio at the turn that made IMAGE")
+    p.add_argument("image")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--project-dir", help="folder holding projects")
+
+    p = sub.add_parser("recipe", help="print the recipe embedded in an image the studio made")
+    p.add_argument("image")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("batch", help="submit prompts as a Gemini Batch API job (half price) and import results")
+    p.add_argument("source", nargs="?", help="prompts file (.jsonl or .txt, one prompt a line)")
+    _add_gen_options(p)
+    p.add_argument("--resume", action="store_true", help="resume polling of the project's unfinished jobs")
+    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    p.add_argument("--poll", type=float, default=10.0, help="poll interval in seconds")
+    _add_project_options(p)
+
+    p = sub.add_parser("config", help="show where config, data and logs live; set the API key")
+    p.add_argument("--set-key", action="store_true", help="read an API key from stdin and store it (mode 0600)")
+    return parser
+
+
+COMMANDS = {
+    None: "banana_studio.cli.studio",
+    "studio": "banana_studio.cli.studio",
+    "gen": "banana_studio.cli.gen",
+    "serve-fake": "banana_studio.cli.serve",
+    "history": "banana_studio.cli.history",
+    "export": "banana_studio.cli.history",
+    "projects": "banana_studio.cli.history",
+    "open": "banana_studio.cli.studio",
+    "recipe": "banana_studio.cli.recipe",
+    "batch": "banana_studio.cli.batch",
+    "config": "banana_studio.cli.configcmd",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

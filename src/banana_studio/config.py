@@ -1,0 +1,214 @@
+"""User configuration: a TOML file, environment variables, and the API key.
+
+A malformed config never stops the studio: the error (with its line) is reported and the
+defaults are kept.  The key is read from GOOGLE_API_KEY / GEMINI_API_KEY (GOOGLE_API_KEY wins, as
+in the SDK) or from the config file, which is always written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from banana_studio import paths
+from banana_studio.domain.settings import GenerationSettings
+
+IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
+SEND_KEYS = ("ctrl+enter", "enter")
+
+
+@dataclass(slots=True)
+class Config:
+    api_key: str = ""
+    """Only from the config file; environment keys are resolved by :func:`resolve_api_key`."""
+    project_dir: str = ""
+    """Where projects live (default: the platform data dir)."""
+    default_project: str = "default"
+    defaults: GenerationSettings = field(default_factory=GenerationSettings)
+    send_key: str = "ctrl+enter"
+    theme: str = "textual-dark"
+    image_protocol: str = "auto"
+    keymap: dict[str, str] = field(default_factory=dict)
+    daily_budget: float | None = None
+    project_budget: float | None = None
+    retry_attempts: int = 5
+    timeout_seconds: float = 360.0
+    base_url: str = ""
+    """Override the API base URL (the SDK also honours GOOGLE_GEMINI_BASE_URL)."""
+    path: Path | None = None
+    problems: list[str] = field(default_factory=list)
+    """Human-readable problems found while loading (the defaults were kept for those)."""
+
+    def projects_root(self) -> Path:
+        if self.project_dir:
+            return Path(self.project_dir).expanduser()
+        return paths.projects_dir()
+
+
+def _toml_error_text(exc: tomllib.TOMLDecodeError, path: Path) -> str:
+    lineno = getattr(exc, "lineno", None)
+    where = f"{path}, line {lineno}" if lineno else str(path)
+    return f"Config file {where}: {exc.msg if hasattr(exc, 'msg') else exc}. Using defaults."
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load the config; never raises for bad content (see ``Config.problems``)."""
+    path = path or paths.config_file()
+    cfg = Config(path=path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raw_text = ""
+    except OSError as exc:
+        cfg.problems.append(f"Cannot read config file {path}: {exc.strerror}. Using defaults.")
+        raw_text = ""
+    data: dict[str, Any] = {}
+    if raw_text:
+        try:
+            data = tomllib.loads(raw_text)
+        except tomllib.TOMLDecodeError as exc:
+            cfg.problems.append(_toml_error_text(exc, path))
+            data = {}
+    _apply(cfg, data)
+    env_proto = os.environ.get("BANANA_STUDIO_IMAGE_PROTOCOL")
+    if env_proto:
+        if env_proto in IMAGE_PROTOCOLS:
+            cfg.image_protocol = env_proto
+        else:
+            cfg.problems.append(
+                f"BANANA_STUDIO_IMAGE_PROTOCOL={env_proto!r} is not one of {', '.join(IMAGE_PROTOCOLS)}."
+            )
+    return cfg
+
+
+def _apply(cfg: Config, data: dict[str, Any]) -> None:
+    def take(section: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
+        if key not in section:
+            return None
+        value = section[key]
+        if isinstance(value, bool) and typ in (int, float, (int, float)):
+            cfg.problems.append(f"Config {where}{key}: expected a number, got {value!r}. Using the default.")
+            return None
+        if not isinstance(value, typ):
+            cfg.problems.append(
+                f"Config {where}{key}: expected {getattr(typ, '__name__', typ)}, got {value!r}. Using the default."
+            )
+            return None
+        return value
+
+    top = data
+    for key, typ in (("api_key", str), ("project_dir", str), ("default_project", str), ("base_url", str)):
+        v = take(top, key, typ, "")
+        if v is not None:
+            setattr(cfg, key, v)
+    ui = top.get("ui", {}) if isinstance(top.get("ui", {}), dict) else {}
+    v = take(ui, "send_key", str, "ui.")
+    if v is not None:
+        if v in SEND_KEYS:
+            cfg.send_key = v
+        else:
+            cfg.problems.append(f"Config ui.send_key must be one of {', '.join(SEND_KEYS)}; got {v!r}.")
+    v = take(ui, "theme", str, "ui.")
+    if v is not None:
+        cfg.theme = v
+    v = take(ui, "image_protocol", str, "ui.")
+    if v is not None:
+        if v in IMAGE_PROTOCOLS:
+            cfg.image_protocol = v
+        else:
+            cfg.problems.append(f"Config ui.image_protocol must be one of {', '.join(IMAGE_PROTOCOLS)}; got {v!r}.")
+    keymap = top.get("keymap", {})
+    if isinstance(keymap, dict):
+        cfg.keymap = {str(k): str(val) for k, val in keymap.items() if isinstance(val, str)}
+    budget = top.get("budget", {}) if isinstance(top.get("budget", {}), dict) else {}
+    v = take(budget, "daily", (int, float), "budget.")
+    if v is not None:
+        cfg.daily_budget = float(v)
+    v = take(budget, "project", (int, float), "budget.")
+    if v is not None:
+        cfg.project_budget = float(v)
+    net = top.get("network", {}) if isinstance(top.get("network", {}), dict) else {}
+    v = take(net, "retry_attempts", int, "network.")
+    if v is not None:
+        cfg.retry_attempts = max(1, min(10, v))
+    v = take(net, "timeout_seconds", (int, float), "network.")
+    if v is not None:
+        cfg.timeout_seconds = max(1.0, float(v))
+    gen = top.get("generation", {})
+    if isinstance(gen, dict) and gen:
+        try:
+            cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **gen})
+        except TypeError as exc:
+            cfg.problems.append(f"Config [generation]: {exc}. Using defaults.")
+
+
+def resolve_api_key(cfg: Config | None = None) -> tuple[str, str]:
+    """(key, source) — source is 'GOOGLE_API_KEY', 'GEMINI_API_KEY', 'config' or '' (none)."""
+    for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value, name
+    if cfg and cfg.api_key.strip():
+        return cfg.api_key.strip(), "config"
+    return "", ""
+
+
+def uses_vertex() -> bool:
+    """True when the SDK's own Vertex AI environment variables are set."""
+    return os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true", "yes")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically with mode 0600 (config files may hold the key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def save_api_key(key: str, path: Path | None = None) -> Path:
+    """Store the key in the config file (0600), keeping every other line as it was."""
+    path = path or paths.config_file()
+    lines: list[str] = []
+    if path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines()
+    # api_key must sit before the first [table] header to be top-level.
+    lines = [ln for ln in lines if not ln.strip().startswith("api_key")]
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    lines.insert(0, f'api_key = "{escaped}"')
+    write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """Remove API keys from any text that may be shown, logged or stored."""
+    import re
+
+    out = text
+    for s in secrets or []:
+        if s and len(s) >= 6:
+            out = out.replace(s, "[REDACTED]")
+    for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY"):
+        s = os.environ.get(name, "")
+        if s and len(s) >= 6:
+            out = out.replace(s, "[REDACTED]")
+    # Google API keys look like AIza + 35 chars; also scrub key= query params and header echoes.
+    out = re.sub(r"AIza[0-9A-Za-z_\-]{35}", "[REDACTED]", out)
+    out = re.sub(r"(?i)(x-goog-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", r"\1[REDACTED]", out)
+    out = re.sub(r"(?i)([?&]key=)[^&\s'\"]+", r"\1[REDACTED]", out)
+    return out

@@ -1,0 +1,114 @@
+"""Typed events streamed by the engine (and re-emitted by the studio service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from banana_studio.domain.content import Content
+
+
+@dataclass(slots=True)
+class ThoughtText:
+    text: str
+
+
+@dataclass(slots=True)
+class DraftImage:
+    data: bytes
+    mime_type: str
+    index: int
+    """0-based draft number within the turn."""
+
+
+@dataclass(slots=True)
+class AnswerText:
+    text: str
+
+
+@dataclass(slots=True)
+class FinalImage:
+    data: bytes
+    mime_type: str
+    index: int
+
+
+@dataclass(slots=True)
+class GroundingSource:
+    title: str
+    uri: str
+
+
+@dataclass(slots=True)
+class Grounding:
+    queries: list[str]
+    sources: list[GroundingSource]
+    rendered_content: str = ""
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    candidates_tokens: int = 0
+    thoughts_tokens: int = 0
+    total_tokens: int = 0
+    image_tokens: int = 0
+    """Output image tokens (candidatesTokensDetails with modality IMAGE)."""
+    prompt_image_tokens: int = 0
+    tool_use_prompt_tokens: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Retrying:
+    attempt: int
+    """The attempt about to be made (2 = first retry)."""
+    max_attempts: int
+    delay: float
+    reason: str
+
+
+@dataclass(slots=True)
+class Finished:
+    """The turn completed.  ``content`` is the whole model turn assembled into ONE Content,
+    every part as received (thoughts, drafts, signatures) — exactly what to store and replay."""
+
+    content: Content
+    finish_reason: str
+    finish_message: str = ""
+    model_version: str = ""
+    response_id: str = ""
+    ok: bool = True
+    """False when the model finished without an image (safety, NO_IMAGE, ...); see ``error``."""
+    error: EngineError | None = None
+
+
+@dataclass(slots=True)
+class Failed:
+    error: EngineError
+    partial: Content | None = None
+    """Parts received before the failure, if any."""
+
+
+class EngineError(Exception):
+    """A failure with a message meant for the user.
+
+    ``kind`` is a stable machine key: bad_key, permission, not_found, quota, overloaded, server,
+    timeout, network, safety, prohibited, no_image, blocked, stream_error, truncated, malformed,
+    invalid_request, validation, cancelled, missing_signature, unknown.
+    """
+
+    def __init__(self, kind: str, message: str, *, status: int | None = None, retryable: bool = False,
+                 detail: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"EngineError({self.kind!r}, {self.message!r}, status={self.status})"
+
+
+Event = ThoughtText | DraftImage | AnswerText | FinalImage | Grounding | Usage | Retrying | Finished | Failed

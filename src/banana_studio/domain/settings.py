@@ -1,0 +1,81 @@
+"""Generation settings and their validation (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from banana_studio.domain.catalogue import DEFAULT_MODEL, get_model
+
+MAX_REFERENCES = 14
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+"""Conservative inline request limit (the docs long said 20 MB; history re-sends images)."""
+THINKING_LEVELS = ("", "MINIMAL", "LOW", "MEDIUM", "HIGH")
+
+
+@dataclass(slots=True)
+class GenerationSettings:
+    model: str = DEFAULT_MODEL
+    aspect_ratio: str = "1:1"
+    image_size: str = "1K"
+    include_thoughts: bool = True
+    google_search: bool = False
+    temperature: float | None = None
+    seed: int | None = None
+    system_instruction: str = ""
+    thinking_level: str = ""
+    """Empty = model default.  Only models with ``thinking_optional`` accept a level."""
+    image_only: bool = False
+    """responseModalities = ["IMAGE"] instead of ["TEXT", "IMAGE"]."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any] | None) -> GenerationSettings:
+        obj = obj or {}
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in names})
+
+    def copy(self, **changes: Any) -> GenerationSettings:
+        data = self.to_json()
+        data.update(changes)
+        return GenerationSettings.from_json(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+    fatal: bool = True
+
+
+def validate_settings(s: GenerationSettings) -> list[Problem]:
+    """Everything wrong with ``s`` for its model.  Non-fatal problems are warnings."""
+    spec = get_model(s.model)
+    out: list[Problem] = []
+    if not s.model.strip():
+        out.append(Problem("model", "Model id is empty."))
+    if not spec.known:
+        out.append(Problem("model", f"{spec.note} ({s.model})", fatal=False))
+    if s.aspect_ratio not in spec.aspect_ratios:
+        out.append(Problem("aspect_ratio",
+                           f"{spec.label} does not support aspect ratio {s.aspect_ratio}; "
+                           f"choose one of {', '.join(spec.aspect_ratios)}."))
+    if s.image_size not in spec.sizes:
+        hint = " (sizes need an uppercase K)" if s.image_size.lower() in ("1k", "2k", "4k") else ""
+        out.append(Problem("image_size",
+                           f"{spec.label} does not support size {s.image_size}{hint}; "
+                           f"choose one of {', '.join(spec.sizes)}."))
+    if s.google_search and not spec.supports_search:
+        out.append(Problem("google_search", f"{spec.label} does not support Google Search grounding."))
+    if s.temperature is not None and not (0.0 <= s.temperature <= 2.0):
+        out.append(Problem("temperature", "Temperature must be between 0.0 and 2.0."))
+    if s.seed is not None and not (0 <= s.seed < 2**31):
+        out.append(Problem("seed", "Seed must be an integer between 0 and 2147483647."))
+    if s.thinking_level and s.thinking_level.upper() not in THINKING_LEVELS:
+        out.append(Problem("thinking_level", f"Unknown thinking level {s.thinking_level!r}."))
+    if s.thinking_level and not spec.thinking_optional:
+        out.append(Problem("thinking_level",
+                           f"{spec.label} always thinks; its thinking level cannot be set."))
+    return out

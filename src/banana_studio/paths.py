@@ -1,0 +1,58 @@
+"""Where things live.  Functions only: nothing is created at import time.
+
+Environment overrides (handy for tests, demos and portable installs):
+``BANANA_STUDIO_CONFIG`` (config file), ``BANANA_STUDIO_DATA_DIR``, ``BANANA_STUDIO_CACHE_DIR``,
+``BANANA_STUDIO_LOG_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "banana-studio"
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
+
+
+def config_file() -> Path:
+    p = _env_path("BANANA_STUDIO_CONFIG")
+    if p:
+        return p
+    from platformdirs import user_config_path
+
+    return user_config_path(APP) / "config.toml"
+
+
+def data_dir() -> Path:
+    p = _env_path("BANANA_STUDIO_DATA_DIR")
+    if p:
+        return p
+    from platformdirs import user_data_path
+
+    return user_data_path(APP)
+
+
+def projects_dir() -> Path:
+    return data_dir() / "projects"
+
+
+def cache_dir() -> Path:
+    p = _env_path("BANANA_STUDIO_CACHE_DIR")
+    if p:
+        return p
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP)
+
+
+def log_dir() -> Path:
+    p = _env_path("BANANA_STUDIO_LOG_DIR")
+    if p:
+        return p
+    from platformdirs import user_log_path
+
+    return user_log_path(APP)
