@@ -112,3 +112,24 @@ class EngineError(Exception):
 
 
 Event = ThoughtText | DraftImage | AnswerText | FinalImage | Grounding | Usage | Retrying | Finished | Failed
+
+
+# -- studio service events (wrap the engine stream with persistence) ------------------------------
+
+
+@dataclass(slots=True)
+class TurnStarted:
+    """The turn row exists (status pending) — emitted before the request goes out."""
+
+    turn: Any
+    """A :class:`banana_studio.domain.turn.Turn`."""
+
+
+@dataclass(slots=True)
+class TurnSaved:
+    """The turn reached a final status and everything is on disk (images, content, usage, cost)."""
+
+    turn: Any
+
+
+StudioEvent = TurnStarted | TurnSaved | Event
