@@ -1,0 +1,720 @@
+"""Terminal images: protocol selection, cached pre-scaled previews, thumbnails.
+
+IMPORTANT — import order: importing this module imports ``textual_image.widget`` at top level, and
+that import *probes the terminal* (DA1 for sixel, an APC query for the kitty graphics protocol, and
+the cell size in pixels).  The probe reads the terminal's replies from stdin, so it must happen
+**before** ``App.run()`` starts Textual's input thread; a later (lazy) import races Textual and can
+hang or inject the replies as key presses.  ``cli/studio.py`` therefore imports this module and calls
+:func:`select_image_protocol` before the app is created.
+
+What this module adds on top of textual-image:
+
+* :func:`select_image_protocol` — "auto" keeps textual-image's detection but prefers half-cell
+  inside tmux; "sixel" / "kitty" / "halfcell" / "unicode" / "none" force a renderer.
+* A 0×0 pty (``script … </dev/null``) no longer crashes the import (textual-image divides by the
+  column count); inside tmux the graphics probes are skipped (their replies leak into the window
+  title and tmux cannot show either protocol).
+* The xterm sixel fix: xterm mis-paints colour registers that are defined part-way through an
+  image, so every ``#N;2;r;g;b`` definition is moved to the start of the sixel data.
+* :class:`ImagePreview` — decodes with Pillow in a thread, downscales ONCE to the largest size the
+  widget can fill, keeps the result in a bounded LRU cache, and hands the small PIL image to the
+  chosen textual-image widget.  The widgets are wrapped so an unrelated repaint never rebuilds the
+  renderable (nor re-uploads / re-encodes the image).
+* :class:`Thumbnail` / :class:`ThumbStrip` — small previews (drafts, gallery) on the same machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import re
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image as PILImage
+
+# -- make the probe safe, then import textual_image (which probes) -------------------------------
+
+_PROBE_NOTES: list[str] = []
+"""What happened during the import-time probe (for `banana-studio config`/debug output)."""
+
+
+def _fallback_cell_size() -> tuple[int, int]:
+    w = os.environ.get("TEXTUAL_CELL_WIDTH", "")
+    h = os.environ.get("TEXTUAL_CELL_HEIGHT", "")
+    if w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0:
+        return int(w), int(h)
+    return 10, 20
+
+
+def _prepare_probe() -> bool:
+    """Runs before textual_image is imported.  Returns True when the graphics probes must be skipped."""
+    from textual_image import _terminal
+
+    out = sys.__stdout__
+    is_tty = bool(out and out.isatty())
+    if is_tty:
+        # textual-image computes ``pixels / columns`` without guarding against a 0×0 window.
+        try:
+            rows, cols, _px_w, _px_h = _terminal.get_tiocgwinsz()
+        except Exception:  # any failure: let textual-image decide
+            rows = cols = 1
+        if rows == 0 or cols == 0:
+            cw, ch = _fallback_cell_size()
+            _terminal.get_cell_size._result = _terminal.CellSize(cw, ch)  # type: ignore[attr-defined]
+            _PROBE_NOTES.append(f"terminal reports a 0x0 window; assuming {cw}x{ch} px cells")
+    forced = os.environ.get("BANANA_STUDIO_IMAGE_PROTOCOL", "").strip().lower()
+    in_tmux = bool(os.environ.get("TMUX"))
+    skip = is_tty and in_tmux and forced in ("", "auto", "halfcell", "unicode", "none")
+    if skip:
+        _PROBE_NOTES.append("inside tmux: sixel/kitty probes skipped (half-cell is used)")
+    return skip
+
+
+class _NoTtyStdout:
+    """Stand-in for ``sys.__stdout__`` while textual-image probes, making it see "not a tty"."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _import_textual_image(skip_probe: bool) -> None:
+    if not skip_probe:
+        import textual_image.widget  # this import IS the probe
+
+        return
+    # tmux: still learn the real cell size (ioctl), but send no graphics queries.
+    from textual_image import _terminal
+
+    if not hasattr(_terminal.get_cell_size, "_result"):
+        _terminal.get_cell_size()
+    real = sys.__stdout__
+    sys.__stdout__ = _NoTtyStdout(real)  # type: ignore[misc]
+    try:
+        import textual_image.widget  # noqa: F401
+    finally:
+        sys.__stdout__ = real  # type: ignore[misc]
+
+
+_SKIP_PROBE = _prepare_probe()
+_import_textual_image(_SKIP_PROBE)
+
+import textual_image._sixel as _ti_sixel  # noqa: E402
+import textual_image.renderable as _ti_renderable  # noqa: E402
+import textual_image.renderable.sixel as _ti_renderable_sixel  # noqa: E402
+import textual_image.widget as _ti_widget  # noqa: E402
+import textual_image.widget.sixel as _ti_widget_sixel  # noqa: E402
+from rich.console import RenderableType  # noqa: E402
+from textual.app import ComposeResult  # noqa: E402
+from textual.containers import HorizontalScroll  # noqa: E402
+from textual.dom import NoScreen  # noqa: E402
+from textual.geometry import Region, Size  # noqa: E402
+from textual.message import Message  # noqa: E402
+from textual.strip import Strip  # noqa: E402
+from textual.widget import Widget  # noqa: E402
+from textual.widgets import Static  # noqa: E402
+from textual_image._terminal import get_cell_size  # noqa: E402
+from textual_image.widget._base import Image as _BaseImageWidget  # noqa: E402
+
+PROTOCOLS = ("sixel", "kitty", "halfcell", "unicode", "none")
+
+
+@dataclass
+class RenderStats:
+    """Counters used by tests and benchmarks (never reset by the app)."""
+
+    decodes: int = 0
+    """Full decodes + downscales done (cache misses)."""
+    renderables: int = 0
+    """Renderables built by the cell/kitty widgets (each one rescales; kitty re-uploads)."""
+    sixel_encodes: int = 0
+    """Calls of the sixel encoder."""
+
+
+STATS = RenderStats()
+
+# -- the xterm sixel colour-register fix ----------------------------------------------------------
+
+_ORIGINAL_IMAGE_TO_SIXELS: Callable[..., str] = _ti_sixel.image_to_sixels
+_REGISTER_DEF = re.compile(r"#(\d+);2;(\d+);(\d+);(\d+)")
+
+
+def hoist_colour_registers(sixel: str) -> str:
+    """Move every colour definition ``#N;2;r;g;b`` to the start of the pixel data.
+
+    Each definition in the body becomes a plain selection ``#N``, so the painted result is the
+    same, but xterm sees every register before the first pixel (it otherwise paints some rows of a
+    band with the wrong colours).  If a register were defined twice with different colours, moving
+    the definitions would change the picture, so the data is then returned unchanged.
+    """
+    body_start = sixel.find("#")
+    if body_start < 0:
+        return sixel
+    definitions: dict[str, str] = {}
+    conflict = False
+
+    def to_select(m: re.Match[str]) -> str:
+        nonlocal conflict
+        reg = m.group(1)
+        colour = m.group(0)
+        previous = definitions.setdefault(reg, colour)
+        if previous != colour:
+            conflict = True
+        return f"#{reg}"
+
+    body = _REGISTER_DEF.sub(to_select, sixel[body_start:])
+    if conflict or not definitions:
+        return sixel
+    return sixel[:body_start] + "".join(definitions.values()) + body
+
+
+def _fixed_image_to_sixels(image: PILImage.Image, options: Any = None, background: Any = None) -> str:
+    STATS.sixel_encodes += 1
+    return hoist_colour_registers(_ORIGINAL_IMAGE_TO_SIXELS(image, options, background))
+
+
+for _mod in (_ti_sixel, _ti_renderable_sixel, _ti_widget_sixel):
+    _mod.image_to_sixels = _fixed_image_to_sixels  # type: ignore[attr-defined]
+
+
+# -- widgets that do not rebuild their renderable on every render --------------------------------
+
+
+class _StableRenderMixin:
+    """Reuse the renderable while (image, styled size, content size) stay the same.
+
+    textual-image's base widget builds a new renderable on every ``render()`` — a full copy and
+    rescale of the image, and for kitty a re-upload of the whole PNG.
+    """
+
+    _bs_key: tuple[Any, ...] | None = None
+
+    def render(self) -> RenderableType:
+        widget: Any = self
+        if not widget._image:
+            return ""
+        key = (id(widget._image), widget._get_styled_size(), widget.content_size)
+        if widget._renderable is not None and key == self._bs_key:
+            return widget._renderable  # type: ignore[no-any-return]
+        if widget._renderable is not None:
+            widget._renderable.cleanup()
+            widget._renderable = None
+        STATS.renderables += 1
+        widget._renderable = widget._Renderable(widget._image, *widget._get_styled_size())
+        self._bs_key = key
+        return widget._renderable  # type: ignore[no-any-return]
+
+
+class StableHalfcellImage(_StableRenderMixin, _ti_widget.HalfcellImage, Renderable=_ti_widget.HalfcellRenderable):
+    """Half-cell (``▀`` with truecolour fg/bg) image widget."""
+
+
+class StableUnicodeImage(_StableRenderMixin, _ti_widget.UnicodeImage, Renderable=_ti_widget.UnicodeRenderable):
+    """Greyscale block-character image widget."""
+
+
+class StableTGPImage(_StableRenderMixin, _ti_widget.TGPImage, Renderable=_ti_widget.TGPRenderable):
+    """Kitty graphics protocol image widget (needs Unicode placeholders: kitty ≥ 0.28, Ghostty)."""
+
+
+class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
+    """Encodes the whole visible part once; partial repaints (hover, a row) reuse that encoding."""
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        try:
+            if not self.image or not self.screen.is_active:
+                return []
+            placement = self.screen.find_widget(self)
+        except (NoScreen, Exception):  # not placed yet: nothing to draw
+            return []
+        visible = placement.visible_region.translate((-placement.region.x, -placement.region.y))
+        crop_for_encode = visible if visible.area and visible.contains_region(crop) else crop
+        return super().render_lines(crop_for_encode)[-crop.height :] if crop.height else []
+
+
+class StableSixelImage(_ti_widget.SixelImage, Renderable=_ti_widget_sixel._NoopRenderable):
+    """Sixel image widget with the crop-insensitive cache and the xterm register fix."""
+
+    def compose(self) -> ComposeResult:
+        yield _StableSixelImpl(self.image, self._sixel_options)
+
+
+_WIDGETS: dict[str, type[Widget]] = {
+    "sixel": StableSixelImage,
+    "kitty": StableTGPImage,
+    "halfcell": StableHalfcellImage,
+    "unicode": StableUnicodeImage,
+}
+
+_chosen_protocol: str = ""
+
+
+def detected_protocol() -> str:
+    """What textual-image's import-time probe found ("sixel", "kitty", "halfcell" or "unicode")."""
+    auto = _ti_renderable.Image
+    if auto is _ti_renderable.SixelImage:
+        return "sixel"
+    if auto is _ti_renderable.TGPImage:
+        return "kitty"
+    if auto is _ti_renderable.HalfcellImage:
+        return "halfcell"
+    return "unicode"
+
+
+def select_image_protocol(pref: str = "auto") -> str:
+    """Choose the image renderer for this process and return its name.
+
+    ``pref`` is ``config.image_protocol`` (which already honours ``BANANA_STUDIO_IMAGE_PROTOCOL``)
+    or the CLI's ``--image-protocol``: "auto", "sixel", "kitty", "halfcell", "unicode" or "none".
+    "auto" keeps textual-image's detection (done when this module was imported), except that inside
+    tmux half-cell is preferred.  Unknown values behave like "auto".
+    """
+    global _chosen_protocol
+    pref = (pref or "auto").strip().lower()
+    if pref == "tgp":
+        pref = "kitty"
+    if pref in PROTOCOLS:
+        _chosen_protocol = pref
+        return pref
+    detected = detected_protocol()
+    out = sys.__stdout__
+    if os.environ.get("TMUX") and out is not None and out.isatty() and detected != "unicode":
+        detected = "halfcell"
+    _chosen_protocol = detected
+    return detected
+
+
+def current_protocol() -> str:
+    """The protocol chosen by :func:`select_image_protocol` (auto-selects on first use)."""
+    if not _chosen_protocol:
+        return select_image_protocol("auto")
+    return _chosen_protocol
+
+
+def image_widget_class(protocol: str | None = None) -> type[Widget] | None:
+    """The textual-image widget class for ``protocol`` (None for "none")."""
+    return _WIDGETS.get(protocol or current_protocol())
+
+
+def probe_notes() -> list[str]:
+    return list(_PROBE_NOTES)
+
+
+def cell_pixels(protocol: str | None = None) -> tuple[int, int]:
+    """How many source pixels one terminal cell can show with ``protocol``."""
+    protocol = protocol or current_protocol()
+    if protocol in ("halfcell", "unicode"):
+        return 1, 2
+    size = get_cell_size()
+    return max(1, size.width), max(1, size.height)
+
+
+# -- decoding + LRU cache ---------------------------------------------------------------------------
+
+
+class ImageDecodeError(Exception):
+    """The bytes/file are not a decodable image (message is user-facing)."""
+
+
+@dataclass(slots=True)
+class Decoded:
+    image: PILImage.Image
+    source_size: tuple[int, int]
+    """Width × height of the original image."""
+    nbytes: int
+
+
+class PreviewCache:
+    """A thread-safe LRU of pre-scaled images, bounded by total pixel memory."""
+
+    def __init__(self, max_bytes: int = 96 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], Decoded] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> Decoded | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item
+
+    def put(self, key: tuple[Any, ...], item: Decoded) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old.nbytes
+            self._items[key] = item
+            self.bytes += item.nbytes
+            while self.bytes > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self.bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+CACHE = PreviewCache()
+
+PILImage.MAX_IMAGE_PIXELS = max(PILImage.MAX_IMAGE_PIXELS or 0, 64_000_000)
+
+
+def decode_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
+    """Decode ``source`` and downscale it to fit ``max_size`` (never upscales).  Blocking: call
+    it in a thread.  Raises :class:`ImageDecodeError` with a readable reason."""
+    max_w, max_h = max(1, max_size[0]), max(1, max_size[1])
+    try:
+        fp: Any = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+        with PILImage.open(fp) as img:
+            src_size = img.size
+            if img.format == "JPEG":
+                img.draft("RGB", (max_w, max_h))
+            img.load()
+            has_alpha = "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info)
+            out = img.convert("RGBA" if has_alpha else "RGB")
+    except FileNotFoundError as exc:
+        raise ImageDecodeError(f"file not found: {exc.filename}") from exc
+    except PILImage.DecompressionBombError as exc:
+        raise ImageDecodeError("image is too large to preview") from exc
+    except (OSError, SyntaxError, ValueError, PILImage.UnidentifiedImageError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, PILImage.UnidentifiedImageError):
+            reason = "not an image file"
+        raise ImageDecodeError(reason) from exc
+    if out.width > max_w or out.height > max_h:
+        out.thumbnail((max_w, max_h), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
+    STATS.decodes += 1
+    return Decoded(out, src_size, out.width * out.height * len(out.getbands()))
+
+
+def _cache_key(source: Path | bytes, max_size: tuple[int, int]) -> tuple[Any, ...]:
+    if isinstance(source, bytes | bytearray):
+        return ("sha256", hashlib.sha256(source).hexdigest(), max_size)
+    try:
+        st = source.stat()
+        return ("path", str(source.resolve()), st.st_mtime_ns, st.st_size, max_size)
+    except OSError:
+        return ("path", str(source), 0, 0, max_size)
+
+
+def load_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
+    """Cached :func:`decode_scaled` (blocking; call in a thread)."""
+    key = _cache_key(source, max_size)
+    hit = CACHE.get(key)
+    if hit is not None:
+        return hit
+    decoded = decode_scaled(source, max_size)
+    CACHE.put(key, decoded)
+    return decoded
+
+
+# -- widgets ---------------------------------------------------------------------------------------
+
+
+class ImagePreview(Widget):
+    """Shows one image, scaled to fit, with a text placeholder / error state.
+
+    ``await show_path(path)`` / ``await show_bytes(data)`` decode in a thread; the newest call wins
+    if several overlap.  They return True when the image is shown.
+    """
+
+    DEFAULT_CSS = """
+    ImagePreview {
+        align: center middle;
+        height: 1fr;
+        width: 1fr;
+    }
+    ImagePreview > .image-preview--image {
+        width: auto;
+        height: auto;
+    }
+    ImagePreview > .image-preview--placeholder {
+        width: 100%;
+        height: auto;
+        content-align: center middle;
+        text-align: center;
+        color: $text-muted;
+    }
+    ImagePreview > .image-preview--placeholder.-error {
+        color: $error;
+    }
+    """
+
+    class Shown(Message):
+        """An image is now displayed."""
+
+        def __init__(self, preview: ImagePreview, source: Path | None, size: tuple[int, int]) -> None:
+            super().__init__()
+            self.preview = preview
+            self.source = source
+            self.size = size
+
+        @property
+        def control(self) -> ImagePreview:
+            return self.preview
+
+    max_cells: ClassVar[tuple[int, int] | None] = None
+    """Upper bound of the area (in cells) to prescale for; None = the terminal size."""
+
+    def __init__(self, placeholder: str = "No image", *, protocol: str | None = None, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._protocol = protocol
+        self._placeholder_text = placeholder
+        self._image_widget: Widget | None = None
+        self._seq = 0
+        self.source: Path | None = None
+        """Path of the image shown (None for bytes or nothing)."""
+        self.source_size: tuple[int, int] | None = None
+        self.error: str = ""
+        self._last_source: Path | bytes | None = None
+        self._loaded_target: tuple[int, int] = (0, 0)
+
+    @property
+    def protocol(self) -> str:
+        return self._protocol or current_protocol()
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._placeholder_text, classes="image-preview--placeholder", markup=False)
+
+    @property
+    def _label(self) -> Static:
+        return self.query_one(".image-preview--placeholder", Static)
+
+    def target_pixels(self) -> tuple[int, int]:
+        """The largest pixel size this widget could ever need (cells × pixels per cell)."""
+        if self.max_cells is not None:
+            cols, rows = self.max_cells
+        else:
+            try:
+                size = self.app.size
+            except Exception:  # not attached to an app
+                size = Size(0, 0)
+            cols, rows = (size.width or 200), (size.height or 60)
+        pw, ph = cell_pixels(self.protocol)
+        return max(8, cols * pw), max(8, rows * ph)
+
+    def set_placeholder(self, text: str) -> None:
+        """Show ``text`` instead of an image (the image, if any, is hidden)."""
+        self._seq += 1
+        self._placeholder_text = text
+        self.error = ""
+        self._show_text(text, error=False)
+
+    def clear(self) -> None:
+        """Remove the image and show the default placeholder."""
+        self._seq += 1
+        self.source = None
+        self.source_size = None
+        self.error = ""
+        if self._image_widget is not None:
+            self._image_widget.image = None  # type: ignore[attr-defined]
+        self._show_text(self._placeholder_text, error=False)
+
+    def _show_text(self, text: str, *, error: bool) -> None:
+        if self._image_widget is not None:
+            self._image_widget.display = False
+        if not self.is_mounted:
+            self._placeholder_text = text
+            return
+        label = self._label
+        label.update(text)
+        label.set_class(error, "-error")
+        label.display = True
+
+    async def show_path(self, path: Path | str) -> bool:
+        path = Path(path)
+        return await self._show(path, path)
+
+    async def show_bytes(self, data: bytes, *, name: str = "") -> bool:
+        return await self._show(bytes(data), None, name=name)
+
+    async def _show(self, source: Path | bytes, path: Path | None, *, name: str = "") -> bool:
+        self._seq += 1
+        seq = self._seq
+        label_name = path.name if path else (name or "image")
+        if self.protocol == "none":
+            try:
+                decoded = await asyncio.to_thread(load_scaled, source, (64, 64))
+            except ImageDecodeError as exc:
+                return self._failed(seq, label_name, str(exc))
+            if seq != self._seq:
+                return False
+            w, h = decoded.source_size
+            self.source, self.source_size, self.error = path, (w, h), ""
+            self._show_text(f"{label_name}\n{w}×{h} (image previews are off)", error=False)
+            self.post_message(self.Shown(self, path, (w, h)))
+            return True
+        target = self.target_pixels()
+        try:
+            decoded = await asyncio.to_thread(load_scaled, source, target)
+        except ImageDecodeError as exc:
+            return self._failed(seq, label_name, str(exc))
+        if seq != self._seq or not self.is_attached:
+            return False
+        self.source, self.source_size, self.error = path, decoded.source_size, ""
+        self._last_source, self._loaded_target = source, target
+        await self._set_image(decoded.image)
+        self.post_message(self.Shown(self, path, decoded.source_size))
+        return True
+
+    def on_resize(self) -> None:
+        """Re-decode (in the background) only if the widget can now show clearly more pixels than the
+        cached copy holds and the source has them."""
+        if self._last_source is None or self.source_size is None or self.error:
+            return
+        want_w, want_h = self.target_pixels()
+        have_w, have_h = self._loaded_target
+        src_w, src_h = self.source_size
+        grow = (want_w > have_w * 1.15 and src_w > have_w) or (want_h > have_h * 1.15 and src_h > have_h)
+        if grow:
+            source = self._last_source
+            if isinstance(source, Path):
+                self.run_worker(self.show_path(source), group="image-preview-reload", exclusive=True)
+            else:
+                self.run_worker(self.show_bytes(source), group="image-preview-reload", exclusive=True)
+
+    def _failed(self, seq: int, name: str, reason: str) -> bool:
+        if seq != self._seq:
+            return False
+        self.source = None
+        self.source_size = None
+        self.error = f"Cannot decode image {name}: {reason}"
+        self._show_text(f"⚠ {self.error}", error=True)
+        return False
+
+    async def _set_image(self, image: PILImage.Image) -> None:
+        if self.is_mounted:
+            self._label.display = False
+        if self._image_widget is None:
+            cls = image_widget_class(self.protocol) or StableUnicodeImage
+            self._image_widget = cls(image, classes="image-preview--image")  # type: ignore[call-arg]
+            await self.mount(self._image_widget)
+        else:
+            if self._image_widget.image is not image:  # type: ignore[attr-defined]
+                self._image_widget.image = image  # type: ignore[attr-defined]
+            self._image_widget.display = True
+
+    @property
+    def image_widget(self) -> Widget | None:
+        """The textual-image widget in use (None until the first image)."""
+        return self._image_widget
+
+
+class Thumbnail(ImagePreview):
+    """A small preview; loads its source when :meth:`load` is called (e.g. when scrolled into view)."""
+
+    DEFAULT_CSS = """
+    Thumbnail {
+        width: 24;
+        height: 12;
+    }
+    """
+
+    def __init__(self, source: Path | bytes | None = None, *, caption: str = "", protocol: str | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(caption or "…", protocol=protocol, name=name, id=id, classes=classes)
+        self.pending_source = source
+        self.loaded = False
+
+    def target_pixels(self) -> tuple[int, int]:
+        size = self.size if self.size.area else Size(24, 12)
+        pw, ph = cell_pixels(self.protocol)
+        return max(8, size.width * pw), max(8, size.height * ph)
+
+    async def load(self) -> bool:
+        """Decode and show the pending source once (no-op when already loaded)."""
+        if self.loaded or self.pending_source is None:
+            return self.loaded
+        self.loaded = True
+        source = self.pending_source
+        if isinstance(source, bytes | bytearray):
+            return await self.show_bytes(bytes(source))
+        return await self.show_path(source)
+
+
+class ThumbStrip(HorizontalScroll):
+    """A horizontal row of thumbnails (draft images while generating, a turn's finals, …)."""
+
+    DEFAULT_CSS = """
+    ThumbStrip {
+        height: 8;
+        width: 1fr;
+    }
+    ThumbStrip > Thumbnail {
+        width: 16;
+        height: 8;
+        margin-right: 1;
+    }
+    """
+
+    async def add_bytes(self, data: bytes, caption: str = "") -> Thumbnail:
+        thumb = Thumbnail(data, caption=caption)
+        await self.mount(thumb)
+        self.scroll_end(animate=False)
+        await thumb.load()
+        return thumb
+
+    async def add_path(self, path: Path, caption: str = "") -> Thumbnail:
+        thumb = Thumbnail(path, caption=caption or path.name)
+        await self.mount(thumb)
+        await thumb.load()
+        return thumb
+
+    async def clear(self) -> None:
+        await self.remove_children()
+
+    @property
+    def thumbnails(self) -> list[Thumbnail]:
+        return list(self.query_children(Thumbnail))
+
+
+__all__ = [
+    "CACHE",
+    "PROTOCOLS",
+    "STATS",
+    "ImageDecodeError",
+    "ImagePreview",
+    "PreviewCache",
+    "StableHalfcellImage",
+    "StableSixelImage",
+    "StableTGPImage",
+    "StableUnicodeImage",
+    "ThumbStrip",
+    "Thumbnail",
+    "cell_pixels",
+    "current_protocol",
+    "decode_scaled",
+    "detected_protocol",
+    "hoist_colour_registers",
+    "image_widget_class",
+    "load_scaled",
+    "probe_notes",
+    "select_image_protocol",
+]
+
+_ = _BaseImageWidget  # re-exported for type checks in tests
