@@ -81,6 +81,8 @@ class Finished:
     ok: bool = True
     """False when the model finished without an image (safety, NO_IMAGE, ...); see ``error``."""
     error: EngineError | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Non-fatal oddities worth showing (empty thought signature, image sent as base64 text, ...)."""
 
 
 @dataclass(slots=True)

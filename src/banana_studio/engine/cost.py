@@ -1,0 +1,48 @@
+"""Cost estimate and actual cost from the catalogue prices (pure: no SDK import).
+
+Formula (see the API reference §6.5): prompt tokens × input rate + output IMAGE tokens × image rate +
+(other output tokens + thought tokens) × text rate + Google Search queries.  Interim (draft) images
+are free.  All amounts in USD.
+"""
+
+from __future__ import annotations
+
+from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.events import Usage
+from banana_studio.domain.settings import GenerationSettings
+
+PROMPT_TOKENS_GUESS = 60
+"""A typical prompt's text tokens (only matters for the estimate; it is a fraction of a cent)."""
+THOUGHT_TOKENS_GUESS = 250
+"""Typical thought-summary tokens billed for one Pro image (observed 170-250)."""
+
+
+def estimate_cost(settings: GenerationSettings, n_refs: int = 0) -> float:
+    """What one generation will probably cost, before sending."""
+    spec = get_model(settings.model)
+    prices = spec.prices
+    per_image = prices.per_image.get(settings.image_size)
+    if per_image is None:
+        tokens = spec.image_tokens.get(settings.image_size) or max(spec.image_tokens.values(), default=1120)
+        per_image = tokens * prices.image_out_per_m / 1e6
+    cost = per_image
+    cost += max(0, n_refs) * prices.input_image
+    cost += PROMPT_TOKENS_GUESS * prices.input_per_m / 1e6
+    if spec.thinks:
+        cost += THOUGHT_TOKENS_GUESS * prices.text_out_per_m / 1e6
+    if settings.google_search:
+        cost += prices.search_per_1000 / 1000
+    return round(cost, 6)
+
+
+def actual_cost(settings: GenerationSettings, usage: Usage, search_queries: int = 0) -> float:
+    """The billed cost of a finished (or failed-but-billed) generation from its usage metadata."""
+    prices = get_model(settings.model).prices
+    image_tokens = max(0, usage.image_tokens)
+    other_out = max(0, usage.candidates_tokens - image_tokens)
+    cost = usage.prompt_tokens * prices.input_per_m / 1e6
+    cost += usage.tool_use_prompt_tokens * prices.input_per_m / 1e6
+    cost += image_tokens * prices.image_out_per_m / 1e6
+    cost += (other_out + max(0, usage.thoughts_tokens)) * prices.text_out_per_m / 1e6
+    cost += max(0, search_queries) * prices.search_per_1000 / 1000
+    return round(cost, 6)

@@ -1,0 +1,144 @@
+"""Request validation (pure) and request building (google-genai imported lazily)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.content import Content, Part
+from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings, validate_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.genai import types
+
+API_VERSION = "v1beta"
+_JSON_OVERHEAD_PER_PART = 64
+
+
+def sniff_image_mime(data: bytes) -> str | None:
+    """The MIME type of image bytes from their magic number (cheap; no decoding)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1",
+                                                b"msf1", b"avif"):
+        return "image/heif" if data[8:12] in (b"mif1", b"msf1") else "image/heic"
+    return None
+
+
+def _b64_len(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
+def request_size(history: list[Content], user: Content, settings: GenerationSettings) -> int:
+    """Approximate JSON size of the request in bytes (base64-inflated images and signatures)."""
+    total = len(settings.system_instruction.encode("utf-8")) + 512
+    for content in [*history, user]:
+        for p in content.parts:
+            total += _JSON_OVERHEAD_PER_PART
+            if p.text:
+                total += len(p.text.encode("utf-8"))
+            if p.thought_signature:
+                total += _b64_len(len(p.thought_signature))
+            if p.data is not None:
+                total += _b64_len(len(p.data))
+            total += sum(len(str(v)) for v in p.extra.values())
+    return total
+
+
+def validate_request(history: list[Content], user: Content, settings: GenerationSettings) -> list[str]:
+    """Everything that would make the request fail; empty list = OK to send."""
+    out = [p.message for p in validate_settings(settings) if p.fatal]
+    spec = get_model(settings.model)
+    images = [p for p in user.parts if p.mime_type is not None or p.data is not None or p.blob is not None]
+    if len(images) > spec.max_references:
+        out.append(f"{len(images)} reference images: {spec.label} accepts at most {spec.max_references}. "
+                   "Remove some from the tray.")
+    if not any(p.text and p.text.strip() for p in user.parts) and not images:
+        out.append("The prompt is empty.")
+    for i, p in enumerate(images, 1):
+        if p.data is None:
+            out.append(f"Reference image {i} has no bytes loaded (internal error: blob not inflated).")
+        elif sniff_image_mime(p.data) is None:
+            out.append(f"Reference image {i} ({p.mime_type or 'unknown type'}) is not a PNG, JPEG, WebP, GIF or "
+                       "HEIC image.")
+    for ci, content in enumerate(history):
+        for pi, p in enumerate(content.parts):
+            if p.blob is not None and p.data is None:
+                out.append(f"History content {ci} part {pi} has no image bytes (internal error: blob not inflated).")
+    size = request_size(history, user, settings)
+    if size > MAX_REQUEST_BYTES:
+        mb = size / (1024 * 1024)
+        limit = MAX_REQUEST_BYTES / (1024 * 1024)
+        out.append(f"The request would be {mb:.1f} MB (limit {limit:.0f} MB): the branch history re-sends every "
+                   "earlier image. Fork from an earlier turn, start a new branch, or drop some references.")
+    return out
+
+
+# -- SDK conversion ---------------------------------------------------------------------------------
+
+def part_to_sdk(p: Part) -> types.Part:
+    from google.genai import types
+
+    data: dict[str, Any] = {}
+    if p.text is not None:
+        data["text"] = p.text
+    if p.thought:
+        data["thought"] = True
+    if p.thought_signature is not None:
+        data["thought_signature"] = p.thought_signature
+    if p.mime_type is not None or p.data is not None:
+        if p.data is None:
+            raise ValueError("image part without bytes (inflate the content before sending)")
+        data["inline_data"] = {"data": p.data, "mime_type": p.mime_type or sniff_image_mime(p.data) or "image/png"}
+    if p.extra:
+        try:
+            return types.Part.model_validate({**p.extra, **data})
+        except Exception:  # unknown/foreign extra fields: send what the SDK can represent
+            pass
+    return types.Part.model_validate(data)
+
+
+def content_to_sdk(c: Content) -> types.Content:
+    from google.genai import types
+
+    return types.Content(role=c.role, parts=[part_to_sdk(p) for p in c.parts])
+
+
+def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
+    from google.genai import types
+
+    spec = get_model(settings.model)
+    kwargs: dict[str, Any] = {
+        "response_modalities": ["IMAGE"] if settings.image_only else ["TEXT", "IMAGE"],
+    }
+    image_cfg: dict[str, Any] = {"aspect_ratio": settings.aspect_ratio}
+    if not spec.id.startswith("gemini-2.5-flash-image"):
+        image_cfg["image_size"] = settings.image_size
+    kwargs["image_config"] = types.ImageConfig(**image_cfg)
+    if spec.thinks or settings.thinking_level:
+        thinking: dict[str, Any] = {"include_thoughts": bool(settings.include_thoughts)}
+        if settings.thinking_level:
+            thinking["thinking_level"] = settings.thinking_level.upper()
+        kwargs["thinking_config"] = types.ThinkingConfig(**thinking)
+    if settings.temperature is not None:
+        kwargs["temperature"] = settings.temperature
+    if settings.seed is not None:
+        kwargs["seed"] = settings.seed
+    if settings.google_search:
+        kwargs["tools"] = [types.Tool(google_search=types.GoogleSearch())]
+    if settings.system_instruction.strip():
+        kwargs["system_instruction"] = settings.system_instruction
+    return types.GenerateContentConfig(**kwargs)
+
+
+def build_request(history: list[Content], user: Content, settings: GenerationSettings
+                  ) -> tuple[list[types.Content], types.GenerateContentConfig]:
+    """(contents, config) exactly as they will be sent; history first, then the new user turn."""
+    contents = [content_to_sdk(c) for c in [*history, user]]
+    return contents, build_config(settings)
