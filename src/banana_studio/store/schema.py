@@ -1,0 +1,124 @@
+"""The project index schema: version 1 as first shipped, plus ordered migrations.
+
+``PRAGMA user_version`` holds the schema version.  Migrations run in order inside one transaction;
+a database newer than :data:`SCHEMA_VERSION` is refused, never touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    parent_id INTEGER REFERENCES turns(id),
+    prompt TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'generate',
+    status TEXT NOT NULL DEFAULT 'pending',
+    settings_json TEXT NOT NULL DEFAULT '{}',
+    refs_json TEXT NOT NULL DEFAULT '[]',
+    user_json TEXT,
+    model_json TEXT,
+    usage_json TEXT NOT NULL DEFAULT '{}',
+    grounding_json TEXT NOT NULL DEFAULT '{}',
+    finish_reason TEXT NOT NULL DEFAULT '',
+    finish_message TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    error_kind TEXT NOT NULL DEFAULT '',
+    cost REAL NOT NULL DEFAULT 0,
+    starred INTEGER NOT NULL DEFAULT 0,
+    label TEXT NOT NULL DEFAULT '',
+    model_version TEXT NOT NULL DEFAULT '',
+    response_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    turn_id INTEGER NOT NULL REFERENCES turns(id),
+    kind TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    path TEXT NOT NULL,
+    width INTEGER NOT NULL DEFAULT 0,
+    height INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE turn_blobs (turn_id INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (turn_id, sha256));
+CREATE INDEX turns_parent ON turns(parent_id);
+CREATE INDEX images_turn ON images(turn_id);
+"""
+
+
+def _create_v1_tables(conn: sqlite3.Connection) -> None:
+    for stmt in SCHEMA_V1.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def create_v1(conn: sqlite3.Connection) -> None:
+    """Build an empty version-1 database (new projects start here; migration tests use it too)."""
+    _create_v1_tables(conn)
+    conn.execute("PRAGMA user_version = 1")
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    # Owner pid + heartbeat for crash recovery; FTS5 over prompts.
+    conn.execute("ALTER TABLE turns ADD COLUMN owner_pid INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE turns ADD COLUMN heartbeat REAL NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX turns_status ON turns(status)")
+    conn.execute(
+        "CREATE VIRTUAL TABLE turns_fts USING fts5(prompt, content='turns', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_fts_ai AFTER INSERT ON turns BEGIN "
+        "INSERT INTO turns_fts(rowid, prompt) VALUES (new.id, new.prompt); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_fts_ad AFTER DELETE ON turns BEGIN "
+        "INSERT INTO turns_fts(turns_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_fts_au AFTER UPDATE OF prompt ON turns BEGIN "
+        "INSERT INTO turns_fts(turns_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); "
+        "INSERT INTO turns_fts(rowid, prompt) VALUES (new.id, new.prompt); END"
+    )
+    conn.execute("INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')")
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    # Denormalised model/size for fast listings; file hash of the written image (with recipe) for
+    # `open IMAGE`; indexes for recent/lookup.
+    conn.execute("ALTER TABLE turns ADD COLUMN model TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE turns ADD COLUMN image_size TEXT NOT NULL DEFAULT ''")
+    conn.execute(
+        "UPDATE turns SET model = coalesce(json_extract(settings_json, '$.model'), ''), "
+        "image_size = coalesce(json_extract(settings_json, '$.image_size'), '')"
+    )
+    conn.execute("ALTER TABLE images ADD COLUMN file_sha256 TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE images SET file_sha256 = sha256")
+    conn.execute("CREATE INDEX images_sha ON images(sha256)")
+    conn.execute("CREATE INDEX images_file_sha ON images(file_sha256)")
+    conn.execute("CREATE INDEX turns_created ON turns(created_at)")
+    conn.execute("CREATE INDEX turn_blobs_sha ON turn_blobs(sha256)")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3)]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> int:
+    """Apply every migration after ``from_version``; caller holds a write transaction."""
+    version = from_version
+    if version == 0:
+        _create_v1_tables(conn)
+        version = 1
+    for target, step in MIGRATIONS:
+        if target > version:
+            step(conn)
+            version = target
+    conn.execute(f"PRAGMA user_version = {int(version)}")
+    return version
