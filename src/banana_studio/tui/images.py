@@ -291,7 +291,8 @@ def select_image_protocol(pref: str = "auto") -> str:
         return pref
     detected = detected_protocol()
     out = sys.__stdout__
-    if os.environ.get("TMUX") and out is not None and out.isatty() and detected != "unicode":
+    is_tty = out is not None and out.isatty()
+    if _SKIP_PROBE or (os.environ.get("TMUX") and is_tty and detected != "unicode"):
         detected = "halfcell"
     _chosen_protocol = detected
     return detected
@@ -642,7 +643,11 @@ class Thumbnail(ImagePreview):
         self.loaded = False
 
     def target_pixels(self) -> tuple[int, int]:
-        size = self.size if self.size.area else Size(24, 12)
+        size = self.size
+        if not size.area:  # not laid out yet: use the CSS size when it is in cells
+            w, h = self.styles.width, self.styles.height
+            size = Size(int(w.value) if w is not None and w.is_cells else 24,
+                        int(h.value) if h is not None and h.is_cells else 12)
         pw, ph = cell_pixels(self.protocol)
         return max(8, size.width * pw), max(8, size.height * ph)
 

@@ -79,7 +79,7 @@ class BranchTree(ScrollView, can_focus=True):
     BranchTree > .branch-tree--guide { color: $text-muted; }
     BranchTree > .branch-tree--id { color: $text-muted; }
     BranchTree > .branch-tree--siblings { color: $accent; }
-    BranchTree > .branch-tree--label { color: $secondary; text-style: italic; }
+    BranchTree > .branch-tree--label { color: $text-secondary; text-style: italic; }
     BranchTree > .branch-tree--cost { color: $text-muted; }
     BranchTree > .branch-tree--star { color: $warning; }
     BranchTree > .branch-tree--done { color: $success; }
@@ -388,10 +388,21 @@ class BranchTree(ScrollView, can_focus=True):
         self._bt_styles = {}
         super().notify_style_update()
 
+    def on_focus(self) -> None:
+        self._bt_styles = {}
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._bt_styles = {}
+        self.refresh()
+
     def _style(self, name: str) -> Style:
         style = self._bt_styles.get(name)
         if style is None:
-            style = self.get_component_rich_style(f"branch-tree--{name}", partial=True)
+            # Background styles need alpha blending against the widget (partial=False); the others
+            # must stay partial so they only add their own colour / text style.
+            partial = name not in ("branch", "cursor")
+            style = self.get_component_rich_style(f"branch-tree--{name}", partial=partial)
             self._bt_styles[name] = style
         return style
 

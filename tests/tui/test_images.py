@@ -1,0 +1,399 @@
+"""Terminal image machinery: protocol choice, the xterm sixel fix, cached prescaling, no re-encodes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from textual.app import App, ComposeResult
+from textual.widgets import Button, Static
+
+from banana_studio.tui import images as im
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+def _gradient(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h))
+    d = ImageDraw.Draw(img)
+    for x in range(0, w, max(1, w // 64)):
+        d.rectangle([x, 0, x + w // 64, h], fill=(x * 255 // w, 120, 255 - x * 255 // w))
+    d.ellipse([w // 4, h // 4, w // 2, h // 2], fill=(250, 220, 0))
+    return img
+
+
+@pytest.fixture(scope="module")
+def huge_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("img") / "huge.png"
+    _gradient(5504, 3072).save(p, compress_level=1)
+    return p
+
+
+@pytest.fixture()
+def small_png(tmp_path: Path) -> Path:
+    p = tmp_path / "small.png"
+    _gradient(640, 360).save(p)
+    return p
+
+
+class PreviewApp(App[None]):
+    def __init__(self, protocol: str | None = None) -> None:
+        super().__init__()
+        self.protocol = protocol
+
+    def compose(self) -> ComposeResult:
+        yield im.ImagePreview(id="preview", protocol=self.protocol)
+        yield Static("status", id="status")
+        yield Button("button", id="button")
+
+
+# -- protocol selection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pref,expected", [("sixel", "sixel"), ("kitty", "kitty"), ("tgp", "kitty"),
+                                           ("halfcell", "halfcell"), ("unicode", "unicode"), ("none", "none")])
+def test_forced_protocols(pref: str, expected: str) -> None:
+    try:
+        assert im.select_image_protocol(pref) == expected
+        assert im.current_protocol() == expected
+        cls = im.image_widget_class()
+        if expected == "none":
+            assert cls is None
+        else:
+            assert cls is not None and cls.__name__.lower().startswith("stable")
+    finally:
+        im.select_image_protocol("auto")
+
+
+def test_auto_without_tty_is_unicode() -> None:
+    # Under pytest stdout is not a terminal: textual-image sent no query and picked Unicode.
+    assert im.select_image_protocol("auto") == "unicode"
+    assert im.select_image_protocol("bogus") == "unicode"
+
+
+class _FakeTty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_prefers_halfcell_in_tmux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(im._ti_renderable, "Image", im._ti_renderable.SixelImage)
+    monkeypatch.setattr(sys, "__stdout__", _FakeTty())
+    monkeypatch.delenv("TMUX", raising=False)
+    try:
+        assert im.select_image_protocol("auto") == "sixel"
+        monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+        assert im.select_image_protocol("auto") == "halfcell"
+        assert im.select_image_protocol("sixel") == "sixel"  # forcing wins inside tmux
+    finally:
+        monkeypatch.undo()
+        im.select_image_protocol("auto")
+
+
+def _run_in_pty(code: str, rows: int, cols: int, env: dict[str, str]) -> tuple[int, str]:
+    master, slave = pty.openpty()
+    fcntl_arg = struct.pack("HHHH", rows, cols, 0, 0)
+    import fcntl
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl_arg)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            env=env, close_fds=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    rc = proc.wait(timeout=10)
+    os.close(master)
+    return rc, out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("tmux", [False, True])
+def test_zero_by_zero_pty_does_not_crash(tmux: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "BANANA_STUDIO_IMAGE_PROTOCOL")}
+    if tmux:
+        env["TMUX"] = "/tmp/fake-tmux,1,0"
+    code = ("import banana_studio.tui.images as m; from textual_image._terminal import get_cell_size;"
+            "print('PROTO', m.select_image_protocol('auto'), tuple(get_cell_size()), m.probe_notes())")
+    rc, out = _run_in_pty(code, 0, 0, env)
+    assert rc == 0, out
+    assert "PROTO" in out
+    assert "0x0 window" in out
+    if tmux:
+        assert "PROTO halfcell" in out
+        assert "probes skipped" in out
+        # No graphics query was written to the terminal.
+        assert "\x1b_G" not in out and "\x1b[c" not in out
+
+
+# -- the xterm colour register fix --------------------------------------------------------------
+
+
+def test_sixel_registers_are_all_defined_first() -> None:
+    img = _gradient(200, 120)
+    raw = im._ORIGINAL_IMAGE_TO_SIXELS(img, None, None)
+    fixed = im.hoist_colour_registers(raw)
+    defs = im._REGISTER_DEF.findall(raw)
+    assert len(defs) > 10
+    # Every definition now precedes the first pixel byte.
+    first_pixel = min(i for i, ch in enumerate(fixed) if "?" <= ch <= "~" and i > fixed.index('"'))
+    head = fixed[:first_pixel]
+    assert sorted(im._REGISTER_DEF.findall(head)) == sorted(defs)
+    assert im._REGISTER_DEF.findall(fixed[first_pixel:]) == []
+    # Same pixels: with definitions turned into selections, the bodies are identical.
+    body_raw = im._REGISTER_DEF.sub(lambda m: "#" + m.group(1), raw[raw.index("#"):])
+    body_fixed = fixed[fixed.index("#") + len("".join(f"#{a};2;{b};{c};{d}" for a, b, c, d in defs)):]
+    assert body_raw == body_fixed
+    assert fixed.startswith("\x1bP") and fixed.endswith("\x1b\\")
+
+
+def test_sixel_fix_leaves_conflicting_redefinitions_alone() -> None:
+    data = '\x1bP0;0;0q"1;1;2;2#0;2;0;0;0!2~-#0;2;100;0;0!2~-\x1b\\'
+    assert im.hoist_colour_registers(data) == data
+
+
+def test_sixel_encoder_is_patched_everywhere() -> None:
+    import textual_image._sixel as s
+    import textual_image.renderable.sixel as rs
+    import textual_image.widget.sixel as ws
+
+    for mod in (s, rs, ws):
+        assert mod.image_to_sixels is im._fixed_image_to_sixels
+    before = im.STATS.sixel_encodes
+    out = ws.image_to_sixels(_gradient(60, 30))
+    assert im.STATS.sixel_encodes == before + 1
+    assert out.index("#") < out.index("~") or "~" not in out
+
+
+# -- decoding, cache ----------------------------------------------------------------------------
+
+
+def test_decode_scaled_downsizes_and_keeps_aspect(huge_png: Path) -> None:
+    d = im.decode_scaled(huge_png, (1000, 800))
+    assert d.source_size == (5504, 3072)
+    assert d.image.width <= 1000 and d.image.height <= 800
+    assert abs(d.image.width / d.image.height - 5504 / 3072) < 0.02
+
+
+def test_decode_jpeg_uses_draft(tmp_path: Path) -> None:
+    p = tmp_path / "big.jpg"
+    _gradient(4000, 2000).save(p, quality=80)
+    d = im.decode_scaled(p, (300, 300))
+    assert d.image.size[0] <= 300 and d.source_size == (4000, 2000)
+
+
+def test_broken_images_raise_readable_errors(tmp_path: Path, small_png: Path) -> None:
+    truncated = tmp_path / "trunc.png"
+    truncated.write_bytes(small_png.read_bytes()[:2000])
+    with pytest.raises(im.ImageDecodeError, match=r"truncated|broken|end of file|image file"):
+        im.decode_scaled(truncated, (100, 100))
+    with pytest.raises(im.ImageDecodeError, match="not an image"):
+        im.decode_scaled(b"hello, not an image", (100, 100))
+    with pytest.raises(im.ImageDecodeError, match="not found"):
+        im.decode_scaled(tmp_path / "missing.png", (100, 100))
+
+
+def test_cache_is_lru_and_bounded(small_png: Path, tmp_path: Path) -> None:
+    cache = im.PreviewCache(max_bytes=3 * 100 * 56 * 3)
+    for i in range(5):
+        cache.put(("k", i), im.Decoded(Image.new("RGB", (100, 56)), (100, 56), 100 * 56 * 3))
+    assert len(cache) == 3 and cache.bytes <= cache.max_bytes
+    assert cache.get(("k", 0)) is None and cache.get(("k", 4)) is not None
+    # load_scaled hits the module cache for the same file + size, misses when the file changes.
+    before = im.STATS.decodes
+    a = im.load_scaled(small_png, (123, 77))
+    b = im.load_scaled(small_png, (123, 77))
+    assert a is b and im.STATS.decodes == before + 1
+    _gradient(320, 200).save(small_png)
+    os.utime(small_png, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    c = im.load_scaled(small_png, (123, 77))
+    assert c is not a and c.source_size == (320, 200)
+    data = small_png.read_bytes()
+    assert im.load_scaled(data, (50, 50)) is im.load_scaled(bytes(data), (50, 50))
+
+
+# -- the widget ---------------------------------------------------------------------------------
+
+
+async def test_huge_image_does_not_stall_event_loop(huge_png: Path) -> None:
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(120, 40)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        gaps: list[float] = []
+        done = False
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done:
+                await asyncio.sleep(0.002)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.01)
+        ok = await preview.show_path(huge_png)
+        await pilot.pause()
+        done = True
+        await task
+        assert ok and preview.source_size == (5504, 3072)
+        assert max(gaps) < 0.05, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
+        widget = preview.image_widget
+        assert widget is not None and widget.region.width > 0
+        # Pre-scaled once to the terminal size (cells × 1×2 px for half-cells), not full resolution.
+        shown = widget.image  # type: ignore[attr-defined]
+        assert shown.width <= 120 and shown.height <= 80
+
+
+@pytest.mark.parametrize("protocol", ["halfcell", "unicode", "kitty"])
+async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if protocol == "kitty":
+        # The TGP renderable uploads to the real stdout; count uploads instead of sending them.
+        sent: list[dict[str, object]] = []
+        monkeypatch.setattr("textual_image.renderable.tgp._send_tgp_message",
+                            lambda **kw: sent.append(kw))
+    app = PreviewApp(protocol=protocol)
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        await pilot.pause()
+        await pilot.pause()
+        built = im.STATS.renderables
+        assert built >= 1
+        status = app.query_one("#status", Static)
+        for i in range(5):
+            status.update(f"tick {i}")
+            await pilot.pause()
+        await pilot.hover("#preview", offset=(3, 3))
+        await pilot.hover("#button")
+        await pilot.click("#button")
+        await pilot.pause()
+        assert im.STATS.renderables == built
+        if protocol == "kitty":
+            uploads = [m for m in sent if m.get("a") == "T" or m.get("a") == "t"]
+            assert len(uploads) <= 1
+
+
+async def test_sixel_not_reencoded_on_hover_or_partial_repaint(small_png: Path) -> None:
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        await pilot.pause()
+        await pilot.pause()
+        encodes = im.STATS.sixel_encodes
+        assert encodes >= 1
+        impl = preview.query_one(im._StableSixelImpl)
+        assert impl._cached_sixels is not None
+        data = impl._cached_sixels.sixel_data
+        assert data.startswith("\x1bP")
+        # All colour registers come before pixel data (the xterm fix is in the live path).
+        assert im._REGISTER_DEF.search(data[data.index("!") if "!" in data else len(data):]) is None
+        await pilot.hover("#preview", offset=(4, 4))
+        await pilot.hover("#preview", offset=(10, 6))
+        app.query_one("#status", Static).update("changed")
+        await pilot.click("#button")
+        await pilot.pause()
+        assert im.STATS.sixel_encodes == encodes
+        await pilot.resize_terminal(110, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert im.STATS.sixel_encodes >= encodes  # a real resize may encode again; no crash
+
+
+async def test_broken_image_shows_message_not_crash(tmp_path: Path, small_png: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(small_png.read_bytes()[:1500])
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(80, 24)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        assert not await preview.show_path(bad)
+        await pilot.pause()
+        assert preview.error.startswith("Cannot decode image broken.png")
+        label = preview.query_one(".image-preview--placeholder", Static)
+        assert label.display and label.has_class("-error")
+        assert preview.image_widget is not None and not preview.image_widget.display
+        assert "Cannot decode" in str(label.render())
+        # And recovers with the next good image.
+        assert await preview.show_path(small_png)
+        await pilot.pause()
+        assert preview.image_widget.display and not label.display
+
+
+async def test_newest_request_wins_and_clear(tmp_path: Path, small_png: Path) -> None:
+    other = tmp_path / "other.png"
+    _gradient(300, 300).save(other)
+    app = PreviewApp(protocol="unicode")
+    async with app.run_test(size=(80, 24)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        first = asyncio.ensure_future(preview.show_path(small_png))
+        second = asyncio.ensure_future(preview.show_path(other))
+        results = await asyncio.gather(first, second)
+        assert results[1] is True
+        assert preview.source == other and preview.source_size == (300, 300)
+        preview.clear()
+        await pilot.pause()
+        assert preview.source is None
+        preview.set_placeholder("Generating…")
+        await pilot.pause()
+        assert "Generating" in str(preview.query_one(".image-preview--placeholder", Static).render())
+
+
+async def test_show_bytes_and_none_protocol(small_png: Path) -> None:
+    data = small_png.read_bytes()
+    app = PreviewApp(protocol="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_bytes(data, name="draft-1")
+        await pilot.pause()
+        text = str(preview.query_one(".image-preview--placeholder", Static).render())
+        assert "640×360" in text and "previews are off" in text
+        assert preview.image_widget is None
+
+
+async def test_thumbnails_and_strip(small_png: Path) -> None:
+    class StripApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield im.ThumbStrip(id="strip")
+
+    buf = io.BytesIO()
+    _gradient(800, 800).save(buf, format="JPEG")
+    app = StripApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        strip = app.query_one(im.ThumbStrip)
+        t1 = await strip.add_bytes(buf.getvalue(), caption="draft 1")
+        t2 = await strip.add_path(small_png)
+        await pilot.pause()
+        assert [t.loaded for t in strip.thumbnails] == [True, True]
+        assert t1.source_size == (800, 800) and t2.source == small_png
+        # Thumbnails prescale to their own cell box, not the terminal.
+        img = t1.image_widget.image  # type: ignore[union-attr]
+        w, h = t1.target_pixels()
+        assert img.width <= w and img.height <= h
+        assert await t1.load() is True  # second load is a no-op
+        await strip.clear()
+        await pilot.pause()
+        assert strip.thumbnails == []
