@@ -10,10 +10,12 @@ TMP_MARK = ".bstmp"
 """Temp files are hidden (leading dot) and end with ``.<pid>.bstmp`` so stale ones can be swept."""
 
 
-def _test_delay() -> None:
+def _test_delay(path: Path) -> None:
     # Test hook: lets the crash tests kill a process while a blob/image is half-written.
+    # BANANA_STUDIO_TEST_WRITE_DELAY=seconds, optionally only for paths containing
+    # BANANA_STUDIO_TEST_WRITE_MATCH.
     delay = os.environ.get("BANANA_STUDIO_TEST_WRITE_DELAY")
-    if delay:
+    if delay and os.environ.get("BANANA_STUDIO_TEST_WRITE_MATCH", "") in str(path):
         time.sleep(float(delay))
 
 
@@ -26,7 +28,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         view = memoryview(data)
         half = len(data) // 2
         _write_all(fd, view[:half])
-        _test_delay()
+        _test_delay(path)
         _write_all(fd, view[half:])
         os.fsync(fd)
     except BaseException:
