@@ -37,7 +37,8 @@ def model_answer(color: str, sig: bytes | None = None, *, draft: bool = True) ->
     parts = [Part(text="**Planning**", thought=True)]
     if draft:
         parts.append(Part(mime_type="image/jpeg", data=make_image("gray"), thought=True))
-    parts.append(Part(mime_type="image/jpeg", data=make_image(color), thought_signature=sig or b"sig-" + color.encode()))
+    signature = sig or b"sig-" + color.encode()
+    parts.append(Part(mime_type="image/jpeg", data=make_image(color), thought_signature=signature))
     parts.append(Part(text="", thought_signature=b"tail-sig"))
     return Content("model", parts)
 
@@ -50,7 +51,8 @@ def store(tmp_path: Path):
 
 
 def add_done(store: ProjectStore, parent: int | None, prompt: str, color: str = "green", **kw) -> int:
-    t = store.create_turn(parent, prompt, GenerationSettings(), [], user_content(prompt), kind=kw.pop("kind", "generate"))
+    kind = kw.pop("kind", "generate")
+    t = store.create_turn(parent, prompt, GenerationSettings(), [], user_content(prompt), kind=kind)
     store.complete_turn(t.id, model_content=model_answer(color, kw.pop("sig", None)), status="done",
                         cost=kw.pop("cost", 0.134), **kw)
     return t.id
