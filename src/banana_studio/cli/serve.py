@@ -1,0 +1,55 @@
+"""``banana-studio serve-fake``: run the local protocol-faithful Gemini server until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from banana_studio.fakeserver import FAULTS, FakeGemini
+
+
+def usage_text(base_url: str) -> str:
+    width = max(len(n) for n in FAULTS)
+    faults = "\n".join(f"  {name:<{width}}  {desc}" for name, desc in FAULTS.items())
+    return (
+        f"Fake Gemini server listening on {base_url} (127.0.0.1 only; synthetic images, no cost).\n"
+        "\n"
+        "Use it:\n"
+        f"  GOOGLE_GEMINI_BASE_URL={base_url} GOOGLE_API_KEY=anything banana-studio gen \"a banana in space\"\n"
+        f"  or in Python: genai.Client(api_key='x', http_options=types.HttpOptions(base_url='{base_url}'))\n"
+        "\n"
+        "Faults (three ways: POST /_fake/faults {\"name\": ..., \"count\": 1, ...params};\n"
+        "header 'x-fake-fault: name;param=value'; or a prompt tag '[fault:name;param=value]'):\n"
+        f"{faults}\n"
+        "\n"
+        "Control: POST /_fake/reset, GET /_fake/requests (recorded requests, keys redacted).\n"
+        "Press Ctrl-C to stop."
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    port = int(getattr(args, "port", 8765) or 0)
+    latency = getattr(args, "latency", None)
+    srv = FakeGemini(port=port, latency=0.5 if latency is None else float(latency))
+    try:
+        srv.start()
+    except OSError as exc:
+        print(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
+              file=sys.stderr)
+        return 1
+    print(usage_text(srv.base_url), flush=True)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nStopping.", file=sys.stderr)
+    finally:
+        srv.stop()
+    return 0

@@ -1,0 +1,539 @@
+"""Request parsing/validation and response building for the fake Gemini server (no I/O here).
+
+The functions mirror what the real ``generateContent`` endpoint does for Nano Banana Pro closely
+enough for the SDK, the app and the tests: lenient parsing (camelCase and snake_case keys at any
+depth, URL-safe and standard base64, enums in any case), the API's validation errors, thought
+signatures, and the streamed event sequence (thought text → drafts → signed final image → answer
+text → closing event with usage).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from banana_studio.domain.catalogue import STANDARD_RATIOS, get_model, pixel_size
+from banana_studio.fakeserver.faults import Fault, find_tag, invalid, not_found_error
+
+RETIRED_MODELS = frozenset({"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-flash-image"})
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+DEFAULT_SECRET = b"banana-studio fake gemini server v1"
+
+_CAMEL_RE = re.compile(r"_([a-z0-9])")
+
+
+def camel(key: str) -> str:
+    if key.startswith("@") or "_" not in key.strip("_"):
+        return key
+    return _CAMEL_RE.sub(lambda m: m.group(1).upper(), key)
+
+
+def camelize(obj: Any) -> Any:
+    """Every dict key of ``obj`` in camelCase (proto-JSON accepts both spellings)."""
+    if isinstance(obj, dict):
+        return {camel(str(k)): camelize(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [camelize(v) for v in obj]
+    return obj
+
+
+def decode_b64(value: str) -> bytes:
+    """Standard or URL-safe base64, padded or not; raises ValueError."""
+    s = value.strip().replace("-", "+").replace("_", "/")
+    s += "=" * (-len(s) % 4)
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# ---------------------------------------------------------------------------------------------
+# Thought signatures: derived (HMAC), so a restarted server with the same secret accepts them.
+# ---------------------------------------------------------------------------------------------
+
+_SIG_MAGIC = b"\x0a\x8c\x03BSFK1"
+_SIG_FILLER = 448
+
+
+class Signer:
+    def __init__(self, secret: bytes = DEFAULT_SECRET) -> None:
+        self._secret = secret
+
+    def sign(self, response_id: str, index: int) -> bytes:
+        rid = response_id.encode("ascii", "replace")[:255]
+        head = _SIG_MAGIC + bytes([len(rid)]) + rid + index.to_bytes(2, "big")
+        filler = bytearray()
+        counter = 0
+        while len(filler) < _SIG_FILLER:
+            filler += hmac.new(self._secret, b"fill" + head + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+            counter += 1
+        body = head + bytes(filler[:_SIG_FILLER])
+        return body + hmac.new(self._secret, body, hashlib.sha256).digest()
+
+    def verify(self, sig: bytes) -> bool:
+        if not sig.startswith(_SIG_MAGIC) or len(sig) < len(_SIG_MAGIC) + 3:
+            return False
+        n = sig[len(_SIG_MAGIC)]
+        start = len(_SIG_MAGIC) + 1
+        rid = sig[start:start + n]
+        idx_bytes = sig[start + n:start + n + 2]
+        if len(idx_bytes) != 2:
+            return False
+        try:
+            rid_text = rid.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+        return hmac.compare_digest(sig, self.sign(rid_text, int.from_bytes(idx_bytes, "big")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Request
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GenRequest:
+    model: str
+    version: str
+    prompt: str
+    contents: list[dict[str, Any]]
+    references: list[bytes] = field(default_factory=list)
+    base_image: bytes | None = None
+    history_digest: str = ""
+    aspect_ratio: str = "1:1"
+    image_size: str = "1K"
+    seed: int | None = None
+    include_thoughts: bool = False
+    image_only: bool = False
+    search: bool = False
+    system: str = ""
+    fault: Fault | None = None
+    input_images: int = 0
+    input_text_chars: int = 0
+    thinks: bool = True
+    image_tokens: int = 1120
+    input_image_tokens: int = 560
+
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        return pixel_size(self.aspect_ratio, self.image_size)
+
+
+def check_model(model: str, version: str, method: str = "generateContent") -> None:
+    if model in RETIRED_MODELS:
+        raise not_found_error(model, version, method)
+
+
+def _enum(value: Any) -> str:
+    return str(value or "").strip().upper()
+
+
+def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenRequest:
+    """Parse and validate a GenerateContentRequest body (raises ApiError like the API)."""
+    if not isinstance(raw, dict):
+        raise invalid("Invalid JSON payload received. Expected an object.")
+    body = camelize(raw)
+    contents = body.get("contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not contents or not isinstance(contents, list):
+        raise invalid("* GenerateContentRequest.contents: contents is not specified\n", "contents")
+
+    history = hashlib.sha256()
+    n_images = 0
+    text_chars = 0
+    last_model_image: bytes | None = None
+    for ci, content in enumerate(contents):
+        if not isinstance(content, dict):
+            raise invalid(f"Invalid value at 'contents[{ci}]': expected a Content object.")
+        role = str(content.get("role") or "user")
+        if role not in ("user", "model"):
+            raise invalid("Please use a valid role: user, model.")
+        parts = content.get("parts")
+        if not isinstance(parts, list) or not parts:
+            raise invalid(f"* GenerateContentRequest.contents[{ci}].parts: contents.parts must not be empty.\n",
+                          f"contents[{ci}].parts")
+        for pi, part in enumerate(parts):
+            if not isinstance(part, dict):
+                raise invalid(f"Invalid value at 'contents[{ci}].parts[{pi}]': expected a Part object.")
+            data = _part_image(part, ci, pi)
+            is_thought = bool(part.get("thought"))
+            raw_sig = part.get("thoughtSignature")
+            if role == "model":
+                if raw_sig not in (None, "") and raw_sig != SKIP_SIGNATURE:
+                    try:
+                        sig = decode_b64(str(raw_sig))
+                    except ValueError:
+                        sig = b""
+                    if not signer.verify(sig):
+                        raise invalid("Corrupted thought signature.")
+                if data is not None and not is_thought and raw_sig in (None, ""):
+                    raise invalid(f"Image part is missing a thought_signature in content position {ci + 1}, "
+                                  f"part position {pi + 1}. Please refer to "
+                                  "https://ai.google.dev/gemini-api/docs/thought-signatures for more details.")
+            if data is not None:
+                n_images += 1
+                history.update(hashlib.sha256(data).digest())
+                if role == "model" and not is_thought:
+                    last_model_image = data
+            text = part.get("text")
+            if isinstance(text, str):
+                text_chars += len(text)
+                history.update(text.encode("utf-8", "surrogatepass"))
+            history.update(role.encode())
+
+    # The new turn: the trailing user content.
+    last = contents[-1]
+    prompt_bits: list[str] = []
+    refs: list[bytes] = []
+    fault: Fault | None = None
+    if str(last.get("role") or "user") == "user":
+        for part in last.get("parts") or []:
+            if isinstance(part.get("text"), str):
+                f, cleaned = find_tag(part["text"])
+                fault = fault or f
+                if cleaned:
+                    prompt_bits.append(cleaned)
+            img = _part_image(part, len(contents) - 1, 0)
+            if img is not None:
+                refs.append(img)
+
+    system = ""
+    si = body.get("systemInstruction")
+    if isinstance(si, dict):
+        system = " ".join(str(p.get("text") or "") for p in si.get("parts") or [] if isinstance(p, dict))
+    elif isinstance(si, str):
+        system = si
+    text_chars += len(system)
+
+    spec = get_model(model)
+    gen = body.get("generationConfig") or {}
+    if not isinstance(gen, dict):
+        raise invalid("Invalid value at 'generation_config': expected an object.")
+    img_cfg = gen.get("imageConfig") or {}
+    think = gen.get("thinkingConfig") or {}
+
+    cand = gen.get("candidateCount")
+    if cand is not None and int(cand) > 1:
+        raise invalid(f"Multiple candidates is not enabled for models/{model}")
+
+    level = _enum(think.get("thinkingLevel"))
+    budget = think.get("thinkingBudget")
+    if level and budget is not None:
+        raise invalid("You can only set only one of thinking budget and thinking level.")
+    if level and level not in ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH", "THINKING_LEVEL_UNSPECIFIED"):
+        raise invalid(f"Invalid value at 'generation_config.thinking_config.thinking_level' (type.googleapis.com/"
+                      f"google.ai.generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), \"{level}\"")
+    if level == "MINIMAL" and not spec.thinking_optional:
+        raise invalid("Thinking level MINIMAL is not supported for this model. "
+                      "Please use one of the supported levels: LOW, HIGH.")
+    if budget is not None and int(budget) == 0 and not spec.thinking_optional:
+        raise invalid("This model only works in thinking mode.")
+
+    size = str(img_cfg.get("imageSize") or "1K")
+    if size not in spec.sizes:
+        raise invalid(f"Unsupported image size: {size}. Supported values are: {', '.join(spec.sizes)}. "
+                      "Note that the 'K' must be uppercase." if size.upper() in spec.sizes else
+                      f"Unsupported image size: {size}. Supported values are: {', '.join(spec.sizes)}.")
+    aspect = img_cfg.get("aspectRatio")
+    if aspect:
+        aspect = str(aspect).strip()
+        if aspect not in spec.aspect_ratios:
+            raise invalid(f"Unsupported aspect ratio: {aspect}. Supported values are: "
+                          f"{', '.join(spec.aspect_ratios)}.")
+    else:
+        aspect = "1:1"
+        base_for_ratio = refs[0] if refs else last_model_image
+        if base_for_ratio is not None:
+            from banana_studio.fakeserver.images import guess_aspect
+
+            aspect = guess_aspect(base_for_ratio, tuple(r for r in spec.aspect_ratios if r in STANDARD_RATIOS)) \
+                or "1:1"
+
+    modalities = [_enum(m) for m in gen.get("responseModalities") or []]
+    for m in modalities:
+        if m not in ("TEXT", "IMAGE", "AUDIO", "MODALITY_UNSPECIFIED"):
+            raise invalid(f"Invalid value at 'generation_config.response_modalities[0]' "
+                          f"(type.googleapis.com/google.ai.generativelanguage.v1beta.GenerationConfig.Modality), "
+                          f"\"{m}\"")
+    image_only = bool(modalities) and "TEXT" not in modalities
+
+    search = False
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict) and ("googleSearch" in tool or "googleSearchRetrieval" in tool):
+            search = True
+
+    seed = gen.get("seed")
+    is_pro_like = spec.id.startswith("gemini-3-pro") or not spec.known
+    return GenRequest(
+        model=model,
+        version=version,
+        prompt=" ".join(prompt_bits),
+        contents=contents,
+        references=refs,
+        base_image=last_model_image,
+        history_digest=history.hexdigest() if len(contents) > 1 else "",
+        aspect_ratio=aspect,
+        image_size=size,
+        seed=int(seed) if seed is not None else None,
+        include_thoughts=bool(think.get("includeThoughts")),
+        image_only=image_only,
+        search=search,
+        system=system,
+        fault=fault,
+        input_images=n_images,
+        input_text_chars=text_chars,
+        thinks=spec.thinks,
+        image_tokens=spec.image_tokens.get(size, 1120),
+        input_image_tokens=560 if is_pro_like else 1120,
+    )
+
+
+def _part_image(part: dict[str, Any], ci: int, pi: int) -> bytes | None:
+    inline = part.get("inlineData")
+    if not isinstance(inline, dict):
+        return None
+    data = inline.get("data")
+    if not isinstance(data, str):
+        return None
+    try:
+        return decode_b64(data)
+    except ValueError:
+        raise invalid(f"Invalid value at 'contents[{ci}].parts[{pi}].inline_data.data' (TYPE_BYTES), "
+                      f"Base64 decoding failed for \"{data[:40]}\"",
+                      f"contents[{ci}].parts[{pi}].inline_data.data") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Response
+# ---------------------------------------------------------------------------------------------
+
+
+def _excerpt(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def thought_texts(req: GenRequest) -> list[str]:
+    subject = _excerpt(req.prompt) or "an image"
+    w, h = req.pixel_size
+    out = [f"**Interpreting the request**\n\nI'm reading the brief, \"{subject}\", and deciding what the "
+           "image must show first and what can stay in the background.\n\n"]
+    if req.search:
+        out.append(f"**Searching for references**\n\nI'm looking up current facts about \"{_excerpt(req.prompt, 40)}\" "
+                   "so the details in the picture are accurate.\n\n")
+    out.append(f"**Planning the composition**\n\nI'm laying out a {req.aspect_ratio} frame ({w}x{h}), placing the "
+               "main subject and balancing colour and negative space.\n\n")
+    if req.base_image is not None:
+        out.append("**Applying the edit**\n\nI'm keeping the previous image as the base and changing only what "
+                   "was asked, so the rest of the scene stays consistent.\n\n")
+    elif req.references:
+        n = len(req.references)
+        out.append(f"**Blending the references**\n\nI'm taking subjects and style cues from the {n} reference "
+                   f"image{'s' if n != 1 else ''} and combining them into one scene.\n\n")
+    else:
+        out.append("**Refining the details**\n\nI'm checking lighting, edges and text legibility before "
+                   "rendering the final image.\n\n")
+    return out
+
+
+def answer_text(req: GenRequest) -> str:
+    subject = _excerpt(req.prompt, 80)
+    if req.base_image is not None:
+        return f"Here is the edited image: {subject}." if subject else "Here is the edited image."
+    return f"Here is your image: {subject}." if subject else "Here is your image."
+
+
+def _tokens(chars: int) -> int:
+    return max(1, (chars + 3) // 4)
+
+
+def usage(req: GenRequest, *, final: bool, answer: str = "", image: bool = True,
+          thoughts_chars: int = 0) -> dict[str, Any]:
+    prompt_text = _tokens(req.input_text_chars)
+    prompt_img = req.input_images * req.input_image_tokens
+    prompt = prompt_text + prompt_img
+    details = [{"modality": "TEXT", "tokenCount": prompt_text}]
+    if prompt_img:
+        details.append({"modality": "IMAGE", "tokenCount": prompt_img})
+    out: dict[str, Any] = {"promptTokenCount": prompt, "promptTokensDetails": details}
+    if not final:
+        out["totalTokenCount"] = prompt
+        return out
+    cand_details = []
+    cand = 0
+    if image:
+        cand += req.image_tokens
+        cand_details.append({"modality": "IMAGE", "tokenCount": req.image_tokens})
+    if answer:
+        t = _tokens(len(answer))
+        cand += t
+        cand_details.append({"modality": "TEXT", "tokenCount": t})
+    thoughts = (160 + _tokens(thoughts_chars)) if req.thinks else 0
+    tool = 0
+    if cand:
+        out["candidatesTokenCount"] = cand
+        out["candidatesTokensDetails"] = cand_details
+    if req.search:
+        tool = 64 + _tokens(len(req.prompt))
+        out["toolUsePromptTokenCount"] = tool
+        out["toolUsePromptTokensDetails"] = [{"modality": "TEXT", "tokenCount": tool}]
+    if thoughts:
+        out["thoughtsTokenCount"] = thoughts
+    out["totalTokenCount"] = prompt + cand + thoughts + tool
+    return out
+
+
+def grounding(req: GenRequest, answer: str) -> dict[str, Any]:
+    subject = _excerpt(req.prompt, 50) or "image"
+    digest = hashlib.sha256(req.prompt.encode("utf-8", "surrogatepass")).hexdigest()
+    sites = ("en.wikipedia.org", "www.nationalgeographic.com", "www.britannica.com")
+    chunks = [{"web": {"uri": "https://vertexaisearch.cloud.google.com/grounding-api-redirect/"
+                              f"AUZIY{digest[i * 8:(i + 1) * 8]}fake{i}", "title": site}}
+              for i, site in enumerate(sites)]
+    queries = [subject, f"{subject} reference photos"]
+    chips = "".join(f'<a class="chip" href="https://www.google.com/search?q={q.replace(" ", "+")}">{q}</a>'
+                    for q in queries)
+    meta: dict[str, Any] = {
+        "webSearchQueries": queries,
+        "searchEntryPoint": {"renderedContent": "<style>.container{display:flex}.chip{border-radius:16px;"
+                                                "padding:4px 12px;border:1px solid #ccc}</style>"
+                                                f'<div class="container"><div class="carousel">{chips}</div></div>'},
+        "groundingChunks": chunks,
+    }
+    if answer:
+        meta["groundingSupports"] = [{"segment": {"startIndex": 0, "endIndex": len(answer.encode()),
+                                                  "text": answer},
+                                      "groundingChunkIndices": [0, 1, 2]}]
+    else:
+        meta["groundingSupports"] = []
+    return meta
+
+
+@dataclass(slots=True)
+class Step:
+    """One streamed event (a GenerateContentResponse chunk) plus what it contains."""
+
+    kind: str
+    """thought | draft | final | answer | close | special"""
+    event: dict[str, Any]
+
+
+def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str, final: bytes,
+                drafts: tuple[bytes, ...], fault: Fault | None) -> list[Step]:
+    """The streamed sequence for ``req`` (a non-stream answer merges it with :func:`merge_steps`)."""
+    name = fault.name if fault else ""
+    head = {"modelVersion": req.model, "responseId": response_id}
+
+    def event(parts: list[dict[str, Any]] | None, extra: dict[str, Any] | None = None,
+              use: dict[str, Any] | None = None) -> dict[str, Any]:
+        cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        if extra:
+            cand.update(extra)
+        ev: dict[str, Any] = {"candidates": [cand], "usageMetadata": use or usage(req, final=False)}
+        ev.update(head)
+        return ev
+
+    steps: list[Step] = []
+    thoughts = thought_texts(req) if (req.include_thoughts and req.thinks) else []
+    thought_chars = sum(len(t) for t in thought_texts(req)) if req.thinks else 0
+
+    if name == "blocked_prompt":
+        ev = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage(req, final=False)}
+        ev.update(head)
+        return [Step("special", ev)]
+    if name == "candidates_null":
+        ev = {"candidates": None, "usageMetadata": usage(req, final=False)}
+        ev.update(head)
+        return [Step("special", ev)]
+
+    for t in thoughts:
+        steps.append(Step("thought", event([{"text": t, "thought": True}])))
+
+    if name in ("image_safety", "image_prohibited", "no_image", "parts_null"):
+        reason = {"image_safety": "IMAGE_SAFETY", "image_prohibited": "IMAGE_PROHIBITED_CONTENT",
+                  "no_image": "NO_IMAGE", "parts_null": "STOP"}[name]
+        cand: dict[str, Any] = {"finishReason": reason, "index": 0}
+        if name == "no_image":
+            cand["content"] = {}
+        elif name == "parts_null":
+            cand["content"] = {"role": "model", "parts": None}
+        else:
+            cand["content"] = {"role": "model"}
+            what = "safety" if name == "image_safety" else "prohibited content"
+            cand["finishMessage"] = (f"Unable to show the generated image. The image was filtered out because it "
+                                     f"violated Google's Generative AI Prohibited Use policy ({what}). You will not "
+                                     "be charged for blocked images. Try rephrasing the prompt. If you think this "
+                                     "was an error, send feedback. Support codes: 62787640")
+        use = usage(req, final=True, image=False, thoughts_chars=thought_chars)
+        ev = {"candidates": [cand], "usageMetadata": use}
+        ev.update(head)
+        steps.append(Step("close", ev))
+        return steps
+
+    if name == "text_only":
+        text = (f"I can describe it instead: {_excerpt(req.prompt, 80) or 'an image'} — "
+                "but I won't draw this one.")
+        sig = b64(signer.sign(response_id, len(thoughts)))
+        steps.append(Step("answer", event([{"text": text, "thoughtSignature": sig}])))
+        use = usage(req, final=True, answer=text, image=False, thoughts_chars=thought_chars)
+        steps.append(Step("close", event([{"text": ""}], {"finishReason": "STOP"}, use)))
+        return steps
+
+    if thoughts:
+        for d in drafts[:2]:
+            steps.append(Step("draft", event([{"inlineData": {"mimeType": mime, "data": b64(d)}, "thought": True}])))
+
+    index = sum(1 for s in steps if s.kind in ("thought", "draft"))
+    sig_text = "" if name == "empty_signature" else b64(signer.sign(response_id, index))
+    data_text = b64(final)
+    if name == "bad_base64":
+        data_text = "!!not*base64!!" + data_text[:64].replace("+", "*")
+    final_part: dict[str, Any]
+    if name == "text_base64":
+        final_part = {"text": data_text, "thoughtSignature": sig_text}
+    else:
+        final_part = {"inlineData": {"mimeType": mime, "data": data_text}, "thoughtSignature": sig_text}
+    steps.append(Step("final", event([final_part])))
+
+    answer = "" if req.image_only else answer_text(req)
+    if answer:
+        steps.append(Step("answer", event([{"text": answer}])))
+    use = usage(req, final=True, answer=answer, thoughts_chars=thought_chars)
+    extra: dict[str, Any] = {"finishReason": "STOP"}
+    if req.search:
+        extra["groundingMetadata"] = grounding(req, answer)
+    steps.append(Step("close", event([{"text": ""}], extra, use)))
+    return steps
+
+
+def merge_steps(steps: list[Step]) -> dict[str, Any]:
+    """One non-stream GenerateContentResponse from the streamed steps."""
+    last = steps[-1].event
+    if steps[-1].kind == "special":
+        return last
+    parts: list[dict[str, Any]] = []
+    for s in steps:
+        cand = (s.event.get("candidates") or [{}])[0]
+        for p in (cand.get("content") or {}).get("parts") or []:
+            if p == {"text": ""}:
+                continue
+            parts.append(p)
+    out = dict(last)
+    cand = dict((last.get("candidates") or [{}])[0])
+    content = cand.get("content")
+    if isinstance(content, dict) and content.get("parts") is not None:
+        cand["content"] = {"role": "model", "parts": parts}
+    elif content == {"role": "model"} or content == {}:
+        pass  # safety / NO_IMAGE shapes carry no parts, even when thoughts were streamed
+    out["candidates"] = [cand]
+    return out

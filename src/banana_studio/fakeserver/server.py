@@ -1,0 +1,501 @@
+"""The HTTP side of the fake Gemini server: stdlib ``ThreadingHTTPServer`` on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from banana_studio.domain.catalogue import MODELS, get_model
+from banana_studio.fakeserver import protocol
+from banana_studio.fakeserver.batch import BatchStore
+from banana_studio.fakeserver.faults import (
+    FAULTS,
+    ApiError,
+    Fault,
+    bad_key_error,
+    error_for_fault,
+    invalid,
+    missing_key_error,
+    overloaded_error,
+    parse_spec,
+)
+
+REDACTED = "<redacted>"
+_SECRET_HEADERS = {"x-goog-api-key", "authorization", "proxy-authorization", "cookie"}
+_API_RE = re.compile(r"^(?P<prefix>.*?)(?P<kind>/upload|/download)?/(?P<ver>v1|v1beta|v1alpha)/(?P<rest>.+)$")
+_MODEL_CALL_RE = re.compile(r"^models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
+MAX_BODY = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    """Lower-case names; the API key value is replaced by ``"<redacted>"``."""
+    body: Any
+    """Parsed JSON, or None (empty or non-JSON body)."""
+    received_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "query": self.query, "headers": self.headers,
+                "body": self.body, "received_at": self.received_at}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: FakeGemini
+
+
+class FakeGemini:
+    """A protocol-faithful local stand-in for the Gemini API (Nano Banana Pro behaviour).
+
+    ``latency``: seconds of simulated thinking between streamed steps.  ``valid_keys``: None
+    accepts any non-empty key; a set rejects others with the real 400 API_KEY_INVALID.
+    ``batch_seconds``: how long a batch job takes from PENDING to SUCCEEDED.
+    """
+
+    def __init__(self, port: int = 0, latency: float = 0.0, valid_keys: set[str] | None = None,
+                 image_format: str = "jpeg", batch_seconds: float = 3.0,
+                 secret: bytes = protocol.DEFAULT_SECRET) -> None:
+        if image_format not in ("jpeg", "png"):
+            raise ValueError("image_format must be 'jpeg' or 'png'")
+        self.port = port
+        self.latency = float(latency)
+        self.valid_keys = set(valid_keys) if valid_keys is not None else None
+        self.image_format = image_format
+        self.batch_seconds = float(batch_seconds)
+        self.signer = protocol.Signer(secret)
+        self.batches = BatchStore(self)
+        self._lock = threading.Lock()
+        self._faults: list[list[Any]] = []  # [Fault, remaining]
+        self._requests: list[RecordedRequest] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeGemini:
+        if self._server is not None:
+            return self
+        self.stopping.clear()
+        server = _Server(("127.0.0.1", self.port), _Handler)
+        server.fake = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"fake-gemini-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self.stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    # -- faults and recording ------------------------------------------------------------------
+    def inject(self, name: str, count: int = 1, **params: Any) -> None:
+        """Queue fault ``name`` for the next ``count`` model requests."""
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            self._faults.append([Fault(name, {k: str(v) for k, v in params.items()}), int(count)])
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self) -> Fault | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            entry = self._faults[0]
+            entry[1] -= 1
+            if entry[1] <= 0:
+                self._faults.pop(0)
+            return entry[0]
+
+    @property
+    def pending_faults(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return [(f.name, n) for f, n in self._faults]
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def record(self, req: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(req)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._requests.clear()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; True when the server is stopping."""
+        if seconds <= 0:
+            return self.stopping.is_set()
+        return self.stopping.wait(seconds)
+
+    def check_key(self, key: str) -> None:
+        if not key:
+            raise missing_key_error()
+        if self.valid_keys is not None and key not in self.valid_keys:
+            raise bad_key_error()
+
+
+class _Abort(Exception):
+    """Stop handling: the connection is closed without (more) response."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_version = "FakeGemini/1.0"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def fake(self) -> FakeGemini:
+        return self.server.fake
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ApiError(413, "Request payload size exceeds the limit.", "INVALID_ARGUMENT")
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, code: int, obj: Any, extra_headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self.send_bytes(code, data, "application/json; charset=UTF-8", extra_headers)
+
+    def send_bytes(self, code: int, data: bytes, ctype: str, extra_headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        for k, v in (extra_headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_error_json(self, err: ApiError) -> None:
+        self.send_json(err.code, err.body())
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        try:
+            raw = self._read_body()
+        except ApiError as err:
+            self.close_connection = True
+            self.send_error_json(err)
+            return
+        body: Any = None
+        ctype = (self.headers.get("Content-Type") or "").lower()
+        is_upload_bytes = "/upload/" in url.path and self.headers.get("X-Goog-Upload-Command", "").lower() != "start"
+        if raw and not is_upload_bytes and ("json" in ctype or raw.lstrip()[:1] in (b"{", b"[")):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = _BadJson
+        path = url.path
+        if "/_fake/" in path:
+            self._fake_route(method, path.split("/_fake/", 1)[1], body)
+            return
+        headers = {k.lower(): (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers.items()}
+        safe_query = {k: (REDACTED if k == "key" else v) for k, v in query.items()}
+        self.fake.record(RecordedRequest(method, path, safe_query, headers,
+                                         None if body is _BadJson else body, time.time()))
+        try:
+            self._api_route(method, path, query, body, raw)
+        except ApiError as err:
+            self.send_error_json(err)
+        except _Abort:
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- control routes ------------------------------------------------------------------------
+    def _fake_route(self, method: str, route: str, body: Any) -> None:
+        fake = self.fake
+        if route == "faults" and method == "POST":
+            if not isinstance(body, dict) or body.get("name") not in FAULTS:
+                self.send_json(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                               "message": f"name must be one of {', '.join(FAULTS)}"}})
+                return
+            params = {k: v for k, v in body.items() if k not in ("name", "count")}
+            fake.inject(body["name"], int(body.get("count") or 1), **params)
+            self.send_json(200, {"pending": [{"name": n, "count": c} for n, c in fake.pending_faults]})
+        elif route == "faults" and method == "GET":
+            self.send_json(200, {"pending": [{"name": n, "count": c} for n, c in fake.pending_faults],
+                                 "faults": FAULTS})
+        elif route == "reset" and method == "POST":
+            fake.reset()
+            self.send_json(200, {})
+        elif route == "requests" and method == "GET":
+            self.send_json(200, {"requests": [r.to_json() for r in fake.requests]})
+        else:
+            self.send_json(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "unknown control route"}})
+
+    # -- API routes ----------------------------------------------------------------------------
+    def _api_route(self, method: str, path: str, query: dict[str, str], body: Any, raw: bytes) -> None:
+        m = _API_RE.match(path)
+        if not m:
+            raise ApiError(404, f"Requested entity was not found: {path}", "NOT_FOUND")
+        version, rest, kind = m.group("ver"), m.group("rest"), m.group("kind")
+        key = self.headers.get("x-goog-api-key") or query.get("key") or ""
+        self.fake.check_key(key)
+        if body is _BadJson:
+            raise invalid("Invalid JSON payload received. Unexpected token.")
+        if kind == "/upload":
+            self.fake.batches.upload(self, method, version, rest, body, raw, m.group("prefix"))
+            return
+        if kind == "/download":
+            self.fake.batches.download(self, version, rest, query)
+            return
+        call = _MODEL_CALL_RE.match(rest)
+        if call and method == "POST":
+            model, verb = call.group("model"), call.group("method")
+            if verb in ("generateContent", "streamGenerateContent"):
+                self._generate(model, version, body, stream=verb == "streamGenerateContent")
+                return
+            if verb == "batchGenerateContent":
+                protocol.check_model(model, version, verb)
+                self.send_json(200, self.fake.batches.create(model, body))
+                return
+            if verb == "countTokens":
+                protocol.check_model(model, version, verb)
+                self.send_json(200, _count_tokens(body))
+                return
+            raise ApiError(404, f"Method not found: {verb}", "NOT_FOUND")
+        if method == "GET" and rest.rstrip("/") == "models":
+            self.send_json(200, {"models": [_model_resource(s.id) for s in MODELS
+                                            if s.id not in protocol.RETIRED_MODELS]})
+            return
+        if method == "GET" and rest.startswith("models/"):
+            model = rest.removeprefix("models/")
+            protocol.check_model(model, version, "get")
+            self.send_json(200, _model_resource(model))
+            return
+        if rest.startswith(("batches", "files")):
+            self.fake.batches.route(self, method, version, rest, query, body)
+            return
+        raise ApiError(404, f"Requested entity was not found: {path}", "NOT_FOUND")
+
+    def _resolve_fault(self, req_fault: Fault | None) -> Fault | None:
+        header = self.headers.get("x-fake-fault")
+        if header:
+            f = parse_spec(header)
+            if f is not None:
+                return f
+        if req_fault is not None:
+            return req_fault
+        return self.fake.take_fault()
+
+    def _generate(self, model: str, version: str, body: Any, *, stream: bool) -> None:
+        fake = self.fake
+        protocol.check_model(model, version)
+        # A prompt tag is found without validating, so faults work even on odd requests.
+        tag_fault = _peek_tag(body)
+        fault = self._resolve_fault(tag_fault)
+        if fault is not None:
+            err = error_for_fault(fault, model, version)
+            if err is not None:
+                raise err
+            if fault.name == "hang":
+                fake.sleep(fault.num("seconds", 120.0) or 0.0)
+                raise _Abort
+            if fault.name == "slow" and fake.sleep(fault.num("seconds", 5.0) or 0.0):
+                raise _Abort
+        req = protocol.parse_generate(body, model, version, fake.signer)
+        response_id = secrets.token_urlsafe(16)[:22]
+        from banana_studio.fakeserver.images import ImageSpec, render
+
+        w, h = req.pixel_size
+        rendered = render(ImageSpec(
+            prompt=req.prompt, model=model, aspect_ratio=req.aspect_ratio, image_size=req.image_size,
+            width=w, height=h, seed=req.seed, fmt=fake.image_format, base_image=req.base_image,
+            base_digest=protocol.hashlib.sha256(req.base_image).hexdigest() if req.base_image else "",
+            references=tuple(req.references),
+            reference_digests=tuple(protocol.hashlib.sha256(r).hexdigest() for r in req.references),
+            history_digest=req.history_digest,
+        ))
+        steps = protocol.build_steps(req, response_id=response_id, signer=fake.signer, mime=rendered.mime_type,
+                                     final=rendered.final, drafts=rendered.drafts, fault=fault)
+        name = fault.name if fault else ""
+        if stream:
+            self._stream(steps, name)
+        else:
+            self._unary(steps, name)
+
+    def _unary(self, steps: list[protocol.Step], fault: str) -> None:
+        fake = self.fake
+        if fake.sleep(fake.latency * len(steps)):
+            raise _Abort
+        if fault == "stream_error":
+            raise overloaded_error()
+        data = json.dumps(protocol.merge_steps(steps), ensure_ascii=False).encode("utf-8")
+        if fault == "malformed_json":
+            data = data[: max(1, len(data) // 3)]
+            self.send_bytes(200, data, "application/json; charset=UTF-8")
+            return
+        if fault == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            raise _Abort
+        self.send_bytes(200, data, "application/json; charset=UTF-8")
+
+    def _stream(self, steps: list[protocol.Step], fault: str) -> None:
+        fake = self.fake
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        self.end_headers()
+
+        def chunk(data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+            self.wfile.flush()
+
+        def send_event(obj: Any) -> None:
+            chunk(b"data: " + json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\r\n\r\n")
+
+        if fault in ("stream_error", "truncated", "malformed_json"):
+            pre = [s for s in steps if s.kind in ("thought", "draft")] or steps[:1]
+            for i, s in enumerate(pre):
+                if i and fake.sleep(fake.latency):
+                    raise _Abort
+                send_event(s.event)
+            if fake.sleep(fake.latency):
+                raise _Abort
+            if fault == "stream_error":
+                send_event(overloaded_error().body())
+            elif fault == "malformed_json":
+                chunk(b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "unterminated\r\n\r\n')
+            else:
+                raise _Abort  # truncated: no final event, no terminating chunk
+            chunk(b"")
+            return
+        for i, s in enumerate(steps):
+            if i and fake.sleep(fake.latency):
+                raise _Abort
+            send_event(s.event)
+        chunk(b"")
+
+
+class _BadJsonType:
+    pass
+
+
+_BadJson = _BadJsonType()
+
+
+def _peek_tag(body: Any) -> Fault | None:
+    if not isinstance(body, dict):
+        return None
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents or not isinstance(contents[-1], dict):
+        return None
+    last = contents[-1]
+    if str(last.get("role") or "user") != "user":
+        return None
+    from banana_studio.fakeserver.faults import find_tag
+
+    for part in last.get("parts") or []:
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            fault, _ = find_tag(part["text"])
+            if fault is not None:
+                return fault
+    return None
+
+
+def _count_tokens(body: Any) -> dict[str, Any]:
+    text = json.dumps(body or {})
+    return {"totalTokens": max(1, len(text) // 4)}
+
+
+def _model_resource(model: str) -> dict[str, Any]:
+    spec = get_model(model)
+    return {
+        "name": f"models/{spec.id}",
+        "version": "001",
+        "displayName": spec.label,
+        "description": f"{spec.label} (served by the local fake Gemini server).",
+        "inputTokenLimit": 65536,
+        "outputTokenLimit": 32768,
+        "supportedGenerationMethods": ["generateContent", "countTokens", "batchGenerateContent"],
+        "temperature": 1.0,
+        "topP": 0.95,
+        "maxTemperature": 2.0,
+        "thinking": spec.thinks,
+    }
