@@ -18,6 +18,7 @@ from banana_studio.domain.events import EngineError
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 SET_KEY_HINT = "set GOOGLE_API_KEY (or GEMINI_API_KEY) or run `banana-studio config --set-key`"
 _MAX_DETAIL = 2000
+_TRANSPORT_MODULES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2", "aiohttp", "anyio"})
 
 
 def _error_body(exc: BaseException) -> dict[str, Any]:
@@ -123,7 +124,10 @@ def _map(exc: BaseException, *, model: str, mid_stream: bool, timeout_seconds: f
                                "was received; retry to generate it again.", retryable=True)
         return EngineError("timeout", f"No answer from the API{limit} (timeout). 4K images can take several "
                            "minutes: raise network.timeout_seconds in the config, or retry.", retryable=True)
-    if cls.startswith(("httpx.", "httpcore.", "h11.", "aiohttp.")) or isinstance(exc, (ConnectionError, OSError)):
+    if name == "UnknownApiResponseError" or "parse response as json" in str(exc).lower():
+        return EngineError("malformed", "The API sent a malformed response (not valid JSON). Retry; if it persists, "
+                           "report it.", retryable=True)
+    if cls.split(".")[0] in _TRANSPORT_MODULES or isinstance(exc, (ConnectionError, OSError)):
         text = _shorten(str(exc) or name, 200)
         if mid_stream:
             return EngineError("truncated", "The connection dropped before the image was complete "
@@ -173,8 +177,7 @@ def _map_api_error(exc: BaseException, *, model: str, mid_stream: bool) -> Engin
         wait = f" Google asks to retry after {delay:g} s." if delay is not None else ""
         quota = _quota_ids(exc)
         which = f" ({', '.join(quota)})" if quota else ""
-        free = " The free tier has no image-generation quota: image models need a billed project." \
-            if any("free" in q.lower() for q in quota) or not quota else ""
+        free = " Note: the free tier has no image-generation quota; image models need a project with billing."
         return EngineError("quota", f"Quota exhausted (429 RESOURCE_EXHAUSTED){which}.{wait}{free}",
                            status=code, retryable=True)
     if code in (408, 504):

@@ -83,6 +83,8 @@ class ApiTarget:
         from google import genai
         from google.genai import types
 
+        _keep_finish_message()
+
         opts: dict[str, Any] = {
             "timeout": max(1, int(self.timeout_seconds * 1000)),  # milliseconds
             "retry_options": types.HttpRetryOptions(attempts=1),
@@ -114,6 +116,28 @@ class ApiTarget:
                 await client.aio.aclose()
             with contextlib.suppress(Exception):
                 client.close()
+
+
+def _keep_finish_message() -> None:
+    """google-genai 3.6.1 drops ``candidates[].finishMessage`` when converting Gemini API responses
+    (``models._Candidate_from_mldev`` maps known keys only), yet that message is what explains an
+    IMAGE_SAFETY / IMAGE_PROHIBITED_CONTENT block.  Wrap the converter once to carry it over."""
+    from google.genai import models
+
+    original = getattr(models, "_Candidate_from_mldev", None)
+    if original is None or getattr(original, "_keeps_finish_message", False):
+        return
+
+    def converter(from_object: Any, parent_object: Any = None, root_object: Any = None) -> dict[str, Any]:
+        out = original(from_object, parent_object, root_object)
+        if isinstance(from_object, dict) and isinstance(out, dict) and "finish_message" not in out:
+            message = from_object.get("finishMessage", from_object.get("finish_message"))
+            if isinstance(message, str):
+                out["finish_message"] = message
+        return out
+
+    converter._keeps_finish_message = True  # type: ignore[attr-defined]
+    models._Candidate_from_mldev = converter
 
 
 def _enum_name(value: Any) -> str:
