@@ -1,0 +1,133 @@
+"""``banana-studio history`` / ``export`` / ``projects``: look at projects from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from banana_studio.config import Config, load_config
+from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
+
+STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupted": "intr",
+               "pending": "pend", "running": "run."}
+
+
+def _root(args: argparse.Namespace, cfg: Config) -> Path:
+    d = getattr(args, "project_dir", None)
+    return Path(d).expanduser() if d else cfg.projects_root()
+
+
+def _short_model(model: str) -> str:
+    return model.removeprefix("gemini-").removesuffix("-preview") or "?"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _line(n: TurnNode, depth: int = 0) -> str:
+    star = "★" if n.starred else " "
+    prompt = n.prompt.replace("\n", " ")
+    label = f"[{n.label}] " if n.label else ""
+    model = f"{_short_model(n.model)}/{n.image_size}" if n.image_size else _short_model(n.model)
+    return (f"{n.id:>5} {STATUS_MARK.get(n.status, n.status[:4]):<4} {star} {_when(n.created_at)} "
+            f"{model:<22} ${n.cost:6.3f}  {'  ' * depth}{label}{prompt}")
+
+
+def tree_order(nodes: list[TurnNode]) -> list[tuple[TurnNode, int]]:
+    """Depth-first (pre-order) listing of ``nodes`` with their depth; orphans are treated as roots."""
+    by_id = {n.id: n for n in nodes}
+    kids: dict[int | None, list[TurnNode]] = {}
+    for n in nodes:
+        parent = n.parent_id if n.parent_id in by_id else None
+        kids.setdefault(parent, []).append(n)
+    out: list[tuple[TurnNode, int]] = []
+    stack: list[tuple[TurnNode, int]] = [(n, 0) for n in reversed(kids.get(None, []))]
+    while stack:
+        node, depth = stack.pop()
+        out.append((node, depth))
+        stack.extend((c, depth + 1) for c in reversed(kids.get(node.id, [])))
+    return out
+
+
+def _open(args: argparse.Namespace, cfg: Config) -> ProjectStore:
+    name = getattr(args, "project", None) or cfg.default_project
+    return ProjectStore.open(_root(args, cfg), name, create=False)
+
+
+def _history(args: argparse.Namespace, cfg: Config) -> int:
+    limit = max(1, int(args.limit))
+    with _open(args, cfg) as store:
+        if args.search or args.starred:
+            rows = [(n, 0) for n in store.search(args.search or "", limit=limit, starred=args.starred)]
+        else:
+            nodes = store.tree_index()
+            keep = {n.id for n in sorted(nodes, key=lambda n: n.id)[-limit:]}
+            rows = [(n, d) for n, d in tree_order(nodes) if n.id in keep]
+        if args.json:
+            print(json.dumps({"project": store.name, "uuid": store.uuid,
+                              "turns": [{**asdict(n), "depth": d} for n, d in rows]}, indent=2, ensure_ascii=False))
+            return 0
+        if not rows:
+            filtered = bool(args.search or args.starred)
+            print("No matching turns." if filtered else f"Project {store.name!r} has no turns yet.")
+            return 0
+        for n, d in rows:
+            print(_line(n, d))
+        costs = store.costs()
+        print(f"-- {len(rows)} turn(s) shown · project {store.name} · total ${costs['project']:.3f} "
+              f"· today ${costs['today']:.3f}")
+    return 0
+
+
+def _export(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        turn_id = int(str(args.turn).lstrip("#"))
+    except ValueError:
+        print(f"Turn must be a number, got {args.turn!r}.", file=sys.stderr)
+        return 2
+    with _open(args, cfg) as store:
+        out = store.export_branch(turn_id, Path(args.output))
+    print(f"Exported branch to turn {turn_id}: {out}")
+    if args.storyboard:
+        from banana_studio.store.storyboard import write_storyboard
+
+        for p in write_storyboard(out):
+            print(f"Storyboard: {p}")
+    return 0
+
+
+def _projects(args: argparse.Namespace, cfg: Config) -> int:
+    root = _root(args, cfg)
+    infos = list_projects(root)
+    if not infos:
+        print(f"No projects in {root}.")
+        return 0
+    print(f"Projects in {root}:")
+    for info in infos:
+        if info.error:
+            print(f"  {info.name:<24} (unreadable: {info.error})")
+        else:
+            print(f"  {info.name:<24} {info.n_turns:>6} turns  ${info.cost:8.3f}  updated {_when(info.updated_at)}")
+    if args.recent:
+        print(f"\nMost recent {args.recent} turn(s):")
+        for info, n in recent_turns(root, args.recent):
+            print(f"  {info.name:<16}{_line(n)}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config()
+    for problem in cfg.problems:
+        print(problem, file=sys.stderr)
+    handlers: dict[str, Any] = {"history": _history, "export": _export, "projects": _projects}
+    try:
+        return int(handlers[args.command](args, cfg))
+    except ProjectError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,72 @@
+"""``banana-studio recipe IMAGE``: print the recipe the studio embedded in an image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from banana_studio.config import load_config, redact
+from banana_studio.store import find_turn_for_image
+from banana_studio.store.recipe import read_recipe
+
+_SETTING_NAMES = {
+    "aspect_ratio": "Aspect ratio",
+    "image_size": "Size",
+    "include_thoughts": "Thoughts",
+    "google_search": "Google Search",
+    "temperature": "Temperature",
+    "seed": "Seed",
+    "thinking_level": "Thinking level",
+    "image_only": "Image only",
+    "system_instruction": "System instruction",
+}
+
+
+def format_recipe(recipe: dict[str, Any]) -> str:
+    lines = [f"Prompt:   {recipe.get('prompt', '')}", f"Model:    {recipe.get('model', '')}"]
+    settings = recipe.get("settings") or {}
+    for key, label in _SETTING_NAMES.items():
+        value = settings.get(key)
+        if value not in (None, "", False) or key in ("aspect_ratio", "image_size"):
+            lines.append(f"  {label}: {value}")
+    refs = recipe.get("references") or []
+    lines.append(f"References: {len(refs)}" + "".join(f"\n  {r}" for r in refs))
+    lines.append(f"Project:  {recipe.get('project', '')} ({recipe.get('project_uuid', '')})")
+    parent = recipe.get("parent_id")
+    lines.append(f"Turn:     {recipe.get('turn_id')}" + (f" (parent {parent})" if parent else " (root)"))
+    lines.append(f"Image:    {recipe.get('kind', 'final')} #{int(recipe.get('index', 0)) + 1}, "
+                 f"sha256 {recipe.get('image_sha256', '')}")
+    lines.append(f"Made:     {recipe.get('created_at', '')} with banana-studio {recipe.get('app_version', '')}")
+    return redact("\n".join(lines))
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.image).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"Error: cannot read {path}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    recipe = read_recipe(data)
+    if recipe is None:
+        # Metadata stripped?  The file may still be one of ours, found by its hash.
+        cfg = load_config()
+        found = find_turn_for_image(path, [cfg.projects_root()])
+        if found is None:
+            print(f"No Banana Studio recipe in {path} (and no project holds an identical image).", file=sys.stderr)
+            return 1
+        project, turn_id = found
+        if args.json:
+            print(json.dumps({"project_dir": str(project), "turn_id": turn_id, "recipe": None}))
+        else:
+            print(f"No embedded recipe, but this image is turn {turn_id} of project {project.name} ({project}).")
+            print(f"See: banana-studio history --project-dir {project.parent} --project {project.name}")
+        return 0
+    if args.json:
+        print(redact(json.dumps(recipe, indent=2, ensure_ascii=False)))
+    else:
+        print(format_recipe(recipe))
+    return 0
