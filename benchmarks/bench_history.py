@@ -32,11 +32,12 @@ from banana_studio.domain.settings import GenerationSettings
 from banana_studio.store import ProjectStore, slugify
 from banana_studio.store.files import blob_rel
 
-WORDS = tuple(
+_WORD_TEXT = (
     "cat fox owl lighthouse harbour neon city forest watercolour portrait hat scarf snow rain desert robot garden "
     "castle dragon tea cup morning night sunset studio product bottle label poster sticker isometric pixel oil "
-    "sketch cinematic macro wide blue red green golden misty".split(" ")
+    "sketch cinematic macro wide blue red green golden misty"
 )
+WORDS = tuple(_WORD_TEXT.split())
 
 
 def jpeg(seed: int) -> bytes:
