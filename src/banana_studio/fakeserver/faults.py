@@ -30,6 +30,9 @@ FAULTS: dict[str, str] = {
     "text_only": "the model answers with text only (no image), finishReason STOP",
 }
 
+ERROR_FAULTS = frozenset({"bad_key", "permission", "not_found", "quota", "server", "overloaded"})
+"""Faults that answer with an HTTP error status (the others shape a 200 answer or the timing)."""
+
 _TAG_RE = re.compile(r"\[fault:([a-z_]+)((?:;[A-Za-z_]+=[^;\]\s]*)*)\]")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -16,6 +17,7 @@ from banana_studio.domain.catalogue import MODELS, get_model
 from banana_studio.fakeserver import protocol
 from banana_studio.fakeserver.batch import BatchStore
 from banana_studio.fakeserver.faults import (
+    ERROR_FAULTS,
     FAULTS,
     ApiError,
     Fault,
@@ -139,11 +141,13 @@ class FakeGemini:
         with self._lock:
             self._faults.clear()
 
-    def take_fault(self) -> Fault | None:
+    def take_fault(self, *, errors_only: bool = False) -> Fault | None:
         with self._lock:
             if not self._faults:
                 return None
             entry = self._faults[0]
+            if errors_only and entry[0].name not in ERROR_FAULTS:
+                return None
             entry[1] -= 1
             if entry[1] <= 0:
                 self._faults.pop(0)
@@ -173,6 +177,24 @@ class FakeGemini:
         if seconds <= 0:
             return self.stopping.is_set()
         return self.stopping.wait(seconds)
+
+    def generate_steps(self, model: str, version: str, body: Any, fault: Fault | None) -> list[protocol.Step]:
+        """Parse/validate ``body`` and build the answer's streamed steps (raises ApiError)."""
+        req = protocol.parse_generate(body, model, version, self.signer)
+        from banana_studio.fakeserver.images import ImageSpec, render
+
+        w, h = req.pixel_size
+        rendered = render(ImageSpec(
+            prompt=req.prompt, model=model, aspect_ratio=req.aspect_ratio, image_size=req.image_size,
+            width=w, height=h, seed=req.seed, fmt=self.image_format, base_image=req.base_image,
+            base_digest=hashlib.sha256(req.base_image).hexdigest() if req.base_image else "",
+            references=tuple(req.references),
+            reference_digests=tuple(hashlib.sha256(r).hexdigest() for r in req.references),
+            history_digest=req.history_digest,
+        ))
+        response_id = secrets.token_urlsafe(16)[:22]
+        return protocol.build_steps(req, response_id=response_id, signer=self.signer, mime=rendered.mime_type,
+                                    final=rendered.final, drafts=rendered.drafts, fault=fault)
 
     def check_key(self, key: str) -> None:
         if not key:
@@ -309,7 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, f"Requested entity was not found: {path}", "NOT_FOUND")
         version, rest, kind = m.group("ver"), m.group("rest"), m.group("kind")
         key = self.headers.get("x-goog-api-key") or query.get("key") or ""
-        self.fake.check_key(key)
+        if not (kind == "/upload" and query.get("upload_id")):  # the upload URL itself is the credential
+            self.fake.check_key(key)
         if body is _BadJson:
             raise invalid("Invalid JSON payload received. Unexpected token.")
         if kind == "/upload":
@@ -326,7 +349,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if verb == "batchGenerateContent":
                 protocol.check_model(model, version, verb)
-                self.send_json(200, self.fake.batches.create(model, body))
+                fault = self._resolve_fault(None, errors_only=True)
+                err = error_for_fault(fault, model, version) if fault else None
+                if err is not None:
+                    raise err
+                self.send_json(200, self.fake.batches.create(model, body, version))
                 return
             if verb == "countTokens":
                 protocol.check_model(model, version, verb)
@@ -347,15 +374,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raise ApiError(404, f"Requested entity was not found: {path}", "NOT_FOUND")
 
-    def _resolve_fault(self, req_fault: Fault | None) -> Fault | None:
+    def _resolve_fault(self, req_fault: Fault | None, *, errors_only: bool = False) -> Fault | None:
+        """Header fault, else the prompt tag, else the next injected one.  ``errors_only`` (batch
+        creation) only takes faults that answer with an HTTP error."""
         header = self.headers.get("x-fake-fault")
         if header:
             f = parse_spec(header)
-            if f is not None:
+            if f is not None and (not errors_only or f.name in ERROR_FAULTS):
                 return f
         if req_fault is not None:
             return req_fault
-        return self.fake.take_fault()
+        return self.fake.take_fault(errors_only=errors_only)
 
     def _generate(self, model: str, version: str, body: Any, *, stream: bool) -> None:
         fake = self.fake
@@ -372,21 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Abort
             if fault.name == "slow" and fake.sleep(fault.num("seconds", 5.0) or 0.0):
                 raise _Abort
-        req = protocol.parse_generate(body, model, version, fake.signer)
-        response_id = secrets.token_urlsafe(16)[:22]
-        from banana_studio.fakeserver.images import ImageSpec, render
-
-        w, h = req.pixel_size
-        rendered = render(ImageSpec(
-            prompt=req.prompt, model=model, aspect_ratio=req.aspect_ratio, image_size=req.image_size,
-            width=w, height=h, seed=req.seed, fmt=fake.image_format, base_image=req.base_image,
-            base_digest=protocol.hashlib.sha256(req.base_image).hexdigest() if req.base_image else "",
-            references=tuple(req.references),
-            reference_digests=tuple(protocol.hashlib.sha256(r).hexdigest() for r in req.references),
-            history_digest=req.history_digest,
-        ))
-        steps = protocol.build_steps(req, response_id=response_id, signer=fake.signer, mime=rendered.mime_type,
-                                     final=rendered.final, drafts=rendered.drafts, fault=fault)
+        steps = fake.generate_steps(model, version, body, fault)
         name = fault.name if fault else ""
         if stream:
             self._stream(steps, name)
