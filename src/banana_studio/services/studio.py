@@ -1,0 +1,272 @@
+"""The studio service: the one place the TUI and the CLIs use to generate.
+
+It wraps the engine stream with persistence: the turn is committed as ``pending`` before the request
+goes out, drafts are saved as they stream in, and the turn always ends ``done`` / ``failed`` /
+``cancelled`` with everything on disk.  No Textual, no google-genai import (the engine imports the
+SDK lazily on the first request); store calls run in worker threads.
+
+Retrying a failed or interrupted turn creates a NEW sibling turn (same prompt, references and
+settings, same kind) rather than re-running into the old id: the failed attempt keeps its partial
+thoughts/drafts and error for the record, no half-written state is mixed with the new attempt, and
+the per-turn owner lock protocol of the store stays simple (a turn is only ever pending once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from banana_studio.config import Config, redact, resolve_api_key, uses_vertex
+from banana_studio.domain.content import Content, user_content
+from banana_studio.domain.events import (
+    DraftImage,
+    EngineError,
+    Failed,
+    Finished,
+    Grounding,
+    StudioEvent,
+    TurnSaved,
+    TurnStarted,
+    Usage,
+)
+from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.turn import Reference, Turn
+from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.store import ProjectError, ProjectStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from banana_studio.fakeserver import FakeGemini
+
+DEMO_LATENCY = 0.4
+DEMO_KEY = "demo-key-local-fake-server"
+
+
+@dataclass(slots=True)
+class GenerateRequest:
+    prompt: str
+    parent_id: int | None = None
+    """Continue from this turn (its branch history is replayed), or None for a new root."""
+    references: list[Path | Reference] = field(default_factory=list)
+    """Paths are copied into the project first; References must already belong to it."""
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    kind: str = "generate"
+    """generate | reroll | edit | batch | variation."""
+
+
+def _content_for_failure(content: Content | None) -> Content | None:
+    """What to store for a turn that did not succeed.
+
+    Draft (thought) images are already saved as drafts; when no real final image exists, they are
+    left out of the stored content so that a failed turn never gains a "final" image by the
+    last-draft fallback of :meth:`Content.final_images`.
+    """
+    if content is None or not content.parts:
+        return None
+    if any(p.is_image and not p.thought for p in content.parts):
+        return content
+    return Content(content.role, [p for p in content.parts if not (p.is_image and p.thought)])
+
+
+def _grounding_json(g: Grounding | None) -> dict[str, Any]:
+    if g is None:
+        return {}
+    return {"queries": list(g.queries), "sources": [{"title": s.title, "uri": s.uri} for s in g.sources],
+            "rendered_content": g.rendered_content}
+
+
+class Studio:
+    """A project + an API target.  Create with :meth:`open` (sync, fast)."""
+
+    def __init__(self, config: Config, store: ProjectStore, target: ApiTarget, *, demo: bool,
+                 needs_demo: bool, key_source: str) -> None:
+        self.config = config
+        self.store = store
+        self.target = target
+        self.demo = demo
+        self.needs_demo = needs_demo
+        """No API key and not Vertex: the caller should offer demo mode (or ask for a key)."""
+        self.key_source = key_source
+        self._fake: FakeGemini | None = None
+        self._fake_lock = threading.Lock()
+        self._active: set[int] = set()
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, config: Config, project: str | None = None, project_dir: Path | None = None,
+             demo: bool = False) -> Studio:
+        """Open (creating if needed) ``project`` under ``project_dir`` (default: the config's projects
+        root).  Raises :class:`ProjectError` for a bad name or an unusable project."""
+        root = Path(project_dir).expanduser() if project_dir else config.projects_root()
+        store = ProjectStore.open(root, project or config.default_project or "default")
+        key, source = resolve_api_key(config)
+        vertex = uses_vertex() and not demo
+        common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
+        if demo:
+            target = ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
+        else:
+            target = ApiTarget(api_key=key, base_url=config.base_url or None, vertex=vertex, **common)
+        return cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
+                   key_source=source)
+
+    @property
+    def target_label(self) -> str:
+        return self.target.label
+
+    @property
+    def active_turns(self) -> set[int]:
+        """Ids of turns this Studio is generating right now."""
+        return set(self._active)
+
+    def _start_fake(self) -> str:
+        with self._fake_lock:
+            if self._fake is None:
+                from banana_studio.fakeserver import FakeGemini
+
+                self._fake = FakeGemini(port=0, latency=DEMO_LATENCY, image_format="jpeg").start()
+            return self._fake.base_url
+
+    async def _ready_target(self) -> ApiTarget:
+        if self.demo and self.target.base_url is None:
+            self.target.base_url = await asyncio.to_thread(self._start_fake)
+        return self.target
+
+    # -- requests -----------------------------------------------------------------------------------
+    def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
+        return estimate_cost(settings, n_refs)
+
+    def reroll(self, turn_id: int) -> GenerateRequest:
+        """Same prompt, references and settings as ``turn_id``, as a new sibling (same parent)."""
+        turn = self.store.get_turn(turn_id)
+        return GenerateRequest(prompt=turn.prompt, parent_id=turn.parent_id, references=list(turn.references),
+                               settings=turn.settings.copy(), kind="reroll")
+
+    def retry(self, turn_id: int) -> GenerateRequest:
+        """Re-run a failed / interrupted / cancelled turn: a NEW sibling with the same request and kind
+        (see the module docstring for why not the same turn id)."""
+        turn = self.store.get_turn(turn_id)
+        return GenerateRequest(prompt=turn.prompt, parent_id=turn.parent_id, references=list(turn.references),
+                               settings=turn.settings.copy(), kind=turn.kind or "generate")
+
+    # -- generation ---------------------------------------------------------------------------------
+    async def _prepare(self, req: GenerateRequest) -> tuple[list[Reference], list[Content], Content]:
+        store = self.store
+        refs: list[Reference] = []
+        for r in req.references:
+            if isinstance(r, Reference):
+                refs.append(r)
+            else:
+                refs.append(await asyncio.to_thread(store.add_reference, Path(r)))
+        history: list[Content] = []
+        if req.parent_id is not None:
+            history = await asyncio.to_thread(store.replay_contents, req.parent_id)
+        images = [(await asyncio.to_thread(store.reference_bytes, r), r.mime_type) for r in refs]
+        return refs, history, user_content(req.prompt, images)
+
+    async def generate(self, req: GenerateRequest) -> AsyncIterator[StudioEvent]:
+        """TurnStarted → engine events → TurnSaved.  Re-entrant: several may run at once.
+
+        If the request is invalid (bad reference, unknown parent, too many refs, ...) nothing is
+        recorded and the only event is ``Failed`` with kind ``validation``.
+        """
+        store = self.store
+        settings = req.settings
+        try:
+            refs, history, user = await self._prepare(req)
+        except ProjectError as exc:
+            yield Failed(EngineError("validation", str(exc)))
+            return
+        problems = await asyncio.to_thread(validate_request, history, user, settings)
+        if problems:
+            yield Failed(EngineError("validation", "\n".join(problems)))
+            return
+        turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
+                                             req.kind)
+        self._active.add(turn.id)
+        yield TurnStarted(turn)
+        usage: Usage | None = None
+        grounding: Grounding | None = None
+        running = False
+        finished = False
+        try:
+            target = await self._ready_target()
+            async with contextlib.aclosing(run_turn(target, history, user, settings)) as events:
+                async for ev in events:
+                    if not running and not isinstance(ev, (Finished, Failed)):
+                        running = True
+                        await asyncio.to_thread(store.set_status, turn.id, "running")
+                    if isinstance(ev, DraftImage):
+                        await asyncio.to_thread(store.save_draft, turn.id, ev.data, ev.mime_type, ev.index)
+                    elif isinstance(ev, Usage):
+                        usage = ev
+                    elif isinstance(ev, Grounding):
+                        grounding = ev
+                    if isinstance(ev, (Finished, Failed)):
+                        saved = await self._complete(turn, ev, settings, usage, grounding)
+                        finished = True
+                        yield ev
+                        yield TurnSaved(saved)
+                        return
+                    yield ev
+            # The engine always ends with Finished/Failed; be defensive anyway.
+            err = EngineError("unknown", "The generation ended without a result.", retryable=True)
+            saved = await self._complete(turn, Failed(err), settings, usage, grounding)
+            finished = True
+            yield Failed(err)
+            yield TurnSaved(saved)
+        except (asyncio.CancelledError, GeneratorExit):
+            if not finished:
+                await self._mark_cancelled(turn.id)
+            raise
+        except ProjectError as exc:
+            if finished:
+                raise
+            err = EngineError("storage", f"Could not save the turn: {exc}")
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind="storage")
+            yield Failed(err)
+            with contextlib.suppress(Exception):
+                yield TurnSaved(await asyncio.to_thread(store.get_turn, turn.id))
+        finally:
+            self._active.discard(turn.id)
+
+    async def _mark_cancelled(self, turn_id: int) -> None:
+        job = asyncio.ensure_future(asyncio.to_thread(
+            self.store.set_status, turn_id, "cancelled", error="Cancelled before the image was finished.",
+            error_kind="cancelled"))
+        with contextlib.suppress(Exception):
+            await asyncio.shield(job)
+
+    async def _complete(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings, usage: Usage | None,
+                        grounding: Grounding | None) -> Turn:
+        usage_json = asdict(usage) if usage is not None else {}
+        cost = actual_cost(settings, usage, len(grounding.queries) if grounding else 0) if usage else 0.0
+        secrets = self.target.secrets()
+        if isinstance(ev, Finished):
+            ok = ev.ok
+            content = ev.content if ok else _content_for_failure(ev.content)
+            error = ev.error
+            kwargs: dict[str, Any] = {"finish_reason": ev.finish_reason, "finish_message": ev.finish_message,
+                                      "model_version": ev.model_version, "response_id": ev.response_id}
+        else:
+            ok = False
+            content = _content_for_failure(ev.partial)
+            error = ev.error
+            kwargs = {}
+        return await asyncio.to_thread(
+            self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
+            usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
+            error=redact(error.message, secrets) if (error and not ok) else "",
+            error_kind=error.kind if (error and not ok) else "", **kwargs)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        await self.target.aclose()
+        fake, self._fake = self._fake, None
+        if fake is not None:
+            await asyncio.to_thread(fake.stop)
+        await asyncio.to_thread(self.store.close)
