@@ -1,0 +1,63 @@
+"""``banana-studio`` / ``banana-studio studio`` / ``banana-studio open IMAGE`` — the Textual studio.
+
+Order matters: the terminal is probed for image support (importing :mod:`banana_studio.tui.images`)
+before the App is created and run, so the probe's replies are not read as key presses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"banana-studio: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from banana_studio.config import load_config, redact
+
+    config = load_config()
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _fail("the studio needs an interactive terminal. For scripts use `banana-studio gen` "
+                     "(see `banana-studio --help`).")
+    project_dir = Path(args.project_dir).expanduser() if getattr(args, "project_dir", None) else None
+    project = getattr(args, "project", None) or config.default_project
+    open_turn: int | None = None
+
+    if getattr(args, "command", None) == "open":
+        from banana_studio.store import find_turn_for_image
+
+        image = Path(args.image).expanduser()
+        if not image.is_file():
+            return _fail(f"{image}: no such file.")
+        roots = [project_dir or config.projects_root()]
+        found = find_turn_for_image(image, roots)
+        if found is None:
+            return _fail(f"{image.name} was not made by a Banana Studio project under {roots[0]} "
+                         "(no recipe in the file and no matching image on record).")
+        found_dir, open_turn = found
+        project = found_dir.name
+        project_dir = found_dir.parent
+
+    protocol_pref = getattr(args, "image_protocol", None) or config.image_protocol
+    # Probe the terminal BEFORE the app exists (see module docstring).
+    from banana_studio.tui.images import select_image_protocol
+
+    select_image_protocol(protocol_pref)
+
+    from banana_studio.services import Studio
+    from banana_studio.store import ProjectError
+
+    try:
+        studio = Studio.open(config, project=project, project_dir=project_dir, demo=bool(getattr(args, "demo", False)))
+    except ProjectError as exc:
+        return _fail(redact(str(exc)))
+
+    from banana_studio.tui.app import make_app
+
+    app = make_app(studio, open_turn=open_turn, project_dir=project_dir)
+    app.run()
+    return int(app.return_code or 0)

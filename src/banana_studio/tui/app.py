@@ -1,0 +1,267 @@
+"""The studio App: wires a :class:`banana_studio.services.Studio` into the main screen.
+
+Build it with :func:`make_app` (the CLI and the tests use the same factory).  The caller must have
+imported :mod:`banana_studio.tui.images` and called ``select_image_protocol`` before ``App.run()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+
+from banana_studio.config import redact
+from banana_studio.tui.commands import StudioCommands
+from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
+from banana_studio.tui.screens.help import HelpScreen
+from banana_studio.tui.screens.main import MainScreen
+from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
+from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+
+
+class StudioApp(App[None]):
+    """Banana Studio."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Banana Studio"
+    COMMANDS = App.COMMANDS | {StudioCommands}
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, studio: Any, *, open_turn: int | None = None, project_dir: Path | None = None,
+                 studio_opener: Any = None) -> None:
+        super().__init__()
+        self.studio = studio
+        self.config = studio.config
+        self.open_turn = open_turn
+        self.project_dir = project_dir
+        """``--project-dir`` (folder holding projects) if given; else the config's projects root."""
+        self.user_keymap: dict[str, str] = dict(self.config.keymap or {})
+        self._opener = studio_opener
+        self._main: MainScreen | None = None
+
+    @property
+    def projects_root(self) -> Path:
+        if self.project_dir is not None:
+            return Path(self.project_dir).expanduser()
+        store_path = getattr(self.studio.store, "path", None)
+        if store_path is not None:
+            return Path(store_path).parent
+        return self.config.projects_root()
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        theme = self.config.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        else:
+            self.notify(f"Unknown theme {theme!r} in the config; available: "
+                        f"{', '.join(sorted(self.available_themes))}.", severity="warning")
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+            unknown = sorted(set(self.user_keymap) - _known_binding_ids())
+            if unknown:
+                self.notify(f"Unknown binding id(s) in [keymap]: {', '.join(unknown)}. See ? for the ids.",
+                            severity="warning")
+        for problem in self.config.problems:
+            self.notify(redact(problem), title="Config", severity="warning", timeout=10)
+        if getattr(self.studio, "needs_demo", False) and not getattr(self.studio, "demo", False):
+            self.push_screen(NoKeyScreen(), self._no_key_choice)
+        else:
+            self._show_main()
+        self._check_size(self.size.width, self.size.height)
+
+    def _show_main(self) -> None:
+        self._main = MainScreen(self.studio, open_turn=self.open_turn)
+        self.push_screen(self._main)
+
+    async def _no_key_choice(self, choice: str | None) -> None:
+        if choice == "demo":
+            new = await self._open_studio(self.studio.store.name, demo=True)
+            if new is None:
+                self.exit(return_code=1)
+                return
+            old, self.studio = self.studio, new
+            await _aclose(old)
+            self._show_main()
+            self.notify("Demo mode: a local server answers with synthetic images. Nothing is billed.",
+                        title="Demo mode")
+        else:
+            self.exit()
+
+    async def _open_studio(self, project: str, *, demo: bool | None = None) -> Any:
+        opener = self._opener
+        if opener is None:
+            from banana_studio.services import Studio
+
+            opener = Studio.open
+        use_demo = self.studio.demo if demo is None else demo
+        try:
+            return await asyncio.to_thread(opener, self.config, project=project,
+                                           project_dir=self.project_dir, demo=use_demo)
+        except Exception as exc:
+            self.notify(redact(str(exc)), title=f"Cannot open project {project!r}", severity="error")
+            return None
+
+    # -- terminal size --------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        top = self.screen_stack[-1] if self.screen_stack else None
+        if is_too_small(width, height):
+            if isinstance(top, TooSmallScreen):
+                top.update_size(width, height)
+            else:
+                self.push_screen(TooSmallScreen())
+        elif isinstance(top, TooSmallScreen):
+            self.pop_screen()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_projects(self) -> None:
+        self.push_screen(ProjectPickerScreen(self.projects_root, self.studio.store.name), self._picked)
+
+    def action_new_project(self) -> None:
+        picker = ProjectPickerScreen(self.projects_root, self.studio.store.name)
+        self.push_screen(picker, self._picked)
+        self.call_after_refresh(picker.action_new)
+
+    def action_rename_project(self) -> None:
+        current = self.studio.store.name
+
+        async def done(name: str | None) -> None:
+            if name and name.strip() != current:
+                await self.rename_project(current, name.strip())
+
+        self.push_screen(TextPromptScreen("Rename project", f"New name for {current!r}:", value=current), done)
+
+    async def _picked(self, choice: ProjectChoice | None) -> None:
+        if choice is None:
+            return
+        if choice.action in ("open", "new"):
+            await self.open_project(choice.name)
+        elif choice.action == "rename":
+            await self.rename_project(choice.name, choice.new_name)
+
+    def _busy(self) -> bool:
+        main = self._main
+        if main is not None and main._generating:
+            self.notify("A generation is running — wait for it or cancel it (Esc) first.", severity="warning")
+            return True
+        return False
+
+    async def open_project(self, name: str) -> None:
+        """Open (or create) project ``name`` and show it."""
+        if name == self.studio.store.name or self._busy():
+            return
+        new = await self._open_studio(name)
+        if new is None:
+            return
+        await self._replace_studio(new)
+        self.notify(f"Opened project {name!r}.")
+
+    async def _replace_studio(self, new: Any) -> None:
+        old, self.studio = self.studio, new
+        self.open_turn = None
+        self._main = MainScreen(new)
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        await self.switch_screen(self._main)
+        await _aclose(old)
+
+    async def rename_project(self, old: str, new: str) -> None:
+        from banana_studio.store import ProjectError, validate_project_name
+
+        try:
+            validate_project_name(new)
+        except ProjectError as exc:
+            self.notify(str(exc), title="Cannot rename", severity="error")
+            return
+        if self._busy():
+            return
+        root = self.projects_root
+        src, dst = root / old, root / new
+        if dst.exists():
+            self.notify(f"A project named {new!r} already exists.", title="Cannot rename", severity="error")
+            return
+        current = old == self.studio.store.name
+        if current:
+            await _aclose(self.studio)
+        try:
+            await asyncio.to_thread(os.rename, src, dst)
+        except OSError as exc:
+            self.notify(f"Cannot rename {src} → {dst}: {exc.strerror}.", title="Cannot rename", severity="error")
+            dst = src
+            new = old
+        if current:
+            reopened = await self._open_studio(new)
+            if reopened is None:
+                self.exit(return_code=1)
+                return
+            self.studio = reopened
+            self._main = MainScreen(reopened)
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            await self.switch_screen(self._main)
+        if new != old:
+            self.notify(f"Renamed project {old!r} to {new!r}.")
+
+    @work(group="shutdown", exit_on_error=False)
+    async def _close_studio(self) -> None:
+        await _aclose(self.studio)
+
+    async def action_quit(self) -> None:
+        main = self._main
+        if main is not None and main.gen_worker is not None:
+            main.gen_worker.cancel()
+            await asyncio.sleep(0)
+        await _aclose(self.studio)
+        self.exit()
+
+
+async def _aclose(studio: Any) -> None:
+    closer = getattr(studio, "aclose", None)
+    if closer is None:
+        return
+    try:
+        await closer()
+    except Exception:  # closing must never crash the UI
+        pass
+
+
+def _known_binding_ids() -> set[str]:
+    ids: set[str] = set()
+    for cls in (MainScreen, StudioApp):
+        for b in cls.BINDINGS:
+            bid = getattr(b, "id", None)
+            if bid:
+                ids.add(bid)
+    from banana_studio.tui.widgets.branch_tree import BranchTree
+    from banana_studio.tui.widgets.ref_tray import RefChips
+
+    for cls2 in (BranchTree, RefChips):
+        for b in cls2.BINDINGS:
+            bid = getattr(b, "id", None)
+            if bid:
+                ids.add(bid)
+    return ids
+
+
+def make_app(studio: Any, *, open_turn: int | None = None, project_dir: Path | None = None) -> StudioApp:
+    """The one factory the CLI and the tests use."""
+    return StudioApp(studio, open_turn=open_turn, project_dir=project_dir)

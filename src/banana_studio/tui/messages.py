@@ -1,0 +1,35 @@
+"""App-level messages: workers post these, screen handlers own every state change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class GenerationEvent(Message):
+    """One event from ``studio.generate`` (TurnStarted, ThoughtText, ..., TurnSaved)."""
+
+    gen_id: int
+    """Which generation (a counter local to the screen) the event belongs to."""
+    event: Any
+    """A :data:`banana_studio.domain.events.StudioEvent`."""
+
+
+@dataclass
+class GenerationEnded(Message):
+    """The generation worker stopped (normally, cancelled or crashed)."""
+
+    gen_id: int
+    outcome: str
+    """'done', 'failed', 'cancelled' or 'error' (an unexpected exception)."""
+    message: str = ""
+
+
+@dataclass
+class StudioReady(Message):
+    """A (new) studio/project was opened and the main screen should reload everything."""
+
+    project: str

@@ -1,0 +1,67 @@
+"""The ``?`` help screen: every key of the screen underneath, grouped, with the user's keymap applied."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+INTRO = """\
+[b]Banana Studio[/b] — every send is a [i]turn[/i] in the project's tree.  Sending while a turn is
+selected continues (edits) from it; selecting an earlier turn and sending [i]forks[/i] there.
+Re-roll makes a sibling with the same prompt.  Images, thoughts and signatures are stored, so a
+branch can be resumed days later.  Ctrl+P opens the command palette with every action.
+Keys can be changed in the config file: [b][keymap][/b] binding-id = "key" (ids listed below)."""
+
+EXTRA_KEYS = [
+    ("Prompt", "↑ / ↓", "recall earlier prompts (on the first / last line)"),
+    ("Prompt", "paste / drop", "a file path or file:// URI adds it as a reference"),
+    ("References", "← / →", "choose a chip"),
+    ("References", "Shift+← / Shift+→", "reorder"),
+    ("References", "Del / x", "remove"),
+    ("References", "a", "add by path (→ completes)"),
+    ("Tree", "↑ / ↓ ← / →", "visual order · parent · child"),
+    ("Tree", "[ / ]", "previous / next sibling"),
+    ("Tree", "Enter", "select the turn (load its settings)"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
+
+    def __init__(self, for_screen: Screen[object]) -> None:
+        super().__init__(classes="modal")
+        self._for = for_screen
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="modal-box", id="help-box") as box:
+            box.border_title = "Help — Esc to close"
+            yield Static(INTRO, classes="help-intro")
+            yield Static(self._table(), id="help-table")
+
+    def _table(self) -> Table:
+        table = Table(box=None, expand=True, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("Key", style="bold", no_wrap=True)
+        table.add_column("Action")
+        table.add_column("Binding id", style="dim", no_wrap=True)
+        app = self.app
+        keymap: dict[str, str] = getattr(app, "user_keymap", {})
+        seen: set[tuple[str, str]] = set()
+        for node in [self._for, *self._for.walk_children(), app]:
+            bindings_map = getattr(node, "_bindings", None)
+            if bindings_map is None:
+                continue
+            for bindings in bindings_map.key_to_bindings.values():
+                for b in bindings:
+                    if not b.description or b.system or (b.action, b.description) in seen:
+                        continue
+                    seen.add((b.action, b.description))
+                    shown = keymap[b.id] if b.id and b.id in keymap else app.get_key_display(b)
+                    table.add_row(shown, b.description, b.id or "")
+        for group, keys, what in EXTRA_KEYS:
+            table.add_row(Text(keys), Text(what), Text(group.lower(), style="dim"))
+        return table

@@ -1,0 +1,705 @@
+"""The main screen: branch tree | preview + turn detail / live thinking log | settings, with the
+reference tray and the prompt at the bottom and the money/status line above the footer.
+
+Threading model: every store call runs in ``asyncio.to_thread``; the generation runs in one async
+worker (group ``gen``) that iterates ``studio.generate`` and posts :class:`GenerationEvent` messages;
+handlers here own every widget change.  Esc cancels the worker (the service marks the turn cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from banana_studio.config import redact
+from banana_studio.domain import events as ev
+from banana_studio.domain.catalogue import get_model
+from banana_studio.tui.images import ImagePreview
+from banana_studio.tui.messages import GenerationEnded, GenerationEvent
+from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.widgets.branch_tree import BranchTree
+from banana_studio.tui.widgets.prompt import PromptArea
+from banana_studio.tui.widgets.ref_tray import RefTray
+from banana_studio.tui.widgets.sidebar import SettingsSidebar
+from banana_studio.tui.widgets.status_line import StatusLine
+from banana_studio.tui.widgets.thinking_log import ThinkingLog
+from banana_studio.tui.widgets.turn_detail import TurnDetail
+
+if TYPE_CHECKING:
+    from banana_studio.domain.turn import Turn
+
+NEW_ROOT = -1
+"""``parent`` value meaning 'start a new thread' (distinct from None = follow the tree cursor)."""
+
+
+class MainScreen(Screen[None]):
+    """Where images are made."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+
+    BINDINGS = [
+        Binding("ctrl+enter,ctrl+j", "send", "Send", key_display="ctrl+⏎", id="send",
+                tooltip="Send the prompt; continues from the selected turn (a new turn in the tree)"),
+        Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Cancel the running generation"),
+        Binding("ctrl+r", "reroll", "Re-roll", id="reroll", tooltip="Same prompt and settings, a new sibling"),
+        Binding("ctrl+t,R", "retry", "Retry", id="retry", show=False),
+        Binding("ctrl+f", "fork", "Fork", id="fork",
+                tooltip="Load the selected turn's prompt/settings to change them; the send makes a sibling"),
+        Binding("ctrl+n", "new_thread", "New thread", id="new-thread", show=False),
+        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree"),
+        Binding("ctrl+g", "gallery", "Gallery", id="gallery"),
+        Binding("ctrl+l", "add_reference", "Add ref", id="add-reference", show=False),
+        Binding("ctrl+o", "projects", "Projects", id="project-picker", show=False),
+        Binding("f2", "focus('prompt')", "Focus prompt", id="focus-prompt", show=False),
+        Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False),
+        Binding("f4", "focus('sidebar')", "Focus settings", id="focus-sidebar", show=False),
+        Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False),
+        Binding("s", "star", "Star", id="star", show=False),
+        Binding("l", "label", "Label", id="label", show=False),
+        Binding("e", "export", "Export branch", id="export", show=False),
+        Binding("c", "copy_path", "Copy image path", id="copy-path", show=False),
+        Binding("o", "open_external", "Open in viewer app", id="open-external", show=False),
+        Binding("D", "delete_branch", "Delete branch", id="delete-branch", show=False),
+        Binding("v", "viewer", "View full screen", id="viewer", show=False),
+        Binding("m", "compare", "Compare (mark two)", id="compare", show=False),
+        Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False),
+    ]
+
+    def __init__(self, studio: Any, *, open_turn: int | None = None) -> None:
+        super().__init__()
+        self.studio = studio
+        self.store = studio.store
+        self.config = studio.config
+        self._open_turn = open_turn
+        self.selected_id: int | None = None
+        """The tree cursor: the next send continues from it (None = empty project)."""
+        self.parent_override: int | None = None
+        """Set by fork (the selected turn's parent) or new-thread (NEW_ROOT)."""
+        self.gen_worker: Worker[None] | None = None
+        self.gen_id = 0
+        self.live_turn_id: int | None = None
+        self.live_parent: int | None = None
+        self.compare_mark: int | None = None
+        self.session_cost = 0.0
+        self.session_tokens = 0
+        self.last_error = ""
+        self._turn_nodes: dict[int, Any] = {}
+        self._shown_turn: Turn | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="topbar"):
+            yield Static(Text.assemble(("🍌 Banana Studio", "bold"), "  ", (self.store.name, "bold")),
+                         id="title")
+            yield Static(self.studio.target_label, id="target")
+            badge = Static("DEMO — local server, synthetic images", id="demo-badge")
+            badge.display = bool(self.studio.demo)
+            yield badge
+        with Horizontal(id="body"):
+            tree = BranchTree([], id="tree")
+            tree.border_title = "Branches"
+            yield tree
+            with Vertical(id="centre"):
+                with Horizontal(id="stage"):
+                    yield ImagePreview("No image yet", id="preview")
+                    with ContentSwitcher(initial="detail", id="info"):
+                        yield TurnDetail(id="detail")
+                        yield ThinkingLog(id="log")
+                yield RefTray(id="refs")
+                yield PromptArea(send_key=self.config.send_key, id="prompt")
+            yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def _estimate(self, settings: Any, n_refs: int) -> float:
+        return float(self.studio.estimate_cost(settings, n_refs))
+
+    def on_mount(self) -> None:
+        self.query_one("#preview", ImagePreview).border_title = "Preview"
+        self._update_prompt_title()
+        spec = get_model(self.config.defaults.model)
+        self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+        self.query_one(PromptArea).focus()
+        self._initial_load()
+
+    @work(group="load", exit_on_error=False)
+    async def _initial_load(self) -> None:
+        nodes = await asyncio.to_thread(self.store.tree_index)
+        self._apply_nodes(nodes)
+        tree = self.query_one(BranchTree)
+        if self._open_turn is not None and tree.select_turn(self._open_turn):
+            pass
+        elif nodes:
+            latest = max(nodes, key=lambda n: n.id)
+            tree.select_turn(latest.id)
+        else:
+            self.query_one(TurnDetail).show_empty()
+        await self._refresh_costs()
+        recovered = list(getattr(self.store, "recovered", []) or [])
+        if recovered:
+            ids = ", ".join(f"#{i}" for i in recovered[:6]) + ("…" if len(recovered) > 6 else "")
+            n = len(recovered)
+            self.notify(f"{n} turn{'s were' if n > 1 else ' was'} interrupted ({ids}) — select "
+                        f"{'them' if n > 1 else 'it'} and press R (or Ctrl+T) to retry.",
+                        title="Interrupted generations", severity="warning", timeout=12)
+        # Prompt history: the project's recent prompts, full text, oldest first.
+        recent = await asyncio.to_thread(self.store.recent, 40)
+        full: list[str] = []
+        for node in sorted(recent, key=lambda n: n.id):
+            if len(node.prompt) >= 120:
+                try:
+                    turn = await asyncio.to_thread(self.store.get_turn, node.id)
+                    full.append(turn.prompt)
+                    continue
+                except Exception:
+                    pass
+            full.append(node.prompt)
+        prompt = self.query_one(PromptArea)
+        prompt.prompt_history = full + prompt.prompt_history
+
+    def _apply_nodes(self, nodes: list[Any]) -> None:
+        self._turn_nodes = {n.id: n for n in nodes}
+        tree = self.query_one(BranchTree)
+        tree.refresh_index(nodes)
+        tree.border_title = f"Branches · {len(nodes)} turn{'s' if len(nodes) != 1 else ''}"
+
+    async def reload_tree(self, select: int | None = None) -> None:
+        nodes = await asyncio.to_thread(self.store.tree_index)
+        self._apply_nodes(nodes)
+        if select is not None:
+            self.query_one(BranchTree).select_turn(select)
+
+    async def _refresh_costs(self) -> None:
+        costs = await asyncio.to_thread(self.store.costs, self.selected_id)
+        status = self.query_one(StatusLine)
+        status.branch_cost = costs.get("branch", 0.0)
+        status.project_cost = costs.get("project", 0.0)
+        status.today_cost = costs.get("today", 0.0)
+        status.session_cost = self.session_cost
+        status.session_tokens = self.session_tokens
+        if self.selected_id is not None:
+            status.turn_cost = costs.get("turn", 0.0)
+            status.branch_turns = len(self.query_one(BranchTree).path_to(self.selected_id))
+        else:
+            status.turn_cost = None
+            status.branch_turns = 0
+        budget = self.config.project_budget
+        daily = self.config.daily_budget
+        notes = []
+        if budget is not None and costs.get("project", 0.0) >= budget:
+            notes.append(f"project budget ${budget:.2f} reached")
+        if daily is not None and costs.get("today", 0.0) >= daily:
+            notes.append(f"daily budget ${daily:.2f} reached")
+        status.budget_note = " · ".join(notes)
+
+    # -- selection ------------------------------------------------------------------------------
+
+    @on(BranchTree.TurnHighlighted)
+    def _highlighted(self, event: BranchTree.TurnHighlighted) -> None:
+        self.selected_id = event.turn_id
+        self._update_prompt_title()
+        self._load_turn(event.turn_id)
+
+    @on(BranchTree.TurnSelected)
+    def _selected(self, event: BranchTree.TurnSelected) -> None:
+        """Enter on a turn: take its settings into the sidebar and go write the next prompt."""
+        turn = self._shown_turn
+        if turn is not None and turn.id == event.turn_id:
+            self.query_one(SettingsSidebar).load(turn.settings)
+        self.query_one(PromptArea).focus()
+
+    @work(group="detail", exclusive=True, exit_on_error=False)
+    async def _load_turn(self, turn_id: int) -> None:
+        try:
+            turn = await asyncio.to_thread(self.store.get_turn, turn_id)
+            costs = await asyncio.to_thread(self.store.costs, turn_id)
+        except Exception as exc:
+            self.notify(redact(str(exc)), title=f"Cannot load turn #{turn_id}", severity="error")
+            return
+        self._shown_turn = turn
+        await self.query_one(TurnDetail).show_turn(turn, costs)
+        if not self._generating or self.selected_id != self.live_turn_id:
+            self.query_one("#info", ContentSwitcher).current = "detail"
+        await self._refresh_costs()
+        if self._generating and turn_id == self.live_turn_id:
+            return  # the live preview (drafts) stays
+        preview = self.query_one(ImagePreview)
+        finals = turn.final_images
+        if finals:
+            await preview.show_path(self.store.abs_path(finals[-1].path))
+        elif turn.draft_images:
+            await preview.show_path(self.store.abs_path(turn.draft_images[-1].path))
+        else:
+            preview.set_placeholder({"failed": "No image — the turn failed",
+                                     "interrupted": "No image — interrupted",
+                                     "cancelled": "No image — cancelled",
+                                     "pending": "Waiting…", "running": "Generating…"}.get(turn.status, "No image"))
+
+    def _update_prompt_title(self) -> None:
+        prompt = self.query_one(PromptArea)
+        if self.parent_override == NEW_ROOT:
+            prompt.border_title = "Prompt → new thread (a new root turn)"
+        elif self.parent_override is not None:
+            prompt.border_title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
+        elif self.selected_id is not None:
+            prompt.border_title = f"Prompt → continues from #{self.selected_id}"
+        else:
+            prompt.border_title = "Prompt → first turn of this project"
+
+    # -- sending --------------------------------------------------------------------------------
+
+    @property
+    def _generating(self) -> bool:
+        return self.gen_worker is not None and self.gen_worker.state in (WorkerState.PENDING,
+                                                                          WorkerState.RUNNING)
+
+    @on(PromptArea.Submitted)
+    def _prompt_submitted(self, event: PromptArea.Submitted) -> None:
+        event.stop()
+        self.action_send()
+
+    def action_send(self) -> None:
+        prompt = self.query_one(PromptArea)
+        text = prompt.text.strip()
+        if not text:
+            self.notify("Write a prompt first.", severity="warning")
+            prompt.focus()
+            return
+        if self._generating:
+            self.notify("A generation is running — wait for it or press Esc to cancel it.", severity="warning")
+            return
+        sidebar = self.query_one(SettingsSidebar)
+        fatal = sidebar.fatal_problems
+        if fatal:
+            self.notify("\n".join(p.message for p in fatal), title="Fix the settings first", severity="error")
+            return
+        if self.parent_override == NEW_ROOT:
+            parent = None
+        elif self.parent_override is not None:
+            parent = self.parent_override
+        else:
+            parent = self.selected_id
+        refs = self.query_one(RefTray).paths
+        from banana_studio.services import GenerateRequest
+
+        request = GenerateRequest(prompt=text, parent_id=parent, references=list(refs),
+                                  settings=sidebar.settings, kind="generate")
+        prompt.remember(text)
+        prompt.load_text("")
+        self.query_one(RefTray).clear()
+        self.parent_override = None
+        self._start(request, f"New turn from #{parent}" if parent is not None else "New turn")
+
+    def _start(self, request: Any, title: str) -> None:
+        self.gen_id += 1
+        self.live_turn_id = None
+        self.live_parent = getattr(request, "parent_id", None)
+        self.last_error = ""
+        log = self.query_one(ThinkingLog)
+        self.query_one("#info", ContentSwitcher).current = "log"
+        self.run_worker(log.start(title), group="log-start")
+        self.query_one(ImagePreview).set_placeholder("Generating…")
+        self.query_one(StatusLine).state = "◌ Generating…"
+        self.gen_worker = self._generate(self.gen_id, request)
+        self.refresh_bindings()
+
+    @work(group="gen", exit_on_error=False)
+    async def _generate(self, gen_id: int, request: Any) -> None:
+        async for event in self.studio.generate(request):
+            self.post_message(GenerationEvent(gen_id, event))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self._generating
+        return True
+
+    def action_cancel(self) -> None:
+        if self.gen_worker is not None and self._generating:
+            self.gen_worker.cancel()
+            self.query_one(StatusLine).state = "⊘ Cancelling…"
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker is not self.gen_worker:
+            if event.state == WorkerState.ERROR and worker.group in ("load", "detail"):
+                self.notify(redact(str(worker.error)), title="Could not load the project", severity="error")
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.post_message(GenerationEnded(self.gen_id, "done"))
+        elif event.state == WorkerState.CANCELLED:
+            self.post_message(GenerationEnded(self.gen_id, "cancelled"))
+        elif event.state == WorkerState.ERROR:
+            self.post_message(GenerationEnded(self.gen_id, "error", redact(str(worker.error))))
+        self.refresh_bindings()
+
+    async def on_generation_event(self, message: GenerationEvent) -> None:
+        if message.gen_id != self.gen_id:
+            return
+        e = message.event
+        log = self.query_one(ThinkingLog)
+        status = self.query_one(StatusLine)
+        if isinstance(e, ev.TurnStarted):
+            self.live_turn_id = e.turn.id
+            log.set_title(f"Turn #{e.turn.id}" + (f" ← #{e.turn.parent_id}" if e.turn.parent_id else "")
+                          + f" · {e.turn.prompt[:80]}")
+            await self.reload_tree(select=e.turn.id)
+        elif isinstance(e, ev.ThoughtText):
+            status.state = "◌ Thinking…"
+            await log.thought(e.text)
+        elif isinstance(e, ev.DraftImage):
+            status.state = f"◌ Draft {e.index + 1}…"
+            await log.draft(e.data, e.index)
+            if self.selected_id in (self.live_turn_id, None):
+                await self.query_one(ImagePreview).show_bytes(e.data, name=f"draft {e.index + 1}")
+        elif isinstance(e, ev.AnswerText):
+            log.answer(e.text)
+        elif isinstance(e, ev.FinalImage):
+            log.final_image(e.index)
+            status.state = "◌ Saving…"
+            if self.selected_id in (self.live_turn_id, None):
+                await self.query_one(ImagePreview).show_bytes(e.data, name="final")
+        elif isinstance(e, ev.Grounding):
+            log.sources(e.queries, e.sources)
+        elif isinstance(e, ev.Usage):
+            status.turn_tokens = e.total_tokens
+            self.session_tokens += e.total_tokens
+        elif isinstance(e, ev.Retrying):
+            log.retrying(e.attempt, e.max_attempts, e.delay, e.reason)
+            status.state = f"⟳ retry {e.attempt}/{e.max_attempts} in {e.delay:.0f}s"
+        elif isinstance(e, ev.Finished):
+            if not e.ok and e.error is not None:
+                self._show_error(e.error.message)
+        elif isinstance(e, ev.Failed):
+            self._show_error(e.error.message)
+        elif isinstance(e, ev.TurnSaved):
+            turn = e.turn
+            self.session_cost += float(turn.cost or 0.0)
+            log.finish(turn.status, f"${turn.cost:.3f}" if turn.cost else "")
+            status.state = ""
+            await self.reload_tree(select=turn.id)
+            self._load_turn(turn.id)
+            if turn.status == "done":
+                self.query_one("#info", ContentSwitcher).current = "detail"
+
+    def _show_error(self, message: str) -> None:
+        message = redact(message)
+        self.last_error = message
+        self.query_one(ThinkingLog).error(message)
+        self.notify(message, title="Generation failed", severity="error", timeout=10)
+
+    async def on_generation_ended(self, message: GenerationEnded) -> None:
+        if message.gen_id != self.gen_id:
+            return
+        log = self.query_one(ThinkingLog)
+        status = self.query_one(StatusLine)
+        if message.outcome == "cancelled":
+            log.finish("cancelled")
+            status.state = ""
+            self.notify("Generation cancelled.", severity="warning")
+        elif message.outcome == "error":
+            log.error(f"Unexpected error: {message.message}")
+            log.finish("failed")
+            status.state = ""
+            self.notify(message.message, title="Unexpected error", severity="error")
+        if message.outcome in ("cancelled", "error"):
+            await self.reload_tree(select=self.live_turn_id)
+            if self.live_turn_id is not None:
+                self._load_turn(self.live_turn_id)
+        await self._refresh_costs()
+
+    # -- turn actions ---------------------------------------------------------------------------
+
+    def _need_turn(self) -> int | None:
+        if self.selected_id is None:
+            self.notify("Select a turn first (tree on the left, F3).", severity="warning")
+        return self.selected_id
+
+    async def action_reroll(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        if self._generating:
+            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
+            return
+        try:
+            request = await asyncio.to_thread(self.studio.reroll, turn_id)
+        except Exception as exc:
+            self.notify(redact(str(exc)), title="Cannot re-roll", severity="error")
+            return
+        self._start(request, f"Re-roll of #{turn_id}")
+
+    async def action_retry(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        node = self._turn_nodes.get(turn_id)
+        if node is not None and node.status == "done":
+            self.notify(f"Turn #{turn_id} finished fine — use re-roll (Ctrl+R) for another take.")
+            return
+        if self._generating:
+            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
+            return
+        try:
+            request = await asyncio.to_thread(self.studio.retry, turn_id)
+        except Exception as exc:
+            self.notify(redact(str(exc)), title="Cannot retry", severity="error")
+            return
+        self._start(request, f"Retry of #{turn_id}")
+
+    def action_fork(self) -> None:
+        """Prepare a sibling of the selected turn: its prompt, settings and references, ready to change."""
+        turn = self._shown_turn
+        if turn is None or turn.id != self.selected_id:
+            self.notify("Select a turn to fork first.", severity="warning")
+            return
+        self.query_one(SettingsSidebar).load(turn.settings)
+        prompt = self.query_one(PromptArea)
+        prompt.load_text(turn.prompt)
+        self.parent_override = turn.parent_id if turn.parent_id is not None else NEW_ROOT
+        tray = self.query_one(RefTray)
+        tray.clear()
+        paths = [self.store.abs_path(r.path) for r in turn.references]
+        if paths:
+            self.run_worker(tray.add_paths(paths), group="refs")
+        self._update_prompt_title()
+        prompt.focus()
+        self.notify(f"Forking #{turn.id}: change the prompt or settings and send — it becomes a sibling.")
+
+    def action_new_thread(self) -> None:
+        self.parent_override = NEW_ROOT
+        self._update_prompt_title()
+        self.query_one(PromptArea).focus()
+
+    def _final_path(self) -> Path | None:
+        turn = self._shown_turn
+        if turn is None or turn.id != self.selected_id:
+            self.notify("Select a turn first.", severity="warning")
+            return None
+        finals = turn.final_images
+        if not finals:
+            self.notify(f"Turn #{turn.id} has no image.", severity="warning")
+            return None
+        return self.store.abs_path(finals[-1].path)
+
+    async def action_use_as_reference(self) -> None:
+        path = self._final_path()
+        if path is None:
+            return
+        errors = await self.query_one(RefTray).add_paths([path])
+        if not errors:
+            self.notify(f"{path.name} added to the references.")
+
+    async def action_star(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        node = self._turn_nodes.get(turn_id)
+        on_ = not (node.starred if node is not None else False)
+        await asyncio.to_thread(self.store.star, turn_id, on_)
+        await self.reload_tree()
+        self._load_turn(turn_id)
+        self.notify(f"{'★ Starred' if on_ else 'Unstarred'} #{turn_id}.")
+
+    def action_label(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        node = self._turn_nodes.get(turn_id)
+
+        async def done(label: str | None) -> None:
+            if label is None:
+                return
+            await asyncio.to_thread(self.store.set_label, turn_id, label.strip())
+            await self.reload_tree()
+            self._load_turn(turn_id)
+
+        self.app.push_screen(TextPromptScreen(f"Label turn #{turn_id}", "A short label (empty removes it):",
+                                              value=node.label if node is not None else ""), done)
+
+    def action_export(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        default = Path.cwd() / f"{self.store.name}-turn-{turn_id:04d}"
+
+        async def done(target: str | None) -> None:
+            if not target:
+                return
+            out = Path(target).expanduser()
+            try:
+                json_path = await asyncio.to_thread(self.store.export_branch, turn_id, out)
+            except Exception as exc:
+                self.notify(redact(str(exc)), title="Export failed", severity="error")
+                return
+            self.notify(f"Exported the branch to {json_path.parent}", title="Exported")
+
+        self.app.push_screen(TextPromptScreen(f"Export branch → #{turn_id}",
+                                              "Folder for the images and branch.json:", value=str(default)), done)
+
+    def action_copy_path(self) -> None:
+        path = self._final_path()
+        if path is None:
+            return
+        self.app.copy_to_clipboard(str(path))
+        self.notify(f"Copied (OSC 52): {path}")
+
+    def action_open_external(self) -> None:
+        path = self._final_path()
+        if path is None:
+            return
+        opener = None
+        if sys.platform == "darwin":
+            opener = "open"
+        elif os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+            opener = shutil.which("xdg-open")
+        if os.environ.get("SSH_CONNECTION") or opener is None:
+            self.copy_path_message(path)
+            return
+        try:
+            subprocess.Popen([opener, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            self.notify(f"Could not start {opener}: {exc.strerror}. The image is at {path}", severity="error")
+            return
+        self.notify(f"Opened {path.name} in the system viewer.")
+
+    def copy_path_message(self, path: Path) -> None:
+        self.notify(f"No local display here (SSH or headless). The image is at:\n{path}\n(press c to copy the "
+                    "path)", title="Open in viewer", timeout=12)
+
+    def action_delete_branch(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        tree = self.query_one(BranchTree)
+        below = _count_descendants(tree, turn_id)
+        if self._generating and self.live_turn_id is not None and turn_id in tree.path_to(self.live_turn_id):
+            self.notify("That branch is generating right now — cancel first (Esc).", severity="warning")
+            return
+
+        async def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            parent = self._turn_nodes[turn_id].parent_id if turn_id in self._turn_nodes else None
+            try:
+                n = await asyncio.to_thread(self.store.delete_branch, turn_id)
+            except Exception as exc:
+                self.notify(redact(str(exc)), title="Delete failed", severity="error")
+                return
+            self.notify(f"Deleted {n} turn{'s' if n != 1 else ''}.")
+            await self.reload_tree(select=parent)
+            if parent is None and not self._turn_nodes:
+                self.selected_id = None
+                self.query_one(TurnDetail).show_empty()
+                self.query_one(ImagePreview).clear()
+                self._update_prompt_title()
+
+        self.app.push_screen(ConfirmScreen(
+            "Delete branch",
+            f"Delete turn #{turn_id} and the {below} turn{'s' if below != 1 else ''} below it, with their "
+            "images? This cannot be undone.", yes="Delete", danger=True), done)
+
+    def action_toggle_tree(self) -> None:
+        tree = self.query_one(BranchTree)
+        tree.display = not tree.display
+        if tree.display:
+            tree.focus()
+
+    def action_toggle_log(self) -> None:
+        switcher = self.query_one("#info", ContentSwitcher)
+        switcher.current = "log" if switcher.current == "detail" else "detail"
+
+    def action_focus(self, target: str) -> None:
+        if target == "tree":
+            tree = self.query_one(BranchTree)
+            tree.display = True
+            tree.focus()
+        elif target == "sidebar":
+            self.query_one("#model").focus()
+        else:
+            self.query_one(PromptArea).focus()
+
+    def action_add_reference(self) -> None:
+        self.query_one(RefTray).open_input()
+
+    def action_gallery(self) -> None:
+        from banana_studio.tui.screens.gallery import GalleryScreen
+
+        def done(turn_id: int | None) -> None:
+            if turn_id is not None:
+                self.query_one(BranchTree).select_turn(turn_id)
+
+        self.app.push_screen(GalleryScreen(self.studio), done)
+
+    def action_viewer(self) -> None:
+        turn = self._shown_turn
+        if turn is None or not turn.images:
+            self.notify("Select a turn with an image first.", severity="warning")
+            return
+        from banana_studio.tui.screens.viewer import ViewerScreen
+
+        images = turn.final_images + turn.draft_images
+        self.app.push_screen(ViewerScreen([self.store.abs_path(i.path) for i in images], 0))
+
+    def action_compare(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        if self.compare_mark is None or self.compare_mark == turn_id or self.compare_mark not in self._turn_nodes:
+            self.compare_mark = turn_id
+            self.notify(f"Marked #{turn_id} for comparison — select another turn and press m again.")
+            return
+        from banana_studio.tui.screens.compare import CompareScreen
+
+        a, self.compare_mark = self.compare_mark, None
+        self.app.push_screen(CompareScreen(self.studio, a, turn_id))
+
+    def action_projects(self) -> None:
+        self.app.action_projects()  # type: ignore[attr-defined]
+
+    # -- references and settings ------------------------------------------------------------------
+
+    @on(PromptArea.PathsPasted)
+    async def _paths_pasted(self, event: PromptArea.PathsPasted) -> None:
+        errors = await self.query_one(RefTray).add_paths(event.paths)
+        added = len(event.paths) - len(errors)
+        if added > 0:
+            self.notify(f"Added {added} reference image{'s' if added != 1 else ''}.")
+        for err in errors:
+            self.notify(err, severity="error")
+
+    @on(RefTray.Changed)
+    def _refs_changed(self, event: RefTray.Changed) -> None:
+        self.query_one(SettingsSidebar).set_reference_count(len(event.paths))
+
+    @on(SettingsSidebar.Changed)
+    def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
+        spec = get_model(event.settings.model)
+        self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+
+
+def _count_descendants(tree: BranchTree, turn_id: int) -> int:
+    count = 0
+    stack = list(tree.children_of(turn_id))
+    while stack:
+        tid = stack.pop()
+        count += 1
+        stack.extend(tree.children_of(tid))
+    return count

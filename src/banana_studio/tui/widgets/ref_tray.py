@@ -1,0 +1,292 @@
+"""The reference tray: images sent with the next prompt.
+
+Add by path (an Input with file-system completion — press → to accept), by pasting/dropping files on
+the prompt, or from a generated image ("use as reference").  In the chip row: ←/→ choose, Del/Backspace
+remove, Shift+←/→ (or ``<``/``>``) reorder, ``a`` add.  The limit follows the model (14 for Pro); going
+over it is refused with a clear message.  Files are checked with Pillow in a thread before they join.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.suggester import Suggester
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from banana_studio.domain.settings import MAX_REFERENCES
+
+
+@dataclass(slots=True)
+class RefItem:
+    path: Path
+    width: int
+    height: int
+    size_bytes: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def probe_image(path: Path) -> RefItem:
+    """Check that ``path`` is a readable image (runs in a thread).  Raises ValueError with a clear message."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = path.expanduser()
+    if not path.exists():
+        raise ValueError(f"{path}: no such file.")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; choose an image file.")
+    try:
+        size = path.stat().st_size
+        with Image.open(path) as im:
+            width, height = im.size
+            im.verify()
+    except UnidentifiedImageError:
+        raise ValueError(f"{path.name} is not an image Pillow can read (PNG, JPEG, WebP, …).") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{path.name} is too large to use as a reference.") from None
+    except OSError as exc:
+        raise ValueError(f"Cannot read {path.name}: {exc.strerror or exc}.") from None
+    except SyntaxError as exc:  # PIL raises SyntaxError for some broken files
+        raise ValueError(f"{path.name} is a damaged image ({exc}).") from None
+    return RefItem(path=path.resolve(), width=width, height=height, size_bytes=size)
+
+
+class PathSuggester(Suggester):
+    """Completes file-system paths: the first entry matching the typed prefix (folders get a '/')."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value or "\n" in value:
+            return None
+        return await asyncio.to_thread(complete_path, value)
+
+
+def complete_path(value: str) -> str | None:
+    expanded = os.path.expanduser(value)
+    directory, prefix = os.path.split(expanded)
+    directory = directory or "."
+    try:
+        with os.scandir(directory) as it:
+            names = sorted((e.name, e.is_dir()) for e in it if e.name.startswith(prefix)
+                           and (prefix.startswith(".") or not e.name.startswith(".")))
+    except OSError:
+        return None
+    if not names:
+        return None
+    name, is_dir = names[0]
+    rest = name[len(prefix):] + ("/" if is_dir else "")
+    if not rest:
+        return None
+    return value + rest
+
+
+class RefChips(Widget, can_focus=True):
+    """One line (wrapping) of chips; keyboard-driven."""
+
+    BINDINGS = [
+        Binding("left", "move(-1)", "Prev ref", show=False),
+        Binding("right", "move(1)", "Next ref", show=False),
+        Binding("shift+left,less_than_sign", "reorder(-1)", "Move left", id="ref-move-left"),
+        Binding("shift+right,greater_than_sign", "reorder(1)", "Move right", id="ref-move-right"),
+        Binding("delete,backspace,x", "remove", "Remove", id="ref-remove"),
+        Binding("a,plus", "add", "Add ref", id="ref-add"),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+
+    def __init__(self, tray: RefTray) -> None:
+        super().__init__(id="ref-chips")
+        self._tray = tray
+
+    def render(self) -> Text:
+        items = self._tray.items
+        text = Text(no_wrap=False, overflow="fold")
+        if not items:
+            text.append("No reference images · ", style="dim")
+            text.append("a", style="bold")
+            text.append(" add by path · paste or drop files on the prompt", style="dim")
+            return text
+        for i, item in enumerate(items):
+            label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
+            style = "reverse bold" if (self.has_focus and i == self.cursor) else "on grey23"
+            text.append(label.replace(" ", "\u00a0"), style=style)
+            text.append(" ")
+        text.append(f"{len(items)}/{self._tray.max_refs}", style="dim")
+        return text
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_move(self, step: int) -> None:
+        if self._tray.items:
+            self.cursor = (self.cursor + step) % len(self._tray.items)
+
+    def action_reorder(self, step: int) -> None:
+        self.cursor = self._tray.move(self.cursor, step)
+
+    def action_remove(self) -> None:
+        if self._tray.items:
+            self._tray.remove(self.cursor)
+            self.cursor = max(0, min(self.cursor, len(self._tray.items) - 1))
+
+    def action_add(self) -> None:
+        self._tray.open_input()
+
+
+class RefTray(Vertical):
+    """References for the next send."""
+
+    BINDINGS = [Binding("escape", "close_input", "Close", show=False)]
+
+    @dataclass
+    class Changed(Message):
+        tray: RefTray
+        paths: list[Path]
+
+        @property
+        def control(self) -> RefTray:
+            return self.tray
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: list[RefItem] = []
+        self.max_refs = MAX_REFERENCES
+        self.model_label = "Nano Banana Pro"
+
+    def compose(self) -> ComposeResult:
+        yield RefChips(self)
+        ref_input = Input(placeholder="Path to a reference image (→ completes, Enter adds, Esc closes)",
+                          suggester=PathSuggester(), id="ref-input", compact=True)
+        ref_input.display = False
+        yield ref_input
+        yield Static("", id="ref-message")
+
+    def on_mount(self) -> None:
+        self.border_title = "References"
+
+    @property
+    def paths(self) -> list[Path]:
+        return [item.path for item in self.items]
+
+    def set_limit(self, max_refs: int, model_label: str) -> None:
+        self.max_refs = max_refs
+        self.model_label = model_label
+        if len(self.items) > max_refs:
+            self.say(f"{len(self.items)} references: {model_label} accepts at most {max_refs}. "
+                     f"Remove {len(self.items) - max_refs} before sending.", error=True)
+        self._changed()
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        msg = self.query_one("#ref-message", Static)
+        msg.update(message)
+        msg.set_class(error, "-error")
+        msg.display = bool(message)
+
+    def open_input(self) -> None:
+        ref_input = self.query_one("#ref-input", Input)
+        ref_input.display = True
+        ref_input.focus()
+
+    def close_input(self) -> None:
+        ref_input = self.query_one("#ref-input", Input)
+        ref_input.value = ""
+        ref_input.display = False
+        self.query_one(RefChips).focus()
+
+    async def add_paths(self, paths: list[Path]) -> list[str]:
+        """Add files (checked in a thread); returns the error messages (also shown in the tray)."""
+        errors: list[str] = []
+        added = 0
+        for path in paths:
+            if len(self.items) >= self.max_refs:
+                errors.append(f"{len(self.items) + 1} reference images: {self.model_label} accepts at most "
+                              f"{self.max_refs}. {path.name} was not added.")
+                break
+            try:
+                item = await asyncio.to_thread(probe_image, path)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            if any(existing.path == item.path for existing in self.items):
+                errors.append(f"{item.name} is already in the tray.")
+                continue
+            self.items.append(item)
+            added += 1
+        if errors:
+            self.say(" ".join(errors), error=True)
+        elif added:
+            self.say("")
+        self._changed()
+        return errors
+
+    def remove(self, index: int) -> None:
+        if 0 <= index < len(self.items):
+            self.items.pop(index)
+            self.say("")
+            self._changed()
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.say("")
+        self._changed()
+
+    def move(self, index: int, step: int) -> int:
+        new = index + step
+        if not (0 <= index < len(self.items)) or not (0 <= new < len(self.items)):
+            return index
+        self.items[index], self.items[new] = self.items[new], self.items[index]
+        self._changed()
+        return new
+
+    def _changed(self) -> None:
+        self.query_one(RefChips).refresh()
+        self.set_class(bool(self.items), "-has-refs")
+        self.post_message(self.Changed(self, self.paths))
+
+    @on(Input.Submitted, "#ref-input")
+    async def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value.strip()
+        if not value:
+            self.close_input()
+            return
+        errors = await self.add_paths([Path(value)])
+        if not errors:
+            event.input.value = ""
+
+    def action_close_input(self) -> None:
+        self.close_input()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_input":
+            return bool(self.query_one("#ref-input", Input).display)
+        return True

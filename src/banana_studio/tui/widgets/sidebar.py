@@ -1,0 +1,274 @@
+"""The settings sidebar: model, aspect ratio, size, thinking, grounding, temperature, seed, system.
+
+Options a model does not support are left out of its lists and named, with the reason, in a note
+under the control (Textual's ``Select`` cannot grey out single options); switches the model cannot
+use are disabled with a tooltip.  Every change posts :class:`SettingsSidebar.Changed` with the
+validated settings, so the screen never reaches into the controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static, Switch, TextArea
+
+from banana_studio.domain.catalogue import MODELS, STANDARD_RATIOS, get_model, pixel_size
+from banana_studio.domain.settings import THINKING_LEVELS, GenerationSettings, Problem, validate_settings
+
+CUSTOM = "__custom__"
+ALL_RATIOS = (*STANDARD_RATIOS, "1:4", "4:1", "1:8", "8:1")
+ALL_SIZES = ("512", "1K", "2K", "4K")
+
+Estimator = Callable[[GenerationSettings, int], float]
+
+
+def _fallback_estimate(settings: GenerationSettings, n_refs: int) -> float:
+    spec = get_model(settings.model)
+    image = spec.prices.per_image.get(settings.image_size, max(spec.prices.per_image.values(), default=0.0))
+    return image + n_refs * spec.prices.input_image
+
+
+class SettingsSidebar(VerticalScroll):
+    """Generation settings for the next send."""
+
+    @dataclass
+    class Changed(Message):
+        sidebar: SettingsSidebar
+        settings: GenerationSettings
+        problems: list[Problem]
+
+        @property
+        def control(self) -> SettingsSidebar:
+            return self.sidebar
+
+    def __init__(self, settings: GenerationSettings, *, estimator: Estimator | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._settings = settings.copy()
+        self._estimator = estimator or _fallback_estimate
+        self._n_refs = 0
+        self.problems: list[Problem] = validate_settings(self._settings)
+        self.can_focus = False
+
+    # -- composition --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        s = self._settings
+        known = {m.id for m in MODELS}
+        model_value = s.model if s.model in known else CUSTOM
+        yield Label("Model", classes="field-label")
+        yield Select([(f"{m.label}", m.id) for m in MODELS] + [("Custom id…", CUSTOM)],
+                     value=model_value, allow_blank=False, id="model", compact=True)
+        custom = Input(value="" if model_value != CUSTOM else s.model, placeholder="model id, e.g. gemini-3-pro-image",
+                       id="custom-model", compact=True)
+        custom.display = model_value == CUSTOM
+        yield custom
+        yield Static("", id="model-note", classes="field-note")
+        yield Label("Aspect ratio", classes="field-label")
+        yield Select([], allow_blank=True, id="aspect", compact=True)
+        yield Label("Size", classes="field-label")
+        yield Select([], allow_blank=True, id="size", compact=True)
+        yield Static("", id="shape-note", classes="field-note")
+        with Horizontal(classes="switch-row"):
+            yield Label("Thoughts", classes="switch-label")
+            yield Switch(value=s.include_thoughts, id="thoughts")
+        with Horizontal(classes="switch-row"):
+            yield Label("Google Search", classes="switch-label")
+            yield Switch(value=s.google_search, id="search")
+        yield Label("Thinking level", classes="field-label")
+        yield Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
+                     value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
+                     id="thinking", compact=True)
+        yield Label("Temperature", classes="field-label")
+        yield Input(value="" if s.temperature is None else str(s.temperature), placeholder="default (1.0)",
+                id="temperature", compact=True, restrict=r"[0-9.]*")
+        yield Label("Seed", classes="field-label")
+        yield Input(value="" if s.seed is None else str(s.seed), placeholder="random", id="seed", compact=True,
+                restrict=r"[0-9]*")
+        yield Label("System instruction", classes="field-label")
+        yield TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
+                       placeholder="optional style guide…")
+        yield Static("", id="problems", classes="field-error")
+        yield Static("", id="estimate", classes="estimate")
+
+    def on_mount(self) -> None:
+        self.border_title = "Settings"
+        self._sync_model_dependent()
+        self._refresh_notes()
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return self._settings.copy()
+
+    @property
+    def fatal_problems(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
+
+    def set_reference_count(self, n: int) -> None:
+        self._n_refs = n
+        self._refresh_notes()
+
+    def load(self, settings: GenerationSettings) -> None:
+        """Show ``settings`` (e.g. from a selected turn) in every control."""
+        self._settings = settings.copy()
+        with self.prevent(Select.Changed, Input.Changed, Switch.Changed, TextArea.Changed):
+            known = {m.id for m in MODELS}
+            self.query_one("#model", Select).value = settings.model if settings.model in known else CUSTOM
+            custom = self.query_one("#custom-model", Input)
+            custom.display = settings.model not in known
+            custom.value = "" if settings.model in known else settings.model
+            self.query_one("#thoughts", Switch).value = settings.include_thoughts
+            self.query_one("#search", Switch).value = settings.google_search
+            self.query_one("#thinking", Select).value = settings.thinking_level.upper()
+            self.query_one("#temperature", Input).value = "" if settings.temperature is None else str(
+                settings.temperature)
+            self.query_one("#seed", Input).value = "" if settings.seed is None else str(settings.seed)
+            self.query_one("#system", TextArea).text = settings.system_instruction
+        self._sync_model_dependent()
+        self._changed()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _sync_model_dependent(self) -> None:
+        """Rebuild the ratio/size lists and switch states for the current model."""
+        s = self._settings
+        spec = get_model(s.model)
+        with self.prevent(Select.Changed, Input.Changed, Switch.Changed, TextArea.Changed):
+            aspect = self.query_one("#aspect", Select)
+            size = self.query_one("#size", Select)
+            notes: list[str] = []
+            if s.aspect_ratio not in spec.aspect_ratios:
+                notes.append(f"{s.aspect_ratio} → 1:1 ({spec.label} has no {s.aspect_ratio})")
+                s.aspect_ratio = "1:1" if "1:1" in spec.aspect_ratios else spec.aspect_ratios[0]
+            if s.image_size not in spec.sizes:
+                new = "1K" if "1K" in spec.sizes else spec.sizes[0]
+                notes.append(f"{s.image_size} → {new} ({spec.label} has no {s.image_size})")
+                s.image_size = new
+            aspect.set_options([(r, r) for r in spec.aspect_ratios])
+            aspect.value = s.aspect_ratio
+            size.set_options([(z, z) for z in spec.sizes])
+            size.value = s.image_size
+            missing_r = [r for r in ALL_RATIOS if r not in spec.aspect_ratios]
+            missing_s = [z for z in ALL_SIZES if z not in spec.sizes]
+            if missing_r or missing_s:
+                notes.append("Not on this model: " + ", ".join(missing_r + missing_s))
+            self.query_one("#shape-note", Static).update("\n".join(notes))
+            search = self.query_one("#search", Switch)
+            if spec.supports_search:
+                search.disabled = False
+                search.tooltip = "Ground the image in Google Search results (billed per query)"
+            else:
+                s.google_search = False
+                search.value = False
+                search.disabled = True
+                search.tooltip = f"{spec.label} does not support Google Search grounding."
+            thinking = self.query_one("#thinking", Select)
+            if spec.thinking_optional:
+                thinking.disabled = False
+                thinking.tooltip = "How hard the model thinks before drawing"
+            else:
+                s.thinking_level = ""
+                thinking.value = ""
+                thinking.disabled = True
+                thinking.tooltip = f"{spec.label} always thinks; its thinking level cannot be set."
+            note = spec.note if spec.note else ""
+            if spec.known:
+                note = (note + "\n" if note else "") + f"≤ {spec.max_references} reference images"
+            self.query_one("#model-note", Static).update(note)
+
+    def _refresh_notes(self) -> None:
+        s = self._settings
+        self.problems = validate_settings(s)
+        spec = get_model(s.model)
+        if self._n_refs > spec.max_references:
+            self.problems.append(Problem(
+            "references",
+            f"{self._n_refs} reference images: {spec.label} accepts at most {spec.max_references}."))
+        lines = [("✗ " if p.fatal else "⚠ ") + p.message for p in self.problems]
+        self.query_one("#problems", Static).update("\n".join(lines))
+        w, h = pixel_size(s.aspect_ratio, s.image_size, flash25=spec.id.startswith("gemini-2.5-flash-image"))
+        try:
+            est = self._estimator(s, self._n_refs)
+            cost = f"≈ ${est:.3f}"
+        except Exception:  # an estimator must never break the sidebar
+            cost = "≈ $?"
+        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost} per image")
+
+    def _changed(self) -> None:
+        self._refresh_notes()
+        self.post_message(self.Changed(self, self.settings, list(self.problems)))
+
+    @on(Select.Changed, "#model")
+    def _model_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        custom = self.query_one("#custom-model", Input)
+        if event.value == CUSTOM:
+            custom.display = True
+            custom.focus()
+            self._settings.model = custom.value.strip() or self._settings.model
+        else:
+            custom.display = False
+            self._settings.model = str(event.value)
+        self._sync_model_dependent()
+        self._changed()
+
+    @on(Input.Changed, "#custom-model")
+    def _custom_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._settings.model = event.value.strip()
+        self._sync_model_dependent()
+        self._changed()
+
+    @on(Select.Changed, "#aspect")
+    @on(Select.Changed, "#size")
+    @on(Select.Changed, "#thinking")
+    def _select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.BLANK:
+            return
+        field = {"aspect": "aspect_ratio", "size": "image_size", "thinking": "thinking_level"}[event.select.id or ""]
+        setattr(self._settings, field, str(event.value))
+        self._changed()
+
+    @on(Switch.Changed)
+    def _switch_changed(self, event: Switch.Changed) -> None:
+        event.stop()
+        if event.switch.id == "thoughts":
+            self._settings.include_thoughts = event.value
+        elif event.switch.id == "search":
+            self._settings.google_search = event.value
+        self._changed()
+
+    @on(Input.Changed, "#temperature")
+    def _temperature_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = event.value.strip()
+        try:
+            self._settings.temperature = float(text) if text else None
+        except ValueError:
+            self._settings.temperature = -1.0  # reported by validate_settings
+        self._changed()
+
+    @on(Input.Changed, "#seed")
+    def _seed_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = event.value.strip()
+        try:
+            self._settings.seed = int(text) if text else None
+        except ValueError:
+            self._settings.seed = -1
+        self._changed()
+
+    @on(TextArea.Changed, "#system")
+    def _system_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        self._settings.system_instruction = event.text_area.text
+        self._changed()
+

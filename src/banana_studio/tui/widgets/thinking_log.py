@@ -1,0 +1,160 @@
+"""The live thinking log: thought summaries streaming as Markdown, draft thumbnails as they arrive,
+retry countdowns, the answer text, grounding sources and errors (in red, with the clear message)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Markdown, Static
+
+from banana_studio.tui.images import ThumbStrip
+
+
+class ThinkingLog(VerticalScroll):
+    """Shows one generation as it happens."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._thought_text = ""
+        self._answer = ""
+        self._started = 0.0
+        self._retry_until = 0.0
+        self._retry_label = ""
+        self._status_base = ""
+        self._ticker: Timer | None = None
+        self.run_status = "idle"
+        self.n_drafts = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="log-head")
+        yield Markdown("", id="log-thoughts")
+        strip = ThumbStrip(id="log-drafts")
+        strip.display = False
+        yield strip
+        yield Static("", id="log-answer")
+        yield Static("", id="log-sources")
+        yield Static("", id="log-status")
+        yield Static("", id="log-error")
+
+    def on_mount(self) -> None:
+        self.border_title = "Thinking"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, title: str) -> None:
+        """Reset for a new generation."""
+        self._thought_text = ""
+        self._answer = ""
+        self.n_drafts = 0
+        self._started = time.monotonic()
+        self._retry_until = 0.0
+        self.run_status = "running"
+        self.query_one("#log-head", Static).update(Text(title, style="bold"))
+        await self.query_one("#log-thoughts", Markdown).update("")
+        strip = self.query_one("#log-drafts", ThumbStrip)
+        await strip.clear()
+        strip.display = False
+        for name in ("#log-answer", "#log-sources", "#log-error"):
+            self.query_one(name, Static).update("")
+        self.query_one("#log-error", Static).display = False
+        self._set_status("Sending…")
+        if self._ticker is None:
+            self._ticker = self.set_interval(0.5, self._tick)
+        else:
+            self._ticker.resume()
+
+    def set_title(self, title: str) -> None:
+        self.query_one("#log-head", Static).update(Text(title, style="bold"))
+
+    async def thought(self, text: str) -> None:
+        if not text:
+            return
+        if self._thought_text and text.startswith("**") and not self._thought_text.endswith("\n"):
+            text = "\n\n" + text
+        self._thought_text += text
+        self._retry_until = 0.0
+        self._set_status("Thinking…")
+        await self.query_one("#log-thoughts", Markdown).append(text)
+        self.scroll_end(animate=False)
+
+    async def draft(self, data: bytes, index: int) -> None:
+        self.n_drafts += 1
+        strip = self.query_one("#log-drafts", ThumbStrip)
+        strip.display = True
+        await strip.add_bytes(data, caption=f"draft {index + 1}")
+        self._set_status(f"Draft {index + 1} received…")
+        self.scroll_end(animate=False)
+
+    def answer(self, text: str) -> None:
+        self._answer += text
+        self.query_one("#log-answer", Static).update(Text(self._answer.strip(), style="italic"))
+
+    def final_image(self, index: int) -> None:
+        self._set_status(f"Final image {index + 1} received — saving…")
+
+    def sources(self, queries: list[str], sources: list[Any]) -> None:
+        out = Text()
+        if queries:
+            out.append("Searched: ", style="bold")
+            out.append("; ".join(queries) + "\n")
+        for i, src in enumerate(sources, 1):
+            title = getattr(src, "title", "") or (src.get("title", "") if isinstance(src, dict) else "")
+            uri = getattr(src, "uri", "") or (src.get("uri", "") if isinstance(src, dict) else "")
+            out.append(f"[{i}] ", style="bold")
+            out.append(title or uri)
+            if uri and title:
+                out.append(f"  {uri}", style="dim underline")
+            out.append("\n")
+        self.query_one("#log-sources", Static).update(out)
+
+    def retrying(self, attempt: int, max_attempts: int, delay: float, reason: str) -> None:
+        self._retry_until = time.monotonic() + delay
+        self._retry_label = f"⟳ {reason} — retry {attempt}/{max_attempts}"
+        self._tick()
+
+    def error(self, message: str) -> None:
+        err = self.query_one("#log-error", Static)
+        err.update(Text("✗ " + message))
+        err.display = True
+        self.scroll_end(animate=False)
+
+    def finish(self, status: str, note: str = "") -> None:
+        self.run_status = status
+        self._retry_until = 0.0
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        labels = {"done": "✓ Done", "failed": "✗ Failed", "cancelled": "⊘ Cancelled",
+                  "interrupted": "⚠ Interrupted"}
+        self._set_status(f"{labels.get(status, status)} in {elapsed:.1f}s" + (f" · {note}" if note else ""))
+        if self._ticker is not None:
+            self._ticker.pause()
+
+    @property
+    def thought_text(self) -> str:
+        return self._thought_text
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.run_status != "running":
+            return
+        now = time.monotonic()
+        if self._retry_until > now:
+            line = self.query_one("#log-status", Static)
+            line.update(f"{self._retry_label} in {self._retry_until - now:.0f}s")
+        elif self._retry_until:
+            self._retry_until = 0.0
+            self._set_status("Retrying now…")
+        else:
+            self._set_status(self._status_base)
+
+    def _set_status(self, text: str) -> None:
+        self._status_base = text
+        line = self.query_one("#log-status", Static)
+        if self.run_status == "running" and self._started:
+            text = f"{text}  ({time.monotonic() - self._started:.0f}s)"
+        line.update(text)

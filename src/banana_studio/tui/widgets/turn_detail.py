@@ -1,0 +1,174 @@
+"""Everything about the selected turn: prompt, settings, references, images, thoughts, sources, usage, cost."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.settings import GenerationSettings
+
+STATUS_GLYPH = {"done": "●", "pending": "◌", "running": "◌", "failed": "✗", "cancelled": "⊘",
+                "interrupted": "⚠"}
+
+
+def settings_summary(s: GenerationSettings) -> str:
+    spec = get_model(s.model)
+    w, h = spec.pixel_size(s.aspect_ratio, s.image_size)
+    bits = [spec.label if spec.known else s.model, f"{s.aspect_ratio} {s.image_size} ({w}×{h})"]
+    bits.append("thoughts" if s.include_thoughts else "no thoughts")
+    if s.thinking_level:
+        bits.append(f"thinking {s.thinking_level.lower()}")
+    if s.google_search:
+        bits.append("Google Search")
+    if s.temperature is not None:
+        bits.append(f"temp {s.temperature:g}")
+    if s.seed is not None:
+        bits.append(f"seed {s.seed}")
+    if s.image_only:
+        bits.append("image only")
+    return " · ".join(bits)
+
+
+def usage_summary(usage: dict[str, Any]) -> str:
+    if not usage:
+        return ""
+    def n(key: str) -> int:
+        try:
+            return int(usage.get(key) or 0)
+        except (TypeError, ValueError):
+            return 0
+    parts = [f"in {n('prompt_tokens'):,}"]
+    if n("prompt_image_tokens"):
+        parts[-1] += f" (images {n('prompt_image_tokens'):,})"
+    parts.append(f"thoughts {n('thoughts_tokens'):,}")
+    out = f"out {n('candidates_tokens'):,}"
+    if n("image_tokens"):
+        out += f" (image {n('image_tokens'):,})"
+    parts.append(out)
+    parts.append(f"total {n('total_tokens'):,} tokens")
+    return " · ".join(parts)
+
+
+def grounding_lines(grounding: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, uri) pairs from a stored grounding dict (tolerant of key spellings)."""
+    out: list[tuple[str, str]] = []
+    for src in grounding.get("sources") or grounding.get("groundingChunks") or []:
+        if isinstance(src, dict):
+            web = src.get("web") if isinstance(src.get("web"), dict) else src
+            out.append((str(web.get("title", "")), str(web.get("uri", ""))))
+    return out
+
+
+class TurnDetail(VerticalScroll):
+    """Read-only detail of one turn."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-head")
+        yield Static("", id="detail-prompt")
+        yield Static("", id="detail-meta")
+        yield Static("", id="detail-error")
+        yield Static("", id="detail-answer")
+        yield Markdown("", id="detail-thoughts")
+        yield Static("", id="detail-sources")
+
+    def on_mount(self) -> None:
+        self.border_title = "Turn"
+        self.show_empty()
+
+    def show_empty(self, text: str = "") -> None:
+        self.turn_id: int | None = None
+        self.query_one("#detail-head", Static).update(Text("No turn selected", style="bold"))
+        self.query_one("#detail-prompt", Static).update(
+            text or "Write a prompt below and press Ctrl+Enter. Each send becomes a turn in this project's "
+                    "tree; select any earlier turn (tree on the left) to continue or fork from it.")
+        for name in ("#detail-meta", "#detail-error", "#detail-answer", "#detail-sources"):
+            self.query_one(name, Static).update("")
+        self.query_one("#detail-error", Static).display = False
+        self.query_one("#detail-thoughts", Markdown).display = False
+
+    async def show_turn(self, turn: Any, costs: dict[str, float] | None = None) -> None:
+        """Show a :class:`banana_studio.domain.turn.Turn`."""
+        self.turn_id = turn.id
+        head = Text()
+        head.append(f"{STATUS_GLYPH.get(turn.status, '?')} Turn #{turn.id}", style="bold")
+        head.append(f"  {turn.status}", style="dim")
+        if turn.kind and turn.kind != "generate":
+            head.append(f" · {turn.kind}", style="dim")
+        if turn.starred:
+            head.append("  ★", style="bold yellow")
+        if turn.label:
+            head.append(f"  [{turn.label}]", style="bold cyan")
+        if turn.parent_id is not None:
+            head.append(f"  ← #{turn.parent_id}", style="dim")
+        if turn.created_at:
+            head.append("  " + _dt.datetime.fromtimestamp(turn.created_at).strftime("%Y-%m-%d %H:%M"), style="dim")
+        self.query_one("#detail-head", Static).update(head)
+        self.query_one("#detail-prompt", Static).update(Text(turn.prompt or "(empty prompt)"))
+
+        meta = Text()
+        meta.append("Settings  ", style="bold")
+        meta.append(settings_summary(turn.settings) + "\n")
+        if turn.settings.system_instruction:
+            meta.append("System    ", style="bold")
+            meta.append(turn.settings.system_instruction.strip().replace("\n", " ")[:300] + "\n")
+        if turn.references:
+            meta.append("Refs      ", style="bold")
+            meta.append(", ".join(f"{i}. {r.name}" for i, r in enumerate(turn.references, 1)) + "\n")
+        finals = turn.final_images
+        if finals:
+            meta.append("Images    ", style="bold")
+            meta.append(", ".join(f"{img.path} ({img.width}×{img.height})" if img.width else img.path
+                                  for img in finals))
+            if turn.draft_images:
+                meta.append(f" + {len(turn.draft_images)} draft(s)", style="dim")
+            meta.append("\n")
+        usage = usage_summary(turn.usage)
+        if usage:
+            meta.append("Usage     ", style="bold")
+            meta.append(usage + "\n")
+        meta.append("Cost      ", style="bold")
+        meta.append(f"${turn.cost:.4f}")
+        if costs:
+            meta.append(f"  · branch ${costs.get('branch', 0.0):.3f} · project ${costs.get('project', 0.0):.3f}",
+                        style="dim")
+        if turn.model_version:
+            meta.append(f"\nModel     {turn.model_version}", style="dim")
+        self.query_one("#detail-meta", Static).update(meta)
+
+        err = self.query_one("#detail-error", Static)
+        if turn.status in ("failed", "interrupted", "cancelled") or turn.error:
+            msg = turn.error or {"interrupted": "The studio stopped before this turn finished.",
+                                 "cancelled": "Cancelled."}.get(turn.status, "Failed.")
+            hint = " Press R to retry." if turn.status in ("failed", "interrupted", "cancelled") else ""
+            err.update(Text("✗ " + msg + hint))
+            err.display = True
+        else:
+            err.display = False
+
+        answer = turn.model_content.answer_text() if turn.model_content else ""
+        self.query_one("#detail-answer", Static).update(Text(answer.strip(), style="italic") if answer else "")
+        thoughts = turn.model_content.thought_text() if turn.model_content else ""
+        md = self.query_one("#detail-thoughts", Markdown)
+        md.display = bool(thoughts.strip())
+        await md.update(("### Thoughts\n\n" + thoughts) if thoughts.strip() else "")
+
+        sources = grounding_lines(turn.grounding or {})
+        src_text = Text()
+        if sources:
+            src_text.append("Sources\n", style="bold")
+            for i, (title, uri) in enumerate(sources, 1):
+                src_text.append(f"[{i}] {title or uri}")
+                if title and uri:
+                    src_text.append(f"  {uri}", style="dim")
+                src_text.append("\n")
+        queries = (turn.grounding or {}).get("queries") or []
+        if queries:
+            src_text.append("Searched: " + "; ".join(map(str, queries)), style="dim")
+        self.query_one("#detail-sources", Static).update(src_text)
+        self.scroll_home(animate=False)
