@@ -395,3 +395,22 @@ def test_thread_safety(store: ProjectStore) -> None:
     assert errors == []
     assert len(store.tree_index()) == 40
     assert sqlite3.connect(store.path / "project.db").execute("SELECT count(*) FROM turns").fetchone()[0] == 40
+
+
+def test_owner_claim_and_recover(tmp_path: Path) -> None:
+    a = ProjectStore.open(tmp_path, "p")
+    b = ProjectStore.open(tmp_path, "p")
+    try:
+        t = a.create_turn(None, "x", GenerationSettings(), [], user_content("x"))
+        with pytest.raises(ProjectError, match="another studio process"):
+            b.set_status(t.id, "running")
+        assert b.recover() == []  # a (another live owner) still holds it
+        a.close()  # owner goes away without finishing
+        assert b.recover() == [t.id]
+        assert b.get_turn(t.id).status == "interrupted" and t.id in b.recovered
+        b.set_status(t.id, "running")  # resuming claims ownership
+        with ProjectStore.open(tmp_path, "p") as c:
+            assert c.recovered == [] and c.get_turn(t.id).status == "running"
+    finally:
+        a.close()
+        b.close()

@@ -187,7 +187,7 @@ class ProjectStore:
             raise
         store = cls(path, name, conn, project_uuid)
         try:
-            store._recover()
+            store.recover()
         except BaseException:
             store.close()
             raise
@@ -285,24 +285,52 @@ class ProjectStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise self._db_error(exc) from exc
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 raise
 
+    def _db_error(self, exc: sqlite3.DatabaseError) -> ProjectError:
+        return ProjectError(f"Project {self.name!r} database error: {exc}.")
+
     def _query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             if self._closed:
                 raise ProjectError(f"Project {self.name!r} is closed.")
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
+
+    @contextlib.contextmanager
+    def _gc_guard(self, exclusive: bool = False) -> Iterator[None]:
+        """Writers hold this shared from blob write to commit; ``delete_branch`` holds it exclusive while
+        it decides which blobs are unreferenced and unlinks them, so it never removes a blob another
+        process (or thread) is about to reference."""
+        if fcntl is None:
+            yield
+            return
+        lp = self.path / ".locks" / "gc.lock"
+        lp.parent.mkdir(exist_ok=True)
+        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     # -- per-turn owner locks -----------------------------------------------------------------
     def _lock_path(self, turn_id: int) -> Path:
         return self.path / ".locks" / f"{turn_id}.lock"
 
-    def _acquire_turn_lock(self, turn_id: int) -> None:
+    def _acquire_turn_lock(self, turn_id: int) -> bool:
+        """Become the owner of ``turn_id``; False if another live process (or store) owns it."""
         if fcntl is None or turn_id in self._turn_locks:
-            return
+            return True
         lp = self._lock_path(turn_id)
         lp.parent.mkdir(exist_ok=True)
         fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
@@ -310,8 +338,9 @@ class ProjectStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            return
+            return False
         self._turn_locks[turn_id] = fd
+        return True
 
     def _release_turn_lock(self, turn_id: int) -> None:
         fd = self._turn_locks.pop(turn_id, None)
@@ -343,8 +372,10 @@ class ProjectStore:
             os.close(fd)
         return False
 
-    def _recover(self) -> None:
-        """Mark turns whose owner process died as interrupted; sweep temp files of dead writers."""
+    def recover(self) -> list[int]:
+        """Mark turns whose owner process died as ``interrupted`` (done automatically on open; call it
+        again any time, e.g. on a timer).  Returns the ids marked now; also sweeps dead writers' temp files."""
+        dead: list[int] = []
         rows = self._query("SELECT id, owner_pid, heartbeat FROM turns WHERE status IN ('pending', 'running')")
         if rows:
             now = time.time()
@@ -362,9 +393,10 @@ class ProjectStore:
             for tid in dead:
                 with contextlib.suppress(OSError):
                     self._lock_path(tid).unlink()
-            self.recovered = dead
+            self.recovered = sorted(set(self.recovered) | set(dead))
         for sub in ("blobs", "images", "refs", ".thumbs"):
             sweep_temp_files(self.path / sub)
+        return dead
 
     def heartbeat(self, turn_id: int) -> None:
         """Record that this process is still working on ``turn_id``."""
@@ -504,6 +536,11 @@ class ProjectStore:
     def create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
                     references: list[Reference], user_content: Content, kind: str = "generate") -> Turn:
         """Record a new turn as ``pending`` (committed) before the request is sent."""
+        with self._gc_guard():
+            return self._create_turn(parent_id, prompt, settings, references, user_content, kind)
+
+    def _create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
+                     references: list[Reference], user_content: Content, kind: str) -> Turn:
         user_json, shas = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
         refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
@@ -540,9 +577,12 @@ class ProjectStore:
         now = time.time()
         with self._tx() as c:
             self._require(c, turn_id)
+            if status in LIVE_STATUSES and not self._acquire_turn_lock(turn_id):
+                raise ProjectError(f"Turn {turn_id} is being generated by another studio process.")
             c.execute(
-                "UPDATE turns SET status = ?, error = ?, error_kind = ?, updated_at = ?, heartbeat = ? WHERE id = ?",
-                (status, redact(error), error_kind, now, now, turn_id),
+                "UPDATE turns SET status = ?, error = ?, error_kind = ?, updated_at = ?, heartbeat = ?, "
+                "owner_pid = CASE WHEN ? THEN ? ELSE owner_pid END WHERE id = ?",
+                (status, redact(error), error_kind, now, now, status in LIVE_STATUSES, os.getpid(), turn_id),
             )
         if status in FINISHED_STATUSES:
             with self._lock:
@@ -572,8 +612,11 @@ class ProjectStore:
         with self._lock:
             if self._closed:
                 raise ProjectError(f"Project {self.name!r} is closed.")
-            cur = self._conn.execute("SELECT * FROM turns WHERE id = ?", (turn_id,))
-            row = cur.fetchone()
+            try:
+                cur = self._conn.execute("SELECT * FROM turns WHERE id = ?", (turn_id,))
+                row = cur.fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
             if row is None:
                 raise ProjectError(f"Turn {turn_id} does not exist in project {self.name!r}.")
             names = [d[0] for d in cur.description]
@@ -603,6 +646,10 @@ class ProjectStore:
 
     def save_draft(self, turn_id: int, data: bytes, mime: str, index: int) -> ImageFile:
         """Store a draft (thought) image as it streams in.  ``index`` is 0-based; the file is ``dN`` = index+1."""
+        with self._gc_guard():
+            return self._save_draft(turn_id, data, mime, index)
+
+    def _save_draft(self, turn_id: int, data: bytes, mime: str, index: int) -> ImageFile:
         sha = self._put_blob(data)
         self._turn_row(turn_id)
         rel = self._write_draft_file(turn_id, sha, data, mime, index)
@@ -624,10 +671,19 @@ class ProjectStore:
                       grounding: dict[str, Any] | None = None, cost: float = 0.0, model_version: str = "",
                       response_id: str = "", error: str = "", error_kind: str = "") -> Turn:
         """Store the model's answer: blobs, final images (recipe embedded), drafts, metadata."""
-        from banana_studio.config import redact
-
         if status not in STATUSES:
             raise ProjectError(f"Unknown turn status {status!r}.")
+        with self._gc_guard():
+            return self._complete_turn(
+                turn_id, model_content=model_content, status=status, finish_reason=finish_reason,
+                finish_message=finish_message, usage=usage, grounding=grounding, cost=cost,
+                model_version=model_version, response_id=response_id, error=error, error_kind=error_kind)
+
+    def _complete_turn(self, turn_id: int, *, model_content: Content | None, status: str, finish_reason: str,
+                       finish_message: str, usage: dict[str, Any] | None, grounding: dict[str, Any] | None,
+                       cost: float, model_version: str, response_id: str, error: str, error_kind: str) -> Turn:
+        from banana_studio.config import redact
+
         row = self._turn_row(turn_id)
         model_json, shas = self._content_json(model_content)
         raw_by_sha: dict[str, bytes] = {}
@@ -796,6 +852,10 @@ class ProjectStore:
     # -- deleting ---------------------------------------------------------------------------------
     def delete_branch(self, turn_id: int) -> int:
         """Delete ``turn_id`` and all its descendants, their image files and unreferenced blobs."""
+        with self._gc_guard(exclusive=True):
+            return self._delete_branch(turn_id)
+
+    def _delete_branch(self, turn_id: int) -> int:
         with self._tx() as c:
             self._require(c, turn_id)
             rows = c.execute(
