@@ -604,3 +604,51 @@ async def test_async_stream(srv: FakeGemini) -> None:
         n += 1
         last = ch
     assert n >= 5 and last.candidates[0].finish_reason == types.FinishReason.STOP
+
+
+def test_env_base_url_and_sdk_chat(srv: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", srv.base_url)
+    monkeypatch.setenv("GOOGLE_API_KEY", "env-key")
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_GENAI_USE_VERTEXAI", raising=False)
+    c = genai.Client()
+    chat = c.chats.create(model=PRO, config=cfg(thoughts=True, image_only=False))
+    first = chat.send_message("a red kite")
+    second = chat.send_message("now at night")  # the SDK replays the model turn with its signatures
+    assert final_image(second).inline_data.data != final_image(first).inline_data.data
+    assert len(srv.requests) == 2 and len(srv.requests[1].body["contents"]) == 3
+    assert srv.requests[1].headers["x-goog-api-key"] == "<redacted>"
+
+
+def test_not_reachable_on_other_addresses(srv: FakeGemini) -> None:
+    import socket
+
+    with socket.socket() as s, pytest.raises(OSError):
+        s.settimeout(2)
+        s.connect(("127.0.0.2", srv.address[1]))  # same loopback device, other address: refused
+
+
+def test_stop_interrupts_a_hang() -> None:
+    import threading
+
+    srv = FakeGemini().start()
+    srv.inject("hang", seconds=60)
+    c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            c.models.generate_content(model=PRO, contents="hang", config=cfg())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    deadline = time.monotonic() + 5
+    while not srv.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    srv.stop()
+    t.join(timeout=5)
+    assert not t.is_alive() and time.perf_counter() - t0 < 3
+    assert outcome and isinstance(outcome[0], httpx.HTTPError)
