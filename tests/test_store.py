@@ -254,6 +254,13 @@ def test_gif_reference_converted_to_png(store: ProjectStore) -> None:
     assert Image.open(io.BytesIO(store.reference_bytes(ref))).format == "PNG"
 
 
+def test_heic_reference_stored_as_is(store: ProjectStore) -> None:
+    data = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    ref = store.add_reference_bytes(data, "", "photo.heic")
+    assert ref.mime_type == "image/heic" and ref.path.endswith(".heic")
+    assert store.reference_bytes(ref) == data
+
+
 def _png_with_dims(w: int, h: int) -> bytes:
     data = bytearray(make_image("red", "PNG", (8, 8)))
     ihdr = bytearray(data[16:29])

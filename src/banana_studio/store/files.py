@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -19,10 +22,20 @@ def _test_delay(path: Path) -> None:
         time.sleep(float(delay))
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via a temp file + fsync + rename: readers never see a partial file."""
+def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
+    """A unique hidden temp path for ``path`` (in ``tmp_dir`` if given, else next to ``path``)."""
+    name = f".{path.name}.{threading.get_ident()}-{time.monotonic_ns()}.{os.getpid()}{TMP_MARK}"
+    return (tmp_dir or path.parent) / name
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+    """Write ``data`` to ``path`` via a temp file + fsync + rename: readers never see a partial file.
+
+    ``tmp_dir`` (same file system) keeps half-written files out of the target folder altogether."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_MARK}")
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path, tmp_dir)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
@@ -40,7 +53,16 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise
     os.close(fd)
     try:
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV or tmp_dir is None:
+                raise
+            # tmp_dir is on another file system (a symlinked folder): fall back to a sibling temp.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            atomic_write(path, data, mode=mode)
+            return
     except BaseException:
         try:
             tmp.unlink()
@@ -89,10 +111,9 @@ def sweep_temp_files(directory: Path) -> int:
     if not directory.is_dir():
         return 0
     for p in directory.rglob(f".*{TMP_MARK}"):
-        parts = p.name[: -len(TMP_MARK)].rsplit(".", 2)
         try:
-            pid = int(parts[-2])
-        except (ValueError, IndexError):
+            pid = int(p.name[: -len(TMP_MARK)].rsplit(".", 1)[-1])
+        except ValueError:
             pid = -1
         if pid == os.getpid() or pid_alive(pid):
             continue

@@ -43,6 +43,7 @@ from banana_studio.store.files import (
     ext_for,
     pid_alive,
     sweep_temp_files,
+    temp_name,
 )
 from banana_studio.store.names import ProjectError, slugify, validate_project_name
 from banana_studio.store.recipe import embed_recipe, read_recipe
@@ -56,7 +57,8 @@ except ImportError:  # pragma: no cover - Windows
 DB_NAME = "project.db"
 BUSY_TIMEOUT_MS = 15000
 MAX_REFERENCE_BYTES = 50 * 1024 * 1024
-MAX_REFERENCE_PIXELS = 60_000_000
+MAX_REFERENCE_PIXELS = 89_000_000
+"""About Pillow's own decompression-bomb warning threshold."""
 SIG_INLINE_MAX = 4096
 """Thought signatures longer than this (bytes) go to the blob store instead of the DB row."""
 HEARTBEAT_STALE_SECONDS = 600.0
@@ -64,6 +66,8 @@ HEARTBEAT_STALE_SECONDS = 600.0
 LIVE_STATUSES = ("pending", "running")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_HEIF_BRANDS = {b"ftypheic": "image/heic", b"ftypheix": "image/heic", b"ftypheif": "image/heif",
+                b"ftypmif1": "image/heif", b"ftyphevc": "image/heif"}
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
 
 
@@ -394,8 +398,7 @@ class ProjectStore:
                 with contextlib.suppress(OSError):
                     self._lock_path(tid).unlink()
             self.recovered = sorted(set(self.recovered) | set(dead))
-        for sub in ("blobs", "images", "refs", ".thumbs"):
-            sweep_temp_files(self.path / sub)
+        sweep_temp_files(self.path / ".tmp")
         return dead
 
     def heartbeat(self, turn_id: int) -> None:
@@ -411,12 +414,16 @@ class ProjectStore:
             raise ProjectError(f"Path {rel!r} points outside the project.")
         return p
 
+    def _write(self, target: Path, data: bytes) -> None:
+        """Atomic write whose temp file lives in ``.tmp/`` (swept on open), never beside the target."""
+        atomic_write(target, data, tmp_dir=self.path / ".tmp")
+
     def _put_blob(self, data: bytes) -> str:
         sha = sha256_hex(data)
         target = self.path / blob_rel(sha)
         if not target.exists() and self._ref_path(sha) is None:
             try:
-                atomic_write(target, data)
+                self._write(target, data)
             except OSError as exc:
                 raise ProjectError(f"Cannot write to project {self.name!r}: {exc.strerror}.") from exc
         return sha
@@ -486,6 +493,9 @@ class ProjectStore:
         from PIL import Image, UnidentifiedImageError
 
         label = name or "reference"
+        if data[4:12] in _HEIF_BRANDS:
+            # Gemini accepts HEIC/HEIF; Pillow cannot decode it without a plugin, so store it as is.
+            return self._store_reference(data, _HEIF_BRANDS[data[4:12]], label)
         if len(data) > MAX_REFERENCE_BYTES:
             raise ProjectError(f"Reference image {label} is too large ({len(data) / 1e6:.1f} MB; at most 50 MB).")
         if not data:
@@ -500,6 +510,8 @@ class ProjectStore:
                             f"Reference image {label} is {img.width}×{img.height} pixels — too large "
                             "(possible decompression bomb)."
                         )
+                    if fmt == "JPEG":  # decode at 1/8 scale: still catches truncation, far cheaper
+                        img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
                     img.load()
                     out_mime = _FORMAT_MIME.get(fmt)
                     if out_mime is None:
@@ -516,12 +528,15 @@ class ProjectStore:
             raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
+        return self._store_reference(data, out_mime, label)
+
+    def _store_reference(self, data: bytes, out_mime: str, label: str) -> Reference:
         sha = sha256_hex(data)
         rel = f"refs/{sha}.{ext_for(out_mime)}"
         target = self.path / rel
         if not target.exists():
             try:
-                atomic_write(target, data)
+                self._write(target, data)
             except OSError as exc:
                 raise ProjectError(f"Cannot copy reference into project: {exc.strerror}.") from exc
         return Reference(sha256=sha, mime_type=out_mime, name=label, path=rel)
@@ -630,7 +645,8 @@ class ProjectStore:
             if target.exists() and sha256_hex(target.read_bytes()) == sha:
                 return rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.link.bstmp")
+            (self.path / ".tmp").mkdir(exist_ok=True)
+            tmp = temp_name(target, self.path / ".tmp")
             try:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
@@ -639,7 +655,7 @@ class ProjectStore:
             except OSError:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-                atomic_write(target, data)
+                self._write(target, data)
         except OSError as exc:
             raise ProjectError(f"Cannot write draft image: {exc.strerror}.") from exc
         return rel
@@ -715,7 +731,7 @@ class ProjectStore:
                 rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
                 file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
                 try:
-                    atomic_write(self.path / rel, file_bytes)
+                    self._write(self.path / rel, file_bytes)
                 except OSError as exc:
                     raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
                 w, h = _image_size(data)
@@ -927,7 +943,7 @@ class ProjectStore:
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ProjectError(f"Cannot make a thumbnail of {image.path}: {exc}.") from exc
         target = cache_dir / f"{image.sha256}-{max_px}.{ext}"
-        atomic_write(target, buf.getvalue())
+        self._write(target, buf.getvalue())
         return target
 
     # -- costs and export ---------------------------------------------------------------------------
