@@ -1,0 +1,228 @@
+"""``banana-studio gen`` — generate headlessly.
+
+Thought summaries stream to stderr (drafts are noted), the turn is saved into the project, final
+images are optionally copied to ``-o OUT``, and the saved paths are printed on stdout, one a line.
+Exit codes: 0 done, 1 API failure / no image, 2 invalid request or setup, 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from banana_studio.config import Config, load_config, resolve_api_key, uses_vertex
+from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.events import (
+    AnswerText,
+    DraftImage,
+    Failed,
+    FinalImage,
+    Finished,
+    Retrying,
+    ThoughtText,
+    TurnSaved,
+    TurnStarted,
+)
+from banana_studio.domain.turn import Turn
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_CANCELLED = 130
+
+_MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+             "image/heic": ".heic", "image/heif": ".heif"}
+_EQUIVALENT_EXT = {".jpeg": ".jpg", ".jpe": ".jpg"}
+
+NO_KEY_MESSAGE = (
+    "No Gemini API key found.\n"
+    "  • export GOOGLE_API_KEY=...   (or GEMINI_API_KEY; get a key at https://aistudio.google.com/apikey)\n"
+    "  • or store it: banana-studio config --set-key\n"
+    "  • or try the built-in local demo server (no key, no cost): add --demo"
+)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _settings(config: Config, args: argparse.Namespace) -> Any:
+    s = config.defaults.copy()
+    changes: dict[str, Any] = {}
+    if getattr(args, "model", None):
+        changes["model"] = args.model
+    if getattr(args, "aspect", None):
+        changes["aspect_ratio"] = args.aspect
+    if getattr(args, "size", None):
+        changes["image_size"] = args.size
+    if getattr(args, "search", None):
+        changes["google_search"] = True
+    if getattr(args, "temperature", None) is not None:
+        changes["temperature"] = args.temperature
+    if getattr(args, "seed", None) is not None:
+        changes["seed"] = args.seed
+    if getattr(args, "system", None):
+        changes["system_instruction"] = args.system
+    if getattr(args, "no_thoughts", False):
+        changes["include_thoughts"] = False
+    return s.copy(**changes) if changes else s
+
+
+def output_paths(out: Path, mimes: list[str], names: list[str]) -> list[Path]:
+    """Where to copy each final image for ``-o OUT``: a folder (existing, or ending in a separator)
+    keeps the project file names; otherwise OUT is a file name whose extension follows the mime."""
+    if out.is_dir() or str(out).endswith(("/", "\\")):
+        return [out / name for name in names]
+    result: list[Path] = []
+    for i, mime in enumerate(mimes):
+        ext = _MIME_EXT.get(mime, Path(names[i]).suffix or ".img")
+        suffix = _EQUIVALENT_EXT.get(out.suffix.lower(), out.suffix.lower())
+        base = out.with_suffix("") if suffix in _MIME_EXT.values() or suffix in (".img",) else out
+        stem = base.name if i == 0 else f"{base.name}-{i + 1}"
+        result.append(base.with_name(stem + ext))
+    return result
+
+
+class _Printer:
+    def __init__(self, quiet: bool, stream: TextIO) -> None:
+        self.quiet = quiet
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        self.stream.write(text)
+        self.stream.flush()
+        self.at_line_start = text.endswith("\n")
+
+    def line(self, text: str) -> None:
+        if not self.at_line_start:
+            self.write("\n")
+        self.write(text + "\n")
+
+
+async def _generate(args: argparse.Namespace, config: Config, prompt: str,
+                    parent: int | None) -> tuple[int, Turn | None, Path | None]:
+    from banana_studio.services import GenerateRequest, Studio
+    from banana_studio.store import ProjectError
+
+    demo = bool(getattr(args, "demo", False))
+    if not demo and not resolve_api_key(config)[0] and not uses_vertex():
+        _err(NO_KEY_MESSAGE)
+        return EXIT_INVALID, None, None
+    try:
+        studio = Studio.open(config, project=getattr(args, "project", None),
+                             project_dir=Path(args.project_dir) if getattr(args, "project_dir", None) else None,
+                             demo=demo)
+    except ProjectError as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID, None, None
+    out = _Printer(bool(getattr(args, "quiet", False)), sys.stderr)
+    try:
+        if studio.needs_demo:
+            _err(NO_KEY_MESSAGE)
+            return EXIT_INVALID, None, None
+        settings = _settings(config, args)
+        kind = "edit" if parent is not None else "generate"
+        req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
+                              settings=settings, kind=kind)
+        code = EXIT_FAILED
+        turn: Turn | None = None
+        async for ev in studio.generate(req):
+            if isinstance(ev, TurnStarted):
+                spec = get_model(settings.model)
+                est = studio.estimate_cost(settings, len(req.references))
+                if not out.quiet:
+                    out.line(f"Turn #{ev.turn.id} in project {studio.store.name!r} · {spec.label} · "
+                             f"{settings.aspect_ratio} {settings.image_size} · {studio.target_label} · "
+                             f"est. ${est:.3f}")
+            elif isinstance(ev, ThoughtText):
+                if not out.quiet:
+                    out.write(ev.text)
+            elif isinstance(ev, DraftImage):
+                if not out.quiet:
+                    out.line(f"[draft {ev.index + 1} received ({len(ev.data) // 1024} KB)]")
+            elif isinstance(ev, FinalImage):
+                if not out.quiet:
+                    out.line(f"[final image {ev.index + 1} received ({len(ev.data) // 1024} KB)]")
+            elif isinstance(ev, AnswerText):
+                if not out.quiet:
+                    out.write(ev.text)
+            elif isinstance(ev, Retrying):
+                out.line(f"Retrying in {ev.delay:.1f} s (attempt {ev.attempt}/{ev.max_attempts}): {ev.reason}")
+            elif isinstance(ev, Finished):
+                for w in ev.warnings:
+                    out.line(f"warning: {w}")
+                if ev.ok:
+                    code = EXIT_OK
+                else:
+                    out.line(f"error: {ev.error.message if ev.error else 'no image'}")
+                    code = EXIT_FAILED
+            elif isinstance(ev, Failed):
+                out.line(f"error: {ev.error.message}")
+                code = EXIT_INVALID if ev.error.kind == "validation" else EXIT_FAILED
+            elif isinstance(ev, TurnSaved):
+                turn = ev.turn
+        if turn is not None and code == EXIT_OK and not out.quiet:
+            out.line(f"Saved turn #{turn.id} (${turn.cost:.3f}).")
+        return code, turn, studio.store.path
+    finally:
+        await studio.aclose()
+
+
+def _copy_outputs(root: Path, turn: Turn, out: Path) -> list[Path]:
+    finals = turn.final_images
+    names = [Path(f.path).name for f in finals]
+    targets = output_paths(out, [f.mime_type for f in finals], names)
+    written: list[Path] = []
+    for img, dest in zip(finals, targets, strict=True):
+        if not out.is_dir() and out.suffix and dest.suffix != out.suffix and len(finals) == 1:
+            _err(f"note: the model returned {img.mime_type}; writing {dest.name} instead of {out.name}.")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / img.path, dest)
+        written.append(dest)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config()
+    for problem in config.problems:
+        _err(f"warning: {problem}")
+    prompt = args.prompt
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    prompt = prompt.strip()
+    if not prompt:
+        _err("error: the prompt is empty.")
+        return EXIT_INVALID
+    parent: int | None = None
+    if getattr(args, "parent", None) is not None:
+        try:
+            parent = int(str(args.parent).lstrip("#"))
+        except ValueError:
+            _err(f"error: --parent expects a turn id (a number), got {args.parent!r}.")
+            return EXIT_INVALID
+    try:
+        code, turn, root = asyncio.run(_generate(args, config, prompt, parent))
+    except KeyboardInterrupt:
+        _err("Cancelled (the turn is marked cancelled).")
+        return EXIT_CANCELLED
+    if turn is None or root is None or code != EXIT_OK:
+        return code
+    paths = [root / f.path for f in turn.final_images]
+    if getattr(args, "output", None):
+        try:
+            paths = _copy_outputs(root, turn, Path(args.output).expanduser())
+        except OSError as exc:
+            _err(f"error: cannot write {args.output}: {exc.strerror or exc}. The image is saved in the project: "
+                 + ", ".join(str(root / f.path) for f in turn.final_images))
+            return EXIT_FAILED
+    for p in paths:
+        print(p, flush=True)
+    return EXIT_OK
+
