@@ -33,7 +33,7 @@ FAULTS: dict[str, str] = {
 ERROR_FAULTS = frozenset({"bad_key", "permission", "not_found", "quota", "server", "overloaded"})
 """Faults that answer with an HTTP error status (the others shape a 200 answer or the timing)."""
 
-_TAG_RE = re.compile(r"\[fault:([a-z_]+)((?:;[A-Za-z_]+=[^;\]\s]*)*)\]")
+_TAG_RE = re.compile(r"\[fault:([a-z0-9_]+)((?:;[A-Za-z0-9_]+=[^;\]\s]*)*)\]")
 
 
 @dataclass(slots=True)
