@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import re
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,11 +39,21 @@ from banana_studio.engine.errors import (
     map_error,
     retry_delay_of,
 )
-from banana_studio.engine.request import API_VERSION, build_request, sniff_image_mime, validate_request
+from banana_studio.engine.request import (
+    API_VERSION,
+    build_request,
+    request_size,
+    sniff_image_mime,
+    validate_request,
+)
 
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
 BASE64_TEXT_MIN = 256
 """A non-thought text part at least this long made only of base64 characters is checked for an image."""
+INLINE_PREPARE_BYTES = 256 * 1024
+"""Requests up to this size are validated and converted on the event loop (well under a millisecond:
+two thread hops cost more than the work); bigger ones, carrying images, go to a worker thread."""
+_PART_CORE_FIELDS = frozenset({"text", "thought", "thought_signature", "inline_data"})
 
 
 @dataclass(slots=True)
@@ -153,10 +164,10 @@ def _sdk_part_to_part(sp: Any) -> Part:
         part.data = sp.inline_data.data if sp.inline_data.data is not None else b""
         if part.mime_type is None:
             part.mime_type = sniff_image_mime(part.data) or "application/octet-stream"
-    extra = sp.model_dump(mode="json", exclude_none=True,
-                          exclude={"text", "thought", "thought_signature", "inline_data"})
-    if extra:
-        part.extra = extra
+    if sp.model_fields_set - _PART_CORE_FIELDS:  # skip the (slow) dump for plain text/image parts
+        extra = sp.model_dump(mode="json", exclude_none=True, exclude=set(_PART_CORE_FIELDS))
+        if extra:
+            part.extra = extra
     return part
 
 
@@ -383,12 +394,21 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
 
     Never raises for API problems.  ``asyncio.CancelledError`` propagates (the HTTP stream is closed).
     """
-    problems = await asyncio.to_thread(validate_request, history, user, settings)
+    # Small requests (no big images) are prepared inline once google-genai is loaded; the thread hops
+    # would cost more than the work.  Otherwise (first import, images) off the event loop.
+    inline = "google.genai.types" in sys.modules and request_size(history, user, settings) <= INLINE_PREPARE_BYTES
+    if inline:
+        problems = validate_request(history, user, settings)
+    else:
+        problems = await asyncio.to_thread(validate_request, history, user, settings)
     if problems:
         yield Failed(EngineError("validation", "\n".join(problems)))
         return
     try:
-        contents, config = await asyncio.to_thread(build_request, history, user, settings)
+        if inline:
+            contents, config = build_request(history, user, settings)
+        else:
+            contents, config = await asyncio.to_thread(build_request, history, user, settings)
         client = await target.aclient()
     except Exception as exc:
         yield Failed(map_error(exc, model=settings.model, secrets=target.secrets()))
