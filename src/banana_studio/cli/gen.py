@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -72,10 +73,12 @@ def _settings(config: Config, args: argparse.Namespace) -> Any:
     return s.copy(**changes) if changes else s
 
 
-def output_paths(out: Path, mimes: list[str], names: list[str]) -> list[Path]:
+def output_paths(out_arg: str | Path, mimes: list[str], names: list[str]) -> list[Path]:
     """Where to copy each final image for ``-o OUT``: a folder (existing, or ending in a separator)
     keeps the project file names; otherwise OUT is a file name whose extension follows the mime."""
-    if out.is_dir() or str(out).endswith(("/", "\\")):
+    raw = os.path.expanduser(str(out_arg))
+    out = Path(raw)
+    if out.is_dir() or raw.endswith(("/", os.sep)):
         return [out / name for name in names]
     result: list[Path] = []
     for i, mime in enumerate(mimes):
@@ -175,10 +178,11 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         await studio.aclose()
 
 
-def _copy_outputs(root: Path, turn: Turn, out: Path) -> list[Path]:
+def _copy_outputs(root: Path, turn: Turn, out_arg: str) -> list[Path]:
     finals = turn.final_images
     names = [Path(f.path).name for f in finals]
-    targets = output_paths(out, [f.mime_type for f in finals], names)
+    targets = output_paths(out_arg, [f.mime_type for f in finals], names)
+    out = Path(os.path.expanduser(out_arg))
     written: list[Path] = []
     for img, dest in zip(finals, targets, strict=True):
         if not out.is_dir() and out.suffix and dest.suffix != out.suffix and len(finals) == 1:
@@ -217,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [root / f.path for f in turn.final_images]
     if getattr(args, "output", None):
         try:
-            paths = _copy_outputs(root, turn, Path(args.output).expanduser())
+            paths = _copy_outputs(root, turn, str(args.output))
         except OSError as exc:
             _err(f"error: cannot write {args.output}: {exc.strerror or exc}. The image is saved in the project: "
                  + ", ".join(str(root / f.path) for f in turn.final_images))
