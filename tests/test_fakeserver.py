@@ -652,3 +652,34 @@ def test_stop_interrupts_a_hang() -> None:
     t.join(timeout=5)
     assert not t.is_alive() and time.perf_counter() - t0 < 3
     assert outcome and isinstance(outcome[0], httpx.HTTPError)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"contents": []}, "contents is not specified"),
+    ({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]}, "Please use a valid role: user, model."),
+    ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"seed": "abc"}}, "generation_config.seed"),
+    ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": "16:9"}}, "image_config"),
+    ({"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "%%%"}}]}]},
+     "Base64 decoding failed"),
+    ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseModalities": ["PICTURE"]}},
+     "PICTURE"),
+])
+def test_bad_requests_are_400_not_crashes(srv: FakeGemini, body: dict[str, Any], message: str) -> None:
+    r = post(srv, f"/v1beta/models/{PRO}:generateContent", body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT" and message in r.json()["error"]["message"]
+    r = httpx.post(srv.base_url + f"/v1beta/models/{PRO}:generateContent", content=b"{not json",
+                   headers={"x-goog-api-key": "k", "Content-Type": "application/json"}, timeout=5)
+    assert r.status_code == 400 and "Invalid JSON payload" in r.json()["error"]["message"]
+
+
+def test_every_fault_name_parses_as_tag_and_header() -> None:
+    from banana_studio.fakeserver.faults import find_tag, parse_spec
+
+    for name in FAULTS:
+        fault, cleaned = find_tag(f"a cat [fault:{name};retry_delay=2.5] on a mat")
+        assert fault is not None and fault.name == name and fault.num("retry_delay") == 2.5
+        assert cleaned == "a cat  on a mat"
+        header = parse_spec(f"{name};seconds=3")
+        assert header is not None and header.name == name and header.num("seconds") == 3
+    assert find_tag("no [fault:unknown_thing] here")[0] is None

@@ -82,12 +82,15 @@ def render(spec: ImageSpec) -> RenderedImages:
             hit = _CACHE.get(key)
             if hit is not None:
                 return hit
-        out = _render(spec, key)
+        try:
+            out = _render(spec, key)
+        finally:
+            with _CACHE_LOCK:
+                _KEY_LOCKS.pop(key, None)
         with _CACHE_LOCK:
             _CACHE[key] = out
             while len(_CACHE) > _CACHE_MAX:
                 _CACHE.popitem(last=False)
-            _KEY_LOCKS.pop(key, None)
     return out
 
 

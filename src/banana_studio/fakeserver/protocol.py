@@ -221,13 +221,17 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         raise invalid("Invalid value at 'generation_config': expected an object.")
     img_cfg = gen.get("imageConfig") or {}
     think = gen.get("thinkingConfig") or {}
+    if not isinstance(img_cfg, dict):
+        raise invalid("Invalid value at 'generation_config.image_config': expected an object.")
+    if not isinstance(think, dict):
+        raise invalid("Invalid value at 'generation_config.thinking_config': expected an object.")
 
-    cand = gen.get("candidateCount")
-    if cand is not None and int(cand) > 1:
+    cand = _int(gen.get("candidateCount"), "generation_config.candidate_count")
+    if cand is not None and cand > 1:
         raise invalid(f"Multiple candidates is not enabled for models/{model}")
 
     level = _enum(think.get("thinkingLevel"))
-    budget = think.get("thinkingBudget")
+    budget = _int(think.get("thinkingBudget"), "generation_config.thinking_config.thinking_budget")
     if level and budget is not None:
         raise invalid("You can only set only one of thinking budget and thinking level.")
     if level and level not in ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH", "THINKING_LEVEL_UNSPECIFIED"):
@@ -236,7 +240,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
     if level == "MINIMAL" and not spec.thinking_optional:
         raise invalid("Thinking level MINIMAL is not supported for this model. "
                       "Please use one of the supported levels: LOW, HIGH.")
-    if budget is not None and int(budget) == 0 and not spec.thinking_optional:
+    if budget == 0 and not spec.thinking_optional:
         raise invalid("This model only works in thinking mode.")
 
     size = str(img_cfg.get("imageSize") or "1K")
@@ -272,7 +276,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         if isinstance(tool, dict) and ("googleSearch" in tool or "googleSearchRetrieval" in tool):
             search = True
 
-    seed = gen.get("seed")
+    seed = _int(gen.get("seed"), "generation_config.seed")
     is_pro_like = spec.id.startswith("gemini-3-pro") or not spec.known
     return GenRequest(
         model=model,
@@ -284,7 +288,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         history_digest=history.hexdigest() if len(contents) > 1 else "",
         aspect_ratio=aspect,
         image_size=size,
-        seed=int(seed) if seed is not None else None,
+        seed=seed,
         include_thoughts=bool(think.get("includeThoughts")),
         image_only=image_only,
         search=search,
@@ -296,6 +300,17 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         image_tokens=spec.image_tokens.get(size, 1120),
         input_image_tokens=560 if is_pro_like else 1120,
     )
+
+
+def _int(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise invalid(f"Invalid value at '{where}' (TYPE_INT32), {str(value).lower()}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise invalid(f"Invalid value at '{where}' (TYPE_INT32), \"{value}\"") from None
 
 
 def _part_image(part: dict[str, Any], ci: int, pi: int) -> bytes | None:

@@ -212,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "FakeGemini/1.0"
     sys_version = ""
+    _streaming = False
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -293,14 +294,25 @@ class _Handler(BaseHTTPRequestHandler):
         safe_query = {k: (REDACTED if k == "key" else v) for k, v in query.items()}
         self.fake.record(RecordedRequest(method, path, safe_query, headers,
                                          None if body is _BadJson else body, time.time()))
+        self._streaming = False
         try:
             self._api_route(method, path, query, body, raw)
         except ApiError as err:
-            self.send_error_json(err)
+            if self._streaming:  # headers already sent: just end the broken stream
+                self.close_connection = True
+            else:
+                self.send_error_json(err)
         except _Abort:
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as exc:  # a bug in the fake must still answer like the API would
+            self.close_connection = True
+            if not self._streaming:
+                try:
+                    self.send_error_json(ApiError(500, f"Internal error in the fake server: {type(exc).__name__}"))
+                except OSError:
+                    pass
 
     # -- control routes ------------------------------------------------------------------------
     def _fake_route(self, method: str, route: str, body: Any) -> None:
@@ -431,6 +443,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, steps: list[protocol.Step], fault: str) -> None:
         fake = self.fake
+        self._streaming = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
