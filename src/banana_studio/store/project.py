@@ -394,9 +394,7 @@ class ProjectStore:
                         "error = CASE WHEN error = '' THEN ? ELSE error END, updated_at = ? WHERE id = ?",
                         ("Banana Studio stopped before this turn finished.", now, tid),
                     )
-            for tid in dead:
-                with contextlib.suppress(OSError):
-                    self._lock_path(tid).unlink()
+            # Stale lock files are left alone: unlinking could race with a process re-claiming the turn.
             self.recovered = sorted(set(self.recovered) | set(dead))
         sweep_temp_files(self.path / ".tmp")
         return dead
