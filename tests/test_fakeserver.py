@@ -683,3 +683,31 @@ def test_every_fault_name_parses_as_tag_and_header() -> None:
         header = parse_spec(f"{name};seconds=3")
         assert header is not None and header.name == name and header.num("seconds") == 3
     assert find_tag("no [fault:unknown_thing] here")[0] is None
+
+
+def test_import_is_light_and_cli_serves() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import sys, banana_studio.fakeserver; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'google', 'PIL'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.strip() == "[]"
+
+    proc = subprocess.Popen([sys.executable, "-m", "banana_studio", "serve-fake", "--port", "0", "--latency", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Fake Gemini server listening on http://127.0.0.1:")
+        base = first.split(" on ", 1)[1].split(" ", 1)[0]
+        rest = "".join(proc.stdout.readline() for _ in range(12))
+        assert f"GOOGLE_GEMINI_BASE_URL={base}" in rest and "quota" in rest
+        c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=base))
+        assert c.models.generate_content(model=PRO, contents="cli", config=cfg()).candidates
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

@@ -81,6 +81,8 @@ class FakeGemini:
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining]
         self._requests: list[RecordedRequest] = []
+        self.max_recorded = 2000
+        """Only the newest requests are kept (bodies can hold megabytes of base64 images)."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
@@ -166,6 +168,8 @@ class FakeGemini:
     def record(self, req: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(req)
+            if len(self._requests) > self.max_recorded:
+                del self._requests[: len(self._requests) - self.max_recorded]
 
     def reset(self) -> None:
         with self._lock:
