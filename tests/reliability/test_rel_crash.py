@@ -1,0 +1,145 @@
+"""Crash safety: SIGKILL a real ``banana-studio gen`` process while it streams and while it writes the
+final image, then open the project: consistent, the turn marked interrupted, no half-written image
+visible, and retrying the turn works."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rel_common import KEY, check_project, child_env, temp_files
+
+from banana_studio.config import Config
+from banana_studio.domain.events import TurnSaved
+from banana_studio.fakeserver import FakeGemini
+from banana_studio.services import Studio
+from banana_studio.store import ProjectStore
+
+
+def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"child exited early ({proc.returncode}): {err.decode()[-2000:]}")
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def db_rows(project: Path, sql: str) -> list[tuple]:
+    db = project / "project.db"
+    if not db.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
+def spawn_gen(tmp_path: Path, prompt: str, *, demo: bool, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "banana_studio", "gen", prompt, "--project-dir", str(tmp_path / "projects"),
+           "--project", "crash"]
+    if demo:
+        cmd.append("--demo")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(tmp_path, **env_extra))
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+
+async def retry_in_process(fake: FakeGemini, project: Path, turn_id: int,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    studio = Studio.open(Config(base_url=fake.base_url, retry_attempts=1), project=project.name,
+                         project_dir=project.parent)
+    try:
+        assert studio.store.recovered == []  # already recovered by the first open
+        events = [ev async for ev in studio.generate(studio.retry(turn_id))]
+        saved = events[-1]
+        assert isinstance(saved, TurnSaved) and saved.turn.status == "done", saved
+        old = studio.store.get_turn(turn_id)
+        assert saved.turn.prompt == old.prompt and saved.turn.parent_id == old.parent_id
+        assert len(saved.turn.final_images) == 1
+        assert studio.store.abs_path(saved.turn.final_images[0].path).is_file()
+    finally:
+        await studio.aclose()
+    check_project(project, turns=2)
+
+
+async def test_sigkill_gen_demo_while_streaming(tmp_path: Path, fake: FakeGemini, iso_env: dict[str, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "projects" / "crash"
+    proc = spawn_gen(tmp_path, "a lighthouse in a storm", demo=True, env_extra={})
+    try:
+        # Kill once the answer is streaming: the turn is running and a draft is already on disk.
+        wait_for(lambda: db_rows(project, "SELECT status FROM turns") == [("running",)]
+                 and bool(db_rows(project, "SELECT 1 FROM images WHERE kind = 'draft'")), proc)
+        assert db_rows(project, "SELECT count(*) FROM images WHERE kind = 'final'") == [(0,)]
+    finally:
+        kill(proc)
+    with ProjectStore.open_path(project) as store:
+        assert store.recovered == [1]
+        turn = store.get_turn(1)
+        assert turn.status == "interrupted" and turn.error_kind == "interrupted" and turn.error
+        assert turn.final_images == [] and turn.draft_images  # drafts that were saved stay viewable
+    check_project(project, turns=1)
+    assert [p.name for p in (project / "images").glob("*.*")] == []  # no final image file
+    await retry_in_process(fake, project, 1, monkeypatch)
+
+
+async def test_sigkill_gen_while_writing_final_image(tmp_path: Path, fake: FakeGemini, iso_env: dict[str, str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "projects" / "crash"
+    proc = spawn_gen(tmp_path, "a red bicycle", demo=False, env_extra={
+        "GOOGLE_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url,
+        # store hook: sleep half-way through writing the final image file (images/0001-...)
+        "BANANA_STUDIO_TEST_WRITE_DELAY": "60", "BANANA_STUDIO_TEST_WRITE_MATCH": "images/0001-"})
+    try:
+        wait_for(lambda: any("0001-" in p.name for p in temp_files(project)), proc)
+        half = [p for p in temp_files(project) if "0001-" in p.name]
+        assert half and 0 < half[0].stat().st_size  # really mid-write
+    finally:
+        kill(proc)
+    assert temp_files(project)  # the half-written file was left behind by the killed process...
+    with ProjectStore.open_path(project) as store:
+        assert store.recovered == [1]
+        turn = store.get_turn(1)
+        assert turn.status == "interrupted" and turn.final_images == []
+    check_project(project, turns=1)  # ...and is gone after open; no partial image visible anywhere
+    assert list((project / "images").glob("0001-*")) == []
+    await retry_in_process(fake, project, 1, monkeypatch)
+
+
+async def test_sigkill_gen_while_request_hangs(tmp_path: Path, fake: FakeGemini, iso_env: dict[str, str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed before any answer arrived (turn still pending): interrupted too, nothing else written."""
+    project = tmp_path / "projects" / "crash"
+    fake.inject("hang", seconds=30)
+    proc = spawn_gen(tmp_path, "a quiet pond", demo=False,
+                     env_extra={"GOOGLE_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url})
+    try:
+        wait_for(lambda: any(":streamGenerateContent" in r.path for r in fake.requests), proc)
+        assert db_rows(project, "SELECT status FROM turns") == [("pending",)]
+    finally:
+        kill(proc)
+    with ProjectStore.open_path(project) as store:
+        assert store.recovered == [1] and store.get_turn(1).status == "interrupted"
+    check_project(project, turns=1)
+    fake.clear_faults()
+    await retry_in_process(fake, project, 1, monkeypatch)
