@@ -28,7 +28,7 @@ def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: f
         if pred():
             return
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             raise AssertionError(f"child exited early ({proc.returncode}): {err.decode()[-2000:]}")
         time.sleep(0.02)
     raise AssertionError("condition not reached")
@@ -113,7 +113,7 @@ async def test_sigkill_gen_while_writing_final_image(tmp_path: Path, fake: FakeG
     try:
         wait_for(lambda: any("0001-" in p.name for p in temp_files(project)), proc)
         half = [p for p in temp_files(project) if "0001-" in p.name]
-        assert half and 0 < half[0].stat().st_size  # really mid-write
+        assert half and half[0].stat().st_size > 0  # really mid-write
     finally:
         kill(proc)
     assert temp_files(project)  # the half-written file was left behind by the killed process...
