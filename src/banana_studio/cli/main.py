@@ -27,9 +27,11 @@ def _add_gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-thoughts", action="store_true", help="do not request thought summaries")
 
 
-def _add_project_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", "-p", help="project name (default: config default_project)")
-    p.add_argument("--project-dir", help="folder holding projects (default: platform data dir)")
+def _add_project_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Sub-commands use SUPPRESS so `banana-studio --project X history` keeps the top-level value.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--project", "-p", default=default, help="project name (default: config default_project)")
+    p.add_argument("--project-dir", default=default, help="folder holding projects (default: platform data dir)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"banana-studio {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="use the built-in local Gemini server (no key, no cost, synthetic images)")
-    _add_project_options(parser)
+    _add_project_options(parser, top=True)
     parser.add_argument("--image-protocol", choices=["auto", "kitty", "sixel", "halfcell", "unicode", "none"],
                         help="force how images are drawn in the terminal")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("studio", help="open the studio (the default)")
-    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     _add_project_options(p)
 
     p = sub.add_parser("gen", help="generate headlessly: stream thoughts to stderr, save images")
@@ -58,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="OUT",
                    help="output file or folder (default: the project's images folder)")
     p.add_argument("--parent", metavar="TURN", help="continue (edit) from this turn id of the project")
-    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     p.add_argument("--quiet", "-q", action="store_true", help="do not stream thoughts")
+    p.add_argument("--yes", "-y", action="store_true", help="send even if it exceeds the configured budget")
     _add_project_options(p)
 
     p = sub.add_parser("serve-fake", help="run the local protocol-faithful Gemini server")
@@ -80,13 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_project_options(p)
 
     p = sub.add_parser("projects", help="list projects and recent turns across them")
-    p.add_argument("--project-dir", help="folder holding projects")
+    p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
     p.add_argument("--recent", type=int, default=0, metavar="N", help="also list the N most recent turns")
 
     p = sub.add_parser("open", help="open the studio at the turn that made IMAGE")
     p.add_argument("image")
-    p.add_argument("--demo", action="store_true")
-    p.add_argument("--project-dir", help="folder holding projects")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
 
     p = sub.add_parser("recipe", help="print the recipe embedded in an image the studio made")
     p.add_argument("image")
@@ -96,8 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", nargs="?", help="prompts file (.jsonl or .txt, one prompt a line)")
     _add_gen_options(p)
     p.add_argument("--resume", action="store_true", help="resume polling of the project's unfinished jobs")
-    p.add_argument("--demo", action="store_true", help="use the built-in local Gemini server")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     p.add_argument("--poll", type=float, default=10.0, help="poll interval in seconds")
+    p.add_argument("--no-wait", action="store_true", help="submit and return (resume later with --resume)")
+    p.add_argument("--list", action="store_true", help="list the project's batch jobs")
+    p.add_argument("--cancel", metavar="JOB", help="cancel a batch job (batches/ID)")
+    p.add_argument("--name", help="display name of the job")
+    p.add_argument("--yes", "-y", action="store_true", help="submit even if it exceeds the configured budget")
     _add_project_options(p)
 
     p = sub.add_parser("config", help="show where config, data and logs live; set the API key")
