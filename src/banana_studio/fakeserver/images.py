@@ -185,9 +185,10 @@ def _render(spec: ImageSpec, key: str) -> RenderedImages:
         lines[-1] = lines[-1][: max(1, chars - 1)] + "…"
     font = _font(font_px)
     line_h = int(font_px * 1.25)
-    band_h = line_h * len(lines) + font_px
+    # over an edited base the band is tall and dark enough to hide any previous prompt
+    band_h = line_h * (4 if base is not None else len(lines)) + font_px
     y0 = max(4, dh // 3 - band_h // 2)
-    draw.rectangle((0, y0, dw, y0 + band_h), fill=(0, 0, 0, 120))
+    draw.rectangle((0, y0, dw, y0 + band_h), fill=(0, 0, 0, 225 if base is not None else 120))
     for i, line in enumerate(lines):
         draw.text((font_px // 2, y0 + font_px // 2 + i * line_h), line, fill=(255, 255, 255, 255), font=font)
 

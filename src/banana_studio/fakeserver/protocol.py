@@ -114,6 +114,8 @@ class GenRequest:
     seed: int | None = None
     include_thoughts: bool = False
     image_only: bool = False
+    text_only: bool = False
+    """responseModalities without IMAGE: the model answers in text."""
     search: bool = False
     system: str = ""
     fault: Fault | None = None
@@ -270,6 +272,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
                           f"(type.googleapis.com/google.ai.generativelanguage.v1beta.GenerationConfig.Modality), "
                           f"\"{m}\"")
     image_only = bool(modalities) and "TEXT" not in modalities
+    text_only = bool(modalities) and "IMAGE" not in modalities
 
     search = False
     for tool in body.get("tools") or []:
@@ -291,6 +294,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         seed=seed,
         include_thoughts=bool(think.get("includeThoughts")),
         image_only=image_only,
+        text_only=text_only,
         search=search,
         system=system,
         fault=fault,
@@ -495,9 +499,12 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
         steps.append(Step("close", ev))
         return steps
 
-    if name == "text_only":
-        text = (f"I can describe it instead: {_excerpt(req.prompt, 80) or 'an image'} — "
-                "but I won't draw this one.")
+    if name == "text_only" or (req.text_only and not name):
+        subject = _excerpt(req.prompt, 80) or "an image"
+        if name == "text_only":
+            text = f"I can describe it instead: {subject} — but I won't draw this one."
+        else:  # responseModalities without IMAGE
+            text = f"A short description, as requested in text only: {subject}."
         sig = b64(signer.sign(response_id, len(thoughts)))
         steps.append(Step("answer", event([{"text": text, "thoughtSignature": sig}])))
         use = usage(req, final=True, answer=text, image=False, thoughts_chars=thought_chars)
