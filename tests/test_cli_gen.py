@@ -213,3 +213,14 @@ def test_config_set_key_from_stdin(env: Path, monkeypatch: pytest.MonkeyPatch,
     assert "from the config file" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
     assert main(["config", "--set-key"]) == 2
+
+
+@pytest.mark.parametrize("fault", ["stream_error", "bad_base64"])
+def test_gen_mid_stream_failure_exits_cleanly(fault: str, env: Path) -> None:
+    """No asyncio "aclose(): asynchronous generator is already running" noise after a mid-stream error."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "banana_studio", "gen", f"[fault:{fault}] a cat", "-q", "--project-dir",
+         str(env / "projects")], capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "asynchronous generator" not in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr

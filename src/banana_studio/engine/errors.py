@@ -136,8 +136,9 @@ def _map(exc: BaseException, *, model: str, mid_stream: bool, timeout_seconds: f
                            "proxy, or the configured base_url, then retry.", retryable=True)
     if isinstance(exc, json.JSONDecodeError) or cls.startswith("pydantic") or "binascii" in cls \
             or (isinstance(exc, ValueError) and "base64" in str(exc).lower()):
-        return EngineError("malformed", "The API sent a malformed response (invalid JSON or image data) "
-                           f"({_shorten(str(exc), 160)}). Retry; if it persists, report it.", retryable=True)
+        what = "image data that is not valid base64" if "base64" in str(exc).lower() else "data the SDK cannot parse"
+        return EngineError("malformed", f"The API sent a malformed response ({what}). Retry; if it persists, "
+                           "report it.", retryable=True)
     if isinstance(exc, ValueError) and "api key" in str(exc).lower():
         return EngineError("bad_key", f"No API key was given: {SET_KEY_HINT}, or use demo mode (--demo).")
     return EngineError("unknown", f"Unexpected error: {name}: {_shorten(str(exc), 200)}", retryable=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import re
 import sys
@@ -417,6 +418,8 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
     attempt = 1
     while True:
         asm = TurnAssembler()
+        err: EngineError | None = None
+        delay: float | None = None
         try:
             async with contextlib.aclosing(_stream_once(client, target, settings.model, contents, config, asm)) as s:
                 async for ev in s:
@@ -427,13 +430,20 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
             mid = asm.saw_data
             err = map_error(exc, model=settings.model, secrets=target.secrets(), mid_stream=mid,
                             timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
-            if mid:
+            retry = err.retryable and (err.status in RETRYABLE_STATUS or err.kind in ("network", "timeout"))
+            if not mid and retry and attempt < max_attempts:
+                delay = _backoff(target, attempt, exc)
+        if err is not None:
+            if asm.saw_data:
+                # The SDK's stream generators were abandoned mid-iteration by its exception; they sit in
+                # reference cycles with it.  Collect them now, while the loop runs, so the HTTP response
+                # is closed in order (otherwise asyncio finalises them together at shutdown and logs
+                # "aclose(): asynchronous generator is already running").
+                gc.collect()
                 content = asm.content()
                 yield Failed(err, partial=content if content.parts else None)
                 return
-            retry = err.retryable and (err.status in RETRYABLE_STATUS or err.kind in ("network", "timeout"))
-            if retry and attempt < max_attempts:
-                delay = _backoff(target, attempt, exc)
+            if delay is not None:
                 attempt += 1
                 yield Retrying(attempt=attempt, max_attempts=max_attempts, delay=delay, reason=err.message)
                 await asyncio.sleep(delay)
