@@ -71,6 +71,9 @@ def test_file_batch_round_trip(srv: FakeGemini) -> None:
     assert uploaded.name.startswith("files/") and uploaded.size_bytes == len(data)
     assert uploaded.state == types.FileState.ACTIVE
     assert c.files.get(name=uploaded.name).display_name == "prompts"
+    assert uploaded.name in [f.name for f in c.files.list()]
+    with pytest.raises(ValueError):  # uploaded files are not downloadable, as with the real API
+        c.files.download(file=uploaded)
 
     job = c.batches.create(model=PRO, src=uploaded.name)
     assert srv.requests[-1].body["batch"]["inputConfig"] == {"fileName": uploaded.name}
@@ -89,6 +92,12 @@ def test_file_batch_round_trip(srv: FakeGemini) -> None:
                                  headers={"x-goog-api-key": "k"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.read() == out
+    result_file = c.files.get(name=done.dest.file_name)
+    assert result_file.source == types.FileSource.GENERATED and result_file.download_uri
+    c.files.delete(name=uploaded.name)
+    with pytest.raises(errors.ClientError) as exc:
+        c.files.get(name=uploaded.name)
+    assert exc.value.code == 403
 
 
 def test_states_progress_over_time() -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +57,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeGemini
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (timeouts, cancelled streams) are normal here; stay quiet about them."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)) or self.fake.stopping.is_set():
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeGemini:
@@ -292,7 +300,10 @@ class _Handler(BaseHTTPRequestHandler):
                 body = _BadJson
         path = url.path
         if "/_fake/" in path:
-            self._fake_route(method, path.split("/_fake/", 1)[1], body)
+            try:
+                self._fake_route(method, path.split("/_fake/", 1)[1], body)
+            except (TypeError, ValueError) as exc:
+                self.send_json(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": str(exc)}})
             return
         headers = {k.lower(): (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers.items()}
         safe_query = {k: (REDACTED if k == "key" else v) for k, v in query.items()}
