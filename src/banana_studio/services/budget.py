@@ -1,0 +1,216 @@
+"""The cost guard: would this request push today's or this project's spending over budget?
+
+Budgets come from the config (``[budget] daily = 5.0`` / ``project = 20.0``, USD).  The daily budget
+covers every project under the projects root (it is what you spend in a day); the project budget
+covers the open project.  Money already committed counts too: generations in flight (pending /
+running turns, estimated from their settings) and unfinished batch jobs of the project (estimated at
+the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
+refuse without ``--yes``).
+
+Pure Python + read-only SQLite peeks: no Textual, no SDK.  Calls are synchronous and fast (a few small
+queries); async callers wrap them with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.settings import GenerationSettings
+from banana_studio.engine.cost import estimate_cost
+
+DB_NAME = "project.db"
+LIVE_STATUSES = ("pending", "running")
+
+
+def local_midnight(now: datetime | None = None) -> float:
+    """Epoch seconds of today's local midnight (the store's "today" uses the same boundary)."""
+    now = now or datetime.now().astimezone()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def request_estimate(settings: GenerationSettings, n: int = 1, n_refs: int = 0, *, batch: bool = False) -> float:
+    """Estimated cost of ``n`` generations with ``settings`` (batch = the Batch API discount)."""
+    one = estimate_cost(settings, n_refs)
+    if batch:
+        one *= get_model(settings.model).prices.batch_discount
+    return round(one * max(0, n), 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """What has been spent (recorded costs) and committed (in flight, estimated)."""
+
+    today: float = 0.0
+    """Recorded today across all projects under the root."""
+    project: float = 0.0
+    """Recorded in this project, all time."""
+    in_flight_today: float = 0.0
+    """Estimated cost of generations still running anywhere under the root (all started today or
+    earlier; they will be billed now)."""
+    in_flight_project: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetVerdict:
+    """The answer of :func:`check_budget`.  ``ok`` False = ask the user before sending."""
+
+    estimate: float
+    """Estimated cost of the request being checked."""
+    n: int
+    spent_today: float
+    spent_project: float
+    committed_today: float
+    """In flight / unfinished batch jobs, estimated, counted against the daily budget."""
+    committed_project: float
+    daily_budget: float | None
+    project_budget: float | None
+    exceeded: tuple[str, ...] = field(default_factory=tuple)
+    """Which budgets the request would exceed: 'daily' and/or 'project'."""
+    project_name: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.exceeded
+
+    @property
+    def after_today(self) -> float:
+        return self.spent_today + self.committed_today + self.estimate
+
+    @property
+    def after_project(self) -> float:
+        return self.spent_project + self.committed_project + self.estimate
+
+    @property
+    def message(self) -> str:
+        """One human sentence (or two) explaining the verdict."""
+        what = f"This request (~${self.estimate:.3f}" + (f" for {self.n} images)" if self.n != 1 else ")")
+        if self.ok:
+            parts = [f"{what} is within budget."]
+            if self.daily_budget is not None:
+                parts.append(f"Today ${self.after_today:.3f} of ${self.daily_budget:.2f}.")
+            if self.project_budget is not None:
+                parts.append(f"Project ${self.after_project:.3f} of ${self.project_budget:.2f}.")
+            return " ".join(parts)
+        lines: list[str] = []
+        if "daily" in self.exceeded and self.daily_budget is not None:
+            lines.append(f"{what} would bring today's spending to ${self.after_today:.3f}, over your daily "
+                         f"budget of ${self.daily_budget:.2f} (spent ${self.spent_today:.3f}"
+                         + (f", ${self.committed_today:.3f} still in flight" if self.committed_today else "")
+                         + ").")
+        if "project" in self.exceeded and self.project_budget is not None:
+            name = f" {self.project_name!r}" if self.project_name else ""
+            lines.append(f"{what} would bring project{name} to ${self.after_project:.3f}, over its budget of "
+                         f"${self.project_budget:.2f} (spent ${self.spent_project:.3f}"
+                         + (f", ${self.committed_project:.3f} still in flight" if self.committed_project else "")
+                         + ").")
+        return "\n".join(lines)
+
+
+def _project_dbs(root: Path) -> Iterable[Path]:
+    try:
+        entries = sorted(Path(root).expanduser().iterdir())
+    except OSError:
+        return []
+    return [d / DB_NAME for d in entries if (d / DB_NAME).is_file()]
+
+
+def _live_estimate(rows: Iterable[tuple[str | None]]) -> float:
+    total = 0.0
+    for (settings_json,) in rows:
+        try:
+            settings = GenerationSettings.from_json(json.loads(settings_json or "{}"))
+        except (ValueError, TypeError):
+            settings = GenerationSettings()
+        total += estimate_cost(settings)
+    return total
+
+
+def _peek(db: Path, midnight: float) -> tuple[float, float, float]:
+    """(recorded today, recorded all time, in-flight estimate) of one project database, read-only."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return 0.0, 0.0, 0.0
+    try:
+        today, total = conn.execute(
+            "SELECT coalesce(sum(CASE WHEN created_at >= ? THEN cost ELSE 0 END), 0), coalesce(sum(cost), 0) "
+            "FROM turns", (midnight,)).fetchone()
+        live = _live_estimate(conn.execute(
+            "SELECT settings_json FROM turns WHERE status IN (?, ?)", LIVE_STATUSES).fetchall())
+        return float(today), float(total), live
+    except sqlite3.Error:
+        return 0.0, 0.0, 0.0
+    finally:
+        conn.close()
+
+
+def spending(root: Path, project_dir: Path | None, *, midnight: float | None = None) -> Spending:
+    """Recorded and in-flight spending under ``root`` (all projects) and in ``project_dir``."""
+    midnight = local_midnight() if midnight is None else midnight
+    today = project = live_all = live_project = 0.0
+    seen: set[Path] = set()
+    project_db = (Path(project_dir) / DB_NAME).resolve() if project_dir is not None else None
+    for db in _project_dbs(root):
+        t, total, live = _peek(db, midnight)
+        resolved = db.resolve()
+        seen.add(resolved)
+        today += t
+        live_all += live
+        if resolved == project_db:
+            project, live_project = total, live
+    if project_db is not None and project_db not in seen and project_db.is_file():
+        # A project outside the root (opened with --project-dir elsewhere) still counts today.
+        t, project, live_project = _peek(project_db, midnight)
+        today += t
+        live_all += live_project
+    return Spending(today=today, project=project, in_flight_today=live_all, in_flight_project=live_project)
+
+
+def check_budget(settings: GenerationSettings, n: int = 1, *, n_refs: int = 0, batch: bool = False,
+                 daily_budget: float | None, project_budget: float | None, root: Path,
+                 project_dir: Path | None, project_name: str = "", pending_batches: float = 0.0,
+                 midnight: float | None = None) -> BudgetVerdict:
+    """Would ``n`` generations with ``settings`` exceed a budget?  (No budget set → always ok.)
+
+    ``pending_batches`` is the estimated cost of the project's submitted-but-not-imported batch jobs.
+    """
+    estimate = request_estimate(settings, n, n_refs, batch=batch)
+    if daily_budget is None and project_budget is None:
+        return BudgetVerdict(estimate, n, 0.0, 0.0, 0.0, 0.0, None, None, (), project_name)
+    s = spending(root, project_dir, midnight=midnight)
+    committed_today = s.in_flight_today + pending_batches
+    committed_project = s.in_flight_project + pending_batches
+    exceeded: list[str] = []
+    eps = 1e-9
+    if daily_budget is not None and s.today + committed_today + estimate > daily_budget + eps:
+        exceeded.append("daily")
+    if project_budget is not None and s.project + committed_project + estimate > project_budget + eps:
+        exceeded.append("project")
+    return BudgetVerdict(estimate=estimate, n=n, spent_today=s.today, spent_project=s.project,
+                         committed_today=committed_today, committed_project=committed_project,
+                         daily_budget=daily_budget, project_budget=project_budget, exceeded=tuple(exceeded),
+                         project_name=project_name)
+
+
+def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
+                        batch: bool = False) -> BudgetVerdict:
+    """:func:`check_budget` for a :class:`~banana_studio.services.studio.Studio` (its config budgets,
+    projects root, project, and the project's unfinished batch jobs).  Sync; wrap in a thread."""
+    config = studio.config
+    store = studio.store
+    if config.daily_budget is None and config.project_budget is None:
+        return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
+                            root=config.projects_root(), project_dir=store.path, project_name=store.name)
+    from banana_studio.services.batch import pending_batch_cost
+
+    return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
+                        project_budget=config.project_budget, root=config.projects_root(),
+                        project_dir=store.path, project_name=store.name,
+                        pending_batches=pending_batch_cost(store.path))
