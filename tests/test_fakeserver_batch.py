@@ -155,3 +155,14 @@ def test_batch_create_errors(srv: FakeGemini) -> None:
     with pytest.raises(errors.ClientError) as exc:
         c.batches.create(model=PRO, src="files/doesnotexist")
     assert exc.value.code == 404
+
+
+async def test_async_sdk_upload_and_batch(srv: FakeGemini) -> None:
+    c = client(srv)
+    data = json.dumps({"key": "only", "request": {"contents": [{"parts": [{"text": "async"}]}]}}).encode()
+    uploaded = await c.aio.files.upload(file=io.BytesIO(data), config={"mime_type": "jsonl"})
+    job = await c.aio.batches.create(model=PRO, src=uploaded.name)
+    done = await c.aio.batches.get(name=job.name)
+    assert done.state == types.JobState.JOB_STATE_SUCCEEDED
+    out = await c.aio.files.download(file=done.dest.file_name)
+    assert json.loads(out)["key"] == "only"
