@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -30,10 +31,27 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _safe(text: str) -> str:
+    """One printable line: whitespace controls become spaces, other control characters (terminal escape
+    sequences, bidi overrides) are shown escaped instead of being sent to the terminal."""
+    out = []
+    for ch in text:
+        if ch in "\n\r\t\v\f":
+            out.append(" ")
+        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _line(n: TurnNode, depth: int = 0) -> str:
     star = "★" if n.starred else " "
-    prompt = n.prompt.replace("\n", " ")
-    label = f"[{n.label}] " if n.label else ""
+    prompt = _safe(n.prompt)
+    label = f"[{_safe(n.label)}] " if n.label else ""
     model = f"{_short_model(n.model)}/{n.image_size}" if n.image_size else _short_model(n.model)
     return (f"{n.id:>5} {STATUS_MARK.get(n.status, n.status[:4]):<4} {star} {_when(n.created_at)} "
             f"{model:<22} ${n.cost:6.3f}  {'  ' * depth}{label}{prompt}")
