@@ -227,12 +227,12 @@ async def test_cancel_marks_turn_cancelled(config: Config) -> None:
 
 async def test_demo_mode_generates_without_key(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOOGLE_API_KEY")
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
     studio = Studio.open(config, project="demo2", demo=True)
     try:
-        from banana_studio.services import studio as studio_mod
-
-        monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+        assert studio.demo_server is None  # started lazily
         events = await run(studio, GenerateRequest(prompt="demo banana"))
+        assert studio.demo_server is not None and studio.demo_server.latency == 0.0
         assert events[-1].turn.status == "done"
         finals = [e for e in events if isinstance(e, FinalImage)]
         with Image.open(io.BytesIO(finals[0].data)) as im:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
@@ -41,8 +42,11 @@ from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from banana_studio.fakeserver import FakeGemini
+    from banana_studio.services.budget import BudgetVerdict
 
 DEMO_LATENCY = 0.4
+"""Seconds of simulated thinking per streamed step in demo mode (override: BANANA_STUDIO_DEMO_LATENCY,
+or ``Studio.open(..., demo_latency=0)`` in tests)."""
 DEMO_KEY = "demo-key-local-fake-server"
 
 
@@ -83,7 +87,7 @@ class Studio:
     """A project + an API target.  Create with :meth:`open` (sync, fast)."""
 
     def __init__(self, config: Config, store: ProjectStore, target: ApiTarget, *, demo: bool,
-                 needs_demo: bool, key_source: str) -> None:
+                 needs_demo: bool, key_source: str, demo_latency: float | None = None) -> None:
         self.config = config
         self.store = store
         self.target = target
@@ -91,6 +95,7 @@ class Studio:
         self.needs_demo = needs_demo
         """No API key and not Vertex: the caller should offer demo mode (or ask for a key)."""
         self.key_source = key_source
+        self.demo_latency = demo_latency
         self._fake: FakeGemini | None = None
         self._fake_lock = threading.Lock()
         self._active: set[int] = set()
@@ -98,9 +103,13 @@ class Studio:
     # -- construction -------------------------------------------------------------------------------
     @classmethod
     def open(cls, config: Config, project: str | None = None, project_dir: Path | None = None,
-             demo: bool = False) -> Studio:
+             demo: bool = False, *, demo_latency: float | None = None) -> Studio:
         """Open (creating if needed) ``project`` under ``project_dir`` (default: the config's projects
-        root).  Raises :class:`ProjectError` for a bad name or an unusable project."""
+        root).  Raises :class:`ProjectError` for a bad name or an unusable project.
+
+        ``demo``: generate against an in-process local FakeGemini (started on first use) instead of
+        Google; ``demo_latency`` overrides its per-step think time (default ``DEMO_LATENCY`` or the
+        ``BANANA_STUDIO_DEMO_LATENCY`` environment variable)."""
         root = Path(project_dir).expanduser() if project_dir else config.projects_root()
         store = ProjectStore.open(root, project or config.default_project or "default")
         key, source = resolve_api_key(config)
@@ -111,7 +120,7 @@ class Studio:
         else:
             target = ApiTarget(api_key=key, base_url=config.base_url or None, vertex=vertex, **common)
         return cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
-                   key_source=source)
+                   key_source=source, demo_latency=demo_latency)
 
     @property
     def target_label(self) -> str:
@@ -127,8 +136,24 @@ class Studio:
             if self._fake is None:
                 from banana_studio.fakeserver import FakeGemini
 
-                self._fake = FakeGemini(port=0, latency=DEMO_LATENCY, image_format="jpeg").start()
+                self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg").start()
             return self._fake.base_url
+
+    def _demo_latency(self) -> float:
+        if self.demo_latency is not None:
+            return max(0.0, self.demo_latency)
+        raw = os.environ.get("BANANA_STUDIO_DEMO_LATENCY", "").strip()
+        if raw:
+            try:
+                return max(0.0, float(raw))
+            except ValueError:
+                pass
+        return DEMO_LATENCY
+
+    @property
+    def demo_server(self) -> FakeGemini | None:
+        """The local server of demo mode once started (tests inject faults through it)."""
+        return self._fake
 
     async def _ready_target(self) -> ApiTarget:
         if self.demo and self.target.base_url is None:
@@ -138,6 +163,14 @@ class Studio:
     # -- requests -----------------------------------------------------------------------------------
     def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
         return estimate_cost(settings, n_refs)
+
+    def check_budget(self, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
+                     batch: bool = False) -> BudgetVerdict:
+        """Would ``n`` generations exceed the config's daily / project budget?  Sync (a few small
+        read-only queries): async callers use ``asyncio.to_thread``.  See :mod:`services.budget`."""
+        from banana_studio.services.budget import check_studio_budget
+
+        return check_studio_budget(self, settings, n, n_refs=n_refs, batch=batch)
 
     def reroll(self, turn_id: int) -> GenerateRequest:
         """Same prompt, references and settings as ``turn_id``, as a new sibling (same parent)."""
