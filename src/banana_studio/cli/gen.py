@@ -2,7 +2,8 @@
 
 Thought summaries stream to stderr (drafts are noted), the turn is saved into the project, final
 images are optionally copied to ``-o OUT``, and the saved paths are printed on stdout, one a line.
-Exit codes: 0 done, 1 API failure / no image, 2 invalid request or setup, 130 cancelled (Ctrl-C).
+Exit codes: 0 done, 1 API failure / no image, 2 invalid request or setup, 3 over budget (``--yes``
+sends anyway), 130 cancelled (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from banana_studio.domain.turn import Turn
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_BUDGET = 3
 EXIT_CANCELLED = 130
 
 _MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
@@ -134,6 +136,11 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         kind = "edit" if parent is not None else "generate"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
                               settings=settings, kind=kind)
+        verdict = await asyncio.to_thread(studio.check_budget, settings, 1, n_refs=len(req.references))
+        if not verdict.ok and not getattr(args, "yes", False):
+            _err(verdict.message)
+            _err("Not sent. Pass --yes to send anyway, or raise the [budget] limits in the config.")
+            return EXIT_BUDGET, None, None
         code = EXIT_FAILED
         turn: Turn | None = None
         async for ev in studio.generate(req):

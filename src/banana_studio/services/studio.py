@@ -217,14 +217,19 @@ class Studio:
         if problems:
             yield Failed(EngineError("validation", "\n".join(problems)))
             return
-        turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
-                                             req.kind)
+        try:
+            turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
+                                                 req.kind)
+        except ProjectError as exc:
+            yield Failed(EngineError("storage", f"Could not record the turn: {exc}"))
+            return
         self._active.add(turn.id)
         yield TurnStarted(turn)
         usage: Usage | None = None
         grounding: Grounding | None = None
         running = False
         finished = False
+        saving = False
         try:
             target = await self._ready_target()
             async with contextlib.aclosing(run_turn(target, history, user, settings)) as events:
@@ -239,7 +244,8 @@ class Studio:
                     elif isinstance(ev, Grounding):
                         grounding = ev
                     if isinstance(ev, (Finished, Failed)):
-                        saved = await self._complete(turn, ev, settings, usage, grounding)
+                        saving = True
+                        saved = await self._complete_shielded(turn, ev, settings, usage, grounding)
                         finished = True
                         yield ev
                         yield TurnSaved(saved)
@@ -247,12 +253,13 @@ class Studio:
                     yield ev
             # The engine always ends with Finished/Failed; be defensive anyway.
             err = EngineError("unknown", "The generation ended without a result.", retryable=True)
-            saved = await self._complete(turn, Failed(err), settings, usage, grounding)
+            saving = True
+            saved = await self._complete_shielded(turn, Failed(err), settings, usage, grounding)
             finished = True
             yield Failed(err)
             yield TurnSaved(saved)
         except (asyncio.CancelledError, GeneratorExit):
-            if not finished:
+            if not finished and not saving:
                 await self._mark_cancelled(turn.id)
             raise
         except ProjectError as exc:
@@ -266,6 +273,20 @@ class Studio:
                 yield TurnSaved(await asyncio.to_thread(store.get_turn, turn.id))
         finally:
             self._active.discard(turn.id)
+
+    async def _complete_shielded(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings,
+                                 usage: Usage | None, grounding: Grounding | None) -> Turn:
+        """Save the result; a cancel arriving meanwhile waits for the save (the answer is complete and
+        paid for: it must not end up half-saved or marked cancelled)."""
+        job = asyncio.ensure_future(self._complete(turn, ev, settings, usage, grounding))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            try:
+                await job
+            except Exception:
+                await self._mark_cancelled(turn.id)
+            raise
 
     async def _mark_cancelled(self, turn_id: int) -> None:
         job = asyncio.ensure_future(asyncio.to_thread(
