@@ -263,3 +263,34 @@ def test_studio_open_is_light(tmp_path: Path) -> None:
             "print('google.genai' in sys.modules, 'textual' in sys.modules, 'banana_studio.fakeserver' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+async def test_cancel_while_saving_keeps_the_finished_turn(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    entered = threading.Event()
+    original = studio.store.complete_turn
+
+    def slow_complete(*args: object, **kwargs: object) -> object:
+        entered.set()
+        time.sleep(0.4)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(studio.store, "complete_turn", slow_complete)
+    started: list[int] = []
+
+    async def consume() -> None:
+        async for ev in studio.generate(GenerateRequest(prompt="finish me")):
+            if isinstance(ev, TurnStarted):
+                started.append(ev.turn.id)
+
+    task = asyncio.create_task(consume())
+    deadline = time.monotonic() + 10
+    while not entered.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert entered.is_set()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    turn = studio.store.get_turn(started[0])
+    assert turn.status == "done" and len(turn.final_images) == 1
