@@ -253,11 +253,15 @@ async def test_huge_image_does_not_stall_event_loop(huge_png: Path) -> None:
 
         task = asyncio.create_task(ticker())
         await asyncio.sleep(0.01)
+        built = im.STATS.renderables
         ok = await preview.show_path(huge_png)
+        await pilot.pause()
         await pilot.pause()
         done = True
         await task
         assert ok and preview.source_size == (5504, 3072)
+        # The half-cell strips were built once, in the decode thread, for the size the widget got.
+        assert im.STATS.renderables == built + 1
         assert max(gaps) < 0.05, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
         widget = preview.image_widget
         assert widget is not None and widget.region.width > 0

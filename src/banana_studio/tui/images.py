@@ -117,17 +117,21 @@ import textual_image.renderable as _ti_renderable  # noqa: E402
 import textual_image.renderable.sixel as _ti_renderable_sixel  # noqa: E402
 import textual_image.widget as _ti_widget  # noqa: E402
 import textual_image.widget.sixel as _ti_widget_sixel  # noqa: E402
+from rich.color import Color  # noqa: E402
 from rich.console import RenderableType  # noqa: E402
+from rich.segment import Segment  # noqa: E402
+from rich.style import Style  # noqa: E402
 from textual.app import ComposeResult  # noqa: E402
 from textual.containers import HorizontalScroll  # noqa: E402
+from textual.css.query import NoMatches  # noqa: E402
 from textual.dom import NoScreen  # noqa: E402
 from textual.geometry import Region, Size  # noqa: E402
 from textual.message import Message  # noqa: E402
 from textual.strip import Strip  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 from textual.widgets import Static  # noqa: E402
+from textual_image._geometry import ImageSize  # noqa: E402
 from textual_image._terminal import get_cell_size  # noqa: E402
-from textual_image.widget._base import Image as _BaseImageWidget  # noqa: E402
 
 PROTOCOLS = ("sixel", "kitty", "halfcell", "unicode", "none")
 
@@ -218,8 +222,115 @@ class _StableRenderMixin:
         return widget._renderable  # type: ignore[no-any-return]
 
 
-class StableHalfcellImage(_StableRenderMixin, _ti_widget.HalfcellImage, Renderable=_ti_widget.HalfcellRenderable):
-    """Half-cell (``▀`` with truecolour fg/bg) image widget."""
+_HALFCELL_CACHE: OrderedDict[tuple[int, int, int], list[Strip]] = OrderedDict()
+_HALFCELL_LOCK = threading.Lock()
+_HALFCELL_MAX = 24
+
+
+def halfcell_strips(image: PILImage.Image, width: int, height: int) -> list[Strip]:
+    """``height`` rows of ``width`` ``▀`` cells (fg = upper pixel, bg = lower pixel).
+
+    Thread-safe and cached per (image, size): :class:`ImagePreview` calls it in its decode thread
+    for the size the widget will get, so painting in the event loop only looks the strips up.
+    """
+    key = (id(image), width, height)
+    with _HALFCELL_LOCK:
+        hit = _HALFCELL_CACHE.get(key)
+        if hit is not None:
+            _HALFCELL_CACHE.move_to_end(key)
+            return hit
+    STATS.renderables += 1
+    if width <= 0 or height <= 0:
+        return []
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if rgb.size != (width, height * 2):
+        rgb = rgb.resize((width, height * 2), PILImage.Resampling.BILINEAR)
+    data = rgb.tobytes()
+    row_bytes = width * 3
+    styles: dict[bytes, Style] = {}
+    strips: list[Strip] = []
+    for y in range(height):
+        top = data[2 * y * row_bytes:(2 * y + 1) * row_bytes]
+        bottom = data[(2 * y + 1) * row_bytes:(2 * y + 2) * row_bytes]
+        segments: list[Segment] = []
+        run_key = b""
+        run = 0
+        for x in range(0, row_bytes, 3):
+            cell = top[x:x + 3] + bottom[x:x + 3]
+            if cell == run_key:
+                run += 1
+                continue
+            if run:
+                segments.append(Segment("▀" * run, styles[run_key]))
+            style = styles.get(cell)
+            if style is None:
+                style = Style(color=Color.from_rgb(cell[0], cell[1], cell[2]),
+                              bgcolor=Color.from_rgb(cell[3], cell[4], cell[5]))
+                styles[cell] = style
+            run_key, run = cell, 1
+        if run:
+            segments.append(Segment("▀" * run, styles[run_key]))
+        strips.append(Strip(segments, width))
+    with _HALFCELL_LOCK:
+        _HALFCELL_CACHE[key] = strips
+        while len(_HALFCELL_CACHE) > _HALFCELL_MAX:
+            _HALFCELL_CACHE.popitem(last=False)
+    return strips
+
+
+def fitted_cells(image_size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The cell size an ``auto``/``auto`` image widget takes inside a ``box`` of cells (the same
+    two-step computation Textual does: width from the box, then height from that width)."""
+    cell = get_cell_size()
+    size = ImageSize(image_size[0], image_size[1], "auto", "auto")
+    w, _ = size.get_cell_size(box[0], box[1] or 2**32, cell)
+    _, h = size.get_cell_size(w, box[1] or 2**32, cell)
+    return max(0, w), max(0, h)
+
+
+class StableHalfcellImage(Widget):
+    """Half-cell (``▀`` with truecolour fg/bg) image widget using the line API.
+
+    Same sizing rules as textual-image's widgets (``width``/``height: auto`` keep the aspect
+    ratio), but the strips are built once per size — in a thread when :class:`ImagePreview`
+    can predict the size — instead of a Rich renderable per paint.
+    """
+
+    DEFAULT_CSS = """
+    StableHalfcellImage { width: auto; height: auto; }
+    """
+
+    def __init__(self, image: PILImage.Image | None = None, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._image: PILImage.Image | None = image
+
+    @property
+    def image(self) -> PILImage.Image | None:
+        return self._image
+
+    @image.setter
+    def image(self, value: PILImage.Image | None) -> None:
+        self._image = value
+        self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        if self._image is None:
+            return 0
+        return fitted_cells(self._image.size, (container.width, container.height))[0]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self._image is None:
+            return 0
+        size = ImageSize(self._image.width, self._image.height, "auto", "auto")
+        return size.get_cell_size(width, container.height or 2**32, get_cell_size())[1]
+
+    def render_line(self, y: int) -> Strip:
+        size = self.content_size
+        if self._image is None or not size.area:
+            return Strip.blank(size.width)
+        strips = halfcell_strips(self._image, size.width, size.height)
+        return strips[y] if y < len(strips) else Strip.blank(size.width)
 
 
 class StableUnicodeImage(_StableRenderMixin, _ti_widget.UnicodeImage, Renderable=_ti_widget.UnicodeRenderable):
@@ -412,6 +523,10 @@ def decode_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
     return Decoded(out, src_size, out.width * out.height * len(out.getbands()))
 
 
+FULL_SIZE = (1 << 16, 1 << 16)
+"""Pass as ``max_size`` to decode without downscaling (1:1 viewing)."""
+
+
 def _cache_key(source: Path | bytes, max_size: tuple[int, int]) -> tuple[Any, ...]:
     if isinstance(source, bytes | bytearray):
         return ("sha256", hashlib.sha256(source).hexdigest(), max_size)
@@ -503,8 +618,11 @@ class ImagePreview(Widget):
         yield Static(self._placeholder_text, classes="image-preview--placeholder", markup=False)
 
     @property
-    def _label(self) -> Static:
-        return self.query_one(".image-preview--placeholder", Static)
+    def _label(self) -> Static | None:
+        try:
+            return self.query_one(".image-preview--placeholder", Static)
+        except NoMatches:  # being removed
+            return None
 
     def target_pixels(self) -> tuple[int, int]:
         """The largest pixel size this widget could ever need (cells × pixels per cell)."""
@@ -543,6 +661,8 @@ class ImagePreview(Widget):
             self._placeholder_text = text
             return
         label = self._label
+        if label is None:
+            return
         label.update(text)
         label.set_class(error, "-error")
         label.display = True
@@ -571,8 +691,17 @@ class ImagePreview(Widget):
             self.post_message(self.Shown(self, path, (w, h)))
             return True
         target = self.target_pixels()
+        box = (self.content_size.width, self.content_size.height)
+        warm = self.protocol == "halfcell" and box[0] > 0 and box[1] > 0
+
+        def prepare() -> Decoded:
+            decoded = load_scaled(source, target)
+            if warm:  # build the half-cell strips for the size the widget is about to get
+                halfcell_strips(decoded.image, *fitted_cells(decoded.image.size, box))
+            return decoded
+
         try:
-            decoded = await asyncio.to_thread(load_scaled, source, target)
+            decoded = await asyncio.to_thread(prepare)
         except ImageDecodeError as exc:
             return self._failed(seq, label_name, str(exc))
         if seq != self._seq or not self.is_attached:
@@ -581,6 +710,20 @@ class ImagePreview(Widget):
         self._last_source, self._loaded_target = source, target
         await self._set_image(decoded.image)
         self.post_message(self.Shown(self, path, decoded.source_size))
+        return True
+
+    async def show_image(self, image: PILImage.Image, *, source: Path | None = None,
+                         source_size: tuple[int, int] | None = None) -> bool:
+        """Show an already decoded (and already sized) PIL image, e.g. a 1:1 crop.  No thread hop,
+        no cache; the caller keeps ownership of sizing."""
+        self._seq += 1
+        if self.protocol == "none":
+            w, h = source_size or image.size
+            self._show_text(f"{source.name if source else 'image'}\n{w}×{h} (image previews are off)", error=False)
+            return True
+        self.source, self.source_size, self.error = source, source_size or image.size, ""
+        self._last_source = None
+        await self._set_image(image)
         return True
 
     def on_resize(self) -> None:
@@ -609,8 +752,11 @@ class ImagePreview(Widget):
         return False
 
     async def _set_image(self, image: PILImage.Image) -> None:
-        if self.is_mounted:
-            self._label.display = False
+        label = self._label if self.is_mounted else None
+        if label is not None:
+            label.display = False
+        if not self.is_attached:
+            return
         if self._image_widget is None:
             cls = image_widget_class(self.protocol) or StableUnicodeImage
             self._image_widget = cls(image, classes="image-preview--image")  # type: ignore[call-arg]
@@ -700,6 +846,7 @@ class ThumbStrip(HorizontalScroll):
 
 __all__ = [
     "CACHE",
+    "FULL_SIZE",
     "PROTOCOLS",
     "STATS",
     "ImageDecodeError",
@@ -722,4 +869,3 @@ __all__ = [
     "select_image_protocol",
 ]
 
-_ = _BaseImageWidget  # re-exported for type checks in tests
