@@ -116,9 +116,10 @@ def test_gen_no_key_explains(env: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 def test_gen_demo_without_key(env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("GOOGLE_API_KEY")
     monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
-    assert gen(env, "a demo banana", "--demo") == 0
+    assert gen(env, "a demo banana", "--demo", "--search") == 0
     out, err = capsys.readouterr()
     assert Path(out.strip()).is_file() and "Demo (local server)" in err
+    assert "Sources (Google Search): " in err
 
 
 @pytest.mark.parametrize(("args", "code", "phrase"), [

@@ -483,3 +483,13 @@ def test_engine_import_does_not_import_sdk_or_textual() -> None:
             "print('google.genai' in sys.modules, 'textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+async def test_one_cached_client_per_target(srv: FakeGemini) -> None:
+    t = ApiTarget(api_key=KEY, base_url=srv.base_url)
+    try:
+        a, b = await asyncio.gather(t.aclient(), t.aclient())
+        assert a is b and await t.aclient() is a
+    finally:
+        await t.aclose()
+    assert t._client is None

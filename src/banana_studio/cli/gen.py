@@ -24,6 +24,7 @@ from banana_studio.domain.events import (
     Failed,
     FinalImage,
     Finished,
+    Grounding,
     Retrying,
     ThoughtText,
     TurnSaved,
@@ -163,6 +164,10 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             elif isinstance(ev, AnswerText):
                 if not out.quiet:
                     out.write(ev.text)
+            elif isinstance(ev, Grounding):
+                if not out.quiet and ev.sources:
+                    out.line("Sources (Google Search): " + " · ".join(
+                        f"{src.title or src.uri} <{src.uri}>" for src in ev.sources))
             elif isinstance(ev, Retrying):
                 out.line(f"Retrying in {ev.delay:.1f} s (attempt {ev.attempt}/{ev.max_attempts}): {ev.reason}")
             elif isinstance(ev, Finished):

@@ -13,6 +13,7 @@ import gc
 import random
 import re
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ from banana_studio.engine.request import (
     validate_request,
 )
 
+_CLIENT_LOCK = threading.Lock()
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
 BASE64_TEXT_MIN = 256
 """A non-thought text part at least this long made only of base64 characters is checked for an image."""
@@ -90,8 +92,12 @@ class ApiTarget:
 
     def make_client(self) -> Any:
         """Build (or return the cached) ``genai.Client``.  Blocking: imports google-genai."""
-        if self._client is not None:
+        with _CLIENT_LOCK:
+            if self._client is None:
+                self._client = self._new_client()
             return self._client
+
+    def _new_client(self) -> Any:
         from google import genai
         from google.genai import types
 
@@ -113,8 +119,7 @@ class ApiTarget:
         else:
             kwargs["vertexai"] = False
             kwargs["api_key"] = self.api_key
-        self._client = genai.Client(**kwargs)
-        return self._client
+        return genai.Client(**kwargs)
 
     async def aclient(self) -> Any:
         if self._client is not None:
