@@ -493,3 +493,59 @@ async def test_one_cached_client_per_target(srv: FakeGemini) -> None:
     finally:
         await t.aclose()
     assert t._client is None
+
+
+def _chunk(parts: list, finish: str | None = None):  # type: ignore[no-untyped-def]
+    from google.genai import types
+
+    return types.GenerateContentResponse(candidates=[types.Candidate(
+        content=types.Content(role="model", parts=parts), finish_reason=finish)])
+
+
+def test_assembler_merges_only_unsigned_text_of_same_kind() -> None:
+    from google.genai import types
+
+    from banana_studio.engine import TurnAssembler
+
+    img = png_bytes()
+    asm = TurnAssembler()
+    for parts in (
+        [types.Part(text="A", thought=True)], [types.Part(text="B", thought=True)],
+        [types.Part(inline_data=types.Blob(data=img, mime_type="image/png"), thought=True)],
+        [types.Part(text="C", thought=True)],
+        [types.Part(inline_data=types.Blob(data=img, mime_type="image/png"), thought_signature=b"sig-img")],
+        [types.Part(text="x", thought_signature=b"sig-x")], [types.Part(text="y")], [types.Part(text="z")],
+        [types.Part(text="w", thought=True)],
+    ):
+        asm.feed(_chunk(parts))
+    asm.feed(_chunk([types.Part(text="", thought_signature=b"sig-end")], "STOP"))
+    events = asm.finish()
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.ok
+    got = [(p.text, p.thought, p.thought_signature, p.is_image) for p in fin.content.parts]
+    assert got == [
+        ("AB", True, None, False),
+        (None, True, None, True),
+        ("C", True, None, False),
+        (None, False, b"sig-img", True),
+        ("x", False, b"sig-x", False),
+        ("yz", False, None, False),
+        ("w", True, None, False),
+        ("", False, b"sig-end", False),
+    ]
+
+
+def test_assembler_uses_a_thought_only_image_as_final() -> None:
+    from google.genai import types
+
+    from banana_studio.engine import TurnAssembler
+
+    img = png_bytes()
+    asm = TurnAssembler()
+    events = asm.feed(_chunk([types.Part(inline_data=types.Blob(data=img, mime_type="image/png"), thought=True)]))
+    assert [type(e) for e in events] == [DraftImage]
+    asm.feed(_chunk([types.Part(text="")], "STOP"))
+    tail = asm.finish()
+    assert isinstance(tail[0], FinalImage) and tail[0].data == img
+    fin = tail[-1]
+    assert isinstance(fin, Finished) and fin.ok and any("thought" in w for w in fin.warnings)
