@@ -10,12 +10,16 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-INTRO = """\
-[b]Banana Studio[/b] — every send is a [i]turn[/i] in the project's tree.  Sending while a turn is
-selected continues (edits) from it; selecting an earlier turn and sending [i]forks[/i] there.
-Re-roll makes a sibling with the same prompt.  Images, thoughts and signatures are stored, so a
-branch can be resumed days later.  Ctrl+P opens the command palette with every action.
-Keys can be changed in the config file: [b][keymap][/b] binding-id = "key" (ids listed below)."""
+INTRO = (
+    "[b]Banana Studio[/b] — every send is a [i]turn[/i] in the project's tree. Sending while a turn is "
+    "selected continues (edits) from it; select an earlier turn and send to [i]fork[/i] there. Ctrl+F loads "
+    "the selected turn's prompt and settings so you can change them and send a sibling; re-roll (Ctrl+R) "
+    "makes a sibling with the same request. Images, thoughts and thought signatures are stored, so any "
+    "branch can be resumed later.\n\n"
+    "Letter keys (s, l, u, c, …) act on the selected turn when you are not typing: press Esc (or F3) to "
+    "leave the prompt. Ctrl+P opens the command palette with every action. Keys can be changed in the "
+    "config file: a \\[keymap] table of binding-id = \"key\" (ids are listed below)."
+)
 
 EXTRA_KEYS = [
     ("Prompt", "↑ / ↓", "recall earlier prompts (on the first / last line)"),
@@ -28,6 +32,9 @@ EXTRA_KEYS = [
     ("Tree", "[ / ]", "previous / next sibling"),
     ("Tree", "Enter", "select the turn (load its settings)"),
 ]
+
+
+_GENERIC = {"focus_next", "focus_previous", "copy_text", "command_palette"}
 
 
 class HelpScreen(ModalScreen[None]):
@@ -57,7 +64,8 @@ class HelpScreen(ModalScreen[None]):
                 continue
             for bindings in bindings_map.key_to_bindings.values():
                 for b in bindings:
-                    if not b.description or b.system or (b.action, b.description) in seen:
+                    if (not b.description or b.system or (b.action, b.description) in seen
+                            or b.action.split(".")[-1] in _GENERIC):
                         continue
                     seen.add((b.action, b.description))
                     shown = keymap[b.id] if b.id and b.id in keymap else app.get_key_display(b)

@@ -164,7 +164,7 @@ class PromptArea(TextArea):
                 return
         if event.is_printable or key == "enter":
             self._history_pos = None
-        await super()._on_key(event)
+        # Textual then runs TextArea._on_key itself (handlers are dispatched along the MRO).
 
     async def _on_paste(self, event: events.Paste) -> None:
         paths = paths_from_paste(event.text)
@@ -172,5 +172,4 @@ class PromptArea(TextArea):
             event.stop()
             event.prevent_default()
             self.post_message(self.PathsPasted(self, paths))
-            return
-        await super()._on_paste(event)
+        # Otherwise TextArea._on_paste inserts the text (handlers are dispatched along the MRO).

@@ -125,9 +125,9 @@ class RefChips(Widget, can_focus=True):
         items = self._tray.items
         text = Text(no_wrap=False, overflow="fold")
         if not items:
-            text.append("No reference images · ", style="dim")
-            text.append("a", style="bold")
-            text.append(" add by path · paste or drop files on the prompt", style="dim")
+            text.append("No references · ", style="dim")
+            text.append("Ctrl+L", style="bold")
+            text.append(" adds by path · or paste/drop image files on the prompt", style="dim")
             return text
         for i, item in enumerate(items):
             label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
