@@ -294,3 +294,29 @@ async def test_cancel_while_saving_keeps_the_finished_turn(studio: Studio, monke
         await task
     turn = studio.store.get_turn(started[0])
     assert turn.status == "done" and len(turn.final_images) == 1
+
+
+async def test_consumer_closing_early_marks_cancelled(studio: Studio) -> None:
+    import contextlib
+
+    tid = 0
+    async with contextlib.aclosing(studio.generate(GenerateRequest(prompt="leave early"))) as events:
+        async for ev in events:
+            if isinstance(ev, TurnStarted):
+                tid = ev.turn.id
+            if isinstance(ev, ThoughtText):
+                break
+    assert studio.store.get_turn(tid).status == "cancelled"
+
+
+async def test_storage_failure_while_streaming_fails_the_turn(studio: Studio,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_save_draft(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(studio.store, "save_draft", broken_save_draft)
+    events = await run(studio, GenerateRequest(prompt="disk full"))
+    failed = [e for e in events if isinstance(e, Failed)]
+    assert failed and failed[0].error.kind == "storage" and "No space left" in failed[0].error.message
+    assert isinstance(events[-1], TurnSaved) and events[-1].turn.status == "failed"
+    assert studio.active_turns == set()

@@ -262,12 +262,15 @@ class Studio:
             if not finished and not saving:
                 await self._mark_cancelled(turn.id)
             raise
-        except ProjectError as exc:
+        except Exception as exc:  # the engine never raises: this is the store (disk full, read-only, ...) or a bug
             if finished:
                 raise
-            err = EngineError("storage", f"Could not save the turn: {exc}")
+            if isinstance(exc, (ProjectError, OSError)):
+                err = EngineError("storage", f"Could not save the turn: {exc}")
+            else:
+                err = EngineError("unknown", f"Internal error while saving the turn: {type(exc).__name__}: {exc}")
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind="storage")
+                await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
             yield Failed(err)
             with contextlib.suppress(Exception):
                 yield TurnSaved(await asyncio.to_thread(store.get_turn, turn.id))
