@@ -62,7 +62,12 @@ def store(tmp_path: Path) -> ProjectStore:
     s.close()
 
 
+APP_CSS = Path(__file__).parents[2] / "src" / "banana_studio" / "tui" / "app.tcss"
+
+
 class Host(App[None]):
+    CSS_PATH = str(APP_CSS)
+
     def __init__(self, screen_factory: Any) -> None:
         super().__init__()
         self.screen_factory = screen_factory
@@ -189,7 +194,10 @@ async def test_gallery_viewer_and_compare(store: ProjectStore) -> None:
         await wait_for(pilot, lambda: compare.query_one("#compare-image-b", im.ImagePreview).source is not None)
         differs = {label for label, _a, _b, d in compare.rows if d}
         assert {"Prompt", "Seed", "Aspect ratio", "Cost"} <= differs and "Model" not in differs
-        assert "Seed" in app.export_screenshot()
+        shot = app.export_screenshot()
+        assert "Seed" in shot and "Model" not in shot  # equal rows hidden by default
+        await pilot.press("d")
+        assert "Model" in app.export_screenshot()
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is gallery and gallery.marks == []

@@ -80,7 +80,8 @@ def diff_rows(a: Turn, b: Turn) -> list[tuple[str, Text | str, Text | str, bool]
     rows.append((f"References ({len(refs_a)} / {len(refs_b)})", ta if refs_a else "—", tb if refs_b else "—",
                  set(refs_a) != set(refs_b)))
     rows.append(("Status", a.status, b.status, a.status != b.status))
-    rows.append(("Cost", f"${a.cost:.4f}", f"${b.cost:.4f}", abs(a.cost - b.cost) > 1e-9))
+    cost_a, cost_b = f"${a.cost:.4f}", f"${b.cost:.4f}"
+    rows.append(("Cost", cost_a, cost_b, cost_a != cost_b))
     ua, ub = a.usage or {}, b.usage or {}
     tok_a = ua.get("total_tokens", 0)
     tok_b = ub.get("total_tokens", 0)
@@ -98,13 +99,6 @@ def _when(ts: float) -> str:
 class CompareScreen(Screen[None]):
     """``CompareScreen(studio, a, b)`` with two turn ids."""
 
-    DEFAULT_CSS = """
-    CompareScreen #compare-images { height: 1fr; min-height: 8; }
-    CompareScreen .compare-side { width: 1fr; border: round $panel-lighten-2; }
-    CompareScreen .compare-title { height: 1; padding: 0 1; text-style: bold; }
-    CompareScreen #compare-diff { height: auto; max-height: 50%; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="compare.close"),
         Binding("x", "swap", "Swap sides", id="compare.swap"),
@@ -118,7 +112,8 @@ class CompareScreen(Screen[None]):
         self.store = studio.store
         self.ids = (a, b)
         self.turns: tuple[Turn, Turn] | None = None
-        self.show_equal = True
+        self.show_equal = False
+        """Rows that are the same on both sides are hidden until ``d`` is pressed."""
         self.rows: list[tuple[str, Text | str, Text | str, bool]] = []
         """The comparison rows last shown (field, a, b, differs)."""
         self.error = ""
@@ -165,7 +160,7 @@ class CompareScreen(Screen[None]):
             return
         ta, tb = self.turns
         table = Table(expand=True, show_lines=False, header_style="bold", pad_edge=False)
-        table.add_column("", style="bold", no_wrap=True, ratio=1)
+        table.add_column("", style="bold", no_wrap=True, width=22)
         table.add_column(f"#{ta.id}", ratio=3)
         table.add_column(f"#{tb.id}", ratio=3)
         rows = diff_rows(ta, tb)
@@ -177,7 +172,9 @@ class CompareScreen(Screen[None]):
                 continue
             table.add_row(Text(("≠ " if differs else "  ") + label, style="yellow" if differs else ""), va, vb,
                           style="" if differs else "dim")
-        table.caption = f"{n_diff} difference{'s' if n_diff != 1 else ''}  ·  d: show/hide equal rows  ·  x: swap"
+        hidden = "" if self.show_equal else f" ({len(rows) - n_diff} equal rows hidden)"
+        table.caption = (f"{n_diff} difference{'s' if n_diff != 1 else ''}{hidden}  ·  d: show/hide equal rows"
+                         "  ·  x: swap sides")
         self.query_one("#compare-table", Static).update(table)
 
     def action_swap(self) -> None:

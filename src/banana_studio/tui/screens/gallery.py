@@ -94,30 +94,6 @@ class GalleryScreen(Screen[int | None]):
         Binding("down", "move(0, 1)", "Down", show=False, id="gallery.down"),
     ]
 
-    DEFAULT_CSS = """
-    GalleryScreen #gallery-bar { height: 3; }
-    GalleryScreen #gallery-search { width: 1fr; }
-    GalleryScreen #gallery-starred { width: auto; }
-    GalleryScreen #gallery-status { height: 1; padding: 0 1; color: $text-muted; }
-    GalleryScreen #gallery-grid {
-        layout: grid;
-        grid-size: 3;
-        grid-gutter: 0 0;
-        grid-rows: 15;
-        height: 1fr;
-    }
-    GalleryScreen .gallery-tile {
-        height: 15;
-        border: round $panel-lighten-2;
-        padding: 0;
-    }
-    GalleryScreen .gallery-tile:focus { border: round $accent; background: $boost; }
-    GalleryScreen .gallery-tile.-marked { border: double $warning; }
-    GalleryScreen .gallery-thumb { width: 1fr; height: 1fr; }
-    GalleryScreen .gallery-caption { height: 2; color: $text; }
-    GalleryScreen #gallery-empty { padding: 2 4; color: $text-muted; }
-    """
-
     AUTO_FOCUS = ""
     """Focus goes to the first tile once the grid is built (``/`` focuses the search box)."""
 
@@ -190,6 +166,7 @@ class GalleryScreen(Screen[int | None]):
             star = " starred" if self.starred_only else ""
             await grid.mount(Static(f"No{star} generations {what}.", id="gallery-empty"))
         self._apply_columns()
+        self.call_after_refresh(self._apply_columns)
         self._set_status()
         grid.scroll_home(animate=False)
         if tiles and not isinstance(self.focused, Input | Checkbox):
@@ -213,11 +190,13 @@ class GalleryScreen(Screen[int | None]):
 
     @property
     def columns(self) -> int:
-        width = self.grid.scrollable_content_region.width or self.size.width or 80
+        width = self.grid.scrollable_content_region.width or self.size.width or self.app.size.width or 80
         return max(1, width // TILE_WIDTH)
 
     def _apply_columns(self) -> None:
-        self.grid.styles.grid_size_columns = self.columns
+        columns = self.columns
+        if self.grid.styles.grid_size_columns != columns:
+            self.grid.styles.grid_size_columns = columns
 
     def on_resize(self) -> None:
         self._apply_columns()

@@ -23,12 +23,6 @@ from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, 
 class ViewerScreen(Screen[None]):
     """Shows ``paths[index]``; ←/→ (or n/p) browse, ``z`` toggles fit ↔ 1:1, arrows pan in 1:1."""
 
-    DEFAULT_CSS = """
-    ViewerScreen #viewer-title { height: 1; padding: 0 1; text-style: bold; background: $panel; }
-    ViewerScreen #viewer-info { height: 1; padding: 0 1; color: $text-muted; background: $panel; }
-    ViewerScreen #viewer-image { height: 1fr; width: 1fr; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="viewer.close"),
         Binding("z,1", "toggle_zoom", "Fit / 1:1", id="viewer.zoom"),
