@@ -493,3 +493,30 @@ async def test_interrupted_turns_and_config_problems_are_notified(zero_latency: 
                 assert any("interrupted" in m and "retry" in m for m in messages), messages
     finally:
         await studio.aclose()
+
+
+async def test_gallery_viewer_and_compare_open_from_the_main_screen(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.compare import CompareScreen
+    from banana_studio.tui.screens.gallery import GalleryScreen
+    from banana_studio.tui.screens.viewer import ViewerScreen
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a kite")
+        await h.send_prompt(pilot, main, "two kites")
+        await pilot.press("ctrl+g")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="gallery")
+        app.screen.dismiss(1)  # what the gallery does when a turn is chosen
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and main.selected_id == 1,
+                           what="jump to the chosen turn")
+        await pilot.press("f3", "v")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="viewer")
+        app.screen.dismiss(None)
+        await h.wait_until(pilot, lambda: app.screen is main)
+        await pilot.press("m")  # mark #1
+        main.query_one(BranchTree).select_turn(2)
+        await h.wait_until(pilot, lambda: main.selected_id == 2)
+        await pilot.press("m")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        await h.settle(pilot)

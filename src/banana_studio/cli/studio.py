@@ -16,13 +16,14 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def run(args: argparse.Namespace) -> int:
     from banana_studio.config import load_config, redact
 
     config = load_config()
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return _fail("the studio needs an interactive terminal. For scripts use `banana-studio gen` "
-                     "(see `banana-studio --help`).")
     project_dir = Path(args.project_dir).expanduser() if getattr(args, "project_dir", None) else None
     project = getattr(args, "project", None) or config.default_project
     open_turn: int | None = None
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         found_dir, open_turn = found
         project = found_dir.name
         project_dir = found_dir.parent
+
+    if not is_terminal():
+        return _fail("the studio needs an interactive terminal. For scripts use `banana-studio gen` "
+                     "(see `banana-studio --help`).")
 
     protocol_pref = getattr(args, "image_protocol", None) or config.image_protocol
     # Probe the terminal BEFORE the app exists (see module docstring).

@@ -78,6 +78,10 @@ class MainScreen(Screen[None]):
         Binding("v", "viewer", "View full screen", id="viewer", show=False),
         Binding("m", "compare", "Compare (mark two)", id="compare", show=False),
         Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False),
+        Binding("f5", "variations", "Variations", id="variations",
+                tooltip="Send the prompt N times at once and pick the best (N sibling turns)"),
+        Binding("f6", "batch_jobs", "Batch jobs", id="batch-jobs", show=False),
+        Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False),
     ]
 
     def __init__(self, studio: Any, *, open_turn: int | None = None) -> None:
@@ -233,7 +237,9 @@ class MainScreen(Screen[None]):
             self.notify(redact(str(exc)), title=f"Cannot load turn #{turn_id}", severity="error")
             return
         self._shown_turn = turn
-        await self.query_one(TurnDetail).show_turn(turn, costs)
+        images = [(self.store.abs_path(i.path), f"final {i.index + 1}" if i.kind == "final" else f"draft {i.index + 1}")
+                  for i in turn.final_images + turn.draft_images]
+        await self.query_one(TurnDetail).show_turn(turn, costs, images)
         if not self._generating or self.selected_id != self.live_turn_id:
             self.query_one("#info", ContentSwitcher).current = "detail"
         await self._refresh_costs()
@@ -241,11 +247,13 @@ class MainScreen(Screen[None]):
             return  # the live preview (drafts) stays
         preview = self.query_one(ImagePreview)
         finals = turn.final_images
-        if finals:
-            await preview.show_path(self.store.abs_path(finals[-1].path))
-        elif turn.draft_images:
-            await preview.show_path(self.store.abs_path(turn.draft_images[-1].path))
+        shown = finals[-1] if finals else (turn.draft_images[-1] if turn.draft_images else None)
+        if shown is not None:
+            size = f" · {shown.width}×{shown.height}" if shown.width else ""
+            preview.border_title = f"Preview · #{turn.id}{'' if finals else ' draft'}{size}"
+            await preview.show_path(self.store.abs_path(shown.path))
         else:
+            preview.border_title = "Preview"
             preview.set_placeholder({"failed": "No image — the turn failed",
                                      "interrupted": "No image — interrupted",
                                      "cancelled": "No image — cancelled",
@@ -300,11 +308,29 @@ class MainScreen(Screen[None]):
 
         request = GenerateRequest(prompt=text, parent_id=parent, references=list(refs),
                                   settings=sidebar.settings, kind="generate")
-        prompt.remember(text)
-        prompt.load_text("")
-        self.query_one(RefTray).clear()
-        self.parent_override = None
-        self._start(request, f"New turn from #{parent}" if parent is not None else "New turn")
+
+        def go() -> None:
+            prompt.remember(text)
+            prompt.load_text("")
+            self.query_one(RefTray).clear()
+            self.parent_override = None
+            self._start(request, f"New turn from #{parent}" if parent is not None else "New turn")
+
+        self._budget_guard(request, go)
+
+    def _budget_guard(self, request: Any, go: Any, n: int = 1) -> None:
+        """Run ``go()`` now, or after confirming a request over the configured budget."""
+        if self.config.daily_budget is None and self.config.project_budget is None:
+            go()
+            return
+
+        async def check() -> None:
+            from banana_studio.tui.screens.variations import budget_allows
+
+            if await budget_allows(self.app, self.studio, request.settings, n, len(request.references)):
+                go()
+
+        self.run_worker(check(), group="budget", exclusive=True, exit_on_error=False)
 
     def _start(self, request: Any, title: str) -> None:
         self.gen_id += 1
@@ -367,14 +393,18 @@ class MainScreen(Screen[None]):
             status.state = f"◌ Draft {e.index + 1}…"
             await log.draft(e.data, e.index)
             if self.selected_id in (self.live_turn_id, None):
-                await self.query_one(ImagePreview).show_bytes(e.data, name=f"draft {e.index + 1}")
+                preview = self.query_one(ImagePreview)
+                preview.border_title = f"Preview · draft {e.index + 1}"
+                await preview.show_bytes(e.data, name=f"draft {e.index + 1}")
         elif isinstance(e, ev.AnswerText):
             log.answer(e.text)
         elif isinstance(e, ev.FinalImage):
             log.final_image(e.index)
             status.state = "◌ Saving…"
             if self.selected_id in (self.live_turn_id, None):
-                await self.query_one(ImagePreview).show_bytes(e.data, name="final")
+                preview = self.query_one(ImagePreview)
+                preview.border_title = "Preview · final"
+                await preview.show_bytes(e.data, name="final")
         elif isinstance(e, ev.Grounding):
             log.sources(e.queries, e.sources)
         elif isinstance(e, ev.Usage):
@@ -443,7 +473,7 @@ class MainScreen(Screen[None]):
         except Exception as exc:
             self.notify(redact(str(exc)), title="Cannot re-roll", severity="error")
             return
-        self._start(request, f"Re-roll of #{turn_id}")
+        self._budget_guard(request, lambda: self._start(request, f"Re-roll of #{turn_id}"))
 
     async def action_retry(self) -> None:
         turn_id = self._need_turn()
@@ -461,7 +491,7 @@ class MainScreen(Screen[None]):
         except Exception as exc:
             self.notify(redact(str(exc)), title="Cannot retry", severity="error")
             return
-        self._start(request, f"Retry of #{turn_id}")
+        self._budget_guard(request, lambda: self._start(request, f"Retry of #{turn_id}"))
 
     def action_fork(self) -> None:
         """Prepare a sibling of the selected turn: its prompt, settings and references, ready to change."""
@@ -552,6 +582,39 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(TextPromptScreen(f"Export branch → #{turn_id}",
                                               "Folder for the images and branch.json:", value=str(default)), done)
+
+    def action_variations(self) -> None:
+        from banana_studio.tui.screens.variations import open_variations
+
+        if self._generating:
+            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
+            return
+        open_variations(self)
+
+    def action_batch_jobs(self) -> None:
+        from banana_studio.tui.screens.batch import open_batch_screen
+
+        open_batch_screen(self)
+
+    def action_export_storyboard(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is None:
+            return
+        from banana_studio.services.storyboard import default_folder, export_storyboard
+
+        async def done(target: str | None) -> None:
+            if not target:
+                return
+            try:
+                out = await asyncio.to_thread(export_storyboard, self.store, turn_id, Path(target).expanduser())
+            except Exception as exc:
+                self.notify(redact(str(exc)), title="Storyboard export failed", severity="error")
+                return
+            self.notify(f"{out.html}\n{out.markdown}\n{out.sheet}", title="Storyboard exported", timeout=10)
+
+        self.app.push_screen(TextPromptScreen(f"Storyboard of the branch → #{turn_id}",
+                                              "Folder for the contact sheet, HTML/Markdown pages and images:",
+                                              value=str(default_folder(self.store, turn_id))), done)
 
     def action_copy_path(self) -> None:
         path = self._final_path()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -12,9 +13,15 @@ from textual.widgets import Markdown, Static
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.tui.images import Thumbnail, ThumbStrip
 
 STATUS_GLYPH = {"done": "●", "pending": "◌", "running": "◌", "failed": "✗", "cancelled": "⊘",
                 "interrupted": "⚠"}
+
+
+def format_timestamp(ts: float) -> str:
+    """Local date and time of a turn (tests replace this for deterministic snapshots)."""
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def settings_summary(s: GenerationSettings) -> str:
@@ -72,6 +79,9 @@ class TurnDetail(VerticalScroll):
         yield Static("", id="detail-head")
         yield Static("", id="detail-prompt")
         yield Static("", id="detail-meta")
+        strip = ThumbStrip(id="detail-images")
+        strip.display = False
+        yield strip
         yield Static("", id="detail-error")
         yield Static("", id="detail-answer")
         yield Markdown("", id="detail-thoughts")
@@ -91,9 +101,13 @@ class TurnDetail(VerticalScroll):
             self.query_one(name, Static).update("")
         self.query_one("#detail-error", Static).display = False
         self.query_one("#detail-thoughts", Markdown).display = False
+        self.query_one("#detail-images", ThumbStrip).display = False
+        self._strip_key: tuple[Any, ...] = ()
 
-    async def show_turn(self, turn: Any, costs: dict[str, float] | None = None) -> None:
-        """Show a :class:`banana_studio.domain.turn.Turn`."""
+    async def show_turn(self, turn: Any, costs: dict[str, float] | None = None,
+                        images: list[tuple[Path, str]] | None = None) -> None:
+        """Show a :class:`banana_studio.domain.turn.Turn`; ``images`` = (absolute path, caption) of its
+        finals and drafts, shown as thumbnails when there is more than one."""
         self.turn_id = turn.id
         head = Text()
         head.append(f"{STATUS_GLYPH.get(turn.status, '?')} Turn #{turn.id}", style="bold")
@@ -107,7 +121,7 @@ class TurnDetail(VerticalScroll):
         if turn.parent_id is not None:
             head.append(f"  ← #{turn.parent_id}", style="dim")
         if turn.created_at:
-            head.append("  " + _dt.datetime.fromtimestamp(turn.created_at).strftime("%Y-%m-%d %H:%M"), style="dim")
+            head.append("  " + format_timestamp(turn.created_at), style="dim")
         self.query_one("#detail-head", Static).update(head)
         self.query_one("#detail-prompt", Static).update(Text(turn.prompt or "(empty prompt)"))
 
@@ -171,4 +185,20 @@ class TurnDetail(VerticalScroll):
         if queries:
             src_text.append("Searched: " + "; ".join(map(str, queries)), style="dim")
         self.query_one("#detail-sources", Static).update(src_text)
+        await self._show_images(images or [])
         self.scroll_home(animate=False)
+
+    async def _show_images(self, images: list[tuple[Path, str]]) -> None:
+        strip = self.query_one("#detail-images", ThumbStrip)
+        key = tuple(images)
+        if key == getattr(self, "_strip_key", ()):
+            return
+        self._strip_key = key
+        await strip.clear()
+        strip.display = len(images) > 1
+        if len(images) > 1:
+            for path, caption in images:
+                await strip.mount(Thumbnail(path, caption=caption))
+            for thumb in strip.thumbnails:
+                self.run_worker(thumb.load(), group="detail-thumbs")
+
