@@ -355,6 +355,14 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         crop_for_encode = visible if visible.area and visible.contains_region(crop) else crop
         return super().render_lines(crop_for_encode)[-crop.height :] if crop.height else []
 
+    def _scale_image(self, image_data: Any, terminal_sizes: Any) -> Any:
+        # Fill the widget exactly.  The parent was already sized to the image's aspect ratio; the
+        # upstream code recomputes "auto" from scratch and its rounding can leave a one-cell column
+        # unpainted (black) beside the image.
+        width = max(1, self.content_size.width * terminal_sizes.width)
+        height = max(1, self.content_size.height * terminal_sizes.height)
+        return image_data.scaled(width, height)
+
 
 class StableSixelImage(_ti_widget.SixelImage, Renderable=_ti_widget_sixel._NoopRenderable):
     """Sixel image widget with the crop-insensitive cache and the xterm register fix."""

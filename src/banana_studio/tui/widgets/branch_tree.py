@@ -52,7 +52,8 @@ STATUS_GLYPHS: dict[str, str] = {
     "cancelled": "⊘",
     "interrupted": "⚠",
 }
-KIND_MARKS: dict[str, str] = {"reroll": "↻", "edit": "✎", "variation": "≈", "batch": "≈"}
+KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈"}
+"""Marks for turns that are not plain continuations (every child turn is an "edit": no mark)."""
 
 
 class _Row:
@@ -87,8 +88,7 @@ class BranchTree(ScrollView, can_focus=True):
     BranchTree > .branch-tree--failed { color: $error; }
     BranchTree > .branch-tree--cancelled { color: $text-muted; }
     BranchTree > .branch-tree--interrupted { color: $warning; }
-    BranchTree > .branch-tree--branch { background: $primary 15%; }
-    BranchTree > .branch-tree--selected { text-style: bold; }
+    BranchTree > .branch-tree--branch { background: $primary 25%; }
     BranchTree > .branch-tree--cursor { background: $primary 45%; text-style: bold; }
     BranchTree:focus > .branch-tree--cursor { background: $primary 70%; }
     BranchTree > .branch-tree--empty { color: $text-muted; text-style: italic; }
@@ -98,7 +98,7 @@ class BranchTree(ScrollView, can_focus=True):
         "branch-tree--guide", "branch-tree--id", "branch-tree--siblings", "branch-tree--label",
         "branch-tree--cost", "branch-tree--star", "branch-tree--done", "branch-tree--running",
         "branch-tree--failed", "branch-tree--cancelled", "branch-tree--interrupted", "branch-tree--branch",
-        "branch-tree--selected", "branch-tree--cursor", "branch-tree--empty",
+        "branch-tree--cursor", "branch-tree--empty",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -426,11 +426,9 @@ class BranchTree(ScrollView, can_focus=True):
             line = line + self._style("branch")
         if row_index == self.cursor_row:
             line = line + self._style("cursor")
-        if row.id == self._bt_selected_id:
-            line = line + self._style("selected")
         status = str(getattr(node, "status", "done"))
         status_style = "running" if status == "pending" else status
-        segs: list[Segment] = [Segment("▸" if row.id == self._bt_selected_id else " ", line)]
+        segs: list[Segment] = [Segment("▸" if row_index == self.cursor_row else " ", line)]
         guide = row.guide
         max_guide = max(0, width // 2)
         if len(guide) > max_guide:
