@@ -6,6 +6,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.message import Message
@@ -241,3 +242,13 @@ async def test_ten_thousand_turns_build_and_first_render_fast() -> None:
         assert tree.scroll_offset.y <= row < tree.scroll_offset.y + tree.scrollable_content_region.height
         visible = [line_text(tree, y) for y in range(tree.scrollable_content_region.height)]
         assert any("#10000 " in line for line in visible)
+
+
+def test_snapshot_branch_tree(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        tree = pilot.app.query_one(BranchTree)
+        tree.focus()
+        tree.select_turn(7)
+        await pilot.pause()
+
+    assert snap_compare(TreeApp(small_tree()), terminal_size=(72, 12), run_before=run_before)

@@ -284,3 +284,16 @@ async def test_viewer_broken_file_message(tmp_path: Path) -> None:
 
 def test_tile_is_focusable() -> None:
     assert GalleryTile.can_focus
+
+
+def test_snapshot_gallery(snap_compare: Any, store: ProjectStore) -> None:
+    async def run_before(pilot: Any) -> None:
+        gallery = pilot.app.screen
+        await wait_for(pilot, lambda: len(gallery.tiles) == len(PROMPTS))
+        await wait_for(pilot, lambda: all(t.thumbnail.loaded and t.thumbnail.source_size
+                                          for t in gallery.visible_tiles(ahead=0)))
+        await pilot.press("right", "c")
+        await pilot.pause()
+
+    assert snap_compare(Host(lambda: GalleryScreen(SimpleNamespace(store=store))), terminal_size=(100, 30),
+                        run_before=run_before)

@@ -13,6 +13,7 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
@@ -22,6 +23,14 @@ from textual.widgets import Button, Static
 from banana_studio.tui import images as im
 
 # -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _keep_protocol() -> Any:
+    """Tests here switch the process-wide protocol; give the next test what it had."""
+    saved = im._chosen_protocol
+    yield
+    im._chosen_protocol = saved
 
 
 def _gradient(w: int, h: int) -> Image.Image:
@@ -64,16 +73,13 @@ class PreviewApp(App[None]):
 @pytest.mark.parametrize("pref,expected", [("sixel", "sixel"), ("kitty", "kitty"), ("tgp", "kitty"),
                                            ("halfcell", "halfcell"), ("unicode", "unicode"), ("none", "none")])
 def test_forced_protocols(pref: str, expected: str) -> None:
-    try:
-        assert im.select_image_protocol(pref) == expected
-        assert im.current_protocol() == expected
-        cls = im.image_widget_class()
-        if expected == "none":
-            assert cls is None
-        else:
-            assert cls is not None and cls.__name__.lower().startswith("stable")
-    finally:
-        im.select_image_protocol("auto")
+    assert im.select_image_protocol(pref) == expected
+    assert im.current_protocol() == expected
+    cls = im.image_widget_class()
+    if expected == "none":
+        assert cls is None
+    else:
+        assert cls is not None and cls.__name__.lower().startswith("stable")
 
 
 def test_auto_without_tty_is_unicode() -> None:
@@ -91,14 +97,10 @@ def test_auto_prefers_halfcell_in_tmux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(im._ti_renderable, "Image", im._ti_renderable.SixelImage)
     monkeypatch.setattr(sys, "__stdout__", _FakeTty())
     monkeypatch.delenv("TMUX", raising=False)
-    try:
-        assert im.select_image_protocol("auto") == "sixel"
-        monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
-        assert im.select_image_protocol("auto") == "halfcell"
-        assert im.select_image_protocol("sixel") == "sixel"  # forcing wins inside tmux
-    finally:
-        monkeypatch.undo()
-        im.select_image_protocol("auto")
+    assert im.select_image_protocol("auto") == "sixel"
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    assert im.select_image_protocol("auto") == "halfcell"
+    assert im.select_image_protocol("sixel") == "sixel"  # forcing wins inside tmux
 
 
 def _run_in_pty(code: str, rows: int, cols: int, env: dict[str, str]) -> tuple[int, str]:
