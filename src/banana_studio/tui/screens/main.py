@@ -80,7 +80,7 @@ class MainScreen(Screen[None]):
         Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False),
         Binding("f5", "variations", "Variations", id="variations",
                 tooltip="Send the prompt N times at once and pick the best (N sibling turns)"),
-        Binding("f6", "batch_jobs", "Batch jobs", id="batch-jobs", show=False),
+        Binding("f8", "batch_jobs", "Batch jobs", id="batch-jobs", show=False),
         Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False),
     ]
 
@@ -148,7 +148,12 @@ class MainScreen(Screen[None]):
         self._apply_nodes(nodes)
         tree = self.query_one(BranchTree)
         if self._open_turn is not None and tree.select_turn(self._open_turn):
-            pass
+            # `open IMAGE`: restore that turn's settings too (the branch is the tree cursor).
+            try:
+                opened = await asyncio.to_thread(self.store.get_turn, self._open_turn)
+                self.query_one(SettingsSidebar).load(opened.settings)
+            except Exception:
+                pass
         elif nodes:
             latest = max(nodes, key=lambda n: n.id)
             tree.select_turn(latest.id)
@@ -341,7 +346,10 @@ class MainScreen(Screen[None]):
         self.query_one("#info", ContentSwitcher).current = "log"
         self.run_worker(log.start(title), group="log-start")
         self.query_one(ImagePreview).set_placeholder("Generating…")
-        self.query_one(StatusLine).state = "◌ Generating…"
+        status = self.query_one(StatusLine)
+        status.state = "◌ Generating…"
+        status.turn_cost = None
+        status.turn_tokens = 0
         self.gen_worker = self._generate(self.gen_id, request)
         self.refresh_bindings()
 
