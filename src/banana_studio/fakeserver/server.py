@@ -56,6 +56,9 @@ class RecordedRequest:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
+    """listen() backlog.  The stdlib default (5) overflows when many generations start at once:
+    connections were reset (ReadError) or left hanging until the client timeout."""
     fake: FakeGemini
 
     def handle_error(self, request: Any, client_address: Any) -> None:
