@@ -1,0 +1,260 @@
+"""Batch jobs screen: the project's Batch API jobs, live progress, submit a prompts file, cancel.
+
+Opening the screen resumes polling every unfinished job of the project (a job submitted before a
+restart is picked up here), and finished jobs are imported as turns automatically.  All network and
+file work runs in workers; the screen never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
+
+from banana_studio.config import redact
+from banana_studio.services.batch import BatchError, BatchLane, BatchProgress, BatchRecord, parse_prompts
+from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.screens.variations import budget_allows
+
+COLUMNS = ("Job", "State", "Progress", "Prompts", "Submitted", "Estimate", "Imported")
+_STATE_STYLE = {"imported": "green", "succeeded": "green", "failed": "red", "cancelled": "yellow",
+                "expired": "red", "lost": "red", "running": "cyan", "pending": "cyan"}
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M") if ts else "-"
+
+
+class BatchScreen(Screen[bool]):
+    """Dismisses with True when turns were imported (the caller reloads its tree)."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Back", id="batch-close"),
+        Binding("n", "new", "New batch from file", id="batch-new"),
+        Binding("c", "cancel_job", "Cancel job", id="batch-cancel"),
+        Binding("r", "refresh", "Refresh", id="batch-refresh"),
+    ]
+
+    DEMO_POLL: ClassVar[float] = 2.0
+    """Seconds between status checks against the demo server (real jobs: ``POLL``)."""
+    POLL: ClassVar[float] = 10.0
+
+    def __init__(self, studio: Any, settings: Any = None, *, poll_interval: float | None = None) -> None:
+        super().__init__()
+        self.studio = studio
+        self.lane = BatchLane(studio)
+        self.settings = settings if settings is not None else studio.config.defaults
+        default_poll = self.DEMO_POLL if studio.demo else self.POLL
+        self.poll_interval = poll_interval if poll_interval is not None else default_poll
+        self.records: dict[str, BatchRecord] = {}
+        self.progress: dict[str, BatchProgress] = {}
+        self.watching: set[str] = set()
+        self.imported_any = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · "
+                                   "half price, results usually within hours"), id="batch-title")
+        table: DataTable[Any] = DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield ProgressBar(id="batch-progress", show_eta=False)
+        yield RichLog(id="batch-log", wrap=True, markup=False)
+        yield Static("n: submit a prompts file (.txt one per line, .jsonl) · c: cancel · r: refresh · Esc: back",
+                     id="batch-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        self.query_one(ProgressBar).display = False
+        self._load()
+
+    # -- data ---------------------------------------------------------------------------------------
+    def log_line(self, text: str) -> None:
+        self.query_one(RichLog).write(Text(f"{time.strftime('%H:%M:%S')}  {redact(text)}"))
+
+    @work(group="batch-load", exclusive=True, exit_on_error=False)
+    async def _load(self) -> None:
+        records = await asyncio.to_thread(self.lane.records)
+        for r in records:
+            self._put(r)
+        if not records:
+            self.log_line("No batch jobs in this project yet. Press n to submit a prompts file.")
+        for r in records:
+            if not r.finished:
+                self._watch(r)
+
+    def _cells(self, r: BatchRecord) -> tuple[Any, ...]:
+        p = self.progress.get(r.name)
+        state = "lost" if r.state == "LOST" else r.short_state
+        frac = p.fraction if p is not None else None
+        if r.imported:
+            prog = "100%"
+        elif frac is not None:
+            prog = f"{frac * 100:.0f}%"
+        elif p is not None:
+            secs = int(p.elapsed)
+            prog = f"{secs // 60}:{secs % 60:02d}"
+        else:
+            prog = "-"
+        ok = sum(1 for i in r.items if i.status == "done")
+        bad = sum(1 for i in r.items if i.status == "failed")
+        return (r.name, Text(state, style=_STATE_STYLE.get(state, "")), prog, str(len(r.items)),
+                _when(r.created_at), f"${r.estimate:.3f}", f"{ok} ok / {bad} failed" if (ok or bad) else "-")
+
+    def _put(self, r: BatchRecord) -> None:
+        self.records[r.name] = r
+        table = self.query_one(DataTable)
+        cells = self._cells(r)
+        if r.name in table.rows:
+            for col, value in zip(COLUMNS, cells, strict=True):
+                table.update_cell(r.name, col, value)
+        else:
+            table.add_row(*cells, key=r.name)
+
+    def _selected(self) -> BatchRecord | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.records.get(str(key)) if key is not None else None
+
+    def _show_bar(self, p: BatchProgress) -> None:
+        sel = self._selected()
+        bar = self.query_one(ProgressBar)
+        if sel is None or sel.name != p.record.name:
+            return
+        frac = p.fraction
+        bar.display = True
+        if frac is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=frac * 100)
+
+    # -- polling ------------------------------------------------------------------------------------
+    def _watch(self, record: BatchRecord) -> None:
+        if record.name in self.watching:
+            return
+        self.watching.add(record.name)
+        self.log_line(f"Watching {record.name} ({len(record.items)} prompt(s), {record.short_state}).")
+        self.run_worker(self._wait(record), group=f"batch-{record.job_id}", exit_on_error=False)
+
+    async def _wait(self, record: BatchRecord) -> None:
+        last_state = record.state
+
+        def progress(p: BatchProgress) -> None:
+            nonlocal last_state
+            self.progress[p.record.name] = p
+            self._put(p.record)
+            self._show_bar(p)
+            if p.state != last_state:
+                self.log_line(f"{p.record.name}: {p.state.removeprefix('JOB_STATE_').lower()}")
+                last_state = p.state
+
+        try:
+            record = await self.lane.wait(record, interval=self.poll_interval, progress=progress)
+        except BatchError as exc:
+            self.log_line(str(exc))
+            self.notify(str(exc), title="Batch", severity="error")
+            return
+        finally:
+            self.watching.discard(record.name)
+        self._put(record)
+        if record.imported:
+            self.imported_any = True
+            ok = sum(1 for i in record.items if i.status == "done")
+            msg = f"{record.name}: imported {ok} of {len(record.items)} as turns."
+            self.log_line(msg)
+            self.notify(msg, title="Batch done")
+        elif record.error:
+            self.log_line(f"{record.name}: {record.error}")
+
+    @on(DataTable.RowHighlighted)
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        r = self._selected()
+        if r is not None and r.name in self.progress:
+            self._show_bar(self.progress[r.name])
+        elif r is not None and r.imported:
+            self.query_one(ProgressBar).display = True
+            self.query_one(ProgressBar).update(total=100, progress=100)
+
+    # -- actions ------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self._load()
+
+    def action_new(self) -> None:
+        def done(path: str | None) -> None:
+            if path:
+                self._submit(Path(path).expanduser())
+
+        self.app.push_screen(TextPromptScreen(
+            "New batch job", "Prompts file (.txt: one prompt per line; .jsonl: {\"prompt\": …} per line). "
+            "Uses the current settings; billed at half price:", placeholder="~/prompts.txt"), done)
+
+    @work(group="batch-submit", exclusive=True, exit_on_error=False)
+    async def _submit(self, path: Path) -> None:
+        try:
+            prompts = await asyncio.to_thread(parse_prompts, path, self.settings)
+        except BatchError as exc:
+            self.notify(str(exc), title="Cannot read the prompts", severity="error")
+            return
+        if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True):
+            return
+        est = self.lane.estimate(prompts)
+        self.log_line(f"Submitting {len(prompts)} prompt(s) from {path.name} (~${est:.3f})…")
+        try:
+            record = await self.lane.submit(prompts)
+        except BatchError as exc:
+            self.log_line(str(exc))
+            self.notify(str(exc), title="Batch not submitted", severity="error")
+            return
+        self._put(record)
+        self.log_line(f"Submitted {record.name} ({record.input_mode}); its id is saved in the project.")
+        self._watch(record)
+
+    def action_cancel_job(self) -> None:
+        r = self._selected()
+        if r is None or r.finished or r.done:
+            self.notify("Select a pending or running job to cancel.", severity="warning")
+            return
+
+        async def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                record = await self.lane.cancel(r)
+            except BatchError as exc:
+                self.notify(str(exc), title="Cancel failed", severity="error")
+                return
+            self._put(record)
+            self.log_line(f"{record.name}: {record.short_state}")
+
+        self.app.push_screen(ConfirmScreen("Cancel batch job", f"Cancel {r.name}? Requests not yet run are "
+                                           "dropped.", yes="Cancel job", no="Keep", danger=True), done)
+
+    def action_close(self) -> None:
+        if self.watching:
+            self.notify("Jobs keep running on the server; they are picked up again next time.", title="Batch")
+        self.dismiss(self.imported_any)
+
+
+def open_batch_screen(main: Any) -> None:
+    """Main-screen action: show the batch jobs; reload the tree if results were imported."""
+    from banana_studio.tui.widgets.sidebar import SettingsSidebar
+
+    settings = main.query_one(SettingsSidebar).settings
+
+    async def done(imported: bool | None) -> None:
+        if imported:
+            await main.reload_tree()
+
+    main.app.push_screen(BatchScreen(main.studio, settings), done)

@@ -1,0 +1,287 @@
+"""Variations grid: N generations of one prompt side by side, streaming; pick the one to keep going from.
+
+Also home of the TUI cost guard (:func:`budget_allows`): a confirm modal when a request would exceed
+the daily / project budget from the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.events import Click
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from banana_studio.config import redact
+from banana_studio.domain.events import (
+    DraftImage,
+    Failed,
+    FinalImage,
+    Retrying,
+    ThoughtText,
+    TurnSaved,
+    TurnStarted,
+)
+from banana_studio.services.variations import (
+    DEFAULT_VARIATIONS,
+    MAX_VARIATIONS,
+    MIN_VARIATIONS,
+    VariationSet,
+    generate_variations,
+)
+from banana_studio.tui.images import ImagePreview
+from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+
+_HEADING = re.compile(r"\*\*(.+?)\*\*")
+
+
+async def budget_allows(app: App[Any], studio: Any, settings: Any, n: int = 1, n_refs: int = 0, *,
+                        batch: bool = False) -> bool:
+    """True if the request is within budget or the user confirms it anyway.  Call from a worker.
+
+    Without a configured budget this returns at once (no thread hop, no modal)."""
+    config = studio.config
+    if config.daily_budget is None and config.project_budget is None:
+        return True
+    verdict = await asyncio.to_thread(studio.check_budget, settings, n, n_refs=n_refs, batch=batch)
+    if verdict.ok:
+        return True
+    answer = await app.push_screen_wait(ConfirmScreen(
+        "Over budget", f"{verdict.message}\n\nSend anyway?", yes="Send anyway", no="Don't send", danger=True))
+    return bool(answer)
+
+
+class VariationCell(Vertical, can_focus=True):
+    """One variation: its live preview (drafts, then the final image) and a one-line status."""
+
+    status: reactive[str] = reactive("waiting…")
+
+    def __init__(self, index: int) -> None:
+        super().__init__(classes="variation-cell", id=f"variation-{index + 1}")
+        self.index = index
+        self.turn_id: int | None = None
+        self.ok = False
+        self.finished = False
+        self.border_title = f"{index + 1}"
+
+    def compose(self) -> ComposeResult:
+        yield ImagePreview("waiting…", classes="variation-preview")
+        yield Static("waiting…", classes="variation-status")
+
+    def watch_status(self, value: str) -> None:
+        if self.is_mounted:
+            self.query_one(".variation-status", Static).update(Text(value, overflow="ellipsis", no_wrap=True))
+
+    @property
+    def preview(self) -> ImagePreview:
+        return self.query_one(ImagePreview)
+
+    def on_click(self, event: Click) -> None:
+        self.focus()
+
+
+class VariationsScreen(Screen[int | None]):
+    """Runs the variations as soon as it is shown.  Dismisses with the picked turn id (or None)."""
+
+    BINDINGS = [
+        Binding("enter", "pick", "Pick", id="variations-pick"),
+        Binding("escape", "close", "Cancel / back", id="variations-close"),
+        Binding("left,h", "move(-1, 0)", "←", show=False),
+        Binding("right,l", "move(1, 0)", "→", show=False),
+        Binding("up,k", "move(0, -1)", "↑", show=False),
+        Binding("down,j", "move(0, 1)", "↓", show=False),
+    ]
+
+    def __init__(self, studio: Any, request: Any, n: int = DEFAULT_VARIATIONS) -> None:
+        super().__init__()
+        self.studio = studio
+        self.request = request
+        self.n = n
+        self.columns = 2 if n <= 4 else 4
+        self.result = VariationSet(n)
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        prompt = self.request.prompt.replace("\n", " ")
+        s = self.request.settings
+        est = self.studio.estimate_cost(s, len(self.request.references)) * self.n
+        parent = f"from #{self.request.parent_id}" if self.request.parent_id is not None else "new thread"
+        yield Static(Text.assemble((f"Variations ×{self.n}", "bold"), f"  {parent} · {s.aspect_ratio} "
+                                   f"{s.image_size} · est. ${est:.3f}  ", (prompt, "italic")),
+                     id="variations-title")
+        grid = Grid(*[VariationCell(i) for i in range(self.n)], id="variations-grid")
+        grid.styles.grid_size_columns = self.columns
+        yield grid
+        yield Static("←↑↓→ choose · Enter keeps the chosen one and continues from it · Esc cancels / goes back",
+                     id="variations-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.cells[0].focus()
+        self._run()
+
+    @property
+    def cells(self) -> list[VariationCell]:
+        return list(self.query(VariationCell))
+
+    @work(group="variations", exclusive=True, exit_on_error=False)
+    async def _run(self) -> None:
+        self.running = True
+        cells = self.cells
+        try:
+            async for v in generate_variations(self.studio, self.request, self.n):
+                self.result.feed(v)
+                await self._apply(cells[v.index], v.event)
+        except asyncio.CancelledError:
+            for c in cells:
+                if not c.finished:
+                    c.status = "cancelled"
+                    c.preview.set_placeholder("cancelled")
+            raise
+        finally:
+            self.running = False
+            self.refresh_bindings()
+        done = len(self.result.done)
+        self.notify(f"{done} of {self.n} variations done — pick one with Enter.", title="Variations")
+
+    async def _apply(self, cell: VariationCell, ev: Any) -> None:
+        if isinstance(ev, TurnStarted):
+            cell.turn_id = int(ev.turn.id)
+            cell.border_title = f"{cell.index + 1} · #{cell.turn_id}"
+            cell.status = "sent…"
+            cell.preview.set_placeholder("thinking…")
+        elif isinstance(ev, ThoughtText):
+            heads = _HEADING.findall(ev.text)
+            if heads:
+                cell.status = heads[-1]
+        elif isinstance(ev, Retrying):
+            cell.status = f"retrying in {ev.delay:.0f} s…"
+        elif isinstance(ev, DraftImage):
+            cell.status = f"draft {ev.index + 1}…"
+            await cell.preview.show_bytes(ev.data, name=f"draft {ev.index + 1}")
+        elif isinstance(ev, FinalImage):
+            await cell.preview.show_bytes(ev.data, name="final")
+        elif isinstance(ev, TurnSaved):
+            cell.finished = True
+            turn = ev.turn
+            cell.ok = turn.status == "done"
+            if cell.ok:
+                cell.status = f"✓ #{turn.id} · ${turn.cost:.3f}"
+                cell.add_class("-done")
+                finals = turn.final_images
+                if finals:
+                    await cell.preview.show_path(self.studio.store.abs_path(finals[-1].path))
+            else:
+                cell.status = f"✗ {redact(turn.error or turn.status)}"
+                cell.add_class("-failed")
+                cell.preview.set_placeholder(turn.status)
+        elif isinstance(ev, Failed) and not cell.finished:
+            cell.status = f"✗ {redact(ev.error.message)}"
+            if cell.turn_id is None:  # never started (invalid request): nothing more will come
+                cell.finished = True
+                cell.add_class("-failed")
+                cell.preview.set_placeholder("not sent")
+
+    def _focused_cell(self) -> VariationCell | None:
+        focused = self.focused
+        while focused is not None and not isinstance(focused, VariationCell):
+            focused = focused.parent if isinstance(focused.parent, VariationCell) else None
+        return focused if isinstance(focused, VariationCell) else None
+
+    def action_move(self, dx: int, dy: int) -> None:
+        cells = self.cells
+        cell = self._focused_cell()
+        i = cell.index if cell is not None else 0
+        j = i + dx + dy * self.columns
+        if 0 <= j < len(cells):
+            cells[j].focus()
+
+    def action_pick(self) -> None:
+        cell = self._focused_cell()
+        if cell is None:
+            return
+        if not cell.ok or cell.turn_id is None:
+            self.notify("That variation has no image (yet). Pick a finished one.", severity="warning")
+            return
+        if self.running:
+            self.workers.cancel_group(self, "variations")
+        self.dismiss(cell.turn_id)
+
+    def action_close(self) -> None:
+        if self.running:
+            self.workers.cancel_group(self, "variations")
+            self.notify("Cancelled the variations still running.", title="Variations")
+            return
+        self.dismiss(None)
+
+
+def open_variations(main: Any, n: int | None = None) -> None:
+    """Main-screen action: ask how many, check the budget, run the grid, then select the pick.
+
+    Uses the main screen's prompt, references, settings and branch position exactly like Send."""
+    from banana_studio.services import GenerateRequest
+    from banana_studio.tui.screens.main import NEW_ROOT
+    from banana_studio.tui.widgets.prompt import PromptArea
+    from banana_studio.tui.widgets.ref_tray import RefTray
+    from banana_studio.tui.widgets.sidebar import SettingsSidebar
+
+    prompt = main.query_one(PromptArea)
+    text = prompt.text.strip()
+    if not text:
+        main.notify("Write a prompt first, then ask for variations.", severity="warning")
+        prompt.focus()
+        return
+    sidebar = main.query_one(SettingsSidebar)
+    if sidebar.fatal_problems:
+        main.notify("\n".join(p.message for p in sidebar.fatal_problems), title="Fix the settings first",
+                    severity="error")
+        return
+    if main.parent_override == NEW_ROOT:
+        parent = None
+    elif main.parent_override is not None:
+        parent = main.parent_override
+    else:
+        parent = main.selected_id
+    request = GenerateRequest(prompt=text, parent_id=parent, references=list(main.query_one(RefTray).paths),
+                              settings=sidebar.settings, kind="variation")
+
+    async def flow(count: int) -> None:
+        if not await budget_allows(main.app, main.studio, request.settings, count, len(request.references)):
+            return
+        prompt.remember(text)
+        prompt.load_text("")
+        main.query_one(RefTray).clear()
+        main.parent_override = None
+        picked = await main.app.push_screen_wait(VariationsScreen(main.studio, request, count))
+        await main.reload_tree(select=picked if picked is not None else None)
+
+    def start(count: int) -> None:
+        main.run_worker(flow(count), group="variations-flow", exclusive=True, exit_on_error=False)
+
+    if n is not None:
+        start(n)
+        return
+
+    def asked(value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            count = int(value.strip())
+        except ValueError:
+            count = -1
+        if not MIN_VARIATIONS <= count <= MAX_VARIATIONS:
+            main.notify(f"Choose between {MIN_VARIATIONS} and {MAX_VARIATIONS} variations.", severity="warning")
+            return
+        start(count)
+
+    main.app.push_screen(TextPromptScreen("Variations", f"How many at once ({MIN_VARIATIONS}–{MAX_VARIATIONS})? "
+                                          "Each is a separate request, billed separately.",
+                                          value=str(DEFAULT_VARIATIONS)), asked)
