@@ -26,6 +26,7 @@ from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 from banana_studio.tui.screens.variations import budget_allows
 
 COLUMNS = ("Job", "State", "Progress", "Prompts", "Submitted", "Estimate", "Imported")
+WIDTHS = (24, 10, 8, 7, 11, 9, 18)
 _STATE_STYLE = {"imported": "green", "succeeded": "green", "failed": "red", "cancelled": "yellow",
                 "expired": "red", "lost": "red", "running": "cyan", "pending": "cyan"}
 
@@ -73,8 +74,8 @@ class BatchScreen(Screen[bool]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
+        for col, width in zip(COLUMNS, WIDTHS, strict=True):
+            table.add_column(col, key=col, width=width)
         self.query_one(ProgressBar).display = False
         self._load()
 
