@@ -260,8 +260,15 @@ def open_variations(main: Any, n: int | None = None) -> None:
         prompt.load_text("")
         main.query_one(RefTray).clear()
         main.parent_override = None
-        picked = await main.app.push_screen_wait(VariationsScreen(main.studio, request, count))
+        screen = VariationsScreen(main.studio, request, count)
+        picked = await main.app.push_screen_wait(screen)
+        spent = [t for t in screen.result.turns if t is not None]
+        if hasattr(main, "session_cost"):
+            main.session_cost += sum(t.cost for t in spent)
+            main.session_tokens += sum(int((t.usage or {}).get("total_tokens", 0) or 0) for t in spent)
         await main.reload_tree(select=picked if picked is not None else None)
+        if hasattr(main, "_refresh_costs"):
+            await main._refresh_costs()
 
     def start(count: int) -> None:
         main.run_worker(flow(count), group="variations-flow", exclusive=True, exit_on_error=False)
