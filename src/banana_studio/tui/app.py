@@ -17,6 +17,7 @@ from textual.binding import Binding
 
 from banana_studio.config import redact
 from banana_studio.tui.commands import StudioCommands
+from banana_studio.tui.gc_tuning import tune_for_interactive
 from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
 from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
@@ -78,6 +79,7 @@ class StudioApp(App[None]):
         else:
             self._show_main()
         self._check_size(self.size.width, self.size.height)
+        self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
 
     def _show_main(self) -> None:
         self._main = MainScreen(self.studio, open_turn=self.open_turn)
