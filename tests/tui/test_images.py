@@ -298,8 +298,9 @@ async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
         await pilot.pause()
         assert im.STATS.renderables == built
         if protocol == "kitty":
-            uploads = [m for m in sent if m.get("a") == "T" or m.get("a") == "t"]
-            assert len(uploads) <= 1
+            # One PNG upload (final chunk: f=100, m=0) for the whole test: no re-upload per paint.
+            uploads = [m for m in sent if m.get("f") == 100 and m.get("m") == 0]
+            assert len(uploads) == 1
 
 
 async def test_sixel_not_reencoded_on_hover_or_partial_repaint(small_png: Path) -> None:

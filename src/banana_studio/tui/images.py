@@ -500,7 +500,6 @@ class PreviewCache:
 
 CACHE = PreviewCache()
 
-PILImage.MAX_IMAGE_PIXELS = max(PILImage.MAX_IMAGE_PIXELS or 0, 64_000_000)
 
 
 def decode_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
