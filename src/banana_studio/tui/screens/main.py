@@ -422,6 +422,8 @@ class MainScreen(Screen[None]):
             log.retrying(e.attempt, e.max_attempts, e.delay, e.reason)
             status.state = f"⟳ retry {e.attempt}/{e.max_attempts} in {e.delay:.0f}s"
         elif isinstance(e, ev.Finished):
+            for warning in e.warnings:  # e.g. an empty thought signature: editing from this turn may fail
+                self.notify(redact(warning), title="Warning", severity="warning", timeout=12)
             if not e.ok and e.error is not None:
                 self._show_error(e.error.message)
         elif isinstance(e, ev.Failed):
