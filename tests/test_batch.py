@@ -333,3 +333,52 @@ def test_demo_batch_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["batch", str(prompts), "-p", "d", "--demo", "--poll", "0.05"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert Path(line).is_file()
+
+
+def test_progress_printer_on_a_terminal_redraws_one_line() -> None:
+    from banana_studio.cli.batch import ProgressPrinter
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    printer = ProgressPrinter(out)
+    rec = batch_mod.BatchRecord(name="batches/abc", model="m", display_name="", created_at=0, target="t",
+                                input_mode="inline", estimate=0.1, items=[])
+    printer(BatchProgress(rec, "JOB_STATE_RUNNING", 5, 4, pending=4))
+    printer._latest_at -= 60  # a minute passes between polls
+    printer.tick()
+    printer(BatchProgress(rec, "JOB_STATE_SUCCEEDED", 70, 4, imported=4, phase="done"))
+    text = out.getvalue()
+    assert "\n" not in text.rstrip("\n") and text.count("\r") == 3
+    assert "0:05" in text and "1:05" in text and "imported 4/4" in text
+
+
+def test_ctrl_c_while_waiting_keeps_the_job(env: Path, srv: FakeGemini) -> None:
+    """Interrupting the wait leaves the job on the server and its id in the project; --resume finishes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    srv.batch_seconds = 60
+    prompts = env / "p.txt"
+    prompts.write_text("patient prompt\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "banana_studio.cli.main", "batch", str(prompts), "-p", "ctrlc",
+                             "--poll", "0.2"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    deadline = time.monotonic() + 30
+    while not load_records(projects(env) / "ctrlc") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "keeps running on the server" in err and "--resume" in err
+    (record,) = load_records(projects(env) / "ctrlc")
+    assert not record.finished
+    srv.batch_seconds = 0
+    assert main(["batch", "--resume", "-p", "ctrlc", "--poll", "0"]) == 0
+    assert load_records(projects(env) / "ctrlc")[0].imported

@@ -53,6 +53,20 @@ class ProgressPrinter:
         self._width = 0
 
     def __call__(self, p: BatchProgress) -> None:
+        self._latest = p
+        self._latest_at = time.monotonic()
+        self._draw(p)
+
+    def tick(self) -> None:
+        """Redraw the latest line with the clock advanced (terminals only; between polls)."""
+        p = getattr(self, "_latest", None)
+        if not self.tty or p is None or p.phase != "waiting":
+            return
+        elapsed = p.elapsed + (time.monotonic() - self._latest_at)
+        self._draw(BatchProgress(p.record, p.state, elapsed, p.total, p.succeeded, p.failed, p.pending,
+                                 p.imported, p.phase))
+
+    def _draw(self, p: BatchProgress) -> None:
         line = p.line()
         if self.tty:
             pad = max(0, self._width - len(line))
@@ -127,9 +141,17 @@ def _report(lane: BatchLane, record: BatchRecord) -> int:
 
 async def _wait(lane: BatchLane, record: BatchRecord, interval: float) -> int:
     printer = ProgressPrinter()
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            printer.tick()
+
+    clock = asyncio.create_task(ticker())
     try:
         record = await lane.wait(record, interval=interval, progress=printer)
     finally:
+        clock.cancel()
         printer.finish()
     return await asyncio.to_thread(_report, lane, record)
 
