@@ -310,9 +310,10 @@ async def test_cancel_with_escape_marks_turn_cancelled(demo_studio: Any, h: Any)
         assert demo_studio.store.get_turn(main.live_turn_id).status == "cancelled"
         log = main.query_one(ThinkingLog)
         assert "Cancelled" in static_text(log.query_one("#log-status", Static))
-        # Esc with nothing running does not cancel anything (and does not crash).
+        # Esc with nothing running leaves the prompt for the tree (letters then act on the turn).
+        main.query_one(PromptArea).focus()
         await pilot.press("escape")
-        assert not main._generating
+        assert not main._generating and main.query_one(BranchTree).has_focus
 
 
 async def test_prompt_history_recall(demo_studio: Any, h: Any) -> None:
@@ -520,3 +521,20 @@ async def test_gallery_viewer_and_compare_open_from_the_main_screen(demo_studio:
         await pilot.press("m")
         await h.wait_until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
         await h.settle(pilot)
+
+
+async def test_vanished_reference_is_refused_and_the_prompt_restored(demo_studio: Any, make_png: Any,
+                                                                     h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        tray = main.query_one(RefTray)
+        ref = make_png("gone.png")
+        await tray.add_paths([ref])
+        ref.unlink()  # deleted after it was added, before the send
+        await h.send_prompt(pilot, main, "use the reference")
+        assert main.last_error and "gone.png" in main.last_error
+        assert demo_studio.store.tree_index() == [], "nothing was recorded"
+        assert main.query_one(PromptArea).text == "use the reference", "the prompt is given back"
+        log = main.query_one(ThinkingLog)
+        assert "nothing was sent" in static_text(log.query_one("#log-status", Static))

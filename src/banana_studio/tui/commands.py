@@ -32,13 +32,16 @@ EXTRA_ACTIONS = [
 ]
 
 
+_NOT_IN_PALETTE = {"leave_input"}
+
+
 def palette_actions() -> list[PaletteAction]:
     """One entry per MainScreen binding (with a description) plus app-level extras."""
     out: list[PaletteAction] = []
     seen: set[str] = set()
     for binding in MainScreen.BINDINGS:
         b: Any = binding
-        if b.action in seen or not b.description:
+        if b.action in seen or not b.description or b.action in _NOT_IN_PALETTE:
             continue
         seen.add(b.action)
         out.append(PaletteAction(b.description, b.tooltip or "", b.action, b.id or ""))

@@ -56,6 +56,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+enter,ctrl+j", "send", "Send", key_display="ctrl+⏎", id="send",
                 tooltip="Send the prompt; continues from the selected turn (a new turn in the tree)"),
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Cancel the running generation"),
+        Binding("escape", "leave_input", "Leave the prompt (letters then act on the turn)", show=False,
+                id="leave-input"),
         Binding("ctrl+r", "reroll", "Re-roll", id="reroll", tooltip="Same prompt and settings, a new sibling"),
         Binding("ctrl+t,R", "retry", "Retry", id="retry", show=False),
         Binding("ctrl+f", "fork", "Fork", id="fork",
@@ -102,6 +104,8 @@ class MainScreen(Screen[None]):
         self.session_cost = 0.0
         self.session_tokens = 0
         self.last_error = ""
+        self._live_request: Any = None
+        self._live_saved = False
         self._turn_nodes: dict[int, Any] = {}
         self._shown_turn: Turn | None = None
 
@@ -342,26 +346,38 @@ class MainScreen(Screen[None]):
         self.live_turn_id = None
         self.live_parent = getattr(request, "parent_id", None)
         self.last_error = ""
-        log = self.query_one(ThinkingLog)
+        self._live_request = request
+        self._live_saved = False
         self.query_one("#info", ContentSwitcher).current = "log"
-        self.run_worker(log.start(title), group="log-start")
         self.query_one(ImagePreview).set_placeholder("Generating…")
         status = self.query_one(StatusLine)
         status.state = "◌ Generating…"
         status.turn_cost = None
         status.turn_tokens = 0
-        self.gen_worker = self._generate(self.gen_id, request)
+        self.gen_worker = self._generate(self.gen_id, request, title)
         self.refresh_bindings()
 
     @work(group="gen", exit_on_error=False)
-    async def _generate(self, gen_id: int, request: Any) -> None:
+    async def _generate(self, gen_id: int, request: Any, title: str) -> None:
+        # Reset the log before the first event can arrive (the worker runs on the UI loop).
+        await self.query_one(ThinkingLog).start(title)
         async for event in self.studio.generate(request):
             self.post_message(GenerationEvent(gen_id, event))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
             return self._generating
+        if action == "leave_input":
+            return not self._generating
         return True
+
+    def action_leave_input(self) -> None:
+        """Esc while typing: move to the tree so single-letter keys act on the selected turn."""
+        tree = self.query_one(BranchTree)
+        if tree.has_focus:
+            return
+        tree.display = True
+        tree.focus()
 
     def action_cancel(self) -> None:
         if self.gen_worker is not None and self._generating:
@@ -429,6 +445,7 @@ class MainScreen(Screen[None]):
         elif isinstance(e, ev.Failed):
             self._show_error(e.error.message)
         elif isinstance(e, ev.TurnSaved):
+            self._live_saved = True
             turn = e.turn
             self.session_cost += float(turn.cost or 0.0)
             log.finish(turn.status, f"${turn.cost:.3f}" if turn.cost else "")
@@ -458,11 +475,29 @@ class MainScreen(Screen[None]):
             log.finish("failed")
             status.state = ""
             self.notify(message.message, title="Unexpected error", severity="error")
+        elif not self._live_saved:
+            # Refused before anything was recorded (e.g. a reference vanished): nothing to show but the error.
+            log.finish("failed", "nothing was sent")
+            status.state = ""
+        if self.live_turn_id is None and message.outcome != "cancelled":
+            self._restore_request(self._live_request)
         if message.outcome in ("cancelled", "error"):
             await self.reload_tree(select=self.live_turn_id)
             if self.live_turn_id is not None:
                 self._load_turn(self.live_turn_id)
         await self._refresh_costs()
+
+    def _restore_request(self, request: Any) -> None:
+        """Give the prompt and references back when the request was refused before it was recorded."""
+        if request is None or getattr(request, "kind", "generate") != "generate":
+            return
+        prompt = self.query_one(PromptArea)
+        if not prompt.text.strip():
+            prompt.load_text(request.prompt)
+        paths = [r for r in request.references if isinstance(r, Path) and r.exists()]
+        tray = self.query_one(RefTray)
+        if paths and not tray.items:
+            self.run_worker(tray.add_paths(paths), group="refs")
 
     # -- turn actions ---------------------------------------------------------------------------
 

@@ -179,6 +179,7 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
         self._mode = "rename"
         inp = self.query_one("#picker-input", Input)
         inp.value = self._rename_from
+        inp.cursor_position = len(inp.value)
         inp.placeholder = "New name (Enter renames)"
         self.query_one("#picker-box").border_title = f"Rename {self._rename_from}"
         self._error("")

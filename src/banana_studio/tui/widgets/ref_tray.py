@@ -268,7 +268,7 @@ class RefTray(Vertical):
         return new
 
     def _changed(self) -> None:
-        self.query_one(RefChips).refresh()
+        self.query_one(RefChips).refresh(layout=True)
         self.set_class(bool(self.items), "-has-refs")
         self.post_message(self.Changed(self, self.paths))
 
