@@ -526,8 +526,11 @@ class BatchLane:
         return record
 
     # import
-    async def _results(self, client: Any, job: Any) -> dict[str, tuple[Any, Any]]:
-        """key → (GenerateContentResponse | None, error | None) from inline responses or the result file."""
+    async def _results(self, client: Any, job: Any, record: BatchRecord) -> dict[str, tuple[Any, Any]]:
+        """key → (GenerateContentResponse | None, error | None) from inline responses or the result file.
+
+        Inline responses come back in request order; one without its metadata key is matched by
+        position."""
         from google.genai import types
 
         dest = job.dest
@@ -536,7 +539,8 @@ class BatchLane:
             return out
         if dest.inlined_responses:
             for i, r in enumerate(dest.inlined_responses):
-                key = str((r.metadata or {}).get("key") or f"#{i}")
+                fallback = record.items[i].key if i < len(record.items) else f"#{i}"
+                key = str((r.metadata or {}).get("key") or fallback)
                 out[key] = (r.response, r.error)
             return out
         if dest.file_name:
@@ -560,7 +564,7 @@ class BatchLane:
             record, job, _ = await self.poll(record)
             if job is None or not record.done:
                 raise BatchError(f"{record.name} is {record.short_state}; nothing to import yet.", 1)
-        results = await self._results(client, job)
+        results = await self._results(client, job, record)
         touched: list[Turn] = []
         total = len(record.items)
         start = started or record.created_at
