@@ -490,8 +490,15 @@ async def test_interrupted_turns_and_config_problems_are_notified(zero_latency: 
             await pilot.pause()
             messages = [n.message for n in app._notifications]
             assert any("Config file" in m for m in messages), messages
-            if studio.store.recovered:
-                assert any("interrupted" in m and "retry" in m for m in messages), messages
+            assert studio.store.recovered == [1]
+            assert any("interrupted" in m and "retry" in m for m in messages), messages
+            # R retries it: a new sibling turn is generated from the same request.
+            main = main_of(app)
+            await h.wait_until(pilot, lambda: main.selected_id == 1, what="the interrupted turn selected")
+            await pilot.press("f3", "R")
+            await h.wait_generation(pilot, main)
+            retried = studio.store.get_turn(2)
+            assert retried.prompt == "half done" and retried.status == "done"
     finally:
         await studio.aclose()
 
@@ -538,3 +545,94 @@ async def test_vanished_reference_is_refused_and_the_prompt_restored(demo_studio
         assert main.query_one(PromptArea).text == "use the reference", "the prompt is given back"
         log = main.query_one(ThinkingLog)
         assert "nothing was sent" in static_text(log.query_one("#log-status", Static))
+
+
+async def test_grounded_generation_lists_sources(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        main.query_one("#search", Switch).value = True
+        await pilot.pause()
+        assert main.query_one(SettingsSidebar).settings.google_search
+        await h.send_prompt(pilot, main, "the weather in Paris today as a poster")
+        log_sources = static_text(main.query_one(ThinkingLog).query_one("#log-sources", Static))
+        assert "[1]" in log_sources
+        turn = demo_studio.store.get_turn(1)
+        assert turn.settings.google_search and turn.grounding.get("sources")
+        detail = main.query_one(TurnDetail)
+        await h.wait_until(pilot, lambda: detail.turn_id == 1)
+        text = static_text(detail.query_one("#detail-sources", Static))
+        assert "Sources" in text and turn.grounding["sources"][0]["title"] in text
+
+
+async def test_theme_from_config(zero_latency: None, tmp_path: Path, h: Any) -> None:
+    from banana_studio.config import load_config
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[ui]\ntheme = "textual-light"\n', encoding="utf-8")
+    studio = h.open_demo_studio(config=load_config(cfg))
+    try:
+        app = make_app(studio)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.theme == "textual-light"
+        cfg.write_text('[ui]\ntheme = "no-such-theme"\n', encoding="utf-8")
+        app = make_app(h.open_demo_studio(config=load_config(cfg)))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert any("Unknown theme" in n.message for n in app._notifications)
+        await app.studio.aclose()
+    finally:
+        await studio.aclose()
+
+
+async def test_enter_to_send_mode_and_save_as(zero_latency: None, tmp_path: Path, h: Any) -> None:
+    from banana_studio.config import load_config
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[ui]\nsend_key = "enter"\n', encoding="utf-8")
+    studio = h.open_demo_studio(config=load_config(cfg))
+    try:
+        app = make_app(studio)
+        async with app.run_test(size=SIZE) as pilot:
+            main = main_of(app)
+            prompt = main.query_one(PromptArea)
+            prompt.focus()
+            await pilot.press(*"two", "alt+enter", *"lines")
+            assert prompt.text == "two\nlines", "Alt+Enter inserts a newline in enter-to-send mode"
+            await pilot.press("enter")
+            await h.wait_until(pilot, lambda: main.live_turn_id is not None, what="sent with Enter")
+            await h.wait_generation(pilot, main)
+            assert studio.store.get_turn(1).prompt == "two\nlines"
+            # Save the image elsewhere (w on the selected turn).
+            await pilot.press("f3", "w")
+            await pilot.pause()
+            target = app.screen.query_one("#text-value", Input)
+            target.value = str(tmp_path / "out" / "poster")
+            await pilot.press("enter")
+            saved = tmp_path / "out" / "poster.jpg"
+            await h.wait_until(pilot, saved.exists, what="image saved")
+            original = studio.store.abs_path(studio.store.get_turn(1).final_images[0].path)
+            assert saved.read_bytes() == original.read_bytes()
+    finally:
+        await studio.aclose()
+
+
+def test_paths_from_paste_and_completion(tmp_path: Path, make_png: Any) -> None:
+    from banana_studio.tui.widgets.prompt import paths_from_paste
+    from banana_studio.tui.widgets.ref_tray import complete_path
+
+    a, b = make_png("one.png"), make_png("two words.png")
+    assert paths_from_paste(str(a)) == [a]
+    assert paths_from_paste(f"'{a}' '{b}'") == [a, b]
+    assert paths_from_paste(f"{a}\n{b}\n") == [a, b]
+    assert paths_from_paste(str(b)) == [b], "an unquoted path with a space still counts"
+    assert paths_from_paste(b.as_uri()) == [b]
+    assert paths_from_paste("a cat in a hat") is None
+    assert paths_from_paste(f"{a} and a cat") is None, "text mixed with a path is text"
+    assert paths_from_paste("file://otherhost/x.png") is None
+    folder = str(a.parent)
+    assert complete_path(folder + "/on") == folder + "/one.png"
+    assert complete_path(folder + "/tw") == folder + "/two words.png"
+    assert complete_path(folder + "/zz") is None
+    assert complete_path(str(tmp_path) + "/re") == str(tmp_path) + "/refs/"
