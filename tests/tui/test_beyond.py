@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from banana_studio.tui.app import make_app
-from banana_studio.tui.screens.batch import BatchScreen
+from banana_studio.tui.screens.batch import BatchScreen, BatchWatcher
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.variations import VariationCell, VariationsScreen
@@ -41,7 +41,7 @@ def quick_batches(monkeypatch: pytest.MonkeyPatch) -> None:
             super().__init__(**{**kw, "batch_seconds": 0.3})
 
     monkeypatch.setattr("banana_studio.fakeserver.FakeGemini", QuickFake)
-    monkeypatch.setattr(BatchScreen, "DEMO_POLL", 0.1)
+    monkeypatch.setattr(BatchWatcher, "DEMO_POLL", 0.1)
 
 
 async def type_prompt(pilot: Any, main: MainScreen, text: str) -> None:
@@ -291,3 +291,29 @@ def test_recipe_and_open_image_round_trip(tmp_path: Path, monkeypatch: pytest.Mo
     assert cli(["--image-protocol", "halfcell", "open", str(copy), "--demo"]) == 0
     assert seen["selected"] == 2 and seen["path"] == [1, 2]
     assert seen["settings"].aspect_ratio == "9:16" and seen["settings"].image_size == "1K"
+
+
+async def test_unfinished_jobs_are_resumed_in_the_background_at_start(demo_studio: Any, h: Any,
+                                                                     quick_batches: None) -> None:
+    """Restarting the studio resumes polling by itself: results land in the tree without opening F8."""
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.services.batch import BatchLane, BatchPrompt
+
+    record = await BatchLane(demo_studio).submit([BatchPrompt("made while away", GenerationSettings(), key="a"),
+                                                  BatchPrompt("also while away", GenerationSettings(), key="b")])
+    notes: list[str] = []
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        real_notify = app.notify
+
+        def spy(message: str, **kw: Any) -> None:
+            notes.append(str(message))
+            real_notify(message, **kw)
+
+        app.notify = spy  # type: ignore[method-assign]
+        main.notify = spy  # type: ignore[method-assign]
+        tree = main.query_one(BranchTree)
+        await h.wait_until(pilot, lambda: "2 turns" in str(tree.border_title), timeout=30, what="imported turns")
+        assert isinstance(app.screen, MainScreen)
+        assert any(record.name in n and "imported 2 of 2" in n for n in notes), notes

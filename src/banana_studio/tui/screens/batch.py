@@ -8,6 +8,7 @@ file work runs in workers; the screen never blocks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,92 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M") if ts else "-"
 
 
+class BatchWatcher:
+    """Polls a studio's unfinished batch jobs for the whole app session (not just while the batch
+    screen is open) and imports results when they are ready.  One per Studio: :func:`watcher_for`."""
+
+    DEMO_POLL: ClassVar[float] = 2.0
+    """Seconds between status checks against the demo server (real jobs: ``POLL``)."""
+    POLL: ClassVar[float] = 10.0
+
+    def __init__(self, app: Any, studio: Any) -> None:
+        self.app = app
+        self.studio = studio
+        self.lane = BatchLane(studio)
+        self.watching: set[str] = set()
+        self.progress: dict[str, BatchProgress] = {}
+        self.listeners: list[Any] = []
+        """Objects with ``batch_progress(p)`` / ``batch_finished(record, error)`` (the open BatchScreen)."""
+
+    @property
+    def interval(self) -> float:
+        return self.DEMO_POLL if self.studio.demo else self.POLL
+
+    def watch(self, record: BatchRecord) -> bool:
+        """Start polling ``record`` (no-op if already watched or finished).  True if started."""
+        if record.name in self.watching or record.finished:
+            return False
+        self.watching.add(record.name)
+        self.app.run_worker(self._wait(record), group=f"batch-{record.job_id}", exit_on_error=False)
+        return True
+
+    async def _wait(self, record: BatchRecord) -> None:
+        def progress(p: BatchProgress) -> None:
+            self.progress[p.record.name] = p
+            for listener in list(self.listeners):
+                listener.batch_progress(p)
+
+        error = ""
+        try:
+            record = await self.lane.wait(record, interval=self.interval, progress=progress)
+        except BatchError as exc:
+            error = str(exc)
+        finally:
+            self.watching.discard(record.name)
+        for listener in list(self.listeners):
+            listener.batch_finished(record, error)
+        if error:
+            self.app.notify(error, title="Batch", severity="error")
+        elif record.imported:
+            ok = sum(1 for i in record.items if i.status == "done")
+            self.app.notify(f"{record.name}: imported {ok} of {len(record.items)} as turns.", title="Batch done")
+            await self._reload_main()
+        elif record.error:
+            self.app.notify(f"{record.name}: {record.error}", title="Batch", severity="warning")
+
+    async def _reload_main(self) -> None:
+        from banana_studio.tui.screens.main import MainScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MainScreen) and screen.studio is self.studio:
+                await screen.reload_tree()
+
+    async def resume(self) -> int:
+        """Watch every unfinished job of the project; returns how many."""
+        records = await asyncio.to_thread(self.lane.unfinished)
+        return sum(1 for r in records if self.watch(r))
+
+
+def watcher_for(app: Any, studio: Any) -> BatchWatcher:
+    watchers: dict[int, BatchWatcher] = app.__dict__.setdefault("_banana_batch_watchers", {})
+    w = watchers.get(id(studio))
+    if w is None or w.studio is not studio:
+        w = watchers[id(studio)] = BatchWatcher(app, studio)
+    return w
+
+
+def resume_batches(main: Any) -> None:
+    """Main-screen start-up hook: keep polling the project's unfinished batch jobs in the background."""
+
+    async def go() -> None:
+        n = await watcher_for(main.app, main.studio).resume()
+        if n:
+            main.notify(f"Waiting for {n} batch job{'s' if n > 1 else ''} in the background; results are "
+                        "imported when ready (F8 shows progress).", title="Batch jobs")
+
+    main.run_worker(go(), group="batch-resume", exclusive=True, exit_on_error=False)
+
+
 class BatchScreen(Screen[bool]):
     """Dismisses with True when turns were imported (the caller reloads its tree)."""
 
@@ -45,21 +132,22 @@ class BatchScreen(Screen[bool]):
         Binding("r", "refresh", "Refresh", id="batch-refresh"),
     ]
 
-    DEMO_POLL: ClassVar[float] = 2.0
-    """Seconds between status checks against the demo server (real jobs: ``POLL``)."""
-    POLL: ClassVar[float] = 10.0
-
-    def __init__(self, studio: Any, settings: Any = None, *, poll_interval: float | None = None) -> None:
+    def __init__(self, studio: Any, settings: Any = None) -> None:
         super().__init__()
         self.studio = studio
         self.lane = BatchLane(studio)
         self.settings = settings if settings is not None else studio.config.defaults
-        default_poll = self.DEMO_POLL if studio.demo else self.POLL
-        self.poll_interval = poll_interval if poll_interval is not None else default_poll
         self.records: dict[str, BatchRecord] = {}
-        self.progress: dict[str, BatchProgress] = {}
-        self.watching: set[str] = set()
         self.imported_any = False
+        self._last_state: dict[str, str] = {}
+
+    @property
+    def watcher(self) -> BatchWatcher:
+        return watcher_for(self.app, self.studio)
+
+    @property
+    def progress(self) -> dict[str, BatchProgress]:
+        return self.watcher.progress
 
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · "
@@ -77,7 +165,12 @@ class BatchScreen(Screen[bool]):
         for col, width in zip(COLUMNS, WIDTHS, strict=True):
             table.add_column(col, key=col, width=width)
         self.query_one(ProgressBar).display = False
+        self.watcher.listeners.append(self)
         self._load()
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.watcher.listeners.remove(self)
 
     # -- data ---------------------------------------------------------------------------------------
     def log_line(self, text: str) -> None:
@@ -141,41 +234,30 @@ class BatchScreen(Screen[bool]):
         else:
             bar.update(total=100, progress=frac * 100)
 
-    # -- polling ------------------------------------------------------------------------------------
+    # -- polling (done by the app-wide watcher; this screen listens) --------------------------------
     def _watch(self, record: BatchRecord) -> None:
-        if record.name in self.watching:
+        if self.watcher.watch(record):
+            self.log_line(f"Watching {record.name} ({len(record.items)} prompt(s), {record.short_state}).")
+
+    def batch_progress(self, p: BatchProgress) -> None:
+        if not self.is_mounted:
             return
-        self.watching.add(record.name)
-        self.log_line(f"Watching {record.name} ({len(record.items)} prompt(s), {record.short_state}).")
-        self.run_worker(self._wait(record), group=f"batch-{record.job_id}", exit_on_error=False)
+        self._put(p.record)
+        self._show_bar(p)
+        if self._last_state.get(p.record.name) != p.state:
+            self.log_line(f"{p.record.name}: {p.state.removeprefix('JOB_STATE_').lower()}")
+        self._last_state[p.record.name] = p.state
 
-    async def _wait(self, record: BatchRecord) -> None:
-        last_state = record.state
-
-        def progress(p: BatchProgress) -> None:
-            nonlocal last_state
-            self.progress[p.record.name] = p
-            self._put(p.record)
-            self._show_bar(p)
-            if p.state != last_state:
-                self.log_line(f"{p.record.name}: {p.state.removeprefix('JOB_STATE_').lower()}")
-                last_state = p.state
-
-        try:
-            record = await self.lane.wait(record, interval=self.poll_interval, progress=progress)
-        except BatchError as exc:
-            self.log_line(str(exc))
-            self.notify(str(exc), title="Batch", severity="error")
+    def batch_finished(self, record: BatchRecord, error: str) -> None:
+        if not self.is_mounted:
             return
-        finally:
-            self.watching.discard(record.name)
         self._put(record)
-        if record.imported:
+        if error:
+            self.log_line(error)
+        elif record.imported:
             self.imported_any = True
             ok = sum(1 for i in record.items if i.status == "done")
-            msg = f"{record.name}: imported {ok} of {len(record.items)} as turns."
-            self.log_line(msg)
-            self.notify(msg, title="Batch done")
+            self.log_line(f"{record.name}: imported {ok} of {len(record.items)} as turns.")
         elif record.error:
             self.log_line(f"{record.name}: {record.error}")
 
@@ -243,8 +325,8 @@ class BatchScreen(Screen[bool]):
                                            "dropped.", yes="Cancel job", no="Keep", danger=True), done)
 
     def action_close(self) -> None:
-        if self.watching:
-            self.notify("Jobs keep running on the server; they are picked up again next time.", title="Batch")
+        if self.watcher.watching:
+            self.notify("Waiting continues in the background; results are imported when ready.", title="Batch")
         self.dismiss(self.imported_any)
 
 
