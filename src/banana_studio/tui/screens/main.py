@@ -75,6 +75,7 @@ class MainScreen(Screen[None]):
         Binding("l", "label", "Label", id="label", show=False),
         Binding("e", "export", "Export branch", id="export", show=False),
         Binding("c", "copy_path", "Copy image path", id="copy-path", show=False),
+        Binding("w", "save_as", "Save image as…", id="save-as", show=False),
         Binding("o", "open_external", "Open in viewer app", id="open-external", show=False),
         Binding("D", "delete_branch", "Delete branch", id="delete-branch", show=False),
         Binding("v", "viewer", "View full screen", id="viewer", show=False),
@@ -664,6 +665,30 @@ class MainScreen(Screen[None]):
                                               "Folder for the contact sheet, HTML/Markdown pages and images:",
                                               value=str(default_folder(self.store, turn_id))), done)
 
+    def action_save_as(self) -> None:
+        path = self._final_path()
+        if path is None:
+            return
+        default = Path.cwd() / path.name
+
+        async def done(target: str | None) -> None:
+            if not target:
+                return
+            out = Path(target).expanduser()
+            if out.is_dir():
+                out = out / path.name
+            if out.suffix.lower() != path.suffix.lower():
+                out = out.with_name(out.name + path.suffix)
+            try:
+                await asyncio.to_thread(_copy_file, path, out)
+            except OSError as exc:
+                self.notify(f"Cannot save {out}: {exc.strerror or exc}.", title="Save failed", severity="error")
+                return
+            self.notify(f"Saved {out}", title="Saved")
+
+        self.app.push_screen(TextPromptScreen("Save image as", "File or folder (the recipe stays embedded):",
+                                              value=str(default)), done)
+
     def action_copy_path(self) -> None:
         path = self._final_path()
         if path is None:
@@ -804,6 +829,11 @@ class MainScreen(Screen[None]):
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
 
 
 def _count_descendants(tree: BranchTree, turn_id: int) -> int:
