@@ -343,3 +343,18 @@ async def test_odd_prompts_round_trip_and_print_safely(prompt: str, studio: Stud
     out = capsys.readouterr().out
     assert not [ch for ch in out if ch != "\n" and (unicodedata.category(ch) == "Cc" or ch in BIDI)], repr(out)
     assert "\\x1b[31m" in out if "\x1b" in prompt else True  # shown escaped, not executed
+
+
+async def test_gen_streams_model_text_without_terminal_escapes(tmp_path: Path, iso_env: dict[str, str],
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo model echoes the prompt in its thoughts: `gen` must not replay escape sequences."""
+    import banana_studio.services.studio as studio_mod
+
+    monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+    prompt = ODD_PROMPTS[2] + " " + ODD_PROMPTS[3]
+    code = await _in_thread(["gen", "--demo", prompt, "--project-dir", str(tmp_path / "p")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "\\x1b[31mred" in out.err  # shown, escaped
+    assert not [ch for ch in out.err if ch not in "\n\t" and (unicodedata.category(ch) == "Cc" or ch in BIDI)]
