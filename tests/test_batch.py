@@ -382,3 +382,13 @@ def test_ctrl_c_while_waiting_keeps_the_job(env: Path, srv: FakeGemini) -> None:
     srv.batch_seconds = 0
     assert main(["batch", "--resume", "-p", "ctrlc", "--poll", "0"]) == 0
     assert load_records(projects(env) / "ctrlc")[0].imported
+
+
+def test_vertex_is_refused_clearly(env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    prompts = env / "p.txt"
+    prompts.write_text("x\n", encoding="utf-8")
+    assert main(["batch", str(prompts), "-p", "vx"]) == 2
+    assert "Vertex AI" in capsys.readouterr().err
+    assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]

@@ -404,6 +404,10 @@ class BatchLane:
         clear messages (key redacted)."""
         if not prompts:
             raise BatchError("Nothing to submit.")
+        if self.studio.target.vertex:
+            raise BatchError("The batch lane uses the Gemini API's inline/file batch jobs; Vertex AI batch "
+                             "prediction (Cloud Storage / BigQuery input) is not supported. Unset "
+                             "GOOGLE_GENAI_USE_VERTEXAI and use an API key for batch jobs.")
         model = prompts[0].settings.model
         if any(p.settings.model != model for p in prompts):
             raise BatchError("A batch job uses one model; these prompts name several.")
