@@ -112,6 +112,7 @@ def _import_textual_image(skip_probe: bool) -> None:
 _SKIP_PROBE = _prepare_probe()
 _import_textual_image(_SKIP_PROBE)
 
+import textual_image._pixeldata as _ti_pixeldata  # noqa: E402
 import textual_image._sixel as _ti_sixel  # noqa: E402
 import textual_image.renderable as _ti_renderable  # noqa: E402
 import textual_image.renderable.sixel as _ti_renderable_sixel  # noqa: E402
@@ -341,8 +342,40 @@ class StableTGPImage(_StableRenderMixin, _ti_widget.TGPImage, Renderable=_ti_wid
     """Kitty graphics protocol image widget (needs Unicode placeholders: kitty ≥ 0.28, Ghostty)."""
 
 
+_SIXEL_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_SIXEL_LOCK = threading.Lock()
+_SIXEL_MAX = 16
+
+
+def _sixel_key(image: PILImage.Image, cells: tuple[int, int], background: Any, options: Any) -> tuple[Any, ...]:
+    return (id(image), image.size, cells, get_cell_size(), tuple(background) if background else None, options)
+
+
+def presixel(image: PILImage.Image, cells: tuple[int, int], background: Any, options: Any = None) -> str:
+    """The sixel string showing all of ``image`` in ``cells`` (columns, rows), cached per (image, cells,
+    cell size, background, options) and thread-safe, exactly as :class:`_StableSixelImpl` would encode
+    it for an unclipped widget of that size.  :class:`ImagePreview` calls it in its decode thread so the
+    event loop only looks the result up (a sixel encode of a preview takes tens of milliseconds)."""
+    key = _sixel_key(image, cells, background, options)
+    with _SIXEL_LOCK:
+        hit = _SIXEL_CACHE.get(key)
+        if hit is not None:
+            _SIXEL_CACHE.move_to_end(key)
+            return hit
+    cw, ch = key[3]
+    data = _ti_pixeldata.PixelData(image).scaled(max(1, cells[0] * cw), max(1, cells[1] * ch))
+    data = data.cropped(0, 0, cells[0] * cw, cells[1] * ch)
+    sixel = _fixed_image_to_sixels(data.pil_image, options, background)
+    with _SIXEL_LOCK:
+        _SIXEL_CACHE[key] = sixel
+        while len(_SIXEL_CACHE) > _SIXEL_MAX:
+            _SIXEL_CACHE.popitem(last=False)
+    return sixel
+
+
 class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
-    """Encodes the whole visible part once; partial repaints (hover, a row) reuse that encoding."""
+    """Encodes the whole visible part once; partial repaints (hover, a row) reuse that encoding.
+    An unclipped widget uses :func:`presixel` (usually already encoded in the decode thread)."""
 
     def render_lines(self, crop: Region) -> list[Strip]:
         try:
@@ -353,7 +386,18 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
             return []
         visible = placement.visible_region.translate((-placement.region.x, -placement.region.y))
         crop_for_encode = visible if visible.area and visible.contains_region(crop) else crop
-        return super().render_lines(crop_for_encode)[-crop.height :] if crop.height else []
+        if not crop.height:
+            return []
+        size = self.content_size
+        if crop_for_encode == Region(0, 0, size.width, size.height) and isinstance(self.image, PILImage.Image):
+            background = self._get_background_rgba()
+            sixel = presixel(self.image, (size.width, size.height), background, self._sixel_options)
+            self._cached_sixels = _ti_widget_sixel._CachedSixels(
+                self.image, crop_for_encode, size, get_cell_size(), self._sixel_options, background, sixel)
+            lines = [Strip([])] * (crop_for_encode.height - 1)
+            lines.append(Strip(self._get_sixel_segments(sixel), cell_length=crop_for_encode.width))
+            return lines[-crop.height :]
+        return super().render_lines(crop_for_encode)[-crop.height :]
 
     def _scale_image(self, image_data: Any, terminal_sizes: Any) -> Any:
         # Fill the widget exactly.  The parent was already sized to the image's aspect ratio; the
@@ -699,12 +743,20 @@ class ImagePreview(Widget):
             return True
         target = self.target_pixels()
         box = (self.content_size.width, self.content_size.height)
-        warm = self.protocol == "halfcell" and box[0] > 0 and box[1] > 0
+        warm = self.protocol in ("halfcell", "sixel") and box[0] > 0 and box[1] > 0
+        background: tuple[int, int, int, int] | None = None
+        if warm and self.protocol == "sixel":
+            colour = self.background_colors[1]
+            background = (colour.r, colour.g, colour.b, colour.a)
 
         def prepare() -> Decoded:
             decoded = load_scaled(source, target)
-            if warm:  # build the half-cell strips for the size the widget is about to get
-                halfcell_strips(decoded.image, *fitted_cells(decoded.image.size, box))
+            if warm:  # build the half-cell strips / sixel data for the size the widget is about to get
+                cells = fitted_cells(decoded.image.size, box)
+                if background is None:
+                    halfcell_strips(decoded.image, *cells)
+                else:
+                    presixel(decoded.image, cells, background)
             return decoded
 
         try:
