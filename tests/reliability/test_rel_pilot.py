@@ -195,3 +195,34 @@ async def test_studio_opens_after_a_crash_and_retries_the_interrupted_turn(demo:
         check_project(studio.store.path, turns=2)
     finally:
         await studio.aclose()
+
+
+async def test_quit_during_generation_loses_nothing(demo: Studio) -> None:
+    """Ctrl-Q while an answer streams: the app exits promptly, and the reopened project is consistent
+    with the turn cancelled (or interrupted), its drafts kept, and retry working."""
+    project_dir = demo.store.path
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await demo._ready_target()
+        assert demo._fake is not None
+        demo._fake.inject("slow", seconds=30)  # queued, so the retry below is not slowed down
+        prompt = main.query_one(PromptArea)
+        prompt.focus()
+        prompt.load_text("a slow sunrise")
+        await pilot.press("ctrl+j")
+        await wait_until(pilot, lambda: main.live_turn_id is not None, what="the turn to start")
+        t0 = time.monotonic()
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=10, what="the app to exit")
+        assert time.monotonic() - t0 < 5
+    studio = Studio.open(load_config(), project="pilot", demo=True)
+    try:
+        turn = studio.store.get_turn(1)
+        assert turn.status in ("cancelled", "interrupted"), turn.status
+        check_project(project_dir, turns=1)
+        events = [ev async for ev in studio.generate(studio.retry(1))]
+        assert events[-1].turn.status == "done"
+    finally:
+        await studio.aclose()
