@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         return _fail("the studio needs an interactive terminal. For scripts use `banana-studio gen` "
                      "(see `banana-studio --help`).")
 
+    # No garbage collection while the heavy imports and the first screen are built (the whole start-up
+    # heap is long-lived); StudioApp re-enables it, frozen and tuned, after the first paint (gc_tuning).
+    import gc
+
+    gc.disable()
     protocol_pref = getattr(args, "image_protocol", None) or config.image_protocol
     # Probe the terminal BEFORE the app exists (see module docstring).
     from banana_studio.tui.images import select_image_protocol

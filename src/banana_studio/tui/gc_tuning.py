@@ -9,7 +9,9 @@ seven small caches each, so a redraw allocates tens of thousands of tracked obje
 point into the permanent generation (``gc.freeze``: never scanned again; those objects live for
 the whole session anyway), and makes young collections less frequent and full ones rare, so each
 pause stays short.  Reference counting still frees almost everything immediately; only cyclic
-garbage waits for a collection.  Idempotent; ``BANANA_STUDIO_GC=default`` disables it.
+garbage waits for a collection.  ``cli/studio.py`` also switches the collector off during start-up
+(imports + first screen: ~10% less CPU), so this is where it is switched back on.  Idempotent;
+``BANANA_STUDIO_GC=default`` keeps CPython's defaults.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ _done = False
 
 
 def tune_for_interactive() -> bool:
-    """Freeze the start-up heap and raise the collection thresholds.  Returns False if disabled."""
+    """Freeze the start-up heap, raise the collection thresholds and (re-)enable the collector (the
+    studio command disables it while importing and building the first screen).  Returns False when
+    ``BANANA_STUDIO_GC=default`` asked for CPython's defaults (the collector is enabled either way)."""
     global _done
     if os.environ.get("BANANA_STUDIO_GC", "").strip().lower() == "default":
+        gc.enable()
         return False
     if not _done:
         gc.set_threshold(*THRESHOLDS)
         _done = True
     gc.freeze()
+    gc.enable()
     return True
