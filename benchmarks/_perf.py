@@ -187,13 +187,22 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-pane", "-t", pane], capture_output=True)
         time.sleep(0.3)  # let the killed app exit before the next launch
 
-    def first_paint(self, command: list[str], markers: tuple[str, ...]) -> tuple[float, float, str]:
+    def first_paint(self, command: list[str], markers: tuple[str, ...]) -> tuple[float, float, str, float]:
         """Launch ``command`` in a new window; return (seconds until all markers are on screen, wall
-        clock time of that moment, the screen text)."""
+        clock time of that moment, the screen text, CPU seconds the app had used by then)."""
         t0 = time.perf_counter()
-        pane, _ = self.launch(command)
+        pane, pid = self.launch(command)
         try:
             screen = self.wait_for(pane, markers, t0)
-            return time.perf_counter() - t0, time.time(), screen
+            return time.perf_counter() - t0, time.time(), screen, cpu_seconds(pid)
         finally:
             self.kill(pane)
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process so far (clock-tick resolution), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
