@@ -151,19 +151,30 @@ async def test_gallery_empty_search_message(store: ProjectStore) -> None:
         assert "No generations matching" in str(gallery.query_one("#gallery-empty", Static).render())
 
 
-async def test_gallery_many_turns_loads_only_visible(tmp_path: Path) -> None:
+async def test_gallery_many_turns_loads_only_visible_and_pages(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_project(tmp_path / "p", n=40)
+    monkeypatch.setattr(GalleryScreen, "PAGE", 24)
     try:
         app = Host(lambda: GalleryScreen(SimpleNamespace(store=store)))
         async with app.run_test(size=(80, 30)) as pilot:
             gallery = _screen(app, GalleryScreen)
-            await wait_for(pilot, lambda: len(gallery.tiles) == 40)
+            # Newest 24 rows; the newest is the failed turn without an image.
+            await wait_for(pilot, lambda: len(gallery.tiles) == 23)
+            assert gallery.more_available
             await pilot.pause(0.2)
             requested = [t for t in gallery.tiles if t.requested]
-            assert 0 < len(requested) < 40  # lazy: far tiles untouched
-            gallery.tiles[-1].focus()
-            gallery.tiles[-1].scroll_visible(animate=False)
-            await wait_for(pilot, lambda: gallery.tiles[-1].thumbnail.loaded)
+            assert 0 < len(requested) < 23  # lazy: far tiles untouched
+            last = gallery.tiles[-1]
+            last.focus()
+            last.scroll_visible(animate=False)
+            await wait_for(pilot, lambda: last.thumbnail.loaded)
+            # Reaching the end appended the next page without jumping back to the top.
+            await wait_for(pilot, lambda: len(gallery.tiles) == 40)
+            assert not gallery.more_available
+            assert gallery.grid.scroll_y > 0 and app.focused is last
+            assert [t.index for t in gallery.tiles] == list(range(40))
+            assert [t.node.id for t in gallery.tiles] == list(range(40, 0, -1))
     finally:
         store.close()
 

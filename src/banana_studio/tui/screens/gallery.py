@@ -148,14 +148,17 @@ class GalleryScreen(Screen[int | None]):
         except Exception as exc:  # store errors are shown, never raised into the UI loop
             self._set_status(f"⚠ Search failed: {exc}")
             return
-        if generation != self._generation:
+        if generation != self._generation or not self.is_attached:
             return
         self.more_available = len(rows) > limit
         self.nodes = [n for n in rows[:limit] if n.n_final > 0]
         await self._rebuild()
 
     async def _rebuild(self) -> None:
-        grid = self.grid
+        try:
+            grid = self.grid
+        except NoMatches:  # the screen is closing
+            return
         await grid.remove_children()
         self._marks = []
         tiles = [GalleryTile(node, i) for i, node in enumerate(self.nodes)]
@@ -186,7 +189,10 @@ class GalleryScreen(Screen[int | None]):
             if self._marks:
                 parts.append(f"compare: #{self._marks[0]} marked, press c on another")
             text = " · ".join(parts)
-        self.query_one("#gallery-status", Static).update(text)
+        try:
+            self.query_one("#gallery-status", Static).update(text)
+        except NoMatches:  # the screen is closing
+            pass
 
     @property
     def columns(self) -> int:
@@ -209,8 +215,30 @@ class GalleryScreen(Screen[int | None]):
         grid = self.grid
         if self.more_available and grid.scroll_y >= grid.max_scroll_y - 1:
             self.more_available = False
-            self.limit += self.PAGE
-            self.run_worker(self.reload(), group="gallery-more", exclusive=True)
+            self.run_worker(self.load_more(), group="gallery-more", exclusive=True)
+
+    async def load_more(self) -> None:
+        """Fetch the next page and append its tiles (the scroll position and focus stay)."""
+        generation = self._generation
+        self.limit += self.PAGE
+        text, starred, limit = self.query_text, self.starred_only, self.limit
+        try:
+            rows = await asyncio.to_thread(self.store.search, text, limit=limit + 1, starred=starred)
+        except Exception as exc:
+            self._set_status(f"⚠ Search failed: {exc}")
+            return
+        if generation != self._generation or not self.is_attached:
+            return
+        self.more_available = len(rows) > limit
+        known = {n.id for n in self.nodes}
+        new = [n for n in rows[:limit] if n.n_final > 0 and n.id not in known]
+        start = len(self.nodes)
+        self.nodes.extend(new)
+        tiles = [GalleryTile(node, start + i) for i, node in enumerate(new)]
+        if tiles:
+            await self.grid.mount_all(tiles)
+        self._set_status()
+        self.call_after_refresh(self._load_visible)
 
     def visible_tiles(self, ahead: int = 1) -> list[GalleryTile]:
         """Tiles within the viewport, plus ``ahead`` viewports below it."""
