@@ -113,7 +113,8 @@ async def settle(pilot: Any, timeout: float = 10.0) -> None:
         return not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
 
     await pilot.pause(0.05)
-    await wait_until(pilot, idle, timeout, "workers to settle")
+    for _ in range(3):  # idle three times in a row: follow-up loads start from messages
+        await wait_until(pilot, idle, timeout, "workers to settle")
     await pilot.pause(0.05)
 
 

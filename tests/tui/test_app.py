@@ -636,3 +636,22 @@ def test_paths_from_paste_and_completion(tmp_path: Path, make_png: Any) -> None:
     assert complete_path(folder + "/tw") == folder + "/two words.png"
     assert complete_path(folder + "/zz") is None
     assert complete_path(str(tmp_path) + "/re") == str(tmp_path) + "/refs/"
+
+
+async def test_quit_while_generating_records_the_turn_as_cancelled(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        main.query_one(PromptArea).load_text("a slow one [fault:slow;seconds=10]")
+        await pilot.press("ctrl+j")
+        await h.wait_until(pilot, lambda: main.live_turn_id is not None, what="turn started")
+        turn_id = main.live_turn_id
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    from banana_studio.store import ProjectStore
+
+    store = ProjectStore.open(demo_studio.store.path.parent, demo_studio.store.name)
+    try:
+        assert store.get_turn(turn_id).status == "cancelled"
+    finally:
+        store.close()

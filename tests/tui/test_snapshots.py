@@ -33,11 +33,13 @@ def _no_blink(app: Any) -> None:
 async def _settle(pilot: Any) -> None:
     from textual.worker import WorkerState
 
-    for _ in range(400):
-        await pilot.pause(0.02)
+    quiet = 0
+    for _ in range(600):  # idle (no worker, no generation) for 10 consecutive checks
+        await pilot.pause(0.03)
         busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
         main = pilot.app.screen if isinstance(pilot.app.screen, MainScreen) else None
-        if not busy and (main is None or not main._generating):
+        quiet = 0 if busy or (main is not None and main._generating) else quiet + 1
+        if quiet >= 10:
             break
     await pilot.pause(0.1)
     _no_blink(pilot.app)

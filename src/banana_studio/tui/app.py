@@ -7,11 +7,12 @@ imported :mod:`banana_studio.tui.images` and called ``select_image_protocol`` be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-from textual import events, work
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -223,15 +224,14 @@ class StudioApp(App[None]):
         if new != old:
             self.notify(f"Renamed project {old!r} to {new!r}.")
 
-    @work(group="shutdown", exit_on_error=False)
-    async def _close_studio(self) -> None:
-        await _aclose(self.studio)
-
     async def action_quit(self) -> None:
+        """Quit; a running generation is cancelled first so its turn is recorded as cancelled."""
         main = self._main
-        if main is not None and main.gen_worker is not None:
-            main.gen_worker.cancel()
-            await asyncio.sleep(0)
+        if main is not None and main.gen_worker is not None and main._generating:
+            worker = main.gen_worker
+            worker.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.wait(), 5)
         await _aclose(self.studio)
         self.exit()
 
