@@ -16,6 +16,12 @@ from typing import Any
 from banana_studio import paths
 from banana_studio.domain.settings import GenerationSettings
 
+_GENERATION_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,), "aspect_ratio": (str,), "image_size": (str,), "include_thoughts": (bool,),
+    "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
+    "thinking_level": (str,), "image_only": (bool,),
+}
+"""Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""
 IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
 SEND_KEYS = ("ctrl+enter", "enter")
 
@@ -139,10 +145,19 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
         cfg.timeout_seconds = max(1.0, float(v))
     gen = top.get("generation", {})
     if isinstance(gen, dict) and gen:
-        try:
-            cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **gen})
-        except TypeError as exc:
-            cfg.problems.append(f"Config [generation]: {exc}. Using defaults.")
+        clean: dict[str, Any] = {}
+        for key, value in gen.items():
+            want = _GENERATION_TYPES.get(key)
+            if want is None:
+                cfg.problems.append(f"Config generation.{key}: unknown setting; ignored.")
+            elif isinstance(value, bool) is not (want == (bool,)) or not isinstance(value, want):
+                # Wrong types used to reach validate_settings and crash it (e.g. temperature = "hot").
+                what = "a number" if float in want else {str: "a string", bool: "true or false",
+                                                          int: "an integer"}[want[0]]
+                cfg.problems.append(f"Config generation.{key}: expected {what}, got {value!r}. Using the default.")
+            else:
+                clean[key] = float(value) if key == "temperature" else value
+        cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **clean})
 
 
 def resolve_api_key(cfg: Config | None = None) -> tuple[str, str]:
