@@ -204,6 +204,32 @@ def test_wrong_typed_config_values_keep_defaults(tmp_path: Path, iso_env: dict[s
     assert "network.retry_attempts" in text and "ui.image_protocol" in text
 
 
+async def test_wrong_typed_generation_defaults_never_crash_gen(tmp_path: Path, iso_env: dict[str, str],
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`temperature = "hot"` used to reach validate_settings and crash every generation with a TypeError."""
+    from dataclasses import fields
+
+    import banana_studio.services.studio as studio_mod
+    from banana_studio.config import _GENERATION_TYPES
+
+    assert set(_GENERATION_TYPES) == {f.name for f in fields(GenerationSettings)}  # the type table keeps up
+    monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+    cfg_path = Path(iso_env["BANANA_STUDIO_CONFIG"])
+    cfg_path.parent.mkdir(parents=True)
+    cfg_path.write_text('[generation]\ntemperature = "hot"\nseed = true\naspect_ratio = 5\n'
+                        'include_thoughts = "yes"\nimage_size = "2K"\ntemperature_typo = 1\n')
+    cfg = load_config()
+    assert cfg.defaults == GenerationSettings(image_size="2K")  # good values kept, bad ones defaulted
+    text = "\n".join(cfg.problems)
+    for key in ("temperature", "seed", "aspect_ratio", "include_thoughts", "temperature_typo"):
+        assert f"generation.{key}" in text
+    code = await _in_thread(["gen", "--demo", "-q", "a cat", "--project-dir", str(tmp_path / "p")])
+    out = capsys.readouterr()
+    assert code == 0 and "Traceback" not in out.err, out.err
+    assert "generation.temperature: expected a number" in out.err
+
+
 async def test_malformed_config_does_not_stop_generation(tmp_path: Path, iso_env: dict[str, str],
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
