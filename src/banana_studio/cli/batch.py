@@ -183,7 +183,8 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     defaults = settings_from_args(args, cfg.defaults)
     prompts = parse_prompts(Path(args.source), defaults)
     estimate = lane.estimate(prompts)
-    verdict = await asyncio.to_thread(check_studio_budget, studio, defaults, len(prompts), batch=True)
+    verdict = await asyncio.to_thread(check_studio_budget, studio, defaults, len(prompts), batch=True,
+                                      estimate=estimate)
     if not verdict.ok and not args.yes:
         print(verdict.message, file=sys.stderr)
         print("Not submitted. Pass --yes to submit anyway, or raise [budget] in the config.", file=sys.stderr)

@@ -176,12 +176,14 @@ def spending(root: Path, project_dir: Path | None, *, midnight: float | None = N
 def check_budget(settings: GenerationSettings, n: int = 1, *, n_refs: int = 0, batch: bool = False,
                  daily_budget: float | None, project_budget: float | None, root: Path,
                  project_dir: Path | None, project_name: str = "", pending_batches: float = 0.0,
-                 midnight: float | None = None) -> BudgetVerdict:
+                 midnight: float | None = None, estimate: float | None = None) -> BudgetVerdict:
     """Would ``n`` generations with ``settings`` exceed a budget?  (No budget set → always ok.)
 
     ``pending_batches`` is the estimated cost of the project's submitted-but-not-imported batch jobs.
+    ``estimate`` overrides the computed cost of the request (e.g. a batch whose lines differ in size).
     """
-    estimate = request_estimate(settings, n, n_refs, batch=batch)
+    if estimate is None:
+        estimate = request_estimate(settings, n, n_refs, batch=batch)
     if daily_budget is None and project_budget is None:
         return BudgetVerdict(estimate, n, 0.0, 0.0, 0.0, 0.0, None, None, (), project_name)
     s = spending(root, project_dir, midnight=midnight)
@@ -200,17 +202,18 @@ def check_budget(settings: GenerationSettings, n: int = 1, *, n_refs: int = 0, b
 
 
 def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
-                        batch: bool = False) -> BudgetVerdict:
+                        batch: bool = False, estimate: float | None = None) -> BudgetVerdict:
     """:func:`check_budget` for a :class:`~banana_studio.services.studio.Studio` (its config budgets,
     projects root, project, and the project's unfinished batch jobs).  Sync; wrap in a thread."""
     config = studio.config
     store = studio.store
     if config.daily_budget is None and config.project_budget is None:
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
-                            root=config.projects_root(), project_dir=store.path, project_name=store.name)
+                            root=config.projects_root(), project_dir=store.path, project_name=store.name,
+                            estimate=estimate)
     from banana_studio.services.batch import pending_batch_cost
 
     return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
                         project_budget=config.project_budget, root=config.projects_root(),
                         project_dir=store.path, project_name=store.name,
-                        pending_batches=pending_batch_cost(store.path))
+                        pending_batches=pending_batch_cost(store.path), estimate=estimate)

@@ -165,12 +165,12 @@ class Studio:
         return estimate_cost(settings, n_refs)
 
     def check_budget(self, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
-                     batch: bool = False) -> BudgetVerdict:
+                     batch: bool = False, estimate: float | None = None) -> BudgetVerdict:
         """Would ``n`` generations exceed the config's daily / project budget?  Sync (a few small
         read-only queries): async callers use ``asyncio.to_thread``.  See :mod:`services.budget`."""
         from banana_studio.services.budget import check_studio_budget
 
-        return check_studio_budget(self, settings, n, n_refs=n_refs, batch=batch)
+        return check_studio_budget(self, settings, n, n_refs=n_refs, batch=batch, estimate=estimate)
 
     def reroll(self, turn_id: int) -> GenerateRequest:
         """Same prompt, references and settings as ``turn_id``, as a new sibling (same parent)."""

@@ -290,9 +290,9 @@ class BatchScreen(Screen[bool]):
         except BatchError as exc:
             self.notify(str(exc), title="Cannot read the prompts", severity="error")
             return
-        if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True):
-            return
         est = self.lane.estimate(prompts)
+        if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True, estimate=est):
+            return
         self.log_line(f"Submitting {len(prompts)} prompt(s) from {path.name} (~${est:.3f})…")
         try:
             record = await self.lane.submit(prompts)

@@ -44,14 +44,15 @@ _HEADING = re.compile(r"\*\*(.+?)\*\*")
 
 
 async def budget_allows(app: App[Any], studio: Any, settings: Any, n: int = 1, n_refs: int = 0, *,
-                        batch: bool = False) -> bool:
+                        batch: bool = False, estimate: float | None = None) -> bool:
     """True if the request is within budget or the user confirms it anyway.  Call from a worker.
 
     Without a configured budget this returns at once (no thread hop, no modal)."""
     config = studio.config
     if config.daily_budget is None and config.project_budget is None:
         return True
-    verdict = await asyncio.to_thread(studio.check_budget, settings, n, n_refs=n_refs, batch=batch)
+    verdict = await asyncio.to_thread(studio.check_budget, settings, n, n_refs=n_refs, batch=batch,
+                                      estimate=estimate)
     if verdict.ok:
         return True
     answer = await app.push_screen_wait(ConfirmScreen(
