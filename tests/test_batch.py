@@ -99,6 +99,31 @@ def test_parse_errors_are_clear(tmp_path: Path, name: str, text: str, message: s
         parse_prompts(f, GenerationSettings())
 
 
+def test_parse_json_array(tmp_path: Path) -> None:
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(["one", {"prompt": "two", "size": "4K"}], indent=2), encoding="utf-8")
+    out = parse_prompts(f, GenerationSettings())
+    assert [(p.prompt, p.settings.image_size) for p in out] == [("one", "1K"), ("two", "4K")]
+
+
+def test_estimate_follows_each_line(tmp_path: Path, env: Path) -> None:
+    """A batch of 4K lines costs more than the same count at the default size (and half of interactive)."""
+    from banana_studio.engine import estimate_cost
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "a", "size": "4K"}\n{"prompt": "b"}\n', encoding="utf-8")
+    prompts = parse_prompts(f, GenerationSettings())
+    studio = Studio.open(load_config(), project="est")
+    try:
+        est = BatchLane(studio).estimate(prompts)
+        full = estimate_cost(GenerationSettings(image_size="4K")) + estimate_cost(GenerationSettings())
+        assert est == pytest.approx(full / 2)
+        verdict = studio.check_budget(GenerationSettings(), 2, batch=True, estimate=est)
+        assert verdict.estimate == pytest.approx(est)
+    finally:
+        studio.store.close()
+
+
 def test_missing_prompts_file(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="does not exist"):
         parse_prompts(tmp_path / "nope.txt", GenerationSettings())

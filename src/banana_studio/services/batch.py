@@ -98,21 +98,36 @@ def parse_prompts(path: Path, defaults: GenerationSettings) -> list[BatchPrompt]
     out: list[BatchPrompt] = []
     is_jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
     keys: set[str] = set()
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or (not is_jsonl and line.startswith("#")):
-            continue
+    rows: list[tuple[int, Any]] = []
+    if is_jsonl and text.lstrip().startswith("["):  # a .json file holding one array of prompts
+        try:
+            array = json.loads(text)
+        except ValueError as exc:
+            raise BatchError(f"{path.name}: not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+        rows = [(i, obj) for i, obj in enumerate(array, 1)] if isinstance(array, list) else []
+        where = "item"
+    else:
+        rows = [(n, raw) for n, raw in enumerate(text.splitlines(), 1)]
+        where = "line"
+    for n, raw in rows:
+        if isinstance(raw, str):
+            line = raw.strip()
+            if not line or (not is_jsonl and line.startswith("#")):
+                continue
         if not is_jsonl:
             item = BatchPrompt(prompt=line, settings=defaults.copy())
         else:
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise BatchError(f"{path.name} line {n}: not valid JSON ({exc.msg}).") from None
-            item = _prompt_from_json(obj, defaults, path.parent, f"{path.name} line {n}")
+            if isinstance(raw, str) and where == "line":
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise BatchError(f"{path.name} line {n}: not valid JSON ({exc.msg}).") from None
+            else:
+                obj = raw
+            item = _prompt_from_json(obj, defaults, path.parent, f"{path.name} {where} {n}")
         item.key = item.key or f"p{len(out) + 1:04d}"
         if item.key in keys:
-            raise BatchError(f"{path.name} line {n}: duplicate key {item.key!r}.")
+            raise BatchError(f"{path.name} {where} {n}: duplicate key {item.key!r}.")
         keys.add(item.key)
         out.append(item)
         if len(out) > MAX_PROMPTS:
