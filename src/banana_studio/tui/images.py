@@ -103,10 +103,18 @@ def _import_textual_image(skip_probe: bool) -> None:
         _terminal.get_cell_size()
     real = sys.__stdout__
     sys.__stdout__ = _NoTtyStdout(real)  # type: ignore[misc]
+    # Half-cell needs no numpy; textual-image imports it only to speed up its sixel encoder, and it is
+    # the biggest single import of the start-up (~100 ms).  Hide it here; if sixel is forced later
+    # anyway, select_image_protocol() re-imports the encoder with numpy (_ensure_fast_sixel).
+    hide_numpy = "numpy" not in sys.modules
+    if hide_numpy:
+        sys.modules["numpy"] = None  # type: ignore[assignment]
     try:
         import textual_image.widget  # noqa: F401
     finally:
         sys.__stdout__ = real  # type: ignore[misc]
+        if hide_numpy and sys.modules.get("numpy", 0) is None:
+            del sys.modules["numpy"]
 
 
 _SKIP_PROBE = _prepare_probe()
@@ -193,6 +201,23 @@ def _fixed_image_to_sixels(image: PILImage.Image, options: Any = None, backgroun
 
 for _mod in (_ti_sixel, _ti_renderable_sixel, _ti_widget_sixel):
     _mod.image_to_sixels = _fixed_image_to_sixels  # type: ignore[attr-defined]
+
+
+def _ensure_fast_sixel() -> None:
+    """Re-import textual-image's sixel encoder with numpy if it was imported without (tmux start-up)."""
+    global _ORIGINAL_IMAGE_TO_SIXELS
+    if getattr(_ti_sixel, "_HAS_NUMPY", True):
+        return
+    import importlib
+
+    try:
+        importlib.import_module("numpy")
+    except ImportError:
+        return
+    importlib.reload(_ti_sixel)
+    _ORIGINAL_IMAGE_TO_SIXELS = _ti_sixel.image_to_sixels
+    for module in (_ti_sixel, _ti_renderable_sixel, _ti_widget_sixel):
+        module.image_to_sixels = _fixed_image_to_sixels  # type: ignore[attr-defined]
 
 
 # -- widgets that do not rebuild their renderable on every render --------------------------------
@@ -451,6 +476,8 @@ def select_image_protocol(pref: str = "auto") -> str:
         pref = "kitty"
     if pref in PROTOCOLS:
         _chosen_protocol = pref
+        if pref == "sixel":
+            _ensure_fast_sixel()
         return pref
     detected = detected_protocol()
     out = sys.__stdout__
