@@ -288,11 +288,15 @@ async def test_retry_countdown_then_success(demo_studio: Any, h: Any) -> None:
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         main = main_of(app)
         await demo_studio._ready_target()
-        demo_studio._fake.inject("overloaded", count=1)
-        demo_studio.target.initial_backoff = 0.05
-        demo_studio.target.max_backoff = 0.1
-        await h.send_prompt(pilot, main, "a windmill")
-        assert any(isinstance(e, ev.Retrying) for e in events_seen)
+        demo_studio._fake.inject("quota", count=1, retry_delay=1.5)  # 429 + RetryInfo 1.5 s
+        main.query_one(PromptArea).load_text("a windmill")
+        await pilot.press("ctrl+j")
+        log_status = main.query_one(ThinkingLog).query_one("#log-status", Static)
+        await h.wait_until(pilot, lambda: "retry 2/" in static_text(log_status), what="visible retry countdown")
+        assert "retry 2/" in main.query_one(StatusLine).state
+        await h.wait_generation(pilot, main)
+        retry = next(e for e in events_seen if isinstance(e, ev.Retrying))
+        assert retry.attempt == 2 and 1.0 <= retry.delay <= 1.6
         assert demo_studio.store.get_turn(1).status == "done"
 
 
