@@ -7,6 +7,7 @@ in the SDK) or from the config file, which is always written with mode 0600.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -102,6 +103,11 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
             cfg.problems.append(
                 f"Config {where}{key}: expected {getattr(typ, '__name__', typ)}, got {value!r}. Using the default."
             )
+            return None
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value >= 0):
+            # TOML allows inf/nan; `timeout_seconds = inf` made every request fail with an OverflowError.
+            cfg.problems.append(f"Config {where}{key}: expected a finite number >= 0, got {value!r}. "
+                                "Using the default.")
             return None
         return value
 
