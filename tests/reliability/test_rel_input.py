@@ -384,3 +384,25 @@ async def test_gen_streams_model_text_without_terminal_escapes(tmp_path: Path, i
     assert code == 0, out.err
     assert "\\x1b[31mred" in out.err  # shown, escaped
     assert not [ch for ch in out.err if ch not in "\n\t" and (unicodedata.category(ch) == "Cc" or ch in BIDI)]
+
+
+@pytest.mark.parametrize(("line", "key"), [("[network]\ntimeout_seconds = inf", "network.timeout_seconds"),
+                                           ("[network]\ntimeout_seconds = nan", "network.timeout_seconds"),
+                                           ("[budget]\ndaily = -5", "budget.daily"),
+                                           ("[budget]\nproject = inf", "budget.project")])
+async def test_non_finite_or_negative_numbers_keep_defaults(line: str, key: str, tmp_path: Path,
+                                                            iso_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """TOML allows inf/nan: `timeout_seconds = inf` made every request fail with an OverflowError."""
+    import banana_studio.services.studio as studio_mod
+
+    monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+    cfg_path = Path(iso_env["BANANA_STUDIO_CONFIG"])
+    cfg_path.parent.mkdir(parents=True)
+    cfg_path.write_text(line + "\n")
+    cfg = load_config()
+    assert any(key in p and "finite number" in p for p in cfg.problems), cfg.problems
+    assert cfg.timeout_seconds == 360.0 and cfg.daily_budget is None and cfg.project_budget is None
+    code = await _in_thread(["gen", "--demo", "-q", "a cat", "--project-dir", str(tmp_path / "p")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
