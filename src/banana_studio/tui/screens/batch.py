@@ -76,6 +76,10 @@ class BatchWatcher:
             record = await self.lane.wait(record, interval=self.interval, progress=progress)
         except BatchError as exc:
             error = str(exc)
+        except Exception as exc:  # e.g. the project was closed (switched) while waiting
+            if getattr(self.studio.store, "_closed", False) or getattr(self.studio, "_closed", False):
+                return  # the job stays recorded; the next time the project opens it is resumed
+            error = redact(f"Batch polling stopped: {exc}")
         finally:
             self.watching.discard(record.name)
         for listener in list(self.listeners):
