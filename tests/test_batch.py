@@ -417,3 +417,29 @@ def test_vertex_is_refused_clearly(env: Path, srv: FakeGemini, monkeypatch: pyte
     assert main(["batch", str(prompts), "-p", "vx"]) == 2
     assert "Vertex AI" in capsys.readouterr().err
     assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]
+
+
+def test_duplicate_result_lines_are_imported_once(env: Path) -> None:
+    """Batch result files have been seen to repeat a key (billing bug reports): only the first counts."""
+    from types import SimpleNamespace
+
+    line = {"candidates": [{"content": {"role": "model", "parts": [{"text": "first"}]}, "finishReason": "STOP"}]}
+    dup = {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": "STOP"}]}
+    data = "\n".join(json.dumps(x) for x in [{"key": "a", "response": line}, {"key": "a", "response": dup},
+                                               {"key": "b", "error": {"code": 500, "message": "boom"}}]).encode()
+
+    async def download(file: str) -> bytes:
+        assert file == "files/out"
+        return data
+
+    client = SimpleNamespace(aio=SimpleNamespace(files=SimpleNamespace(download=download)))
+    job = SimpleNamespace(dest=SimpleNamespace(inlined_responses=None, file_name="files/out"))
+    studio = Studio.open(load_config(), project="dups")
+    try:
+        rec = batch_mod.BatchRecord(name="batches/x", model="m", display_name="", created_at=0, target="t",
+                                    input_mode="file", estimate=0, items=[])
+        out = asyncio.run(BatchLane(studio)._results(client, job, rec))
+    finally:
+        studio.store.close()
+    assert out["a"][0].candidates[0].content.parts[0].text == "first"
+    assert out["b"][0] is None and out["b"][1]["code"] == 500
