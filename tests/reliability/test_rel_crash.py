@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rel_common import KEY, check_project, child_env, temp_files
+from rel_common import KEY, check_project, child_env, png_bytes, temp_files
 
 from banana_studio.config import Config
 from banana_studio.domain.events import TurnSaved
@@ -48,9 +48,10 @@ def db_rows(project: Path, sql: str) -> list[tuple]:
         return []
 
 
-def spawn_gen(tmp_path: Path, prompt: str, *, demo: bool, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn_gen(tmp_path: Path, prompt: str, *, demo: bool, env_extra: dict[str, str],
+              extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "banana_studio", "gen", prompt, "--project-dir", str(tmp_path / "projects"),
-           "--project", "crash"]
+           "--project", "crash", *extra]
     if demo:
         cmd.append("--demo")
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(tmp_path, **env_extra))
@@ -76,6 +77,7 @@ async def retry_in_process(fake: FakeGemini, project: Path, turn_id: int,
         old = studio.store.get_turn(turn_id)
         assert saved.turn.prompt == old.prompt and saved.turn.parent_id == old.parent_id
         assert len(saved.turn.final_images) == 1
+        assert [r.sha256 for r in saved.turn.references] == [r.sha256 for r in old.references]
         assert studio.store.abs_path(saved.turn.final_images[0].path).is_file()
     finally:
         await studio.aclose()
@@ -85,7 +87,9 @@ async def retry_in_process(fake: FakeGemini, project: Path, turn_id: int,
 async def test_sigkill_gen_demo_while_streaming(tmp_path: Path, fake: FakeGemini, iso_env: dict[str, str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "projects" / "crash"
-    proc = spawn_gen(tmp_path, "a lighthouse in a storm", demo=True, env_extra={})
+    ref = tmp_path / "boat.png"
+    ref.write_bytes(png_bytes((80, 60), "navy"))
+    proc = spawn_gen(tmp_path, "a lighthouse in a storm", demo=True, env_extra={}, extra=("--ref", str(ref)))
     try:
         # Kill once the answer is streaming: the turn is running and a draft is already on disk.
         wait_for(lambda: db_rows(project, "SELECT status FROM turns") == [("running",)]
@@ -98,6 +102,7 @@ async def test_sigkill_gen_demo_while_streaming(tmp_path: Path, fake: FakeGemini
         turn = store.get_turn(1)
         assert turn.status == "interrupted" and turn.error_kind == "interrupted" and turn.error
         assert turn.final_images == [] and turn.draft_images  # drafts that were saved stay viewable
+        assert len(turn.references) == 1 and store.reference_bytes(turn.references[0]) == ref.read_bytes()
     check_project(project, turns=1)
     assert [p.name for p in (project / "images").glob("*.*")] == []  # no final image file
     await retry_in_process(fake, project, 1, monkeypatch)
