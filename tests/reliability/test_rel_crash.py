@@ -78,6 +78,8 @@ async def retry_in_process(fake: FakeGemini, project: Path, turn_id: int,
         assert saved.turn.prompt == old.prompt and saved.turn.parent_id == old.parent_id
         assert len(saved.turn.final_images) == 1
         assert [r.sha256 for r in saved.turn.references] == [r.sha256 for r in old.references]
+        sent = [r for r in fake.requests if "enerateContent" in r.path][-1].body["contents"][-1]["parts"]
+        assert sum(1 for p in sent if "inlineData" in p or "inline_data" in p) == len(old.references)
         assert studio.store.abs_path(saved.turn.final_images[0].path).is_file()
     finally:
         await studio.aclose()
