@@ -220,6 +220,87 @@ def make_4k(seed: int) -> bytes:
     return fimages.render(spec).final
 
 
+_SSE_SERVER = """
+import sys, http.server
+body = open(sys.argv[1], "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def photo_like_4k(quality: int = 80) -> bytes:
+    """A 5504x3072 JPEG with photo-like entropy (a few MB, like the real model's 4K output; the fake
+    server's synthetic 4K frames are smooth and compress to ~0.5 MB)."""
+    import io
+
+    from PIL import Image
+
+    noise = Image.effect_noise((5504, 3072), 40).convert("RGB")
+    grad = Image.linear_gradient("L").resize((5504, 3072)).convert("RGB")
+    buf = io.BytesIO()
+    Image.blend(noise, grad, 0.5).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+async def big_event_stalls(jpeg: bytes, runs: int, tmp: Path) -> dict[str, Any]:
+    """Event-loop stalls while the engine receives and parses ONE final-image SSE event carrying
+    ``jpeg`` (the SDK reads, splits, JSON-decodes and base64-decodes it on the event loop)."""
+    import base64
+    import json
+    import subprocess
+
+    from banana_studio.domain.content import user_content
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.engine import ApiTarget, run_turn
+
+    event = {"candidates": [{"content": {"role": "model", "parts": [
+        {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(jpeg).decode()},
+         "thoughtSignature": base64.b64encode(os.urandom(2048)).decode()}]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 2000, "totalTokenCount": 2010},
+        "modelVersion": "gemini-3-pro-image", "responseId": "bench"}
+    body = tmp / "event.sse"
+    body.write_bytes(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+    proc = subprocess.Popen([sys.executable, "-c", _SSE_SERVER, str(body)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        target = ApiTarget(api_key="bench-key-not-secret", base_url=f"http://127.0.0.1:{port}", retry_attempts=1)
+        settings = GenerationSettings(aspect_ratio="16:9", image_size="4K")
+        walls: list[float] = []
+        cpus: list[float] = []
+        for i in range(runs + 1):
+            mon = StallMonitor()
+            mon.start()
+            got = 0
+            async for ev in run_turn(target, [], user_content("x"), settings):
+                got += len(getattr(ev, "data", b"") or b"")
+            await asyncio.sleep(0.02)
+            await mon.stop()
+            assert got >= len(jpeg)
+            if i:  # the first run imports the SDK and opens the connection
+                mx, _, _, _, cpu_max = mon.summary()
+                walls.append(mx)
+                cpus.append(cpu_max)
+        await target.aclose()
+    finally:
+        proc.kill()
+        proc.wait()
+    return {"mb": len(body.read_bytes()) / 1e6, "wall": walls, "cpu": cpus}
+
+
 async def amain(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp_s:
         tmp = Path(tmp_s)
@@ -236,6 +317,11 @@ async def amain(args: argparse.Namespace) -> int:
         demo = await generation_stalls(tmp, None, "halfcell", "demo")
         stall_rows.append(("halfcell, demo (in-process server)", demo["max"], demo["max"], demo["p99"], demo["over50"],
                            demo["cpu_max"], demo["seconds"], "/".join(map(str, demo["counters"]))))
+        big_rows = []
+        for label, jpeg in (("fake server's 4K (smooth)", make_4k(3)), ("photo-like 4K", photo_like_4k())):
+            r = await big_event_stalls(jpeg, args.runs, tmp)
+            big_rows.append((label, f"{len(jpeg) / 1e6:.1f} MB JPEG, {r['mb']:.1f} MB event", med(r["wall"]),
+                             max(r["wall"]), max(r["cpu"])))
         image, other = make_4k(1), make_4k(2)
         prev_rows = []
         for proto in args.protocols.split(","):
@@ -260,6 +346,11 @@ async def amain(args: argparse.Namespace) -> int:
                  "20 unrelated repaints: decodes/renderables/encodes"], prev_rows))
     ok_cache = all(r[5] == "0/0/0" for r in prev_rows)
     print(f"no re-encode on unrelated repaints: {'met' if ok_cache else 'MISSED'}")
+    print()
+    print(f"3. One final-image SSE event received and parsed by the engine (google-genai on the event loop), "
+          f"{args.runs} runs")
+    print(table(["payload", "size", "max stall ms (median)", "max stall ms (worst)", "max loop-thread CPU ms"],
+                big_rows))
     return 0 if ok_cpu and ok_cache else 1
 
 
