@@ -127,3 +127,38 @@ async def test_key_never_on_screen_or_in_screenshots(tmp_path: Path, iso_env: di
         for f in (d.rglob("*") if d.is_dir() else []):
             if f.is_file():
                 assert key.encode() not in f.read_bytes(), f
+
+
+async def test_cancel_while_the_final_image_is_written_keeps_it(fake: FakeGemini, tmp_path: Path,
+                                                                iso_env: dict[str, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is complete (and billed) once the final image arrived: a cancel during the save waits
+    for it, so the turn ends done with its image, never 'cancelled' with a half-saved image."""
+    import asyncio
+
+    from banana_studio.domain.events import FinalImage
+
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_DELAY", "0.5")  # store hook: pause mid-write
+    monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_MATCH", "images/0001-")
+    studio = Studio.open(Config(base_url=fake.base_url, retry_attempts=1), project="cw", project_dir=tmp_path / "p")
+    try:
+        got_final = asyncio.Event()
+
+        async def consume() -> None:
+            async for ev in studio.generate(GenerateRequest(prompt="a cat")):
+                if isinstance(ev, FinalImage):
+                    got_final.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(got_final.wait(), 10)
+        await asyncio.sleep(0.2)  # now inside the (slowed) image write
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        turn = studio.store.get_turn(1)
+        assert turn.status == "done" and len(turn.final_images) == 1, (turn.status, turn.error)
+        assert studio.store.abs_path(turn.final_images[0].path).is_file()
+        check_project(studio.store.path, turns=1)
+    finally:
+        await studio.aclose()
