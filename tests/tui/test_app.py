@@ -659,3 +659,22 @@ async def test_quit_while_generating_records_the_turn_as_cancelled(demo_studio: 
         assert store.get_turn(turn_id).status == "cancelled"
     finally:
         store.close()
+
+
+async def test_external_editor_needs_editor_and_a_real_terminal(demo_studio: Any, h: Any,
+                                                                monkeypatch: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        monkeypatch.delenv("VISUAL", raising=False)
+        monkeypatch.delenv("EDITOR", raising=False)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert any("Set $EDITOR" in n.message for n in app._notifications)
+        monkeypatch.setenv("EDITOR", "true")
+        main.query_one(PromptArea).load_text("keep me")
+        await pilot.press("f9")
+        await pilot.pause()
+        # Headless tests cannot suspend; a real terminal runs the editor (checked in tmux).
+        assert any("cannot be suspended" in n.message for n in app._notifications)
+        assert main.query_one(PromptArea).text == "keep me"

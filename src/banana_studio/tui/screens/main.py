@@ -81,6 +81,7 @@ class MainScreen(Screen[None]):
         Binding("v", "viewer", "View full screen", id="viewer", show=False),
         Binding("m", "compare", "Compare (mark two)", id="compare", show=False),
         Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False),
+        Binding("f9", "external_editor", "Edit prompt in $EDITOR", id="external-editor", show=False),
         Binding("f5", "variations", "Variations", id="variations",
                 tooltip="Send the prompt N times at once and pick the best (N sibling turns)"),
         Binding("f8", "batch_jobs", "Batch jobs", id="batch-jobs", show=False),
@@ -771,6 +772,38 @@ class MainScreen(Screen[None]):
             self.query_one("#model").focus()
         else:
             self.query_one(PromptArea).focus()
+
+    def action_external_editor(self) -> None:
+        """Write the prompt in $VISUAL / $EDITOR (the studio is suspended meanwhile)."""
+        import shlex
+        import tempfile
+
+        from textual.app import SuspendNotSupported
+
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify("Set $EDITOR (or $VISUAL) to edit prompts in your editor.", severity="warning")
+            return
+        prompt = self.query_one(PromptArea)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="banana-prompt-", delete=False,
+                                         encoding="utf-8") as fh:
+            fh.write(prompt.text)
+            path = Path(fh.name)
+        try:
+            with self.app.suspend():
+                result = subprocess.run([*shlex.split(editor), str(path)], check=False)
+            if result.returncode == 0:
+                prompt.load_text(path.read_text(encoding="utf-8").rstrip("\n"))
+            else:
+                self.notify(f"{editor} exited with status {result.returncode}; the prompt was not changed.",
+                            severity="warning")
+        except SuspendNotSupported:
+            self.notify("This terminal session cannot be suspended for an external editor.", severity="warning")
+        except OSError as exc:
+            self.notify(f"Could not run {editor}: {exc.strerror or exc}.", severity="error")
+        finally:
+            path.unlink(missing_ok=True)
+        prompt.focus()
 
     def action_add_reference(self) -> None:
         self.query_one(RefTray).open_input()

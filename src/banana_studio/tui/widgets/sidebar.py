@@ -80,6 +80,10 @@ class SettingsSidebar(VerticalScroll):
         with Horizontal(classes="switch-row"):
             yield Label("Google Search", classes="switch-label")
             yield Switch(value=s.google_search, id="search")
+        with Horizontal(classes="switch-row"):
+            yield Label("Image only", classes="switch-label")
+            yield Switch(value=s.image_only, id="image-only",
+                         tooltip="Ask for the image without a text answer (response modalities: IMAGE)")
         yield Label("Thinking level", classes="field-label")
         yield Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
                      value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
@@ -126,6 +130,7 @@ class SettingsSidebar(VerticalScroll):
             custom.value = "" if settings.model in known else settings.model
             self.query_one("#thoughts", Switch).value = settings.include_thoughts
             self.query_one("#search", Switch).value = settings.google_search
+            self.query_one("#image-only", Switch).value = settings.image_only
             self.query_one("#thinking", Select).value = settings.thinking_level.upper()
             self.query_one("#temperature", Input).value = "" if settings.temperature is None else str(
                 settings.temperature)
@@ -244,6 +249,8 @@ class SettingsSidebar(VerticalScroll):
             self._settings.include_thoughts = event.value
         elif event.switch.id == "search":
             self._settings.google_search = event.value
+        elif event.switch.id == "image-only":
+            self._settings.image_only = event.value
         self._changed()
 
     @on(Input.Changed, "#temperature")
