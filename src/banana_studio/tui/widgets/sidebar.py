@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
@@ -33,7 +33,7 @@ def _fallback_estimate(settings: GenerationSettings, n_refs: int) -> float:
     return image + n_refs * spec.prices.input_image
 
 
-class SettingsSidebar(VerticalScroll):
+class SettingsSidebar(Vertical):
     """Generation settings for the next send."""
 
     @dataclass
@@ -53,7 +53,6 @@ class SettingsSidebar(VerticalScroll):
         self._estimator = estimator or _fallback_estimate
         self._n_refs = 0
         self.problems: list[Problem] = validate_settings(self._settings)
-        self.can_focus = False
 
     # -- composition --------------------------------------------------------------------------
 
@@ -61,42 +60,43 @@ class SettingsSidebar(VerticalScroll):
         s = self._settings
         known = {m.id for m in MODELS}
         model_value = s.model if s.model in known else CUSTOM
-        yield Label("Model", classes="field-label")
-        yield Select([(f"{m.label}", m.id) for m in MODELS] + [("Custom id…", CUSTOM)],
-                     value=model_value, allow_blank=False, id="model", compact=True)
-        custom = Input(value="" if model_value != CUSTOM else s.model, placeholder="model id, e.g. gemini-3-pro-image",
-                       id="custom-model", compact=True)
-        custom.display = model_value == CUSTOM
-        yield custom
-        yield Static("", id="model-note", classes="field-note")
-        yield Label("Aspect ratio", classes="field-label")
-        yield Select([], allow_blank=True, id="aspect", compact=True)
-        yield Label("Size", classes="field-label")
-        yield Select([], allow_blank=True, id="size", compact=True)
-        yield Static("", id="shape-note", classes="field-note")
-        with Horizontal(classes="switch-row"):
-            yield Label("Thoughts", classes="switch-label")
-            yield Switch(value=s.include_thoughts, id="thoughts")
-        with Horizontal(classes="switch-row"):
-            yield Label("Google Search", classes="switch-label")
-            yield Switch(value=s.google_search, id="search")
-        with Horizontal(classes="switch-row"):
-            yield Label("Image only", classes="switch-label")
-            yield Switch(value=s.image_only, id="image-only",
-                         tooltip="Ask for the image without a text answer (response modalities: IMAGE)")
-        yield Label("Thinking level", classes="field-label")
-        yield Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
-                     value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
-                     id="thinking", compact=True)
-        yield Label("Temperature", classes="field-label")
-        yield Input(value="" if s.temperature is None else str(s.temperature), placeholder="default (1.0)",
-                id="temperature", compact=True, restrict=r"[0-9.]*")
-        yield Label("Seed", classes="field-label")
-        yield Input(value="" if s.seed is None else str(s.seed), placeholder="random", id="seed", compact=True,
-                restrict=r"[0-9]*")
-        yield Label("System instruction", classes="field-label")
-        yield TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
-                       placeholder="optional style guide…")
+        with VerticalScroll(id="sidebar-fields"):
+            yield Label("Model", classes="field-label")
+            yield Select([(f"{m.label}", m.id) for m in MODELS] + [("Custom id…", CUSTOM)],
+                         value=model_value, allow_blank=False, id="model", compact=True)
+            custom = Input(value="" if model_value != CUSTOM else s.model,
+                           placeholder="model id, e.g. gemini-3-pro-image", id="custom-model", compact=True)
+            custom.display = model_value == CUSTOM
+            yield custom
+            yield Static("", id="model-note", classes="field-note")
+            yield Label("Aspect ratio", classes="field-label")
+            yield Select([], allow_blank=True, id="aspect", compact=True)
+            yield Label("Size", classes="field-label")
+            yield Select([], allow_blank=True, id="size", compact=True)
+            yield Static("", id="shape-note", classes="field-note")
+            with Horizontal(classes="switch-row"):
+                yield Label("Thoughts", classes="switch-label")
+                yield Switch(value=s.include_thoughts, id="thoughts")
+            with Horizontal(classes="switch-row"):
+                yield Label("Google Search", classes="switch-label")
+                yield Switch(value=s.google_search, id="search")
+            with Horizontal(classes="switch-row"):
+                yield Label("Image only", classes="switch-label")
+                yield Switch(value=s.image_only, id="image-only",
+                             tooltip="Ask for the image without a text answer (response modalities: IMAGE)")
+            yield Label("Thinking level", classes="field-label")
+            yield Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
+                         value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
+                         id="thinking", compact=True)
+            yield Label("Temperature", classes="field-label")
+            yield Input(value="" if s.temperature is None else str(s.temperature), placeholder="default (1.0)",
+                        id="temperature", compact=True, restrict=r"[0-9.]*")
+            yield Label("Seed", classes="field-label")
+            yield Input(value="" if s.seed is None else str(s.seed), placeholder="random", id="seed",
+                        compact=True, restrict=r"[0-9]*")
+            yield Label("System instruction", classes="field-label")
+            yield TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
+                           placeholder="optional style guide…")
         yield Static("", id="problems", classes="field-error")
         yield Static("", id="estimate", classes="estimate")
 
@@ -197,14 +197,16 @@ class SettingsSidebar(VerticalScroll):
             "references",
             f"{self._n_refs} reference images: {spec.label} accepts at most {spec.max_references}."))
         lines = [("✗ " if p.fatal else "⚠ ") + p.message for p in self.problems]
-        self.query_one("#problems", Static).update("\n".join(lines))
+        problems = self.query_one("#problems", Static)
+        problems.update("\n".join(lines))
+        problems.set_class(not lines, "-empty")
         w, h = pixel_size(s.aspect_ratio, s.image_size, flash25=spec.id.startswith("gemini-2.5-flash-image"))
         try:
             est = self._estimator(s, self._n_refs)
             cost = f"≈ ${est:.3f}"
         except Exception:  # an estimator must never break the sidebar
             cost = "≈ $?"
-        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost} per image")
+        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost}/image")
 
     def _changed(self) -> None:
         self._refresh_notes()
