@@ -230,8 +230,11 @@ def run(args: argparse.Namespace) -> int:
         _err(f"warning: {problem}")
     prompt = args.prompt
     if prompt == "-":
-        prompt = sys.stdin.read()
-    prompt = prompt.strip()
+        buffer = getattr(sys.stdin, "buffer", None)
+        prompt = buffer.read().decode("utf-8", "replace") if buffer is not None else sys.stdin.read()
+    # Bytes that are not UTF-8 (argv, or stdin in some locales) arrive as lone surrogates, which cannot
+    # be encoded for the request and crashed it: turn them into U+FFFD instead.
+    prompt = prompt.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
     if not prompt:
         _err("error: the prompt is empty.")
         return EXIT_INVALID
