@@ -406,3 +406,23 @@ async def test_non_finite_or_negative_numbers_keep_defaults(line: str, key: str,
     code = await _in_thread(["gen", "--demo", "-q", "a cat", "--project-dir", str(tmp_path / "p")])
     out = capsys.readouterr()
     assert code == 0, out.err
+
+
+async def test_prompt_bytes_that_are_not_utf8(tmp_path: Path, iso_env: dict[str, str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Invalid UTF-8 from stdin or argv (lone surrogates in Python) crashed the request with a traceback."""
+    import io
+
+    import banana_studio.services.studio as studio_mod
+
+    monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+    root = str(tmp_path / "p")
+    stdin = io.TextIOWrapper(io.BytesIO(b"a cat \xff\xfe from stdin"), encoding="utf-8", errors="strict")
+    monkeypatch.setattr("sys.stdin", stdin)
+    assert await _in_thread(["gen", "--demo", "-q", "-", "--project-dir", root]) == 0, capsys.readouterr().err
+    argv_prompt = b"argv \xff cat".decode("utf-8", "surrogateescape")  # what Python makes of such argv bytes
+    assert await _in_thread(["gen", "--demo", "-q", argv_prompt, "--project-dir", root]) == 0, capsys.readouterr().err
+    with ProjectStore.open(tmp_path / "p", "default") as store:
+        assert [store.get_turn(i).prompt for i in (1, 2)] == ["a cat \ufffd\ufffd from stdin", "argv \ufffd cat"]
+    check_project(tmp_path / "p" / "default", turns=2)
