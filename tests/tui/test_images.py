@@ -404,3 +404,45 @@ async def test_thumbnails_and_strip(small_png: Path) -> None:
         await strip.clear()
         await pilot.pause()
         assert strip.thumbnails == []
+
+
+# -- kitty < 0.28 fallback, id-keyed render caches ----------------------------------------------
+
+
+def test_kitty_version_check() -> None:
+    assert not im.kitty_placeholders_supported("\x1bP>|kitty(0.26.5)\x1b\\")
+    assert im.kitty_placeholders_supported("\x1bP>|kitty(0.28.0)\x1b\\")
+    assert im.kitty_placeholders_supported("\x1bP>|kitty(0.41.1)\x1b\\")
+    assert im.kitty_placeholders_supported("\x1bP>|WezTerm 20240203\x1b\\")
+    assert im.kitty_placeholders_supported("")
+
+
+def test_auto_falls_back_to_halfcell_in_old_kitty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(im._ti_renderable, "Image", im._ti_renderable.TGPImage)
+    monkeypatch.setattr(sys, "__stdout__", _FakeTty())
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.setattr(im, "_SKIP_PROBE", False)
+    monkeypatch.setattr(im, "kitty_placeholders_supported", lambda reply=None: False)
+    assert im.select_image_protocol("auto") == "halfcell"
+    assert any("predates Unicode placeholders" in n for n in im.probe_notes())
+    monkeypatch.setattr(im, "kitty_placeholders_supported", lambda reply=None: True)
+    assert im.select_image_protocol("auto") == "kitty"
+    assert im.select_image_protocol("kitty") == "kitty"  # forcing skips the check
+
+
+def test_render_caches_never_serve_a_dead_image() -> None:
+    live = Image.new("RGB", (8, 4), (255, 0, 0))
+    dead = Image.new("RGB", (8, 4), (0, 0, 255))
+    stale_strips = im.halfcell_strips(dead, 8, 2)
+    # Pretend ``live`` reuses the id of an image that is gone (CPython reuses addresses).
+    key = (id(live), 8, 2)
+    gone = Image.new("RGB", (1, 1))
+    ref = im.weakref.ref(gone)
+    del gone
+    im._HALFCELL_CACHE[key] = (ref, stale_strips)
+    strips = im.halfcell_strips(live, 8, 2)
+    assert strips is not stale_strips
+    first = next(iter(strips[0]))
+    assert first.style is not None and first.style.color is not None
+    assert first.style.color.triplet == (255, 0, 0)
+    assert im.halfcell_strips(live, 8, 2) is strips  # and a live entry is a hit

@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,9 +249,12 @@ class _StableRenderMixin:
         return widget._renderable  # type: ignore[no-any-return]
 
 
-_HALFCELL_CACHE: OrderedDict[tuple[int, int, int], list[Strip]] = OrderedDict()
+_HALFCELL_CACHE: OrderedDict[tuple[int, int, int], tuple[weakref.ref[PILImage.Image], list[Strip]]] = OrderedDict()
 _HALFCELL_LOCK = threading.Lock()
 _HALFCELL_MAX = 24
+# The render caches are keyed by id(image) (hashing pixels would cost as much as rendering).  Each
+# entry keeps a weak reference to its image and only counts as a hit while that very image is
+# alive, so an id reused by a later image can never bring back another picture's strips/sixels.
 
 
 def halfcell_strips(image: PILImage.Image, width: int, height: int) -> list[Strip]:
@@ -262,9 +266,9 @@ def halfcell_strips(image: PILImage.Image, width: int, height: int) -> list[Stri
     key = (id(image), width, height)
     with _HALFCELL_LOCK:
         hit = _HALFCELL_CACHE.get(key)
-        if hit is not None:
+        if hit is not None and hit[0]() is image:
             _HALFCELL_CACHE.move_to_end(key)
-            return hit
+            return hit[1]
     STATS.renderables += 1
     if width <= 0 or height <= 0:
         return []
@@ -298,7 +302,7 @@ def halfcell_strips(image: PILImage.Image, width: int, height: int) -> list[Stri
             segments.append(Segment("▀" * run, styles[run_key]))
         strips.append(Strip(segments, width))
     with _HALFCELL_LOCK:
-        _HALFCELL_CACHE[key] = strips
+        _HALFCELL_CACHE[key] = (weakref.ref(image), strips)
         while len(_HALFCELL_CACHE) > _HALFCELL_MAX:
             _HALFCELL_CACHE.popitem(last=False)
     return strips
@@ -367,7 +371,7 @@ class StableTGPImage(_StableRenderMixin, _ti_widget.TGPImage, Renderable=_ti_wid
     """Kitty graphics protocol image widget (needs Unicode placeholders: kitty ≥ 0.28, Ghostty)."""
 
 
-_SIXEL_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_SIXEL_CACHE: OrderedDict[tuple[Any, ...], tuple[weakref.ref[PILImage.Image], str]] = OrderedDict()
 _SIXEL_LOCK = threading.Lock()
 _SIXEL_MAX = 16
 
@@ -384,15 +388,15 @@ def presixel(image: PILImage.Image, cells: tuple[int, int], background: Any, opt
     key = _sixel_key(image, cells, background, options)
     with _SIXEL_LOCK:
         hit = _SIXEL_CACHE.get(key)
-        if hit is not None:
+        if hit is not None and hit[0]() is image:
             _SIXEL_CACHE.move_to_end(key)
-            return hit
+            return hit[1]
     cw, ch = key[3]
     data = _ti_pixeldata.PixelData(image).scaled(max(1, cells[0] * cw), max(1, cells[1] * ch))
     data = data.cropped(0, 0, cells[0] * cw, cells[1] * ch)
     sixel = _fixed_image_to_sixels(data.pil_image, options, background)
     with _SIXEL_LOCK:
-        _SIXEL_CACHE[key] = sixel
+        _SIXEL_CACHE[key] = (weakref.ref(image), sixel)
         while len(_SIXEL_CACHE) > _SIXEL_MAX:
             _SIXEL_CACHE.popitem(last=False)
     return sixel
@@ -484,8 +488,36 @@ def select_image_protocol(pref: str = "auto") -> str:
     is_tty = out is not None and out.isatty()
     if _SKIP_PROBE or (os.environ.get("TMUX") and is_tty and detected != "unicode"):
         detected = "halfcell"
+    elif detected == "kitty" and is_tty and not kitty_placeholders_supported():
+        _PROBE_NOTES.append("kitty graphics detected, but this kitty predates Unicode placeholders "
+                            "(0.28): using half-cell")
+        detected = "halfcell"
     _chosen_protocol = detected
     return detected
+
+
+_XTVERSION_RE = re.compile(r"kitty\((\d+)\.(\d+)")
+
+
+def kitty_placeholders_supported(reply: str | None = None) -> bool:
+    """False for kitty < 0.28, whose graphics protocol lacks the Unicode placeholders textual-image's
+    kitty widget draws with (it shows tofu boxes).  Asks the terminal its version (XTVERSION) unless
+    ``reply`` is given; any other or no answer counts as supported (Ghostty, newer kitty).
+    Must run before ``App.run()`` (it reads the reply from stdin)."""
+    if reply is None:
+        try:
+            from textual_image._terminal import TerminalError, capture_terminal_response
+
+            with capture_terminal_response("\x1bP>|", "\x1b\\", 0.1) as response:
+                sys.__stdout__.write("\x1b[>q")  # type: ignore[union-attr]
+                sys.__stdout__.flush()  # type: ignore[union-attr]
+            reply = response.sequence
+        except (TerminalError, TimeoutError, OSError, ValueError, AttributeError):
+            return True
+    m = _XTVERSION_RE.search(reply or "")
+    if not m:
+        return True
+    return (int(m.group(1)), int(m.group(2))) >= (0, 28)
 
 
 def current_protocol() -> str:
@@ -950,6 +982,7 @@ __all__ = [
     "detected_protocol",
     "hoist_colour_registers",
     "image_widget_class",
+    "kitty_placeholders_supported",
     "load_scaled",
     "probe_notes",
     "select_image_protocol",
