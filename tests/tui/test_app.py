@@ -379,6 +379,13 @@ async def test_palette_goes_to_turn_and_runs_actions(demo_studio: Any, h: Any) -
         await pilot.pause(0.4)
         await pilot.press("enter")
         await h.wait_until(pilot, lambda: demo_studio.store.get_turn(1).starred, what="star from the palette")
+        # Prompt search: typing words of a prompt offers "Go to turn #N: …".
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.1)
+        await pilot.press(*"beta")
+        await pilot.pause(0.4)
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: main.selected_id == 2, what="palette prompt search")
 
 
 async def test_label_delete_branch_and_keymap(zero_latency: None, tmp_path: Path, h: Any) -> None:
