@@ -72,6 +72,11 @@ def load_config(path: Path | None = None) -> Config:
     except OSError as exc:
         cfg.problems.append(f"Cannot read config file {path}: {exc.strerror}. Using defaults.")
         raw_text = ""
+    except UnicodeDecodeError as exc:  # e.g. saved as Latin-1: used to crash every command
+        line = exc.object[: exc.start].count(b"\n") + 1
+        cfg.problems.append(f"Config file {path}, line {line}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}). "
+                            "Save it as UTF-8. Using defaults.")
+        raw_text = ""
     data: dict[str, Any] = {}
     if raw_text:
         try:
@@ -188,7 +193,7 @@ def write_private(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -206,8 +211,8 @@ def save_api_key(key: str, path: Path | None = None) -> Path:
     """Store the key in the config file (0600), keeping every other line as it was."""
     path = path or paths.config_file()
     lines: list[str] = []
-    if path.exists():
-        lines = path.read_text(encoding="utf-8").splitlines()
+    if path.exists():  # bytes that are not UTF-8 are kept exactly as they were (surrogateescape)
+        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
     # api_key must sit before the first [table] header to be top-level.
     lines = [ln for ln in lines if not ln.strip().startswith("api_key")]
     escaped = key.replace("\\", "\\\\").replace('"', '\\"')
