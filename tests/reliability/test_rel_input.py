@@ -426,3 +426,28 @@ async def test_prompt_bytes_that_are_not_utf8(tmp_path: Path, iso_env: dict[str,
     with ProjectStore.open(tmp_path / "p", "default") as store:
         assert [store.get_turn(i).prompt for i in (1, 2)] == ["a cat \ufffd\ufffd from stdin", "argv \ufffd cat"]
     check_project(tmp_path / "p" / "default", turns=2)
+
+
+async def test_config_file_not_utf8(tmp_path: Path, iso_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A config saved as Latin-1 crashed every command with UnicodeDecodeError."""
+    import io
+    import stat
+
+    import banana_studio.services.studio as studio_mod
+
+    monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
+    cfg_path = Path(iso_env["BANANA_STUDIO_CONFIG"])
+    cfg_path.parent.mkdir(parents=True)
+    original = b'# settings\n[ui]\ntheme = "caf\xe9"\n'
+    cfg_path.write_bytes(original)
+    cfg = load_config()
+    assert len(cfg.problems) == 1 and "line 3" in cfg.problems[0] and "UTF-8" in cfg.problems[0]
+    assert await _in_thread(["gen", "--demo", "-q", "a cat", "--project-dir", str(tmp_path / "p")]) == 0
+    assert "not valid UTF-8" in capsys.readouterr().err
+    # storing a key keeps every other byte of the file as it was
+    monkeypatch.setattr("sys.stdin", io.StringIO(KEY + "\n"))
+    assert main(["config", "--set-key"]) == 0
+    data = cfg_path.read_bytes()
+    assert data.endswith(original) and KEY.encode() in data
+    assert stat.S_IMODE(cfg_path.stat().st_mode) == 0o600
