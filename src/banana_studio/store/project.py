@@ -63,6 +63,23 @@ SIG_INLINE_MAX = 4096
 """Thought signatures longer than this (bytes) go to the blob store instead of the DB row."""
 HEARTBEAT_STALE_SECONDS = 600.0
 """Only used where flock is unavailable: an owner silent this long is considered dead."""
+
+
+@contextlib.contextmanager
+def _prepare_lock(path: Path) -> Iterator[None]:
+    """An exclusive, process-wide lock held while a project database is opened and prepared."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(path / ".open.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ProjectError(f"Cannot open project lock in {path}: {exc.strerror}.") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 LIVE_STATUSES = ("pending", "running")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -176,19 +193,24 @@ class ProjectStore:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ProjectError(f"Cannot create project folder {path}: {exc.strerror}.") from exc
-        else:
-            _check_header(db)
+        if db.exists():
+            _check_header(db)  # refuse a corrupt file before touching anything in the folder
         cls._check_writable(path)
-        try:
-            conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise ProjectError(f"Cannot open project database {db}: {exc}.") from exc
-        try:
-            project_uuid = cls._prepare(conn, db, name)
-        except BaseException:
-            conn.close()
-            raise
+        # Opening is serialised across processes: two studios creating or migrating the same project
+        # at once would otherwise race on the WAL switch ("database is locked") or on a half-created file.
+        with _prepare_lock(path):
+            if db.exists():
+                _check_header(db)
+            try:
+                conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise ProjectError(f"Cannot open project database {db}: {exc}.") from exc
+            try:
+                project_uuid = cls._prepare(conn, db, name)
+            except BaseException:
+                conn.close()
+                raise
         store = cls(path, name, conn, project_uuid)
         try:
             store.recover()
