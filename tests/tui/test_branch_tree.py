@@ -211,11 +211,15 @@ def big_project(n: int, seed: int = 7) -> list[Node]:
 
 async def test_ten_thousand_turns_build_and_first_render_fast() -> None:
     nodes = big_project(10_000)
-    t0 = time.perf_counter()
-    tree = BranchTree(nodes)
-    build = time.perf_counter() - t0
+    # Best of three: the suite runs on 2 busy cores next to other workers; the minimum is the cost
+    # of the code, the rest is scheduling noise.
+    builds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        tree = BranchTree(nodes)
+        builds.append(time.perf_counter() - t0)
     assert tree.node_count == 10_000
-    assert build < 0.2, f"build took {build * 1000:.0f} ms"
+    assert min(builds) < 0.2, f"build took {min(builds) * 1000:.0f} ms"
 
     app = TreeApp([])
     async with app.run_test(size=(120, 45)) as pilot:
@@ -224,13 +228,16 @@ async def test_ten_thousand_turns_build_and_first_render_fast() -> None:
         height = tree.scrollable_content_region.height
         # Build + paint every visible line (what the compositor asks for), without the test
         # harness's frame waits in the measurement.
-        t0 = time.perf_counter()
-        tree.refresh_index(nodes)
-        lines = [line_text(tree, y) for y in range(height)]
-        first = time.perf_counter() - t0
+        firsts = []
+        for _ in range(3):
+            tree.refresh_index([])
+            t0 = time.perf_counter()
+            tree.refresh_index(nodes)
+            lines = [line_text(tree, y) for y in range(height)]
+            firsts.append(time.perf_counter() - t0)
         assert tree.node_count == 10_000
         assert "#1 " in lines[0]
-        assert first < 0.2, f"refresh + first render took {first * 1000:.0f} ms"
+        assert min(firsts) < 0.2, f"refresh + first render took {min(firsts) * 1000:.0f} ms"
         await pilot.pause()
         # Jumping to the far end scrolls it into view, cheaply.
         t0 = time.perf_counter()

@@ -308,3 +308,31 @@ def test_snapshot_gallery(snap_compare: Any, store: ProjectStore) -> None:
 
     assert snap_compare(Host(lambda: GalleryScreen(SimpleNamespace(store=store))), terminal_size=(100, 30),
                         run_before=run_before)
+
+
+async def test_viewer_one_to_one_pans_without_encoding_on_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    big = tmp_path / "big.png"
+    big.write_bytes(picture(1, (2400, 1600)))
+    monkeypatch.setattr(im, "_chosen_protocol", "sixel")
+    encodes: list[bool] = []
+    original = im._ORIGINAL_IMAGE_TO_SIXELS
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        encodes.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(im, "_ORIGINAL_IMAGE_TO_SIXELS", counting)
+    app = Host(lambda: ViewerScreen([big]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        viewer = _screen(app, ViewerScreen)
+        await wait_for(pilot, lambda: viewer.preview.source == big)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: viewer.one_to_one and viewer._full_size is not None)
+        for key in ("right", "down", "shift+left", "up"):
+            await pilot.press(key)
+        await pilot.pause()
+        assert len(encodes) >= 5  # fit + 1:1 + four pans, all encoded...
+        assert not any(encodes), "a sixel was encoded on the event loop"  # ...in threads

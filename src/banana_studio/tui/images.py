@@ -661,6 +661,16 @@ def load_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
 # -- widgets ---------------------------------------------------------------------------------------
 
 
+def prerender(image: PILImage.Image, cells: tuple[int, int], protocol: str,
+              background: tuple[int, int, int, float] | None = None) -> None:
+    """Build (and cache) what the ``protocol`` widget will paint for ``image`` at ``cells``: half-cell
+    strips or sixel data.  Blocking and thread-safe: call it in a thread.  Other protocols: no-op."""
+    if protocol == "halfcell":
+        halfcell_strips(image, *cells)
+    elif protocol == "sixel" and background is not None:
+        presixel(image, cells, background)
+
+
 class ImagePreview(Widget):
     """Shows one image, scaled to fit, with a text placeholder / error state.
 
@@ -800,6 +810,7 @@ class ImagePreview(Widget):
             self._show_text(f"{label_name}\n{w}×{h} (image previews are off)", error=False)
             self.post_message(self.Shown(self, path, (w, h)))
             return True
+        await self._after_layout()
         target = self.target_pixels()
         box = (self.content_size.width, self.content_size.height)
         warm = self.protocol in ("halfcell", "sixel") and box[0] > 0 and box[1] > 0
@@ -831,18 +842,48 @@ class ImagePreview(Widget):
         return True
 
     async def show_image(self, image: PILImage.Image, *, source: Path | None = None,
-                         source_size: tuple[int, int] | None = None) -> bool:
-        """Show an already decoded (and already sized) PIL image, e.g. a 1:1 crop.  No thread hop,
-        no cache; the caller keeps ownership of sizing."""
+                         source_size: tuple[int, int] | None = None,
+                         cells: tuple[int, int] | None = None) -> bool:
+        """Show an already decoded (and already sized) PIL image, e.g. a 1:1 crop.  No decode cache;
+        the caller keeps ownership of sizing.  With ``cells`` (the widget size the image will get)
+        the half-cell strips / sixel data are built in a thread first, not while painting."""
         self._seq += 1
+        seq = self._seq
         if self.protocol == "none":
             w, h = source_size or image.size
             self._show_text(f"{source.name if source else 'image'}\n{w}×{h} (image previews are off)", error=False)
             return True
+        if cells is not None and cells[0] > 0 and cells[1] > 0:
+            await asyncio.to_thread(prerender, image, cells, self.protocol, self._sixel_background())
+            if seq != self._seq:
+                return False
         self.source, self.source_size, self.error = source, source_size or image.size, ""
         self._last_source = None
         await self._set_image(image)
         return True
+
+    async def _after_layout(self) -> None:
+        """A widget shown right after mounting has no size yet; wait (briefly) for one layout so the
+        paint data can be prepared in the decode thread for the real size."""
+        if self.content_size.area or not self.is_mounted:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def laid_out() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.call_after_refresh(laid_out)
+        try:
+            await asyncio.wait_for(done, 0.5)
+        except TimeoutError:
+            pass
+
+    def _sixel_background(self) -> tuple[int, int, int, float] | None:
+        if self.protocol != "sixel":
+            return None
+        colour = self.background_colors[1]
+        return (colour.r, colour.g, colour.b, colour.a)
 
     def on_resize(self) -> None:
         """Re-decode (in the background) only if the widget can now show clearly more pixels than the
@@ -984,6 +1025,7 @@ __all__ = [
     "image_widget_class",
     "kitty_placeholders_supported",
     "load_scaled",
+    "prerender",
     "probe_notes",
     "select_image_protocol",
 ]

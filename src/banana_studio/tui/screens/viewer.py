@@ -69,8 +69,10 @@ class ViewerScreen(Screen[None]):
     def current(self) -> Path | None:
         return self.paths[self.index] if self.paths else None
 
-    async def on_mount(self) -> None:
-        await self._show()
+    def on_mount(self) -> None:
+        # Not awaited here: the preview first needs a layout (so its paint data can be prepared in
+        # the decode thread for its real size), and layout waits for this handler to return.
+        self.run_worker(self._show(), group="viewer-show", exclusive=True)
 
     async def _show(self) -> None:
         path = self.current
@@ -138,12 +140,13 @@ class ViewerScreen(Screen[None]):
             self.offset = (x, y)
             box = (x, y, min(full.width, x + vw), min(full.height, y + vh))
             crop = await asyncio.to_thread(full.crop, box)
-            await self.preview.show_image(crop, source=path, source_size=full.size)
+            pw, ph = cell_pixels(self.preview.protocol)
+            cells = (max(1, round(crop.width / pw)), max(1, round(crop.height / ph)))
+            await self.preview.show_image(crop, source=path, source_size=full.size, cells=cells)
             widget = self.preview.image_widget
             if widget is not None:
-                pw, ph = cell_pixels(self.preview.protocol)
-                widget.styles.width = max(1, round(crop.width / pw))
-                widget.styles.height = max(1, round(crop.height / ph))
+                widget.styles.width = cells[0]
+                widget.styles.height = cells[1]
 
     async def action_toggle_zoom(self) -> None:
         self.one_to_one = not self.one_to_one
