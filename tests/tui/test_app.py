@@ -271,6 +271,7 @@ async def test_errors_are_shown_in_red_with_the_clear_message(demo_studio: Any, 
         turn = demo_studio.store.get_turn(1)
         assert turn.status == "failed"
         assert any(n.severity == "error" for n in app._notifications)
+        assert main.query_one("#info", ContentSwitcher).current == "log", "the red error stays in view"
         # The failed turn's detail shows the error with the retry hint.
         detail = main.query_one(TurnDetail)
         await h.wait_until(pilot, lambda: detail.turn_id == 1)

@@ -107,6 +107,8 @@ class MainScreen(Screen[None]):
         self.session_tokens = 0
         self.last_error = ""
         self._live_request: Any = None
+        self._pin_log_turn: int | None = None
+        """A turn that failed while we watched: its log (with the red error) stays up until the user moves."""
         self._live_saved = False
         self._turn_nodes: dict[int, Any] = {}
         self._shown_turn: Turn | None = None
@@ -115,8 +117,8 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
-            yield Static(Text.assemble(("🍌 Banana Studio", "bold"), "  ", (self.store.name, "bold")),
-                         id="title")
+            yield Static(Text.assemble(("▌", "bold #f5c518"), ("Banana Studio", "bold"), "  ",
+                                       (self.store.name, "bold")), id="title")
             yield Static(self.studio.target_label, id="target")
             badge = Static("DEMO — local server, synthetic images", id="demo-badge")
             badge.display = bool(self.studio.demo)
@@ -211,7 +213,9 @@ class MainScreen(Screen[None]):
         status.today_cost = costs.get("today", 0.0)
         status.session_cost = self.session_cost
         status.session_tokens = self.session_tokens
-        if self.selected_id is not None:
+        if self._live_unsaved and self.selected_id == self.live_turn_id:
+            status.turn_cost = None  # not priced until it is saved
+        elif self.selected_id is not None:
             status.turn_cost = costs.get("turn", 0.0)
             status.branch_turns = len(self.query_one(BranchTree).path_to(self.selected_id))
         else:
@@ -230,6 +234,8 @@ class MainScreen(Screen[None]):
 
     @on(BranchTree.TurnHighlighted)
     def _highlighted(self, event: BranchTree.TurnHighlighted) -> None:
+        if event.turn_id != self._pin_log_turn:
+            self._pin_log_turn = None
         self.selected_id = event.turn_id
         self._update_prompt_title()
         self._load_turn(event.turn_id)
@@ -254,10 +260,10 @@ class MainScreen(Screen[None]):
         images = [(self.store.abs_path(i.path), f"final {i.index + 1}" if i.kind == "final" else f"draft {i.index + 1}")
                   for i in turn.final_images + turn.draft_images]
         await self.query_one(TurnDetail).show_turn(turn, costs, images)
-        if not self._generating or self.selected_id != self.live_turn_id:
+        if (not self._live_unsaved or self.selected_id != self.live_turn_id) and turn_id != self._pin_log_turn:
             self.query_one("#info", ContentSwitcher).current = "detail"
         await self._refresh_costs()
-        if self._generating and turn_id == self.live_turn_id:
+        if self._live_unsaved and turn_id == self.live_turn_id:
             return  # the live preview (drafts) stays
         preview = self.query_one(ImagePreview)
         finals = turn.final_images
@@ -290,6 +296,11 @@ class MainScreen(Screen[None]):
     def _generating(self) -> bool:
         return self.gen_worker is not None and self.gen_worker.state in (WorkerState.PENDING,
                                                                           WorkerState.RUNNING)
+
+    @property
+    def _live_unsaved(self) -> bool:
+        """A generation is running and its turn is not saved yet (live log/preview own the view)."""
+        return self._generating and not self._live_saved
 
     @on(PromptArea.Submitted)
     def _prompt_submitted(self, event: PromptArea.Submitted) -> None:
@@ -354,7 +365,9 @@ class MainScreen(Screen[None]):
         self._live_request = request
         self._live_saved = False
         self.query_one("#info", ContentSwitcher).current = "log"
-        self.query_one(ImagePreview).set_placeholder("Generating…")
+        preview = self.query_one(ImagePreview)
+        preview.set_placeholder("Generating…")
+        preview.border_title = "Preview · generating"
         status = self.query_one(StatusLine)
         status.state = "◌ Generating…"
         status.turn_cost = None
@@ -455,10 +468,9 @@ class MainScreen(Screen[None]):
             self.session_cost += float(turn.cost or 0.0)
             log.finish(turn.status, f"${turn.cost:.3f}" if turn.cost else "")
             status.state = ""
+            self._pin_log_turn = None if turn.status == "done" else turn.id
             await self.reload_tree(select=turn.id)
             self._load_turn(turn.id)
-            if turn.status == "done":
-                self.query_one("#info", ContentSwitcher).current = "detail"
 
     def _show_error(self, message: str) -> None:
         message = redact(message)
@@ -491,6 +503,7 @@ class MainScreen(Screen[None]):
             if self.live_turn_id is not None:
                 self._load_turn(self.live_turn_id)
         await self._refresh_costs()
+        self.refresh_bindings()
 
     def _restore_request(self, request: Any) -> None:
         """Give the prompt and references back when the request was refused before it was recorded."""

@@ -29,7 +29,7 @@ class TooSmallScreen(Screen[None]):
 
     def update_size(self, width: int, height: int) -> None:
         self.query_one("#too-small-message", Static).update(
-            f"🍌 Banana Studio needs a bigger terminal.\n\n"
+            f"Banana Studio needs a bigger terminal.\n\n"
             f"Make the terminal at least {MIN_WIDTH}×{MIN_HEIGHT}\n"
             f"(it is {width}×{height} now).\n\n"
             "Ctrl+Q quits.")
