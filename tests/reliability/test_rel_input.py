@@ -254,7 +254,11 @@ async def _in_thread(argv: list[str]) -> int:
 # -- damaged projects ------------------------------------------------------------------------------
 
 def _snapshot(d: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    """Every file's bytes; the store's empty cross-process open lock (``.open.lock``) does not count."""
+    snap = {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    if snap.get(".open.lock") == b"":
+        del snap[".open.lock"]
+    return snap
 
 
 def _corrupt(project: Path, how: str) -> None:
