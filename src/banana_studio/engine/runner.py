@@ -43,7 +43,7 @@ from banana_studio.engine.errors import (
 )
 from banana_studio.engine.request import (
     API_VERSION,
-    build_request,
+    build_stream_request,
     request_size,
     sniff_image_mime,
     validate_request,
@@ -412,9 +412,9 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
         return
     try:
         if inline:
-            contents, config = build_request(history, user, settings)
+            contents, config = build_stream_request(history, user, settings)
         else:
-            contents, config = await asyncio.to_thread(build_request, history, user, settings)
+            contents, config = await asyncio.to_thread(build_stream_request, history, user, settings)
         client = await target.aclient()
     except Exception as exc:
         yield Failed(map_error(exc, model=settings.model, secrets=target.secrets()))
