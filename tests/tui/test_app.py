@@ -133,6 +133,16 @@ async def test_tree_navigation_shows_each_turn(demo_studio: Any, h: Any) -> None
         # Letters act on the selected turn when not typing: star it.
         await pilot.press("s")
         await h.wait_until(pilot, lambda: demo_studio.store.get_turn(2).starred, what="star")
+        # u: the selected turn's image joins the references for the next send.
+        await pilot.press("u")
+        tray = main.query_one(RefTray)
+        await h.wait_until(pilot, lambda: len(tray.items) == 1, what="use as reference")
+        assert tray.items[0].path == demo_studio.store.abs_path(demo_studio.store.get_turn(2).final_images[0].path)
+        # Ctrl+B hides/shows the tree.
+        await pilot.press("ctrl+b")
+        assert not main.query_one(BranchTree).display
+        await pilot.press("ctrl+b")
+        assert main.query_one(BranchTree).display
         # Enter takes the turn's settings into the sidebar and focuses the prompt.
         await pilot.press("enter")
         assert main.query_one(PromptArea).has_focus
