@@ -1,0 +1,102 @@
+"""Tests for the performance fixes driven by benchmarks/ (engine request building, GC tuning, sixel
+pre-encoding)."""
+
+from __future__ import annotations
+
+import gc
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from banana_studio.domain.content import Content, Part, user_content
+from banana_studio.domain.settings import GenerationSettings
+from banana_studio.engine.request import build_request, build_stream_request
+
+
+def _png(colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_stream_request_dicts_validate_to_the_same_sdk_contents() -> None:
+    from google.genai import types
+
+    history = [
+        user_content("a red square", images=[(_png(), "image/png")]),
+        Content("model", [Part(text="**Plan** red", thought=True),
+                          Part(mime_type="image/png", data=_png((1, 2, 3)), thought=True),
+                          Part(text="", thought_signature=b"\x00sig\xff" * 10),
+                          Part(mime_type="image/png", data=_png(), thought_signature=b"\x01" * 300)]),
+    ]
+    user = user_content("make it blue")
+    settings = GenerationSettings(aspect_ratio="16:9", image_size="2K", google_search=True)
+    typed, config_a = build_request(history, user, settings)
+    dicts, config_b = build_stream_request(history, user, settings)
+    assert all(isinstance(d, dict) for d in dicts)
+    assert [types.Content.model_validate(d) for d in dicts] == typed
+    assert config_a == config_b
+
+
+def test_stream_request_falls_back_to_typed_for_extra_fields() -> None:
+    from google.genai import types
+
+    odd = Content("model", [Part(text="x", extra={"not_a_real_field": 1})])
+    contents, _ = build_stream_request([odd], user_content("y"), GenerationSettings())
+    assert all(isinstance(c, types.Content) for c in contents)
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    thresholds, enabled = gc.get_threshold(), gc.isenabled()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_gc_tuning_freezes_raises_thresholds_and_enables(restore_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from banana_studio.tui import gc_tuning
+
+    monkeypatch.delenv("BANANA_STUDIO_GC", raising=False)
+    monkeypatch.setattr(gc_tuning, "_done", False)
+    gc.disable()
+    gc.unfreeze()
+    keep = [object() for _ in range(10)]  # noqa: F841 - something alive to freeze
+    assert gc_tuning.tune_for_interactive() is True
+    assert gc.isenabled()
+    assert gc.get_threshold() == gc_tuning.THRESHOLDS
+    assert gc.get_freeze_count() > 0
+
+
+def test_gc_tuning_can_be_opted_out(restore_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from banana_studio.tui import gc_tuning
+
+    monkeypatch.setenv("BANANA_STUDIO_GC", "default")
+    monkeypatch.setattr(gc_tuning, "_done", False)
+    gc.disable()
+    gc.unfreeze()
+    before = gc.get_threshold()
+    assert gc_tuning.tune_for_interactive() is False
+    assert gc.isenabled()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_presixel_is_cached_and_matches_a_fresh_encode() -> None:
+    from banana_studio.tui import images as im
+
+    image = Image.new("RGB", (160, 90), (30, 160, 90))
+    background = (18, 18, 18, 1.0)
+    before = im.STATS.sixel_encodes
+    first = im.presixel(image, (16, 4), background)
+    again = im.presixel(image, (16, 4), background)
+    assert again is first
+    assert im.STATS.sixel_encodes == before + 1
+    assert first.startswith("\x1bP") and first.endswith("\x1b\\")
+    # a different size or background is a different encoding
+    assert im.presixel(image, (8, 2), background) != first
+    im._SIXEL_CACHE.clear()
+    assert im.presixel(image, (16, 4), background) == first
