@@ -461,3 +461,28 @@ def test_render_caches_never_serve_a_dead_image() -> None:
     assert first.style is not None and first.style.color is not None
     assert first.style.color.triplet == (255, 0, 0)
     assert im.halfcell_strips(live, 8, 2) is strips  # and a live entry is a hit
+
+
+async def test_sixel_cursor_returns_to_the_end_of_the_requested_row(small_png: Path) -> None:
+    """textual-image #146: after the picture the cursor must be where Textual expects it (end of the
+    strip that carries the sixel), not on the row below, or the rest of that row is drawn one row
+    too low and a stale row stays on screen."""
+    from textual.geometry import Region
+
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        await pilot.pause()
+        impl = preview.query_one(im._StableSixelImpl)
+        region = app.screen.find_widget(impl).region
+        w, h = impl.content_size.width, impl.content_size.height
+        for crop in (Region(0, 0, w, h), Region(0, 2, w, 3), Region(3, 1, w - 3, 1)):
+            lines = impl.render_lines(crop)
+            assert len(lines) == crop.height and lines[-1].cell_length == crop.width
+            segments = list(lines[-1])
+            # The picture always starts at the widget's top-left (whole visible part)...
+            assert segments[0].text == f"\x1b[{region.y + 1};{region.x + 1}H"
+            assert segments[1].text.startswith("\x1bP")
+            # ...and the cursor ends after the last requested cell of the last requested row.
+            assert segments[2].text == f"\x1b[{region.y + crop.bottom};{region.x + crop.right + 1}H"

@@ -129,7 +129,8 @@ import textual_image.widget as _ti_widget  # noqa: E402
 import textual_image.widget.sixel as _ti_widget_sixel  # noqa: E402
 from rich.color import Color  # noqa: E402
 from rich.console import RenderableType  # noqa: E402
-from rich.segment import Segment  # noqa: E402
+from rich.control import Control  # noqa: E402
+from rich.segment import ControlType, Segment  # noqa: E402
 from rich.style import Style  # noqa: E402
 from textual.app import ComposeResult  # noqa: E402
 from textual.containers import HorizontalScroll  # noqa: E402
@@ -248,6 +249,8 @@ class _StableRenderMixin:
         self._bs_key = key
         return widget._renderable  # type: ignore[no-any-return]
 
+
+_NULL_STYLE = Style()
 
 _HALFCELL_CACHE: OrderedDict[tuple[int, int, int], tuple[weakref.ref[PILImage.Image], list[Strip]]] = OrderedDict()
 _HALFCELL_LOCK = threading.Lock()
@@ -403,8 +406,16 @@ def presixel(image: PILImage.Image, cells: tuple[int, int], background: Any, opt
 
 
 class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
-    """Encodes the whole visible part once; partial repaints (hover, a row) reuse that encoding.
-    An unclipped widget uses :func:`presixel` (usually already encoded in the decode thread)."""
+    """Sixel painting without the upstream widget's repaint costs and its stale row.
+
+    * Encodes the whole visible part once; partial repaints (hover, one row) reuse that encoding
+      (the picture is drawn at the visible region's top-left whatever rows were asked for).
+    * An unclipped widget uses :func:`presixel` (usually already encoded in the decode thread).
+    * After the picture the cursor goes back to the end of the strip that carries it, i.e. the
+      last *requested* row, so the cells Textual writes after it on that row land where they
+      belong.  Upstream moves to the row *below* the image (textual-image #146): the rest of that
+      row is drawn one row too low and a stale row of the previous screen is left behind.
+    """
 
     def render_lines(self, crop: Region) -> list[Strip]:
         try:
@@ -413,20 +424,38 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
             placement = self.screen.find_widget(self)
         except (NoScreen, Exception):  # not placed yet: nothing to draw
             return []
-        visible = placement.visible_region.translate((-placement.region.x, -placement.region.y))
-        crop_for_encode = visible if visible.area and visible.contains_region(crop) else crop
-        if not crop.height:
+        if not crop.height or not crop.width:
             return []
+        region = placement.region
+        visible = placement.visible_region.translate((-region.x, -region.y))
+        encode = visible if visible.area and visible.contains_region(crop) else crop
+        sixel = self._encode(encode)
+        segments = [
+            Segment(Control.move_to(region.x + encode.x, region.y + encode.y).segment.text, style=_NULL_STYLE),
+            Segment(sixel, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
+            Segment(Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text,
+                    style=_NULL_STYLE),
+        ]
+        return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
+
+    def _encode(self, encode: Region) -> str:
+        """Sixel data for the ``encode`` part of the widget (content coordinates), cached."""
         size = self.content_size
-        if crop_for_encode == Region(0, 0, size.width, size.height) and isinstance(self.image, PILImage.Image):
-            background = self._get_background_rgba()
+        cells = get_cell_size()
+        background = self._get_background_rgba()
+        cached = self._cached_sixels
+        if cached is not None and cached.is_hit(self.image, encode, size, cells, self._sixel_options, background):
+            return cached.sixel_data
+        if encode == Region(0, 0, size.width, size.height) and isinstance(self.image, PILImage.Image):
             sixel = presixel(self.image, (size.width, size.height), background, self._sixel_options)
-            self._cached_sixels = _ti_widget_sixel._CachedSixels(
-                self.image, crop_for_encode, size, get_cell_size(), self._sixel_options, background, sixel)
-            lines = [Strip([])] * (crop_for_encode.height - 1)
-            lines.append(Strip(self._get_sixel_segments(sixel), cell_length=crop_for_encode.width))
-            return lines[-crop.height :]
-        return super().render_lines(crop_for_encode)[-crop.height :]
+        else:
+            data = _ti_pixeldata.PixelData(self.image)
+            data = self._scale_image(data, cells)
+            data = self._crop_image(data, encode, cells)
+            sixel = self._image_to_sixels(data.pil_image, self._sixel_options, background=background)
+        self._cached_sixels = _ti_widget_sixel._CachedSixels(
+            self.image, encode, size, cells, self._sixel_options, background, sixel)
+        return sixel
 
     def _scale_image(self, image_data: Any, terminal_sizes: Any) -> Any:
         # Fill the widget exactly.  The parent was already sized to the image's aspect ratio; the
