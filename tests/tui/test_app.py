@@ -696,3 +696,14 @@ async def test_external_editor_needs_editor_and_a_real_terminal(demo_studio: Any
         # Headless tests cannot suspend; a real terminal runs the editor (checked in tmux).
         assert any("cannot be suspended" in n.message for n in app._notifications)
         assert main.query_one(PromptArea).text == "keep me"
+
+
+async def test_double_click_on_the_preview_opens_the_viewer(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.viewer import ViewerScreen
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a kite")
+        await pilot.double_click("#preview")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="viewer on double click")

@@ -48,6 +48,9 @@ class StudioApp(App[None]):
         self.user_keymap: dict[str, str] = dict(self.config.keymap or {})
         self._opener = studio_opener
         self._main: MainScreen | None = None
+        self.session_cost = 0.0
+        """USD spent by this app run (all projects)."""
+        self.session_tokens = 0
 
     @property
     def projects_root(self) -> Path:

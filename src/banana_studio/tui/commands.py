@@ -119,13 +119,15 @@ class StudioCommands(Provider):
             node = main._turn_nodes.get(turn_id)
             if node is not None:
                 yield Hit(1.0, f"Go to turn #{turn_id}", partial(self._goto, turn_id), help=node.prompt[:80])
-        if main is not None and len(query.strip()) >= 2:
-            for node in list(main._turn_nodes.values())[-2000:]:
+        needle = query.strip().lower()
+        if main is not None and len(needle) >= 2:
+            # Prompt search: a plain substring filter first (fast on 10,000 turns), newest first.
+            found = [n for n in reversed(list(main._turn_nodes.values())) if needle in n.prompt.lower()][:50]
+            for node in found:
                 text = f"Go to turn #{node.id}: {node.prompt[:70]}"
-                score = matcher.match(text)
-                if score > 0:
-                    yield Hit(score * 0.8, matcher.highlight(text), partial(self._goto, node.id),
-                              help=f"{node.status} · {node.kind}")
+                score = matcher.match(text) or 0.5
+                yield Hit(score * 0.8, matcher.highlight(text), partial(self._goto, node.id),
+                          help=f"{node.status} · {node.kind}")
         for name in self._projects:
             text = f"Switch project: {name}"
             score = matcher.match(text)

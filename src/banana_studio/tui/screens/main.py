@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -103,8 +103,6 @@ class MainScreen(Screen[None]):
         self.live_turn_id: int | None = None
         self.live_parent: int | None = None
         self.compare_mark: int | None = None
-        self.session_cost = 0.0
-        self.session_tokens = 0
         self.last_error = ""
         self._live_request: Any = None
         self._pin_log_turn: int | None = None
@@ -296,6 +294,23 @@ class MainScreen(Screen[None]):
     def _generating(self) -> bool:
         return self.gen_worker is not None and self.gen_worker.state in (WorkerState.PENDING,
                                                                           WorkerState.RUNNING)
+
+    # Session totals live on the App so they survive project switches.
+    @property
+    def session_cost(self) -> float:
+        return float(getattr(self.app, "session_cost", 0.0))
+
+    @session_cost.setter
+    def session_cost(self, value: float) -> None:
+        self.app.session_cost = value  # type: ignore[attr-defined]
+
+    @property
+    def session_tokens(self) -> int:
+        return int(getattr(self.app, "session_tokens", 0))
+
+    @session_tokens.setter
+    def session_tokens(self, value: int) -> None:
+        self.app.session_tokens = value  # type: ignore[attr-defined]
 
     @property
     def _live_unsaved(self) -> bool:
@@ -857,6 +872,11 @@ class MainScreen(Screen[None]):
         self.app.action_projects()  # type: ignore[attr-defined]
 
     # -- references and settings ------------------------------------------------------------------
+
+    @on(events.Click, "#preview, #preview *")
+    def _preview_clicked(self, event: events.Click) -> None:
+        if event.chain >= 2:
+            self.action_viewer()
 
     @on(PromptArea.PathsPasted)
     async def _paths_pasted(self, event: PromptArea.PathsPasted) -> None:

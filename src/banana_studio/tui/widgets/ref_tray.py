@@ -129,8 +129,13 @@ class RefChips(Widget, can_focus=True):
             text.append("Ctrl+L", style="bold")
             text.append(" adds by path · or paste/drop image files on the prompt", style="dim")
             return text
+        compact = len(items) > 3
         for i, item in enumerate(items):
-            label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
+            if compact:  # many refs: index and a short name, so all chips stay visible
+                name = item.name if len(item.name) <= 14 else item.name[:13] + "…"
+                label = f" {i + 1} {name} "
+            else:
+                label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
             style = "reverse bold" if (self.has_focus and i == self.cursor) else "on grey23"
             text.append(label.replace(" ", "\u00a0"), style=style)
             text.append(" ")
