@@ -1,4 +1,4 @@
-"""Fault matrix at the engine level: every row of MATRIX, injected three ways (queue, header, prompt tag).
+"""Fault matrix at the engine level: every row of MATRIX, injected as a queued fault and as a prompt tag.
 
 Asserts the terminal event, the error ``kind``, the words the user sees, the retries made, and that
 the key never leaks into the message.
@@ -19,12 +19,16 @@ from banana_studio.domain.settings import GenerationSettings
 from banana_studio.engine import ApiTarget, run_turn
 from banana_studio.fakeserver import FAULTS, FakeGemini
 
-PARAMS = [pytest.param(c, via, id=f"{c.id}-{via}") for c in MATRIX
-          for via in ("inject", "header", "tag") if via == "inject" or c.retry_friendly]
+# Queued faults for every row; the prompt tag (what demo mode and the UI tests use) wherever a tag can
+# express the row; the x-fake-fault header for a few rows (it shares the tag's code path in the server).
+_HEADER_ROWS = {"bad_key", "quota_429_delay", "hang_timeout", "truncated", "image_safety"}
+PARAMS = [pytest.param(c, via, id=f"{c.id}-{via}") for c in MATRIX for via in ("inject", "header", "tag")
+          if via == "inject" or (via == "tag" and c.retry_friendly) or (via == "header" and c.id in _HEADER_ROWS)]
 
 
 def test_matrix_covers_every_fault_name() -> None:
     assert {c.fault for c in MATRIX} == set(FAULTS)
+    assert _HEADER_ROWS.issubset(c.id for c in MATRIX)
 
 
 def _target(srv: FakeGemini, case: Case, via: str) -> ApiTarget:
