@@ -383,6 +383,18 @@ def _sixel_key(image: PILImage.Image, cells: tuple[int, int], background: Any, o
     return (id(image), image.size, cells, get_cell_size(), tuple(background) if background else None, options)
 
 
+def _presixel_cached(image: PILImage.Image, cells: tuple[int, int], background: Any,
+                     options: Any = None) -> str | None:
+    """The :func:`presixel` result if it is already cached (never encodes)."""
+    key = _sixel_key(image, cells, background, options)
+    with _SIXEL_LOCK:
+        hit = _SIXEL_CACHE.get(key)
+        if hit is not None and hit[0]() is image:
+            _SIXEL_CACHE.move_to_end(key)
+            return hit[1]
+    return None
+
+
 def presixel(image: PILImage.Image, cells: tuple[int, int], background: Any, options: Any = None) -> str:
     """The sixel string showing all of ``image`` in ``cells`` (columns, rows), cached per (image, cells,
     cell size, background, options) and thread-safe, exactly as :class:`_StableSixelImpl` would encode
@@ -430,6 +442,8 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         visible = placement.visible_region.translate((-region.x, -region.y))
         encode = visible if visible.area and visible.contains_region(crop) else crop
         sixel = self._encode(encode)
+        if sixel is None:  # being encoded in a thread; this area is repainted when it is ready
+            return [Strip.blank(crop.width)] * crop.height
         segments = [
             Segment(Control.move_to(region.x + encode.x, region.y + encode.y).segment.text, style=_NULL_STYLE),
             Segment(sixel, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
@@ -438,32 +452,62 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         ]
         return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
 
-    def _encode(self, encode: Region) -> str:
-        """Sixel data for the ``encode`` part of the widget (content coordinates), cached."""
+    _bs_pending: tuple[Any, ...] | None = None
+
+    def _encode(self, encode: Region) -> str | None:
+        """Sixel data for the ``encode`` part of the widget (content coordinates), cached.  A miss
+        is encoded in a thread (a sixel encode takes tens of milliseconds; the event loop must not
+        stall): None is returned meanwhile and the widget repaints when the data is ready."""
         size = self.content_size
         cells = get_cell_size()
         background = self._get_background_rgba()
+        options = self._sixel_options
+        image = self.image
         cached = self._cached_sixels
-        if cached is not None and cached.is_hit(self.image, encode, size, cells, self._sixel_options, background):
+        if cached is not None and cached.is_hit(image, encode, size, cells, options, background):
             return cached.sixel_data
-        if encode == Region(0, 0, size.width, size.height) and isinstance(self.image, PILImage.Image):
-            sixel = presixel(self.image, (size.width, size.height), background, self._sixel_options)
-        else:
-            data = _ti_pixeldata.PixelData(self.image)
-            data = self._scale_image(data, cells)
-            data = self._crop_image(data, encode, cells)
-            sixel = self._image_to_sixels(data.pil_image, self._sixel_options, background=background)
-        self._cached_sixels = _ti_widget_sixel._CachedSixels(
-            self.image, encode, size, cells, self._sixel_options, background, sixel)
-        return sixel
+        full = encode == Region(0, 0, size.width, size.height) and isinstance(image, PILImage.Image)
+        if full:
+            hit = _presixel_cached(image, (size.width, size.height), background, options)  # type: ignore[arg-type]
+            if hit is not None:
+                self._cached_sixels = _ti_widget_sixel._CachedSixels(
+                    image, encode, size, cells, options, background, hit)
+                return hit
+        key = (id(image), encode, size, cells, options, background)
+        if self._bs_pending != key:
+            self._bs_pending = key
+
+            def compute() -> str:
+                if full:
+                    return presixel(image, (size.width, size.height), background, options)  # type: ignore[arg-type]
+                data = _ti_pixeldata.PixelData(image)
+                data = _scale_to(data, size, cells)
+                data = self._crop_image(data, encode, cells)
+                return _fixed_image_to_sixels(data.pil_image, options, background)
+
+            async def run() -> None:
+                sixel = await asyncio.to_thread(compute)
+                if self._bs_pending != key or self.image is not image:
+                    return
+                self._bs_pending = None
+                self._cached_sixels = _ti_widget_sixel._CachedSixels(
+                    image, encode, size, cells, options, background, sixel)
+                self.refresh()
+
+            self.run_worker(run(), group="sixel-encode", exclusive=True, exit_on_error=False)
+        return None
 
     def _scale_image(self, image_data: Any, terminal_sizes: Any) -> Any:
-        # Fill the widget exactly.  The parent was already sized to the image's aspect ratio; the
-        # upstream code recomputes "auto" from scratch and its rounding can leave a one-cell column
-        # unpainted (black) beside the image.
-        width = max(1, self.content_size.width * terminal_sizes.width)
-        height = max(1, self.content_size.height * terminal_sizes.height)
-        return image_data.scaled(width, height)
+        return _scale_to(image_data, self.content_size, terminal_sizes)
+
+
+def _scale_to(image_data: Any, size: Size, terminal_sizes: Any) -> Any:
+    # Fill the widget exactly.  The parent was already sized to the image's aspect ratio; the
+    # upstream code recomputes "auto" from scratch and its rounding can leave a one-cell column
+    # unpainted (black) beside the image.
+    width = max(1, size.width * terminal_sizes.width)
+    height = max(1, size.height * terminal_sizes.height)
+    return image_data.scaled(width, height)
 
 
 class StableSixelImage(_ti_widget.SixelImage, Renderable=_ti_widget_sixel._NoopRenderable):
