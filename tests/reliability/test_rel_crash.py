@@ -150,3 +150,54 @@ async def test_sigkill_gen_while_request_hangs(tmp_path: Path, fake: FakeGemini,
     check_project(project, turns=1)
     fake.clear_faults()
     await retry_in_process(fake, project, 1, monkeypatch)
+
+
+def test_sigkill_the_studio_tui_while_streaming(tmp_path: Path) -> None:
+    """The real studio in a pseudo-terminal: type a prompt, send it, SIGKILL the process while the answer
+    streams, then open the project: the turn is interrupted and nothing half-written is visible."""
+    import os
+    import pty
+    import threading
+
+    project = tmp_path / "projects" / "tui"
+    master, slave = pty.openpty()
+    env = child_env(tmp_path, BANANA_STUDIO_IMAGE_PROTOCOL="halfcell", TERM="xterm-256color", COLUMNS="120",
+                    LINES="40")
+    proc = subprocess.Popen([sys.executable, "-m", "banana_studio", "--demo", "--project-dir",
+                             str(tmp_path / "projects"), "--project", "tui"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    screen = bytearray()
+    stop = threading.Event()
+
+    def drain() -> None:  # keep the pty flowing (and keep what was drawn, for diagnostics)
+        while not stop.is_set():
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            screen.extend(data[-4096:])
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: (project / "project.db").exists() and b"Send" in screen, proc, timeout=30)
+        time.sleep(0.5)
+        os.write(master, b"a lighthouse in a storm")
+        time.sleep(0.3)
+        os.write(master, b"\n")  # ctrl+j = send
+        wait_for(lambda: db_rows(project, "SELECT status FROM turns") == [("running",)], proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        os.close(master)
+    assert proc.returncode == -signal.SIGKILL
+    with ProjectStore.open_path(project) as store:
+        assert store.recovered == [1]
+        turn = store.get_turn(1)
+        assert turn.status == "interrupted" and turn.prompt == "a lighthouse in a storm" and turn.final_images == []
+    check_project(project, turns=1)
