@@ -486,3 +486,31 @@ async def test_sixel_cursor_returns_to_the_end_of_the_requested_row(small_png: P
             assert segments[1].text.startswith("\x1bP")
             # ...and the cursor ends after the last requested cell of the last requested row.
             assert segments[2].text == f"\x1b[{region.y + crop.bottom};{region.x + crop.right + 1}H"
+
+
+async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    on_loop: list[bool] = []
+    original = im._ORIGINAL_IMAGE_TO_SIXELS
+
+    def recording(*args: Any, **kwargs: Any) -> str:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(im, "_ORIGINAL_IMAGE_TO_SIXELS", recording)
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        impl = preview.query_one(im._StableSixelImpl)
+        for size in ((120, 40), (90, 30), (100, 36)):  # every resize needs a new encode
+            await pilot.resize_terminal(*size)
+            for _ in range(50):
+                await pilot.pause(0.02)
+                cached = impl._cached_sixels
+                if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
+                    break
+            assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
+        assert len(on_loop) >= 3
+        assert not any(on_loop), "a sixel was encoded on the event loop"
