@@ -122,7 +122,10 @@ class StudioCommands(Provider):
         needle = query.strip().lower()
         if main is not None and len(needle) >= 2:
             # Prompt search: a plain substring filter first (fast on 10,000 turns), newest first.
-            found = [n for n in reversed(list(main._turn_nodes.values())) if needle in n.prompt.lower()][:50]
+            newest = list(reversed(list(main._turn_nodes.values())))
+            found = [n for n in newest if needle in n.prompt.lower()][:50]
+            if not found and matcher.match("Go to turn") > 0:
+                found = newest[:20]  # "go to turn…": offer the latest turns
             for node in found:
                 text = f"Go to turn #{node.id}: {node.prompt[:70]}"
                 score = matcher.match(text) or 0.5

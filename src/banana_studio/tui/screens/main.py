@@ -236,7 +236,7 @@ class MainScreen(Screen[None]):
             self._pin_log_turn = None
         self.selected_id = event.turn_id
         self._update_prompt_title()
-        self._load_turn(event.turn_id)
+        self._load_turn(event.turn_id, debounce=0.05)
 
     @on(BranchTree.TurnSelected)
     def _selected(self, event: BranchTree.TurnSelected) -> None:
@@ -247,7 +247,9 @@ class MainScreen(Screen[None]):
         self.query_one(PromptArea).focus()
 
     @work(group="detail", exclusive=True, exit_on_error=False)
-    async def _load_turn(self, turn_id: int) -> None:
+    async def _load_turn(self, turn_id: int, *, debounce: float = 0.0) -> None:
+        if debounce:
+            await asyncio.sleep(debounce)  # key repeat through the tree: only the last turn loads
         try:
             turn = await asyncio.to_thread(self.store.get_turn, turn_id)
             costs = await asyncio.to_thread(self.store.costs, turn_id)
