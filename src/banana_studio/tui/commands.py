@@ -131,7 +131,10 @@ class StudioCommands(Provider):
                 score = matcher.match(text) or 0.5
                 yield Hit(score * 0.8, matcher.highlight(text), partial(self._goto, node.id),
                           help=f"{node.status} · {node.kind}")
+        current = getattr(getattr(getattr(self.app, "studio", None), "store", None), "name", None)
         for name in self._projects:
+            if name == current:
+                continue
             text = f"Switch project: {name}"
             score = matcher.match(text)
             if score > 0:
