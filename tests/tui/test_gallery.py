@@ -127,7 +127,8 @@ async def test_gallery_starred_filter_and_jump(store: ProjectStore) -> None:
         gallery = _screen(app, GalleryScreen)
         await wait_for(pilot, lambda: len(gallery.tiles) == len(PROMPTS))
         gallery.query_one("#gallery-starred", Checkbox).value = True
-        await wait_for(pilot, lambda: len(gallery.tiles) == 2)
+        await wait_for(pilot, lambda: len(gallery.tiles) == 2
+                       and all(t.query(".gallery-caption") for t in gallery.tiles))
         assert {t.node.id for t in gallery.tiles} == {2, 5}
         assert all("★" in str(t.query_one(".gallery-caption", Static).render()) for t in gallery.tiles)
         gallery.tiles[0].focus()

@@ -245,15 +245,17 @@ async def _stall_run(path: Path) -> tuple[float, int, Any]:
     async with app.run_test(size=(120, 40)) as pilot:
         preview = app.query_one(im.ImagePreview)
         gaps: list[float] = []
+        cpu: list[float] = []
         done = False
 
         async def ticker() -> None:
-            last = time.perf_counter()
+            last, last_cpu = time.perf_counter(), time.thread_time()
             while not done:
                 await asyncio.sleep(0.002)
-                now = time.perf_counter()
+                now, now_cpu = time.perf_counter(), time.thread_time()
                 gaps.append(now - last)
-                last = now
+                cpu.append(now_cpu - last_cpu)
+                last, last_cpu = now, now_cpu
 
         task = asyncio.create_task(ticker())
         await asyncio.sleep(0.01)
@@ -269,22 +271,26 @@ async def _stall_run(path: Path) -> tuple[float, int, Any]:
         # Pre-scaled once to the terminal size (cells × 1×2 px for half-cells), not full resolution.
         shown = widget.image  # type: ignore[attr-defined]
         assert shown.width <= 120 and shown.height <= 80
-        return max(gaps), im.STATS.renderables - built, preview
+        return max(gaps), max(cpu), im.STATS.renderables - built
 
 
 async def test_huge_image_does_not_stall_event_loop(huge_png: Path) -> None:
-    # Best of three cold runs: the suite shares 2 cores with other workers, and a descheduled
-    # process shows up as a gap too; a real stall (decode, resize or paint prep on the loop) is in
-    # every run.
-    stalls = []
-    for _ in range(3):
-        stall, built, _preview = await _stall_run(huge_png)
+    # Two measures per tick of a 2 ms timer: wall-clock gap, and the CPU time the event-loop thread
+    # itself used in that gap.  Work done on the loop (decode, resize, paint preparation) shows in
+    # both; being descheduled on a busy 2-core box shows only in the wall clock.  So: the loop's own
+    # CPU per tick stays under 50 ms in every run, and the wall-clock gap does too in the best of
+    # up to five cold runs unless the machine is overloaded (load average above 2 per core).
+    walls = []
+    for _ in range(5):
+        wall, cpu, built = await _stall_run(huge_png)
         # The half-cell strips were built once, in the decode thread, for the size the widget got.
         assert built == 1
-        stalls.append(stall)
-        if stall < 0.05:
+        assert cpu < 0.05, f"the event loop itself ran for {cpu * 1000:.0f} ms in one tick"
+        walls.append(wall)
+        if wall < 0.05:
             break
-    assert min(stalls) < 0.05, f"event loop blocked for {min(stalls) * 1000:.0f} ms"
+    overloaded = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)
+    assert min(walls) < 0.05 or overloaded, f"event loop blocked for {min(walls) * 1000:.0f} ms"
 
 
 @pytest.mark.parametrize("protocol", ["halfcell", "unicode", "kitty"])
@@ -514,3 +520,34 @@ async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatc
             assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
         assert len(on_loop) >= 3
         assert not any(on_loop), "a sixel was encoded on the event loop"
+
+
+async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    on_loop: list[bool] = []
+    original = im.halfcell_strips
+
+    def recording(image: Any, width: int, height: int) -> Any:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return original(image, width, height)
+
+    monkeypatch.setattr(im, "halfcell_strips", recording)
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        widget = preview.image_widget
+        assert isinstance(widget, im.StableHalfcellImage)
+        for size in ((120, 40), (90, 30)):
+            await pilot.resize_terminal(*size)
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if im._halfcell_cached(widget.image, *widget.content_size) is not None:
+                    break
+            strips = im._halfcell_cached(widget.image, *widget.content_size)
+            assert strips is not None and len(strips) == widget.content_size.height
+            assert widget.render_line(0).text == "▀" * widget.content_size.width
+        assert len(on_loop) >= 3
+        assert not any(on_loop), "half-cell strips were built on the event loop"

@@ -260,6 +260,15 @@ _HALFCELL_MAX = 24
 # alive, so an id reused by a later image can never bring back another picture's strips/sixels.
 
 
+def _halfcell_cached(image: PILImage.Image, width: int, height: int) -> list[Strip] | None:
+    """The :func:`halfcell_strips` result if already built (never builds)."""
+    with _HALFCELL_LOCK:
+        hit = _HALFCELL_CACHE.get((id(image), width, height))
+        if hit is not None and hit[0]() is image:
+            return hit[1]
+    return None
+
+
 def halfcell_strips(image: PILImage.Image, width: int, height: int) -> list[Strip]:
     """``height`` rows of ``width`` ``▀`` cells (fg = upper pixel, bg = lower pixel).
 
@@ -358,11 +367,28 @@ class StableHalfcellImage(Widget):
         size = ImageSize(self._image.width, self._image.height, "auto", "auto")
         return size.get_cell_size(width, container.height or 2**32, get_cell_size())[1]
 
+    _bs_pending: tuple[int, int, int] | None = None
+
     def render_line(self, y: int) -> Strip:
         size = self.content_size
-        if self._image is None or not size.area:
+        image = self._image
+        if image is None or not size.area:
             return Strip.blank(size.width)
-        strips = halfcell_strips(self._image, size.width, size.height)
+        strips = _halfcell_cached(image, size.width, size.height)
+        if strips is None:
+            # Not prepared for this size (e.g. after a resize): build in a thread, paint when ready.
+            key = (id(image), size.width, size.height)
+            if self._bs_pending != key:
+                self._bs_pending = key
+
+                async def build() -> None:
+                    await asyncio.to_thread(halfcell_strips, image, size.width, size.height)
+                    if self._bs_pending == key:
+                        self._bs_pending = None
+                        self.refresh()
+
+                self.run_worker(build(), group="halfcell-build", exclusive=True, exit_on_error=False)
+            return Strip.blank(size.width)
         return strips[y] if y < len(strips) else Strip.blank(size.width)
 
 
