@@ -86,3 +86,9 @@ async def test_open_image_jumps_to_its_turn(captured: dict[str, Any], demo_studi
     assert captured["open_turn"] == saved.id
     assert captured["studio"].store.name == demo_studio.store.name
     captured["studio"].store.close()
+
+
+def test_image_protocol_flag_on_the_studio_subcommand(captured: dict[str, Any], zero_latency: None) -> None:
+    assert main(["studio", "--demo", "--image-protocol", "halfcell"]) == 0
+    assert captured["protocol"] == "halfcell"
+    captured["studio"].store.close()

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("studio", help="open the studio (the default)")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     _add_project_options(p)
+    p.add_argument("--image-protocol", choices=["auto", "kitty", "sixel", "halfcell", "unicode", "none"],
+                   default=argparse.SUPPRESS, help="force how images are drawn in the terminal")
 
     p = sub.add_parser("gen", help="generate headlessly: stream thoughts to stderr, save images")
     p.add_argument("prompt", help="what to make (use - to read from stdin)")
@@ -90,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
     p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
+    p.add_argument("--image-protocol", choices=["auto", "kitty", "sixel", "halfcell", "unicode", "none"],
+                   default=argparse.SUPPRESS, help="force how images are drawn in the terminal")
 
     p = sub.add_parser("recipe", help="print the recipe embedded in an image the studio made")
     p.add_argument("image")
