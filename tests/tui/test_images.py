@@ -551,3 +551,23 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
             assert widget.render_line(0).text == "▀" * widget.content_size.width
         assert len(on_loop) >= 3
         assert not any(on_loop), "half-cell strips were built on the event loop"
+
+
+async def test_hidden_preview_does_not_wait_for_a_layout(small_png: Path) -> None:
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(80, 24)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        preview.display = False
+        await pilot.pause()
+        t0 = time.perf_counter()
+        assert await preview.show_path(small_png)
+        assert time.perf_counter() - t0 < 0.4  # no 0.5 s wait for a layout that never comes
+        preview.display = True
+        await pilot.pause()
+        widget = preview.image_widget
+        for _ in range(50):
+            if widget is not None and widget.content_size.area and \
+                    im._halfcell_cached(widget.image, *widget.content_size) is not None:  # type: ignore[union-attr]
+                break
+            await pilot.pause(0.02)
+        assert widget is not None and widget.render_line(0).text.startswith("▀")

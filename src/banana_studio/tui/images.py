@@ -966,6 +966,8 @@ class ImagePreview(Widget):
         paint data can be prepared in the decode thread for the real size."""
         if self.content_size.area or not self.is_mounted:
             return
+        if any(isinstance(node, Widget) and not node.display for node in self.ancestors_with_self):
+            return  # hidden (e.g. a ContentSwitcher page): no layout is coming
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def laid_out() -> None:
