@@ -10,7 +10,9 @@ hang or inject the replies as key presses.  ``cli/studio.py`` therefore imports 
 What this module adds on top of textual-image:
 
 * :func:`select_image_protocol` — "auto" keeps textual-image's detection but prefers half-cell
-  inside tmux; "sixel" / "kitty" / "halfcell" / "unicode" / "none" force a renderer.
+  inside tmux, and in kitty older than 0.28 (its graphics protocol lacks the Unicode placeholders
+  textual-image draws with: tofu boxes); "sixel" / "kitty" / "halfcell" / "unicode" / "none"
+  force a renderer.
 * A 0×0 pty (``script … </dev/null``) no longer crashes the import (textual-image divides by the
   column count); inside tmux the graphics probes are skipped (their replies leak into the window
   title and tmux cannot show either protocol).
@@ -18,8 +20,12 @@ What this module adds on top of textual-image:
   image, so every ``#N;2;r;g;b`` definition is moved to the start of the sixel data.
 * :class:`ImagePreview` — decodes with Pillow in a thread, downscales ONCE to the largest size the
   widget can fill, keeps the result in a bounded LRU cache, and hands the small PIL image to the
-  chosen textual-image widget.  The widgets are wrapped so an unrelated repaint never rebuilds the
-  renderable (nor re-uploads / re-encodes the image).
+  chosen image widget.  The widgets are wrapped so an unrelated repaint never rebuilds the
+  renderable (nor re-uploads / re-encodes the image), and the expensive paint data — half-cell
+  strips (our own line-API widget) and sixel data — is prepared in threads, never on the event
+  loop (a size change repaints once the new data is ready).
+* The sixel widget puts the cursor back where Textual expects it after the picture (upstream
+  leaves it one row low: a stale row after screens/modals, textual-image #146).
 * :class:`Thumbnail` / :class:`ThumbStrip` — small previews (drafts, gallery) on the same machinery.
 """
 
