@@ -70,6 +70,7 @@ async def test_generate_streams_thoughts_drafts_and_saves(demo_studio: Any, h: A
         status = main.query_one(StatusLine)
         assert status.session_cost > 0 and status.project_cost > 0 and status.turn_cost is not None
         assert main.query_one(PromptArea).text == "", "the prompt is cleared after sending"
+        assert str(main.query_one(PromptArea).border_title) == f"Prompt → continues from #{saved.id}"
 
 
 async def test_continue_fork_and_reroll(demo_studio: Any, h: Any) -> None:
@@ -286,6 +287,9 @@ async def test_errors_are_shown_in_red_with_the_clear_message(demo_studio: Any, 
         detail = main.query_one(TurnDetail)
         await h.wait_until(pilot, lambda: detail.turn_id == 1)
         assert "retry" in static_text(detail.query_one("#detail-error", Static)).lower()
+        # A new prompt sent while the failed turn is selected becomes its sibling (nothing to continue).
+        await h.send_prompt(pilot, main, "a cat, take two")
+        assert demo_studio.store.get_turn(2).parent_id is None
 
 
 async def test_retry_countdown_then_success(demo_studio: Any, h: Any) -> None:

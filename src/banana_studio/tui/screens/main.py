@@ -196,6 +196,7 @@ class MainScreen(Screen[None]):
         tree = self.query_one(BranchTree)
         tree.refresh_index(nodes)
         tree.border_title = f"Branches · {len(nodes)} turn{'s' if len(nodes) != 1 else ''}"
+        self._update_prompt_title()
 
     async def reload_tree(self, select: int | None = None) -> None:
         nodes = await asyncio.to_thread(self.store.tree_index)
@@ -286,7 +287,12 @@ class MainScreen(Screen[None]):
         elif self.parent_override is not None:
             prompt.border_title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
         elif self.selected_id is not None:
-            prompt.border_title = f"Prompt → continues from #{self.selected_id}"
+            node = self._turn_nodes.get(self.selected_id)
+            if node is not None and node.status not in ("done",):
+                where = f"#{node.parent_id}" if node.parent_id is not None else "the start"
+                prompt.border_title = f"Prompt → continues from {where} (#{self.selected_id} has no result)"
+            else:
+                prompt.border_title = f"Prompt → continues from #{self.selected_id}"
         else:
             prompt.border_title = "Prompt → first turn of this project"
 
@@ -345,6 +351,12 @@ class MainScreen(Screen[None]):
             parent = self.parent_override
         else:
             parent = self.selected_id
+        node = self._turn_nodes.get(parent) if parent is not None else None
+        if node is not None and node.status in ("failed", "cancelled", "interrupted", "pending", "running"):
+            # Nothing to continue from in an unfinished turn: the new turn becomes its sibling.
+            self.notify(f"Turn #{parent} has no result ({node.status}); this prompt continues from "
+                        f"{'#' + str(node.parent_id) if node.parent_id is not None else 'the start'} instead.")
+            parent = node.parent_id
         refs = self.query_one(RefTray).paths
         from banana_studio.services import GenerateRequest
 
