@@ -43,12 +43,14 @@ class ImageSpec:
     references: tuple[bytes, ...] = field(default=(), compare=False, hash=False)
     reference_digests: tuple[str, ...] = ()
     history_digest: str = ""
+    variant: int = 0
+    """Varies the picture of an unseeded request (demo mode) without claiming a seed in the label."""
 
     def key(self) -> str:
         h = hashlib.sha256()
         for item in (self.prompt, self.model, self.aspect_ratio, self.image_size, str(self.width),
                      str(self.height), repr(self.seed), self.fmt, self.base_digest,
-                     "|".join(self.reference_digests), self.history_digest):
+                     "|".join(self.reference_digests), self.history_digest, str(self.variant)):
             h.update(item.encode("utf-8", "surrogatepass"))
             h.update(b"\x00")
         return h.hexdigest()

@@ -79,7 +79,7 @@ class FakeGemini:
 
     def __init__(self, port: int = 0, latency: float = 0.0, valid_keys: set[str] | None = None,
                  image_format: str = "jpeg", batch_seconds: float = 3.0,
-                 secret: bytes = protocol.DEFAULT_SECRET) -> None:
+                 secret: bytes = protocol.DEFAULT_SECRET, vary_unseeded: bool = False) -> None:
         if image_format not in ("jpeg", "png"):
             raise ValueError("image_format must be 'jpeg' or 'png'")
         self.port = port
@@ -88,6 +88,10 @@ class FakeGemini:
         self.image_format = image_format
         self.batch_seconds = float(batch_seconds)
         self.signer = protocol.Signer(secret)
+        self.vary_unseeded = vary_unseeded
+        """Like the real model, give each unseeded request a different picture (demo mode); off by
+        default so tests get one deterministic image per request."""
+        self._unseeded_count = 0
         self.batches = BatchStore(self)
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining]
@@ -199,9 +203,14 @@ class FakeGemini:
         from banana_studio.fakeserver.images import ImageSpec, render
 
         w, h = req.pixel_size
+        variant = 0
+        if req.seed is None and self.vary_unseeded:
+            with self._lock:
+                self._unseeded_count += 1
+                variant = self._unseeded_count
         rendered = render(ImageSpec(
             prompt=req.prompt, model=model, aspect_ratio=req.aspect_ratio, image_size=req.image_size,
-            width=w, height=h, seed=req.seed, fmt=self.image_format, base_image=req.base_image,
+            width=w, height=h, seed=req.seed, variant=variant, fmt=self.image_format, base_image=req.base_image,
             base_digest=hashlib.sha256(req.base_image).hexdigest() if req.base_image else "",
             references=tuple(req.references),
             reference_digests=tuple(hashlib.sha256(r).hexdigest() for r in req.references),

@@ -136,7 +136,8 @@ class Studio:
             if self._fake is None:
                 from banana_studio.fakeserver import FakeGemini
 
-                self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg").start()
+                self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg",
+                                        vary_unseeded=True).start()
             return self._fake.base_url
 
     def _demo_latency(self) -> float:
