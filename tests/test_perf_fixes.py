@@ -100,3 +100,56 @@ def test_presixel_is_cached_and_matches_a_fresh_encode() -> None:
     assert im.presixel(image, (8, 2), background) != first
     im._SIXEL_CACHE.clear()
     assert im.presixel(image, (16, 4), background) == first
+
+
+def test_file_shown_after_its_bytes_reuses_the_decoded_image(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from banana_studio.tui import images as im
+
+    data = _png((9, 99, 199))
+    path = tmp_path / "final.png"
+    path.write_bytes(data)
+    from_bytes = im.load_scaled(data, (400, 300))
+    decodes = im.STATS.decodes
+    from_file = im.load_scaled(path, (400, 300))
+    assert from_file is from_bytes
+    assert im.STATS.decodes == decodes
+    # a missing file still fails with a readable reason
+    with pytest.raises(im.ImageDecodeError, match="not found"):
+        im.load_scaled(tmp_path / "gone.png", (400, 300))
+
+
+async def test_preview_title_change_does_not_repaint_the_image(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from textual.app import App, ComposeResult
+
+    from banana_studio.tui import images as im
+
+    path = tmp_path / "img.png"
+    Image.new("RGB", (320, 180), (200, 120, 40)).save(path)
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield im.ImagePreview(id="preview", protocol="sixel")
+
+    app = One()
+    async with app.run_test(size=(80, 30)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        preview.styles.border = ("round", "white")
+        assert await preview.show_path(path)
+        await pilot.pause(0.2)
+        impl = preview.query_one(im._StableSixelImpl)
+        painted: list[int] = []
+        original = impl.render_lines
+
+        def counting(crop):  # type: ignore[no-untyped-def]
+            painted.append(crop.height)
+            return original(crop)
+
+        impl.render_lines = counting  # type: ignore[method-assign]
+        for i in range(5):
+            preview.border_title = f"title {i}"
+            await pilot.pause()
+        assert painted == []
+        assert "title&#160;4" in app.export_screenshot().replace(" ", "&#160;")
+        preview.refresh()  # a real repaint of the widget still reaches the image
+        await pilot.pause()
+        assert painted

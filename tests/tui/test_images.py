@@ -505,6 +505,8 @@ async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setattr(im, "_ORIGINAL_IMAGE_TO_SIXELS", recording)
+    im.CACHE.clear()  # decodes are shared by content across tests: start cold so encodes do happen
+    im._SIXEL_CACHE.clear()
     app = PreviewApp(protocol="sixel")
     async with app.run_test(size=(100, 36)) as pilot:
         preview = app.query_one(im.ImagePreview)

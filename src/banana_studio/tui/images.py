@@ -138,14 +138,16 @@ from rich.console import RenderableType  # noqa: E402
 from rich.control import Control  # noqa: E402
 from rich.segment import ControlType, Segment  # noqa: E402
 from rich.style import Style  # noqa: E402
+from rich.text import Text  # noqa: E402
 from textual.app import ComposeResult  # noqa: E402
 from textual.containers import HorizontalScroll  # noqa: E402
+from textual.content import Content  # noqa: E402
 from textual.css.query import NoMatches  # noqa: E402
 from textual.dom import NoScreen  # noqa: E402
 from textual.geometry import Region, Size  # noqa: E402
 from textual.message import Message  # noqa: E402
 from textual.strip import Strip  # noqa: E402
-from textual.widget import Widget  # noqa: E402
+from textual.widget import Widget, _BorderTitle  # noqa: E402
 from textual.widgets import Static  # noqa: E402
 from textual_image._geometry import ImageSize  # noqa: E402
 from textual_image._terminal import get_cell_size  # noqa: E402
@@ -753,14 +755,56 @@ def _cache_key(source: Path | bytes, max_size: tuple[int, int]) -> tuple[Any, ..
 
 
 def load_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
-    """Cached :func:`decode_scaled` (blocking; call in a thread)."""
+    """Cached :func:`decode_scaled` (blocking; call in a thread).
+
+    A file is also looked up by the hash of its content, so the final image shown from the stream's
+    bytes and then again from its saved file is the same cached image: not decoded, encoded and sent
+    to the terminal a second time (benchmarks/bench_terminal_bytes.py)."""
     key = _cache_key(source, max_size)
     hit = CACHE.get(key)
     if hit is not None:
         return hit
+    if isinstance(source, Path):
+        try:
+            data = source.read_bytes()
+        except OSError:
+            data = None  # decode_scaled reports the problem with the file's name
+        if data is not None:
+            content_key = _cache_key(data, max_size)
+            decoded = CACHE.get(content_key) or decode_scaled(data, max_size)
+            CACHE.put(content_key, decoded)
+            CACHE.put(key, decoded)
+            return decoded
     decoded = decode_scaled(source, max_size)
     CACHE.put(key, decoded)
     return decoded
+
+
+class _BorderRowTitle(_BorderTitle):
+    """``border_title`` / ``border_subtitle`` whose change repaints only the border row it sits on.
+
+    Textual repaints the whole widget on a title change, and repainting an image region means
+    sending the whole sixel / kitty image to the terminal again (20 title changes: 1 MB of sixel,
+    benchmarks/bench_terminal_bytes.py)."""
+
+    def __init__(self, bottom: bool = False) -> None:
+        self._bottom = bottom
+
+    def __set__(self, obj: Widget, title: Any) -> None:
+        # Same conversion as Textual's descriptor; only the refresh differs.
+        if isinstance(title, Text):
+            title = Content.from_rich_text(title)
+        new = None if title is None else obj.render_str(title).expand_tabs(4).split()[0]
+        before = getattr(obj, self._internal_name, None)
+        setattr(obj, self._internal_name, new)
+        if new == before:
+            return
+        outer, offset = obj.outer_size, obj.content_offset
+        if not outer.area:
+            obj.refresh()
+            return
+        row = outer.height - 1 if self._bottom else 0
+        obj.refresh(Region(-offset.x, row - offset.y, outer.width, 1))
 
 
 # -- widgets ---------------------------------------------------------------------------------------
@@ -782,6 +826,9 @@ class ImagePreview(Widget):
     ``await show_path(path)`` / ``await show_bytes(data)`` decode in a thread; the newest call wins
     if several overlap.  They return True when the image is shown.
     """
+
+    border_title = _BorderRowTitle()  # type: ignore[assignment]
+    border_subtitle = _BorderRowTitle(bottom=True)  # type: ignore[assignment]
 
     DEFAULT_CSS = """
     ImagePreview {
