@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from rel_common import MATRIX, Case, check_project, tag_for
+from textual.pilot import WaitForScreenTimeout
 from textual.widgets import Static
 
 from banana_studio.config import load_config
@@ -57,9 +58,17 @@ async def send(pilot: Any, main: MainScreen, text: str) -> None:
     prompt = main.query_one(PromptArea)
     prompt.focus()
     prompt.load_text(text)
-    await pilot.press("ctrl+j")
+    await pilot.pause(0.05)  # let the footer finish recomposing after the focus change
+    before = main.gen_id
+    try:
+        await pilot.press("ctrl+j")
+    except WaitForScreenTimeout:
+        # Pilot's post-key sync can wait forever on FooterKeys that a concurrent footer recompose just
+        # removed (seen under heavy CPU load). The key itself was delivered; the waits below check that.
+        pass
     await asyncio.sleep(0)
-    await wait_until(pilot, lambda: main.live_turn_id is not None, what="the turn to start")
+    await wait_until(pilot, lambda: main.gen_id > before and main.live_turn_id is not None,
+                     what="the turn to start")
     await wait_until(pilot, lambda: not main._generating, what="the generation to end")
     await pilot.pause(0.1)
 
