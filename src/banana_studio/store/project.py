@@ -418,8 +418,27 @@ class ProjectStore:
                     )
             # Stale lock files are left alone: unlinking could race with a process re-claiming the turn.
             self.recovered = sorted(set(self.recovered) | set(dead))
+            for tid in dead:
+                self._remove_unrecorded_files(tid)
         sweep_temp_files(self.path / ".tmp")
         return dead
+
+    def _remove_unrecorded_files(self, turn_id: int) -> None:
+        """A process killed between renaming an image into ``images/`` and committing its row leaves a
+        complete file the index does not know (e.g. the first of two finals): remove such files of an
+        interrupted turn, so ``images/`` only holds images that are on record."""
+        recorded = {str(r[0]) for r in self._query("SELECT path FROM images WHERE turn_id = ?", (turn_id,))}
+        prefix = f"{turn_id:04d}-"
+        for folder in (self.path / "images", self.path / "images" / "drafts"):
+            try:
+                names = [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+            except OSError:
+                continue
+            for name in names:
+                rel = (folder / name).relative_to(self.path).as_posix()
+                if name.startswith(prefix) and rel not in recorded:
+                    with contextlib.suppress(OSError):
+                        (folder / name).unlink()
 
     def heartbeat(self, turn_id: int) -> None:
         """Record that this process is still working on ``turn_id``."""
