@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -201,3 +202,48 @@ def test_sigkill_the_studio_tui_while_streaming(tmp_path: Path) -> None:
         turn = store.get_turn(1)
         assert turn.status == "interrupted" and turn.prompt == "a lighthouse in a storm" and turn.final_images == []
     check_project(project, turns=1)
+
+
+def test_sigkill_between_image_rename_and_commit_leaves_no_orphan(tmp_path: Path) -> None:
+    """Killed after the first of two final images was renamed into images/ but before the turn's row
+    was committed: on open the turn is interrupted and that complete-but-unrecorded file is gone."""
+    code = textwrap.dedent(
+        """
+        import io, sys
+        from pathlib import Path
+        from PIL import Image
+        from banana_studio.store import ProjectStore
+        from banana_studio.domain.content import Content, Part, user_content
+        from banana_studio.domain.settings import GenerationSettings
+
+        def jpeg(c):
+            b = io.BytesIO(); Image.new("RGB", (32, 32), c).save(b, format="JPEG"); return b.getvalue()
+
+        s = ProjectStore.open(Path(sys.argv[1]), "p")
+        t = s.create_turn(None, "a cat", GenerationSettings(), [], user_content("a cat"))
+        s.save_draft(t.id, jpeg("gray"), "image/jpeg", 0)
+        print(t.id, flush=True)
+        mc = Content("model", [Part(mime_type="image/jpeg", data=jpeg("gray"), thought=True),
+                               Part(mime_type="image/jpeg", data=jpeg("red"), thought_signature=b"s"),
+                               Part(mime_type="image/jpeg", data=jpeg("blue"))])
+        s.complete_turn(t.id, model_content=mc, status="done")
+        """
+    )
+    env = child_env(tmp_path, BANANA_STUDIO_TEST_WRITE_DELAY="60", BANANA_STUDIO_TEST_WRITE_MATCH="images/0001-a-cat-2")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    project = tmp_path / "p"
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"1"
+        wait_for(lambda: any("0001-a-cat-2" in p.name for p in temp_files(project)), proc)
+        assert (project / "images" / "0001-a-cat.jpg").is_file()  # the first final is complete and visible
+    finally:
+        kill(proc)
+    with ProjectStore.open_path(project) as store:
+        assert store.recovered == [1]
+        turn = store.get_turn(1)
+        assert turn.status == "interrupted" and turn.final_images == [] and len(turn.draft_images) == 1
+    check_project(project, turns=1)
+    assert not (project / "images" / "0001-a-cat.jpg").exists()
+    assert (project / "images" / "drafts" / "0001-d1.jpg").is_file()  # the recorded draft is kept
