@@ -26,6 +26,9 @@ What this module adds on top of textual-image:
   loop (a size change repaints once the new data is ready).
 * The sixel widget puts the cursor back where Textual expects it after the picture (upstream
   leaves it one row low: a stale row after screens/modals, textual-image #146).
+* A sixel picture already on the terminal is not written again when Textual repaints its region
+  for nothing (a layout pass around it, its size settling a frame later): only when its data or
+  place changed, a widget was drawn over it, or the whole screen was redrawn (resize, modal).
 * :class:`Thumbnail` / :class:`ThumbStrip` — small previews (drafts, gallery) on the same machinery.
 """
 
@@ -139,6 +142,7 @@ from rich.control import Control  # noqa: E402
 from rich.segment import ControlType, Segment  # noqa: E402
 from rich.style import Style  # noqa: E402
 from rich.text import Text  # noqa: E402
+from textual._compositor import Compositor  # noqa: E402
 from textual.app import ComposeResult  # noqa: E402
 from textual.containers import HorizontalScroll  # noqa: E402
 from textual.content import Content  # noqa: E402
@@ -165,6 +169,10 @@ class RenderStats:
     """Renderables built by the cell/kitty widgets (each one rescales; kitty re-uploads)."""
     sixel_encodes: int = 0
     """Calls of the sixel encoder."""
+    sixel_writes: int = 0
+    """Sixel pictures handed to Textual to write to the terminal."""
+    sixel_skips: int = 0
+    """Repaints of a sixel picture that was already on the terminal, untouched (nothing written)."""
 
 
 STATS = RenderStats()
@@ -451,6 +459,32 @@ def presixel(image: PILImage.Image, cells: tuple[int, int], background: Any, opt
     return sixel
 
 
+class _Frames:
+    """What the terminal may have lost since a sixel picture was written: bumped when a frame repaints
+    the whole screen (resize, screen switch, full refresh) or comes from another screen's compositor
+    (a modal drawn over this one).  A sixel widget re-sends its picture only after such a change, or
+    when its own data / place changed, or when a widget painted over it (``_StableSixelImpl``)."""
+
+    epoch = 0
+    frames = 0
+    last_compositor: int = 0
+
+
+_ORIGINAL_RENDER_UPDATE = Compositor.render_update
+
+
+def _journalled_render_update(self: Compositor, full: bool = False, screen_stack: Any = None,
+                              simplify: bool = False) -> Any:
+    _Frames.frames += 1
+    if full or self.size.region in self._dirty_regions or id(self) != _Frames.last_compositor:
+        _Frames.epoch += 1
+    _Frames.last_compositor = id(self)
+    return _ORIGINAL_RENDER_UPDATE(self, full, screen_stack, simplify)
+
+
+Compositor.render_update = _journalled_render_update  # type: ignore[method-assign]
+
+
 class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
     """Sixel painting without the upstream widget's repaint costs and its stale row.
 
@@ -477,7 +511,21 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         encode = visible if visible.area and visible.contains_region(crop) else crop
         sixel = self._encode(encode)
         if sixel is None:  # being encoded in a thread; this area is repainted when it is ready
+            self._bs_on_terminal = None
             return [Strip.blank(crop.width)] * crop.height
+        # Already on the terminal, untouched since: write nothing (the cells keep the picture).  A
+        # repaint of this region that changes nothing for it (a layout pass around it, its own size
+        # being settled a frame later, a finished background encode of the same data) must not send
+        # the whole image again.
+        shown = (id(self.screen), region, placement.visible_region, encode, _Frames.epoch)
+        previous = self._bs_on_terminal
+        covered = self._covered(placement.visible_region)
+        self._bs_on_terminal = None if covered else (shown, sixel)
+        if previous is not None and not covered and previous[0] == shown and previous[1] is sixel:
+            STATS.sixel_skips += 1
+            end = Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text
+            return [Strip([])] * (crop.height - 1) + [Strip([Segment(end, style=_NULL_STYLE)], cell_length=crop.width)]
+        STATS.sixel_writes += 1
         segments = [
             Segment(Control.move_to(region.x + encode.x, region.y + encode.y).segment.text, style=_NULL_STYLE),
             Segment(sixel, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
@@ -487,6 +535,21 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
 
     _bs_pending: tuple[Any, ...] | None = None
+    _bs_on_terminal: tuple[tuple[Any, ...], str] | None = None
+    """(where and in which screen epoch, data) of the picture last written to the terminal."""
+
+    def _covered(self, visible: Region) -> bool:
+        """True when a widget painted above this one (toast, tooltip, overlay) overlaps it."""
+        try:
+            widgets = self.screen._compositor.visible_widgets
+        except Exception:  # not on a screen any more
+            return True
+        for widget, (region, clip) in widgets.items():
+            if widget is self:
+                return False
+            if region.intersection(clip).overlaps(visible):
+                return True
+        return True  # not found: being laid out; assume the worst
 
     def _encode(self, encode: Region) -> str | None:
         """Sixel data for the ``encode`` part of the widget (content coordinates), cached.  A miss
@@ -499,11 +562,13 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         image = self.image
         cached = self._cached_sixels
         if cached is not None and cached.is_hit(image, encode, size, cells, options, background):
+            self._bs_pending = None
             return cached.sixel_data
         full = encode == Region(0, 0, size.width, size.height) and isinstance(image, PILImage.Image)
         if full:
             hit = _presixel_cached(image, (size.width, size.height), background, options)  # type: ignore[arg-type]
             if hit is not None:
+                self._bs_pending = None  # an encode still running for this widget must not repaint it
                 self._cached_sixels = _ti_widget_sixel._CachedSixels(
                     image, encode, size, cells, options, background, hit)
                 return hit
@@ -754,16 +819,23 @@ def _cache_key(source: Path | bytes, max_size: tuple[int, int]) -> tuple[Any, ..
         return ("path", str(source), 0, 0, max_size)
 
 
-def load_scaled(source: Path | bytes, max_size: tuple[int, int]) -> Decoded:
+def load_scaled(source: Path | bytes, max_size: tuple[int, int], *, digest: str = "") -> Decoded:
     """Cached :func:`decode_scaled` (blocking; call in a thread).
 
     A file is also looked up by the hash of its content, so the final image shown from the stream's
     bytes and then again from its saved file is the same cached image: not decoded, encoded and sent
-    to the terminal a second time (benchmarks/bench_terminal_bytes.py)."""
+    to the terminal a second time (benchmarks/bench_terminal_bytes.py).  ``digest`` is the sha256 of
+    the image bytes the file was written from (``ImageFile.sha256``); the store embeds the recipe in
+    final images, so the file's own bytes differ from the streamed ones while the pixels do not."""
     key = _cache_key(source, max_size)
     hit = CACHE.get(key)
     if hit is not None:
         return hit
+    if isinstance(source, Path) and digest:
+        hit = CACHE.get(("sha256", digest.lower(), max_size))
+        if hit is not None:
+            CACHE.put(key, hit)
+            return hit
     if isinstance(source, Path):
         try:
             data = source.read_bytes()
@@ -939,14 +1011,17 @@ class ImagePreview(Widget):
         label.set_class(error, "-error")
         label.display = True
 
-    async def show_path(self, path: Path | str) -> bool:
+    async def show_path(self, path: Path | str, *, digest: str = "") -> bool:
+        """Show the image file ``path``.  ``digest``: the sha256 of the image bytes it was saved from
+        (``ImageFile.sha256``), so a file whose bytes were just shown with :meth:`show_bytes` reuses
+        that decoded image and is not sent to the terminal again."""
         path = Path(path)
-        return await self._show(path, path)
+        return await self._show(path, path, digest=digest)
 
     async def show_bytes(self, data: bytes, *, name: str = "") -> bool:
         return await self._show(bytes(data), None, name=name)
 
-    async def _show(self, source: Path | bytes, path: Path | None, *, name: str = "") -> bool:
+    async def _show(self, source: Path | bytes, path: Path | None, *, name: str = "", digest: str = "") -> bool:
         self._seq += 1
         seq = self._seq
         label_name = path.name if path else (name or "image")
@@ -972,7 +1047,7 @@ class ImagePreview(Widget):
             background = (colour.r, colour.g, colour.b, colour.a)
 
         def prepare() -> Decoded:
-            decoded = load_scaled(source, target)
+            decoded = load_scaled(source, target, digest=digest)
             if warm:  # build the half-cell strips / sixel data for the size the widget is about to get
                 cells = fitted_cells(decoded.image.size, box)
                 if background is None:
