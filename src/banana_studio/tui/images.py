@@ -473,12 +473,27 @@ class _Frames:
 _ORIGINAL_RENDER_UPDATE = Compositor.render_update
 
 
+_ON_TERMINAL: weakref.WeakSet[_StableSixelImpl] = weakref.WeakSet()
+"""Sixel widgets whose picture is believed to be on the terminal (see ``_bs_on_terminal``)."""
+
+
 def _journalled_render_update(self: Compositor, full: bool = False, screen_stack: Any = None,
                               simplify: bool = False) -> Any:
     _Frames.frames += 1
     if full or self.size.region in self._dirty_regions or id(self) != _Frames.last_compositor:
         _Frames.epoch += 1
     _Frames.last_compositor = id(self)
+    if _ON_TERMINAL:
+        # A picture that left its place (hidden, scrolled out of view, moved) may have been painted
+        # over by then, even if it comes back to the very same cells later: it is sent again.
+        visible = self.visible_widgets
+        for widget in list(_ON_TERMINAL):
+            record = widget._bs_on_terminal
+            geometry = visible.get(widget)
+            if (record is None or geometry is None or record[0][1] != geometry[0]
+                    or record[0][2] != geometry[0].intersection(geometry[1])):
+                widget._bs_on_terminal = None
+                _ON_TERMINAL.discard(widget)
     return _ORIGINAL_RENDER_UPDATE(self, full, screen_stack, simplify)
 
 
@@ -521,6 +536,8 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         previous = self._bs_on_terminal
         covered = self._covered(placement.visible_region)
         self._bs_on_terminal = None if covered else (shown, sixel)
+        if not covered:
+            _ON_TERMINAL.add(self)
         if previous is not None and not covered and previous[0] == shown and previous[1] is sixel:
             STATS.sixel_skips += 1
             end = Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text
