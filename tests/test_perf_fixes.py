@@ -153,3 +153,33 @@ async def test_preview_title_change_does_not_repaint_the_image(tmp_path) -> None
         preview.refresh()  # a real repaint of the widget still reaches the image
         await pilot.pause()
         assert painted
+
+
+async def test_footer_recompose_does_not_keep_old_keys_alive() -> None:
+    from textual.app import App, ComposeResult
+    from textual.binding import Binding
+    from textual.widgets import Footer, Input
+    from textual.widgets._footer import FooterKey
+
+    from banana_studio.tui import textual_fixes
+
+    textual_fixes.apply()
+
+    class Keys(App[None]):
+        BINDINGS = [Binding("ctrl+q", "quit", "Quit"), Binding("f2", "noop", "Two")]
+
+        def compose(self) -> ComposeResult:
+            yield Input(id="a")
+            yield Input(id="b")
+            yield Footer()
+
+    app = Keys()
+    async with app.run_test(size=(80, 12)) as pilot:
+        footer = app.query_one(Footer)
+        for _ in range(12):  # every binding refresh recomposes the footer's keys
+            app.refresh_bindings()
+            await pilot.pause()
+        watchers = getattr(footer, "__watchers", {}).get("compact", [])
+        live = [node for node, _ in watchers if not (node._closing or node._closed)]
+        assert len(watchers) == len(live)
+        assert len(watchers) <= 2 * len(app.query(FooterKey))

@@ -2,6 +2,12 @@
 
 Build it with :func:`make_app` (the CLI and the tests use the same factory).  The caller must have
 imported :mod:`banana_studio.tui.images` and called ``select_image_protocol`` before ``App.run()``.
+
+The main screen is the app's *default* screen (:meth:`StudioApp.get_default_screen`), not pushed from
+``on_mount``: Textual paints nothing while the app's mount runs, and a screen pushed from there is laid
+out inside that window, so its first frame was computed and thrown away and the screen came up piece
+by piece.  As the default screen its first frame is the first one written.  (Without an API key the
+default screen stays Textual's blank one and the no-key dialog is pushed over it.)
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from banana_studio.config import redact
 from banana_studio.tui.commands import StudioCommands
@@ -24,6 +31,9 @@ from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
+
+_apply_textual_fixes()
 
 
 class StudioApp(App[None]):
@@ -51,6 +61,7 @@ class StudioApp(App[None]):
         self.session_cost = 0.0
         """USD spent by this app run (all projects)."""
         self.session_tokens = 0
+        self._size_checked = False
 
     @property
     def projects_root(self) -> Path:
@@ -62,6 +73,18 @@ class StudioApp(App[None]):
         return self.config.projects_root()
 
     # -- start-up -------------------------------------------------------------------------------
+
+    def _needs_key_choice(self) -> bool:
+        return bool(getattr(self.studio, "needs_demo", False) and not getattr(self.studio, "demo", False))
+
+    def get_default_screen(self) -> Screen[Any]:
+        if self._needs_key_choice():
+            return super().get_default_screen()
+        self._main = MainScreen(self.studio, open_turn=self.open_turn)
+        # A pushed screen carries a result callback and switch_screen() pops one; the default screen
+        # gets an empty one so that switching projects can replace it like any other main screen.
+        self._main._push_result_callback(self, None)
+        return self._main
 
     def on_mount(self) -> None:
         theme = self.config.theme
@@ -78,10 +101,9 @@ class StudioApp(App[None]):
                             severity="warning")
         for problem in self.config.problems:
             self.notify(redact(problem), title="Config", severity="warning", timeout=10)
-        if getattr(self.studio, "needs_demo", False) and not getattr(self.studio, "demo", False):
+        if self._main is None:  # no API key: the default screen is blank, ask what to do
             self.push_screen(NoKeyScreen(), self._no_key_choice)
-        else:
-            self._show_main()
+        self._size_checked = True
         self._check_size(self.size.width, self.size.height)
         self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
 
@@ -120,7 +142,10 @@ class StudioApp(App[None]):
     # -- terminal size --------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self._check_size(event.size.width, event.size.height)
+        # The app's first Resize comes before its styles are applied and before on_mount (which checks
+        # the size itself): a screen pushed then would be styled against an unstyled app.
+        if self._size_checked:
+            self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
         top = self.screen_stack[-1] if self.screen_stack else None
@@ -185,10 +210,16 @@ class StudioApp(App[None]):
         old, self.studio = self.studio, new
         self.open_turn = None
         self._main = MainScreen(new)
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        await self.switch_screen(self._main)
+        await self._switch_main(self._main)
         await _aclose(old)
+
+    async def _switch_main(self, main: MainScreen) -> None:
+        """Replace the main screen (and anything above it) with ``main``."""
+        stack = self.screen_stack
+        base = next((i for i, screen in enumerate(stack) if isinstance(screen, MainScreen)), len(stack) - 1)
+        while len(self.screen_stack) > base + 1:
+            await self.pop_screen()
+        await self.switch_screen(main)
 
     async def rename_project(self, old: str, new: str) -> None:
         from banana_studio.store import ProjectError, validate_project_name
@@ -221,9 +252,7 @@ class StudioApp(App[None]):
                 return
             self.studio = reopened
             self._main = MainScreen(reopened)
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
-            await self.switch_screen(self._main)
+            await self._switch_main(self._main)
         if new != old:
             self.notify(f"Renamed project {old!r} to {new!r}.")
 
