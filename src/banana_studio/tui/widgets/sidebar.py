@@ -4,6 +4,13 @@ Options a model does not support are left out of its lists and named, with the r
 under the control (Textual's ``Select`` cannot grey out single options); switches the model cannot
 use are disabled with a tooltip.  Every change posts :class:`SettingsSidebar.Changed` with the
 validated settings, so the screen never reaches into the controls.
+
+Start-up: the controls (four ``Select``s, ``Input``s, ``Switch``es and a ``TextArea`` — about 40
+widgets) are the most expensive part of the first screen.  With ``defer_fields=True`` the sidebar
+composes only its frame, the problems line and the estimate; :meth:`SettingsSidebar.mount_fields`
+adds the controls later (the main screen calls it right after the first paint).  Until then the
+settings still work: :attr:`settings`, :meth:`load` and the estimate use the model, and the controls
+are built from it when they arrive.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
 from banana_studio.domain.catalogue import MODELS, STANDARD_RATIOS, get_model, pixel_size
@@ -47,63 +55,105 @@ class SettingsSidebar(Vertical):
             return self.sidebar
 
     def __init__(self, settings: GenerationSettings, *, estimator: Estimator | None = None,
-                 id: str | None = None) -> None:
+                 id: str | None = None, defer_fields: bool = False) -> None:
         super().__init__(id=id)
         self._settings = settings.copy()
         self._estimator = estimator or _fallback_estimate
         self._n_refs = 0
         self.problems: list[Problem] = validate_settings(self._settings)
+        self._defer_fields = defer_fields
+        self._fields_ready = False
+        self._mounting_fields = False
+        self._focus_when_ready = False
+        self._pending_fallbacks: list[str] = []
+        """Notes about settings changed to fit the model before the controls existed."""
 
     # -- composition --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(id="sidebar-fields"):
+            if not self._defer_fields:
+                yield from self._field_widgets()
+                self._fields_ready = True
+        yield Static("", id="problems", classes="field-error")
+        yield Static("", id="estimate", classes="estimate")
+
+    def _field_widgets(self) -> list[Widget]:
+        """The controls, built from the current settings."""
         s = self._settings
         known = {m.id for m in MODELS}
         model_value = s.model if s.model in known else CUSTOM
-        with VerticalScroll(id="sidebar-fields"):
-            yield Label("Model", classes="field-label")
-            yield Select([(f"{m.label}", m.id) for m in MODELS] + [("Custom id…", CUSTOM)],
-                         value=model_value, allow_blank=False, id="model", compact=True)
-            custom = Input(value="" if model_value != CUSTOM else s.model,
-                           placeholder="model id, e.g. gemini-3-pro-image", id="custom-model", compact=True)
-            custom.display = model_value == CUSTOM
-            yield custom
-            yield Static("", id="model-note", classes="field-note")
-            yield Label("Aspect ratio", classes="field-label")
-            yield Select([], allow_blank=True, id="aspect", compact=True)
-            yield Label("Size", classes="field-label")
-            yield Select([], allow_blank=True, id="size", compact=True)
-            yield Static("", id="shape-note", classes="field-note")
-            with Horizontal(classes="switch-row"):
-                yield Label("Thoughts", classes="switch-label")
-                yield Switch(value=s.include_thoughts, id="thoughts")
-            with Horizontal(classes="switch-row"):
-                yield Label("Google Search", classes="switch-label")
-                yield Switch(value=s.google_search, id="search")
-            with Horizontal(classes="switch-row"):
-                yield Label("Image only", classes="switch-label")
-                yield Switch(value=s.image_only, id="image-only",
-                             tooltip="Ask for the image without a text answer (response modalities: IMAGE)")
-            yield Label("Thinking level", classes="field-label")
-            yield Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
-                         value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
-                         id="thinking", compact=True)
-            yield Label("Temperature", classes="field-label")
-            yield Input(value="" if s.temperature is None else str(s.temperature), placeholder="default (1.0)",
-                        id="temperature", compact=True, restrict=r"[0-9.]*")
-            yield Label("Seed", classes="field-label")
-            yield Input(value="" if s.seed is None else str(s.seed), placeholder="random", id="seed",
-                        compact=True, restrict=r"[0-9]*")
-            yield Label("System instruction", classes="field-label")
-            yield TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
-                           placeholder="optional style guide…")
-        yield Static("", id="problems", classes="field-error")
-        yield Static("", id="estimate", classes="estimate")
+        custom = Input(value="" if model_value != CUSTOM else s.model,
+                       placeholder="model id, e.g. gemini-3-pro-image", id="custom-model", compact=True)
+        custom.display = model_value == CUSTOM
+        return [
+            Label("Model", classes="field-label"),
+            Select([(f"{m.label}", m.id) for m in MODELS] + [("Custom id…", CUSTOM)],
+                   value=model_value, allow_blank=False, id="model", compact=True),
+            custom,
+            Static("", id="model-note", classes="field-note"),
+            Label("Aspect ratio", classes="field-label"),
+            Select([], allow_blank=True, id="aspect", compact=True),
+            Label("Size", classes="field-label"),
+            Select([], allow_blank=True, id="size", compact=True),
+            Static("", id="shape-note", classes="field-note"),
+            Horizontal(Label("Thoughts", classes="switch-label"),
+                       Switch(value=s.include_thoughts, id="thoughts"), classes="switch-row"),
+            Horizontal(Label("Google Search", classes="switch-label"),
+                       Switch(value=s.google_search, id="search"), classes="switch-row"),
+            Horizontal(Label("Image only", classes="switch-label"),
+                       Switch(value=s.image_only, id="image-only",
+                              tooltip="Ask for the image without a text answer (response modalities: IMAGE)"),
+                       classes="switch-row"),
+            Label("Thinking level", classes="field-label"),
+            Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
+                   value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
+                   id="thinking", compact=True),
+            Label("Temperature", classes="field-label"),
+            Input(value="" if s.temperature is None else str(s.temperature), placeholder="default (1.0)",
+                  id="temperature", compact=True, restrict=r"[0-9.]*"),
+            Label("Seed", classes="field-label"),
+            Input(value="" if s.seed is None else str(s.seed), placeholder="random", id="seed",
+                  compact=True, restrict=r"[0-9]*"),
+            Label("System instruction", classes="field-label"),
+            TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
+                     placeholder="optional style guide…"),
+        ]
 
     def on_mount(self) -> None:
         self.border_title = "Settings"
         self._sync_model_dependent()
         self._refresh_notes()
+
+    @property
+    def fields_ready(self) -> bool:
+        """True once the controls are mounted (always, unless built with ``defer_fields=True``)."""
+        return self._fields_ready
+
+    async def mount_fields(self) -> None:
+        """Mount the controls (a no-op when they are there already).  They show the settings as they are
+        now, including any :meth:`load` made before."""
+        if self._fields_ready or self._mounting_fields:
+            return
+        self._mounting_fields = True
+        built_from = self._settings.copy()
+        await self.query_one("#sidebar-fields", VerticalScroll).mount_all(self._field_widgets())
+        self._fields_ready = True
+        self._mounting_fields = False
+        if self._settings != built_from:  # load() while the controls were being mounted
+            self.load(self._settings)
+        else:
+            self._sync_model_dependent()
+        if self._focus_when_ready:
+            self._focus_when_ready = False
+            self.query_one("#model", Select).focus()
+
+    def focus_first(self) -> None:
+        """Focus the first control (the model), or as soon as the controls are mounted."""
+        if self._fields_ready:
+            self.query_one("#model", Select).focus()
+        else:
+            self._focus_when_ready = True
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -122,6 +172,10 @@ class SettingsSidebar(Vertical):
     def load(self, settings: GenerationSettings) -> None:
         """Show ``settings`` (e.g. from a selected turn) in every control."""
         self._settings = settings.copy()
+        if not self._fields_ready:  # the controls are built from the settings when they are mounted
+            self._sync_model_dependent()
+            self._changed()
+            return
         with self.prevent(Select.Changed, Input.Changed, Switch.Changed, TextArea.Changed):
             known = {m.id for m in MODELS}
             self.query_one("#model", Select).value = settings.model if settings.model in known else CUSTOM
@@ -142,35 +196,47 @@ class SettingsSidebar(Vertical):
     # -- internals ------------------------------------------------------------------------------
 
     def _sync_model_dependent(self) -> None:
-        """Rebuild the ratio/size lists and switch states for the current model."""
+        """Fit the settings to the current model (ratio, size, search, thinking level) and, once the
+        controls exist, rebuild the ratio/size lists, switch states and notes."""
         s = self._settings
         spec = get_model(s.model)
+        fallbacks: list[str] = []
+        if s.aspect_ratio not in spec.aspect_ratios:
+            fallbacks.append(f"{s.aspect_ratio} → 1:1 ({spec.label} has no {s.aspect_ratio})")
+            s.aspect_ratio = "1:1" if "1:1" in spec.aspect_ratios else spec.aspect_ratios[0]
+        if s.image_size not in spec.sizes:
+            new = "1K" if "1K" in spec.sizes else spec.sizes[0]
+            fallbacks.append(f"{s.image_size} → {new} ({spec.label} has no {s.image_size})")
+            s.image_size = new
+        if not spec.supports_search:
+            s.google_search = False
+        if not spec.thinking_optional:
+            s.thinking_level = ""
+        if not self._fields_ready:
+            self._pending_fallbacks = fallbacks  # shown when the controls arrive
+            return
+        notes = self._pending_fallbacks + fallbacks
+        self._pending_fallbacks = []
+        missing_r = [r for r in ALL_RATIOS if r not in spec.aspect_ratios]
+        missing_s = [z for z in ALL_SIZES if z not in spec.sizes]
+        if missing_r or missing_s:
+            notes.append("Not on this model: " + ", ".join(missing_r + missing_s))
+        note = spec.note if spec.note else ""
+        if spec.known:
+            note = (note + "\n" if note else "") + f"≤ {spec.max_references} reference images"
         with self.prevent(Select.Changed, Input.Changed, Switch.Changed, TextArea.Changed):
             aspect = self.query_one("#aspect", Select)
             size = self.query_one("#size", Select)
-            notes: list[str] = []
-            if s.aspect_ratio not in spec.aspect_ratios:
-                notes.append(f"{s.aspect_ratio} → 1:1 ({spec.label} has no {s.aspect_ratio})")
-                s.aspect_ratio = "1:1" if "1:1" in spec.aspect_ratios else spec.aspect_ratios[0]
-            if s.image_size not in spec.sizes:
-                new = "1K" if "1K" in spec.sizes else spec.sizes[0]
-                notes.append(f"{s.image_size} → {new} ({spec.label} has no {s.image_size})")
-                s.image_size = new
             aspect.set_options([(r, r) for r in spec.aspect_ratios])
             aspect.value = s.aspect_ratio
             size.set_options([(z, z) for z in spec.sizes])
             size.value = s.image_size
-            missing_r = [r for r in ALL_RATIOS if r not in spec.aspect_ratios]
-            missing_s = [z for z in ALL_SIZES if z not in spec.sizes]
-            if missing_r or missing_s:
-                notes.append("Not on this model: " + ", ".join(missing_r + missing_s))
             self.query_one("#shape-note", Static).update("\n".join(notes))
             search = self.query_one("#search", Switch)
             if spec.supports_search:
                 search.disabled = False
                 search.tooltip = "Ground the image in Google Search results (billed per query)"
             else:
-                s.google_search = False
                 search.value = False
                 search.disabled = True
                 search.tooltip = f"{spec.label} does not support Google Search grounding."
@@ -179,13 +245,9 @@ class SettingsSidebar(Vertical):
                 thinking.disabled = False
                 thinking.tooltip = "How hard the model thinks before drawing"
             else:
-                s.thinking_level = ""
                 thinking.value = ""
                 thinking.disabled = True
                 thinking.tooltip = f"{spec.label} always thinks; its thinking level cannot be set."
-            note = spec.note if spec.note else ""
-            if spec.known:
-                note = (note + "\n" if note else "") + f"≤ {spec.max_references} reference images"
             self.query_one("#model-note", Static).update(note)
 
     def _refresh_notes(self) -> None:
@@ -215,6 +277,9 @@ class SettingsSidebar(Vertical):
     @on(Select.Changed, "#model")
     def _model_changed(self, event: Select.Changed) -> None:
         event.stop()
+        known = {m.id for m in MODELS}
+        if event.value == (self._settings.model if self._settings.model in known else CUSTOM):
+            return  # e.g. the Select reporting its initial value when mounted: nothing changed
         custom = self.query_one("#custom-model", Input)
         if event.value == CUSTOM:
             custom.display = True
@@ -241,6 +306,8 @@ class SettingsSidebar(Vertical):
         if event.value is Select.BLANK:
             return
         field = {"aspect": "aspect_ratio", "size": "image_size", "thinking": "thinking_level"}[event.select.id or ""]
+        if str(event.value).upper() == str(getattr(self._settings, field)).upper():
+            return  # unchanged (a Select reports its initial value when mounted)
         setattr(self._settings, field, str(event.value))
         self._changed()
 

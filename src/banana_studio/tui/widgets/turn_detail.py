@@ -1,19 +1,27 @@
-"""Everything about the selected turn: prompt, settings, references, images, thoughts, sources, usage, cost."""
+"""Everything about the selected turn: prompt, settings, references, images, thoughts, sources, usage, cost.
+
+The thoughts are Markdown.  Textual's ``Markdown`` widget (and markdown-it behind it) is imported and
+mounted the first time a turn with thoughts is shown, not at start-up: it is the largest import of
+the first screen otherwise, and an empty project never needs it.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.tui.images import Thumbnail, ThumbStrip
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 STATUS_GLYPH = {"done": "●", "pending": "◌", "running": "◌", "failed": "✗", "cancelled": "⊘",
                 "interrupted": "⚠"}
@@ -75,6 +83,17 @@ def grounding_lines(grounding: dict[str, Any]) -> list[tuple[str, str]]:
 class TurnDetail(VerticalScroll):
     """Read-only detail of one turn."""
 
+    _thoughts: Markdown | None = None
+
+    async def _thoughts_widget(self) -> Markdown:
+        """The Markdown view of the thoughts (``#detail-thoughts``), mounted on first use."""
+        if self._thoughts is None:
+            from textual.widgets import Markdown
+
+            self._thoughts = Markdown("", id="detail-thoughts")
+            await self.mount(self._thoughts, after="#detail-answer")
+        return self._thoughts
+
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-head")
         yield Static("", id="detail-prompt")
@@ -84,7 +103,7 @@ class TurnDetail(VerticalScroll):
         yield strip
         yield Static("", id="detail-error")
         yield Static("", id="detail-answer")
-        yield Markdown("", id="detail-thoughts")
+        # The thoughts' Markdown widget goes here (after #detail-answer) once it is needed.
         yield Static("", id="detail-sources")
 
     def on_mount(self) -> None:
@@ -100,7 +119,8 @@ class TurnDetail(VerticalScroll):
         for name in ("#detail-meta", "#detail-error", "#detail-answer", "#detail-sources"):
             self.query_one(name, Static).update("")
         self.query_one("#detail-error", Static).display = False
-        self.query_one("#detail-thoughts", Markdown).display = False
+        if self._thoughts is not None:
+            self._thoughts.display = False
         self.query_one("#detail-images", ThumbStrip).display = False
         self._strip_key: tuple[Any, ...] = ()
 
@@ -168,9 +188,13 @@ class TurnDetail(VerticalScroll):
         answer = turn.model_content.answer_text() if turn.model_content else ""
         self.query_one("#detail-answer", Static).update(Text(answer.strip(), style="italic") if answer else "")
         thoughts = turn.model_content.thought_text() if turn.model_content else ""
-        md = self.query_one("#detail-thoughts", Markdown)
-        md.display = bool(thoughts.strip())
-        await md.update(("### Thoughts\n\n" + thoughts) if thoughts.strip() else "")
+        if thoughts.strip():
+            md = await self._thoughts_widget()
+            md.display = True
+            await md.update("### Thoughts\n\n" + thoughts)
+        elif self._thoughts is not None:
+            self._thoughts.display = False
+            await self._thoughts.update("")
 
         sources = grounding_lines(turn.grounding or {})
         src_text = Text()
