@@ -1,7 +1,7 @@
 """Memory across 100 generated 4K images in one Studio session (through the service, as the TUI and
 `gen` use it): a 16:9 4K (5504x3072) generation with thoughts and two drafts, 100 times in a row, each
-continuing the previous turn every 10th time (so history replay with images and signatures is
-exercised too), against the fake server in its own process.  RSS (VmRSS) is sampled after every
+continuing the previous turn and every tenth starting a new thread (so history replay with images and
+signatures is exercised too), against the fake server in its own process.  RSS (VmRSS) is sampled after every
 generation, peak RSS (VmHWM) at the end; the studio runs in a fresh child process.
 Target: bounded — RSS after 100 generations within 64 MB of RSS after 10 (no per-image growth).
 ``--tui`` does the same through the studio App (Pilot 160x50, half-cell previews, prompt + send,
