@@ -187,16 +187,24 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-pane", "-t", pane], capture_output=True)
         time.sleep(0.3)  # let the killed app exit before the next launch
 
-    def first_paint(self, command: list[str], markers: tuple[str, ...]) -> tuple[float, float, str, float]:
+    def first_paint(self, command: list[str], markers: tuple[str, ...],
+                    complete: tuple[str, ...] = ()) -> tuple[float, float, str, float]:
         """Launch ``command`` in a new window; return (seconds until all markers are on screen, wall
-        clock time of that moment, the screen text, CPU seconds the app had used by then)."""
+        clock time of that moment, the screen text, CPU seconds the app had used by then).  With
+        ``complete``, :attr:`last_complete` is then set to the seconds until those are on screen too."""
         t0 = time.perf_counter()
         pane, pid = self.launch(command)
         try:
             screen = self.wait_for(pane, markers, t0)
-            return time.perf_counter() - t0, time.time(), screen, cpu_seconds(pid)
+            result = time.perf_counter() - t0, time.time(), screen, cpu_seconds(pid)
+            if complete:
+                self.wait_for(pane, markers + complete, t0)
+                self.last_complete = time.perf_counter() - t0
+            return result
         finally:
             self.kill(pane)
+
+    last_complete: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float:
