@@ -4,6 +4,12 @@ reference tray and the prompt at the bottom and the money/status line above the 
 Threading model: every store call runs in ``asyncio.to_thread``; the generation runs in one async
 worker (group ``gen``) that iterates ``studio.generate`` and posts :class:`GenerationEvent` messages;
 handlers here own every widget change.  Esc cancels the worker (the service marks the turn cancelled).
+
+Start-up (in a real terminal): the first frame shows every region — title bar, branch panel, preview,
+turn detail, prompt, settings frame, status line, footer — and the rest follows right after it is
+painted (:meth:`MainScreen._finish_start`): the settings controls, the project's tree and costs, and
+the thinking log's Markdown view.  Headless runs (Pilot tests, screenshots) mount everything before
+the screen is ready, so they can query any widget at once (see ``DEFER_MOUNT``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -22,7 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 from textual.worker import Worker, WorkerState
 
 from banana_studio.config import redact
@@ -32,6 +38,7 @@ from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.messages import GenerationEnded, GenerationEvent
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 from banana_studio.tui.widgets.branch_tree import BranchTree
+from banana_studio.tui.widgets.footer import StudioFooter
 from banana_studio.tui.widgets.prompt import PromptArea
 from banana_studio.tui.widgets.ref_tray import RefTray
 from banana_studio.tui.widgets.sidebar import SettingsSidebar
@@ -88,8 +95,17 @@ class MainScreen(Screen[None]):
         Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False),
     ]
 
+    DEFER_MOUNT: ClassVar[bool | None] = None
+    """Mount the settings controls and load the project only after the first paint.  None: only when
+    the app runs in a real terminal (not headless)."""
+
     def __init__(self, studio: Any, *, open_turn: int | None = None) -> None:
-        super().__init__()
+        # The breakpoint classes for the current size, set now: added after the mount (on the first
+        # Resize) they would restyle the whole tree once more.
+        super().__init__(classes=_breakpoint_classes(self))
+        self.started = asyncio.Event()
+        """Set once everything is mounted and the project's tree is loaded (see _finish_start)."""
+        self._resumed = False
         self.studio = studio
         self.store = studio.store
         self.config = studio.config
@@ -133,12 +149,29 @@ class MainScreen(Screen[None]):
                         yield ThinkingLog(id="log")
                 yield RefTray(id="refs")
                 yield PromptArea(send_key=self.config.send_key, id="prompt")
-            yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar")
+            yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar",
+                                  defer_fields=self._defers_mount())
         yield StatusLine(id="status")
-        yield Footer()
+        yield StudioFooter()
 
     def _estimate(self, settings: Any, n_refs: int) -> float:
         return float(self.studio.estimate_cost(settings, n_refs))
+
+    def _defers_mount(self) -> bool:
+        if self.DEFER_MOUNT is not None:
+            return self.DEFER_MOUNT
+        try:
+            return not self.app.is_headless
+        except Exception:  # no active app (a screen built outside one)
+            return False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles the whole screen when it becomes active.  The first time, every widget was
+        # styled a moment ago when it was mounted, so that second pass over the tree is skipped
+        # (later resumes, e.g. after a modal, keep it).  Screen's own handler runs after this one.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def on_mount(self) -> None:
         self.query_one("#preview", ImagePreview).border_title = "Preview"
@@ -146,10 +179,30 @@ class MainScreen(Screen[None]):
         spec = get_model(self.config.defaults.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
         self.query_one(PromptArea).focus()
+        if self._defers_mount():
+            self.call_after_refresh(self._finish_start)
+        else:
+            self._initial_load()
+
+    async def _finish_start(self) -> None:
+        """After the first paint: load the project (tree, costs, history) in a worker and mount the
+        settings controls meanwhile.  The thinking log's Markdown view (hidden until the first send)
+        is prepared a little later, once the screen is complete."""
         self._initial_load()
+        await self.query_one(SettingsSidebar).mount_fields()
+        self.set_timer(0.5, self._prepare_log)
+
+    async def _prepare_log(self) -> None:
+        await self.query_one(ThinkingLog).prepare()
 
     @work(group="load", exit_on_error=False)
     async def _initial_load(self) -> None:
+        try:
+            await self._load_project()
+        finally:
+            self.started.set()
+
+    async def _load_project(self) -> None:
         nodes = await asyncio.to_thread(self.store.tree_index)
         self._apply_nodes(nodes)
         tree = self.query_one(BranchTree)
@@ -811,7 +864,7 @@ class MainScreen(Screen[None]):
             tree.display = True
             tree.focus()
         elif target == "sidebar":
-            self.query_one("#model").focus()
+            self.query_one(SettingsSidebar).focus_first()
         else:
             self.query_one(PromptArea).focus()
 
@@ -909,6 +962,21 @@ class MainScreen(Screen[None]):
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+
+
+def _breakpoint_classes(screen: Screen[Any]) -> str | None:
+    """The classes Textual's breakpoints give ``screen`` at the app's current size (None: no app)."""
+    try:
+        width, height = screen.app.size
+    except Exception:
+        return None
+    names = []
+    for value, points in ((width, screen.HORIZONTAL_BREAKPOINTS), (height, screen.VERTICAL_BREAKPOINTS)):
+        for at, name in sorted(points or [], reverse=True):
+            if value >= at:
+                names.append(name)
+                break
+    return " ".join(names) or None
 
 
 def _copy_file(src: Path, dst: Path) -> None:

@@ -1,18 +1,25 @@
 """The live thinking log: thought summaries streaming as Markdown, draft thumbnails as they arrive,
-retry countdowns, the answer text, grounding sources and errors (in red, with the clear message)."""
+retry countdowns, the answer text, grounding sources and errors (in red, with the clear message).
+
+The Markdown view of the thoughts is imported and mounted on first use (:meth:`ThinkingLog.prepare`,
+called by :meth:`ThinkingLog.start`; the main screen calls it after its first paint), so Textual's
+``Markdown`` and markdown-it are not imported while the first screen is built."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from banana_studio.tui.images import ThumbStrip
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 
 class ThinkingLog(VerticalScroll):
@@ -29,10 +36,11 @@ class ThinkingLog(VerticalScroll):
         self._ticker: Timer | None = None
         self.run_status = "idle"
         self.n_drafts = 0
+        self._thoughts: Markdown | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-head")
-        yield Markdown("", id="log-thoughts")
+        # The thoughts' Markdown view (#log-thoughts) goes here: see prepare().
         strip = ThumbStrip(id="log-drafts")
         strip.display = False
         yield strip
@@ -43,6 +51,15 @@ class ThinkingLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Thinking"
+
+    async def prepare(self) -> Markdown:
+        """Mount the Markdown view of the thoughts (``#log-thoughts``) if it is not there yet."""
+        if self._thoughts is None:
+            from textual.widgets import Markdown
+
+            self._thoughts = Markdown("", id="log-thoughts")
+            await self.mount(self._thoughts, after="#log-head")
+        return self._thoughts
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -55,7 +72,7 @@ class ThinkingLog(VerticalScroll):
         self._retry_until = 0.0
         self.run_status = "running"
         self.query_one("#log-head", Static).update(Text(title, style="bold"))
-        await self.query_one("#log-thoughts", Markdown).update("")
+        await (await self.prepare()).update("")
         strip = self.query_one("#log-drafts", ThumbStrip)
         await strip.clear()
         strip.display = False
@@ -79,7 +96,7 @@ class ThinkingLog(VerticalScroll):
         self._thought_text += text
         self._retry_until = 0.0
         self._set_status("Thinking…")
-        await self.query_one("#log-thoughts", Markdown).append(text)
+        await (await self.prepare()).append(text)
         self.scroll_end(animate=False)
 
     async def draft(self, data: bytes, index: int) -> None:
