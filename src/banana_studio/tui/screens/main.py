@@ -325,7 +325,9 @@ class MainScreen(Screen[None]):
         if shown is not None:
             size = f" · {shown.width}×{shown.height}" if shown.width else ""
             preview.border_title = f"Preview · #{turn.id}{'' if finals else ' draft'}{size}"
-            await preview.show_path(self.store.abs_path(shown.path))
+            # The digest of the streamed bytes: the final image just shown from the stream is not
+            # decoded and sent to the terminal again (the saved file also carries the recipe).
+            await preview.show_path(self.store.abs_path(shown.path), digest=shown.sha256)
         else:
             preview.border_title = "Preview"
             preview.set_placeholder({"failed": "No image — the turn failed",

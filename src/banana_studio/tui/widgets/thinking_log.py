@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 class ThinkingLog(VerticalScroll):
     """Shows one generation as it happens."""
 
+    # The draft strip does not scroll with the log: pinned to the bottom at a fixed height (and the
+    # scrollbar gutter always reserved), streaming thoughts never move or resize the thumbnails.  A
+    # moved sixel/kitty thumbnail has to be sent to the terminal again (benchmarks/bench_terminal_bytes.py).
+    DEFAULT_CSS = """
+    ThinkingLog {
+        scrollbar-gutter: stable;
+    }
+    ThinkingLog > ThumbStrip {
+        dock: bottom;
+        height: 8;
+    }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._thought_text = ""
