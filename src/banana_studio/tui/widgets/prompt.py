@@ -90,7 +90,7 @@ class PromptArea(TextArea):
 
     def __init__(self, *, send_key: str = "ctrl+enter", history: list[str] | None = None,
                  id: str | None = None) -> None:
-        hint = "Enter to send · Alt+Enter newline" if send_key == "enter" else "Ctrl+Enter to send"
+        hint = "Enter to send · Alt+Enter newline" if send_key == "enter" else "Ctrl+Enter or Ctrl+J to send"
         super().__init__("", id=id, soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
                          highlight_cursor_line=False,
                          placeholder=f"Describe the image… ({hint}; ↑ recalls earlier prompts)")

@@ -114,7 +114,7 @@ class TurnDetail(VerticalScroll):
         self.turn_id: int | None = None
         self.query_one("#detail-head", Static).update(Text("No turn selected", style="bold"))
         self.query_one("#detail-prompt", Static).update(
-            text or "Write a prompt below and press Ctrl+Enter. Each send becomes a turn in this project's "
+            text or "Write a prompt below and press Ctrl+Enter (or Ctrl+J). Each send becomes a turn in this project's "
                     "tree; select any earlier turn (tree on the left) to continue or fork from it.")
         for name in ("#detail-meta", "#detail-error", "#detail-answer", "#detail-sources"):
             self.query_one(name, Static).update("")
