@@ -38,6 +38,7 @@ from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import actual_cost, build_request, map_error, request_size, validate_request
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.services.budget import request_estimate
+from banana_studio.services.studio import _content_for_failure, _grounding_json
 from banana_studio.store import ProjectError, ProjectStore
 from banana_studio.store.files import atomic_write
 
@@ -636,13 +637,13 @@ class BatchLane:
             last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
             if isinstance(last, Finished):
                 ok = last.ok
-                content = last.content if ok else _without_drafts(last.content)
+                content = last.content if ok else _content_for_failure(last.content)
                 kwargs = {"finish_reason": last.finish_reason, "finish_message": last.finish_message,
                           "model_version": last.model_version, "response_id": last.response_id}
                 err = last.error
             else:
                 assert isinstance(last, Failed)
-                ok, content, err = False, _without_drafts(last.partial), last.error
+                ok, content, err = False, _content_for_failure(last.partial), last.error
             status = "done" if ok else "failed"
             err_text = redact(err.message, secrets) if (err and not ok) else ""
             err_kind = err.kind if (err and not ok) else ""
@@ -676,21 +677,6 @@ def _job_error_text(error: Any) -> str:
         code, message = getattr(error, "code", None), getattr(error, "message", None)
     message = message or "unknown error"
     return f"The batch request failed ({code}): {message}" if code else f"The batch request failed: {message}"
-
-
-def _without_drafts(content: Content | None) -> Content | None:
-    if content is None or not content.parts:
-        return None
-    if any(p.is_image and not p.thought for p in content.parts):
-        return content
-    return Content(content.role, [p for p in content.parts if not (p.is_image and p.thought)])
-
-
-def _grounding_json(g: Grounding | None) -> dict[str, Any]:
-    if g is None:
-        return {}
-    return {"queries": list(g.queries), "sources": [{"title": s.title, "uri": s.uri} for s in g.sources],
-            "rendered_content": g.rendered_content}
 
 
 async def _emit(cb: ProgressCallback | None, progress: BatchProgress) -> None:
