@@ -99,6 +99,15 @@ class MainScreen(Screen[None]):
     """Mount the settings controls and load the project only after the first paint.  None: only when
     the app runs in a real terminal (not headless)."""
 
+    def _show_enter_as_send(self) -> None:
+        """With ``ui.send_key = "enter"`` the footer and help show ⏎ for Send (the prompt sends on Enter)."""
+        import dataclasses
+
+        for key, bindings in self._bindings.key_to_bindings.items():
+            self._bindings.key_to_bindings[key] = [
+                dataclasses.replace(b, key_display="⏎") if b.action == "send" else b for b in bindings
+            ]
+
     def __init__(self, studio: Any, *, open_turn: int | None = None) -> None:
         # The breakpoint classes for the current size, set now: added after the mount (on the first
         # Resize) they would restyle the whole tree once more.
@@ -109,6 +118,8 @@ class MainScreen(Screen[None]):
         self.studio = studio
         self.store = studio.store
         self.config = studio.config
+        if self.config.send_key == "enter":
+            self._show_enter_as_send()
         self._open_turn = open_turn
         self.selected_id: int | None = None
         """The tree cursor: the next send continues from it (None = empty project)."""
