@@ -47,7 +47,8 @@ def main(argv: list[str]) -> int:
     if cmd == "studio":
         return subprocess.call([str(BIN / "banana-studio"), *rest])
     if cmd == "test":
-        lint = subprocess.call([str(PY), "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py"], cwd=ROOT)
+        lint = subprocess.call([str(PY), "-m", "ruff", "check", "src", "tests", "benchmarks", "scripts", "dev.py"],
+                               cwd=ROOT)
         if lint != 0:
             print("ruff found problems (see above).", file=sys.stderr)
             return lint
