@@ -9,8 +9,6 @@ text → closing event with usage).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -18,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from banana_studio.domain.catalogue import STANDARD_RATIOS, get_model, pixel_size
+from banana_studio.domain.content import b64decode_any, b64encode
 from banana_studio.fakeserver.faults import Fault, find_tag, invalid, not_found_error
 
 RETIRED_MODELS = frozenset({"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-flash-image"})
@@ -40,20 +39,6 @@ def camelize(obj: Any) -> Any:
     if isinstance(obj, list):
         return [camelize(v) for v in obj]
     return obj
-
-
-def decode_b64(value: str) -> bytes:
-    """Standard or URL-safe base64, padded or not; raises ValueError."""
-    s = value.strip().replace("-", "+").replace("_", "/")
-    s += "=" * (-len(s) % 4)
-    try:
-        return base64.b64decode(s, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +158,7 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
             if role == "model":
                 if raw_sig not in (None, "") and raw_sig != SKIP_SIGNATURE:
                     try:
-                        sig = decode_b64(str(raw_sig))
+                        sig = b64decode_any(str(raw_sig))
                     except ValueError:
                         sig = b""
                     if not signer.verify(sig):
@@ -325,7 +310,7 @@ def _part_image(part: dict[str, Any], ci: int, pi: int) -> bytes | None:
     if not isinstance(data, str):
         return None
     try:
-        return decode_b64(data)
+        return b64decode_any(data)
     except ValueError:
         raise invalid(f"Invalid value at 'contents[{ci}].parts[{pi}].inline_data.data' (TYPE_BYTES), "
                       f"Base64 decoding failed for \"{data[:40]}\"",
@@ -505,7 +490,7 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
             text = f"I can describe it instead: {subject} — but I won't draw this one."
         else:  # responseModalities without IMAGE
             text = f"A short description, as requested in text only: {subject}."
-        sig = b64(signer.sign(response_id, len(thoughts)))
+        sig = b64encode(signer.sign(response_id, len(thoughts)))
         steps.append(Step("answer", event([{"text": text, "thoughtSignature": sig}])))
         use = usage(req, final=True, answer=text, image=False, thoughts_chars=thought_chars)
         steps.append(Step("close", event([{"text": ""}], {"finishReason": "STOP"}, use)))
@@ -513,11 +498,12 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
 
     if thoughts:
         for d in drafts[:2]:
-            steps.append(Step("draft", event([{"inlineData": {"mimeType": mime, "data": b64(d)}, "thought": True}])))
+            draft = {"inlineData": {"mimeType": mime, "data": b64encode(d)}, "thought": True}
+            steps.append(Step("draft", event([draft])))
 
     index = sum(1 for s in steps if s.kind in ("thought", "draft"))
-    sig_text = "" if name == "empty_signature" else b64(signer.sign(response_id, index))
-    data_text = b64(final)
+    sig_text = "" if name == "empty_signature" else b64encode(signer.sign(response_id, index))
+    data_text = b64encode(final)
     if name == "bad_base64":
         data_text = "!!not*base64!!" + data_text[:64].replace("+", "*")
     final_part: dict[str, Any]
