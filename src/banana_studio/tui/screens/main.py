@@ -346,6 +346,14 @@ class MainScreen(Screen[None]):
                                      "cancelled": "No image — cancelled",
                                      "pending": "Waiting…", "running": "Generating…"}.get(turn.status, "No image"))
 
+    def requested_parent(self) -> int | None:
+        """The turn the next send continues from: a fork/new-thread override, else the tree cursor."""
+        if self.parent_override == NEW_ROOT:
+            return None
+        if self.parent_override is not None:
+            return self.parent_override
+        return self.selected_id
+
     def _update_prompt_title(self) -> None:
         prompt = self.query_one(PromptArea)
         if self.parent_override == NEW_ROOT:
@@ -411,12 +419,7 @@ class MainScreen(Screen[None]):
         if fatal:
             self.notify("\n".join(p.message for p in fatal), title="Fix the settings first", severity="error")
             return
-        if self.parent_override == NEW_ROOT:
-            parent = None
-        elif self.parent_override is not None:
-            parent = self.parent_override
-        else:
-            parent = self.selected_id
+        parent = self.requested_parent()
         node = self._turn_nodes.get(parent) if parent is not None else None
         if node is not None and node.status in ("failed", "cancelled", "interrupted", "pending", "running"):
             # Nothing to continue from in an unfinished turn: the new turn becomes its sibling.

@@ -229,7 +229,6 @@ def open_variations(main: Any, n: int | None = None) -> None:
 
     Uses the main screen's prompt, references, settings and branch position exactly like Send."""
     from banana_studio.services import GenerateRequest
-    from banana_studio.tui.screens.main import NEW_ROOT
     from banana_studio.tui.widgets.prompt import PromptArea
     from banana_studio.tui.widgets.ref_tray import RefTray
     from banana_studio.tui.widgets.sidebar import SettingsSidebar
@@ -245,14 +244,9 @@ def open_variations(main: Any, n: int | None = None) -> None:
         main.notify("\n".join(p.message for p in sidebar.fatal_problems), title="Fix the settings first",
                     severity="error")
         return
-    if main.parent_override == NEW_ROOT:
-        parent = None
-    elif main.parent_override is not None:
-        parent = main.parent_override
-    else:
-        parent = main.selected_id
-    request = GenerateRequest(prompt=text, parent_id=parent, references=list(main.query_one(RefTray).paths),
-                              settings=sidebar.settings, kind="variation")
+    request = GenerateRequest(prompt=text, parent_id=main.requested_parent(),
+                              references=list(main.query_one(RefTray).paths), settings=sidebar.settings,
+                              kind="variation")
 
     async def flow(count: int) -> None:
         if not await budget_allows(main.app, main.studio, request.settings, count, len(request.references)):
