@@ -44,7 +44,7 @@ async def demo(iso_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Asyn
 async def wait_until(pilot: Any, pred: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.02)  # not pilot.pause(): see tests/tui/conftest.py wait_until
         if pred():
             return
     raise AssertionError(f"timed out waiting for {what}")
