@@ -570,10 +570,8 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         except Exception:
             return True
         left, right = visible.x, visible.right
-        for y in range(max(0, top), min(bottom, len(cuts))):
-            if any(left < cut < right for cut in cuts[y]):
-                return True
-        return False
+        rows = range(max(0, top), min(bottom, len(cuts)))
+        return any(left < cut < right for y in rows for cut in cuts[y])
 
     def _covered(self, visible: Region) -> bool:
         """True when a widget painted above this one (toast, tooltip, overlay) overlaps it."""
