@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Match, Picture, Session, match, require
+from xsession import Match, Picture, Session, match, require
 
 WHOLE = 0.9
 """Share of a picture's cells (and of its cell rows) that must show it."""
