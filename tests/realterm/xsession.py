@@ -161,7 +161,7 @@ class Session:
     def pictures(self, kind: str | None = None) -> list[Picture]:
         found = [Picture(p["id"], p["kind"], Path(p["source"]), tuple(p["region"]), tuple(p["box"]))  # type: ignore[arg-type]
                  for p in self.layout().get("pictures", [])]
-        return [p for p in found if kind is None or p.kind == kind or p.id == kind]
+        return [p for p in found if not kind or p.kind == kind or p.id == kind]
 
     def key(self, *keys: str) -> None:
         # No window manager: the keyboard focus follows the pointer, so park it inside the terminal
