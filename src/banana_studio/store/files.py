@@ -16,9 +16,13 @@ TMP_MARK = ".bstmp"
 def _test_delay(path: Path) -> None:
     # Test hook: lets the crash tests kill a process while a blob/image is half-written.
     # BANANA_STUDIO_TEST_WRITE_DELAY=seconds, optionally only for paths containing
-    # BANANA_STUDIO_TEST_WRITE_MATCH.
+    # BANANA_STUDIO_TEST_WRITE_MATCH.  BANANA_STUDIO_TEST_WRITE_READY=file: that file is created (holding
+    # the path) once the first half is written and the pause begins -- the point a test kills at.
     delay = os.environ.get("BANANA_STUDIO_TEST_WRITE_DELAY")
     if delay and os.environ.get("BANANA_STUDIO_TEST_WRITE_MATCH", "") in str(path):
+        ready = os.environ.get("BANANA_STUDIO_TEST_WRITE_READY")
+        if ready:
+            Path(ready).write_text(str(path))
         time.sleep(float(delay))
 
 
