@@ -649,7 +649,7 @@ class BatchLane:
             err_kind = err.kind if (err and not ok) else ""
         cost = 0.0
         if usage is not None:
-            cost = round(actual_cost(settings, usage, len(grounding.queries) if grounding else 0) * discount, 6)
+            cost = round(actual_cost(settings, usage, grounding.queries if grounding else 0) * discount, 6)
         saved = await asyncio.to_thread(
             store.complete_turn, item.turn_id, model_content=content, status=status,
             usage=asdict(usage) if usage is not None else {},
