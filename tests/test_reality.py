@@ -300,6 +300,7 @@ async def test_chain_of_ten_real_size_edits(real_studio: Studio, real: FakeGemin
         assert isinstance(saved, TurnSaved) and saved.turn.status == "done", events[-2]
         sent = [r for r in real.requests if "enerateContent" in r.path][-1]
         assert len(sent.body["contents"]) == 2 * i + 1
+        assert len(str(sent.body)) < 1_000_000  # recorded without its megabytes of base64
         sizes.append(predicted.total)
         parent = saved.turn.id
     assert sizes == sorted(sizes) and sizes[-1] > 50 * MB  # real scale: ~6-8 MB per turn

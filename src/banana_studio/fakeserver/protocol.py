@@ -126,6 +126,18 @@ class Signer:
         return sig[head_end + 16:] == self._filler(tag, length)
 
 
+def slim(obj: Any, max_len: int) -> Any:
+    """``obj`` with every string longer than ``max_len`` replaced by ``"<N chars>"`` (what a
+    real-size server keeps of a recorded request: a replayed branch is tens of MB of base64)."""
+    if isinstance(obj, str):
+        return obj if len(obj) <= max_len else f"<{len(obj)} chars>"
+    if isinstance(obj, dict):
+        return {k: slim(v, max_len) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [slim(v, max_len) for v in obj]
+    return obj
+
+
 # ---------------------------------------------------------------------------------------------
 # Request
 # ---------------------------------------------------------------------------------------------

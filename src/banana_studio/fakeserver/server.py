@@ -35,6 +35,8 @@ _SECRET_HEADERS = {"x-goog-api-key", "authorization", "proxy-authorization", "co
 _API_RE = re.compile(r"^(?P<prefix>.*?)(?P<kind>/upload|/download)?/(?P<ver>v1|v1beta|v1alpha)/(?P<rest>.+)$")
 _MODEL_CALL_RE = re.compile(r"^models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
 MAX_BODY = 512 * 1024 * 1024
+RECORD_MAX_STRING = 64 * 1024
+"""A real-size server records longer strings (images, signatures) as ``"<N chars>"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,9 @@ class FakeGemini:
             return list(self._requests)
 
     def record(self, req: RecordedRequest) -> None:
+        if not self.small and req.body is not None:  # don't hold every replayed branch's images in memory
+            req = RecordedRequest(req.method, req.path, req.query, req.headers,
+                                  protocol.slim(req.body, RECORD_MAX_STRING), req.received_at)
         with self._lock:
             self._requests.append(req)
             if len(self._requests) > self.max_recorded:
