@@ -309,3 +309,31 @@ async def test_chain_of_ten_real_size_edits(real_studio: Studio, real: FakeGemin
     assert after.total > sizes[-1] and "next request" in after.label()
     lean = real_studio.next_request_size(parent, GenerationSettings(replay_drafts=False))
     assert lean.total < after.total * 0.8
+
+
+def test_serve_fake_small_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from banana_studio.cli import serve
+    from banana_studio.cli.main import build_parser
+
+    args = build_parser().parse_args(["serve-fake", "--port", "0", "--small"])
+    assert args.small is True and build_parser().parse_args(["serve-fake"]).small is False
+    started: list[FakeGemini] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_wait(self: object, timeout: float | None = None) -> bool:
+        raise Stop
+
+    orig_start = FakeGemini.start
+
+    def start(self: FakeGemini) -> FakeGemini:
+        started.append(self)
+        return orig_start(self)
+
+    monkeypatch.setattr(FakeGemini, "start", start)
+    monkeypatch.setattr(serve.threading.Event, "wait", fake_wait)
+    with pytest.raises(Stop):
+        serve.run(args)
+    assert started and started[0].small is True
+    assert "small (--small" in serve.usage_text("http://x", True) and "real size" in serve.usage_text("http://x")
