@@ -25,5 +25,5 @@ def iso_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0, latency=0.0) as srv:
+    with FakeGemini(port=0, latency=0.0, small=True) as srv:
         yield srv

@@ -310,7 +310,10 @@ def rest_request(contents: list[Content], settings: GenerationSettings) -> dict[
 
     Mirrors :func:`banana_studio.engine.request.build_config` field for field.
     """
+    from banana_studio.engine.request import replay_history
+
     spec = get_model(settings.model)
+    contents = [*replay_history(contents[:-1], settings), *contents[-1:]]  # as build_request replays them
 
     def part(p: Any) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -341,7 +344,8 @@ def rest_request(contents: list[Content], settings: GenerationSettings) -> dict[
     req: dict[str, Any] = {"contents": [{"role": c.role, "parts": [part(p) for p in c.parts]} for c in contents],
                            "generationConfig": gen}
     if settings.google_search:
-        req["tools"] = [{"googleSearch": {}}]
+        image = settings.image_search and spec.image_search
+        req["tools"] = [{"googleSearch": {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if image else {}}]
     if settings.system_instruction.strip():
         req["systemInstruction"] = {"parts": [{"text": settings.system_instruction}]}
     return req
@@ -649,7 +653,7 @@ class BatchLane:
             err_kind = err.kind if (err and not ok) else ""
         cost = 0.0
         if usage is not None:
-            cost = round(actual_cost(settings, usage, len(grounding.queries) if grounding else 0) * discount, 6)
+            cost = round(actual_cost(settings, usage, grounding.queries if grounding else 0) * discount, 6)
         saved = await asyncio.to_thread(
             store.complete_turn, item.turn_id, model_content=content, status=status,
             usage=asdict(usage) if usage is not None else {},

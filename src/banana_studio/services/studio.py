@@ -38,6 +38,7 @@ from banana_studio.domain.events import (
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,8 +137,9 @@ class Studio:
             if self._fake is None:
                 from banana_studio.fakeserver import FakeGemini
 
+                small = os.environ.get("BANANA_STUDIO_DEMO_SMALL", "").strip() not in ("", "0")
                 self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg",
-                                        vary_unseeded=True).start()
+                                        vary_unseeded=True, small=small).start()
             return self._fake.base_url
 
     def _demo_latency(self) -> float:
@@ -164,6 +166,12 @@ class Studio:
     # -- requests -----------------------------------------------------------------------------------
     def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
         return estimate_cost(settings, n_refs)
+
+    def next_request_size(self, parent_id: int | None, settings: GenerationSettings,
+                          references: list[Path] | None = None, prompt: str = "") -> RequestSize:
+        """How big a send from ``parent_id`` would be (history + refs) and the warning near the
+        100 MB limit.  Sync (stats files): async callers use ``asyncio.to_thread``."""
+        return next_request_size(self.store, parent_id, settings, references, prompt)
 
     def check_budget(self, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
                      batch: bool = False, estimate: float | None = None) -> BudgetVerdict:
@@ -302,7 +310,7 @@ class Studio:
     async def _complete(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings, usage: Usage | None,
                         grounding: Grounding | None) -> Turn:
         usage_json = asdict(usage) if usage is not None else {}
-        cost = actual_cost(settings, usage, len(grounding.queries) if grounding else 0) if usage else 0.0
+        cost = actual_cost(settings, usage, grounding.queries if grounding else 0) if usage else 0.0
         secrets = self.target.secrets()
         if isinstance(ev, Finished):
             ok = ev.ok

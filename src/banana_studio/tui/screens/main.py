@@ -354,7 +354,20 @@ class MainScreen(Screen[None]):
             return self.parent_override
         return self.selected_id
 
+    @work(exclusive=True, group="request-size")
+    async def _refresh_request_size(self) -> None:
+        """Measure the next request (history + refs) off the loop and show it under the cost."""
+        sidebar = self.query_one(SettingsSidebar)
+        refs = list(self.query_one(RefTray).paths)
+        try:
+            size = await asyncio.to_thread(self.studio.next_request_size, self.requested_parent(),
+                                           sidebar.settings, refs)
+        except Exception:  # a measurement must never break the screen
+            return
+        sidebar.set_request_size(size.label(), size.warning)
+
     def _update_prompt_title(self) -> None:
+        self._refresh_request_size()
         prompt = self.query_one(PromptArea)
         if self.parent_override == NEW_ROOT:
             prompt.border_title = "Prompt → new thread (a new root turn)"
@@ -973,11 +986,13 @@ class MainScreen(Screen[None]):
     @on(RefTray.Changed)
     def _refs_changed(self, event: RefTray.Changed) -> None:
         self.query_one(SettingsSidebar).set_reference_count(len(event.paths))
+        self._refresh_request_size()
 
     @on(SettingsSidebar.Changed)
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+        self._refresh_request_size()
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:

@@ -129,6 +129,7 @@ class ThinkingLog(VerticalScroll):
 
     def sources(self, queries: list[str], sources: list[Any]) -> None:
         out = Text()
+        queries = [q for q in queries if q.strip()]  # real answers list an empty query too
         if queries:
             out.append("Searched: ", style="bold")
             out.append("; ".join(queries) + "\n")
