@@ -135,12 +135,15 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command])
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    from banana_studio.cli.output import safe_output
+
+    with safe_output():  # every command's output passes the one sanitising boundary
+        module = importlib.import_module(COMMANDS[args.command])
+        try:
+            return int(module.run(args) or 0)
+        except KeyboardInterrupt:
+            print("Interrupted.", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

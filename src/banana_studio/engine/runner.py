@@ -29,6 +29,7 @@ from banana_studio.domain.events import (
     Finished,
     Grounding,
     GroundingSource,
+    RejectedImage,
     Retrying,
     ThoughtText,
     Usage,
@@ -48,6 +49,8 @@ from banana_studio.engine.request import (
     sniff_image_mime,
     validate_request,
 )
+from banana_studio.engine.server_text import ServerText
+from banana_studio.engine.verify import check_received_image
 
 _CLIENT_LOCK = threading.Lock()
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
@@ -163,17 +166,18 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def _sdk_part_to_part(sp: Any) -> Part:
-    part = Part(text=sp.text, thought=bool(sp.thought), thought_signature=sp.thought_signature)
+def _sdk_part_to_part(sp: Any, clean: ServerText) -> Part:
+    text = clean(sp.text) if sp.text else sp.text
+    part = Part(text=text, thought=bool(sp.thought), thought_signature=sp.thought_signature)
     if sp.inline_data is not None:
-        part.mime_type = sp.inline_data.mime_type or None
+        part.mime_type = clean(sp.inline_data.mime_type) or None
         part.data = sp.inline_data.data if sp.inline_data.data is not None else b""
         if part.mime_type is None:
             part.mime_type = sniff_image_mime(part.data) or "application/octet-stream"
     if sp.model_fields_set - _PART_CORE_FIELDS:  # skip the (slow) dump for plain text/image parts
         extra = sp.model_dump(mode="json", exclude_none=True, exclude=set(_PART_CORE_FIELDS))
         if extra:
-            part.extra = extra
+            part.extra = clean.tree(extra)
     return part
 
 
@@ -197,22 +201,27 @@ def _usage_from(md: Any) -> Usage:
     )
 
 
-def _grounding_from(gm: Any) -> Grounding:
+def _grounding_from(gm: Any, clean: ServerText) -> Grounding:
     sources: list[GroundingSource] = []
     for chunk in gm.grounding_chunks or []:
         web = getattr(chunk, "web", None)
         if web is not None and (web.uri or web.title):
-            sources.append(GroundingSource(title=web.title or web.domain or "", uri=web.uri or ""))
+            sources.append(GroundingSource(title=clean(web.title or web.domain or ""), uri=clean(web.uri or "")))
     rendered = ""
     if gm.search_entry_point is not None:
-        rendered = gm.search_entry_point.rendered_content or ""
-    return Grounding(queries=list(gm.web_search_queries or []), sources=sources, rendered_content=rendered)
+        rendered = clean(gm.search_entry_point.rendered_content or "")
+    return Grounding(queries=[clean(q) for q in gm.web_search_queries or []], sources=sources,
+                     rendered_content=rendered)
 
 
 class TurnAssembler:
     """Collects the streamed chunks of ONE model turn into one Content and the events to emit."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self.clean = ServerText(secrets)
+        self.rejected: list[RejectedImage] = []
+        self._image_parts: dict[int, Part] = {}
+        """id(DraftImage/FinalImage event) -> its part, until the image is checked."""
         self.parts: list[Part] = []
         self.n_drafts = 0
         self.n_finals = 0
@@ -239,31 +248,59 @@ class TurnAssembler:
     def feed(self, chunk: Any) -> list[Event]:
         self.n_chunks += 1
         events: list[Event] = []
+        clean = self.clean
         if chunk.model_version:
-            self.model_version = chunk.model_version
+            self.model_version = clean(chunk.model_version)
         if chunk.response_id:
-            self.response_id = chunk.response_id
+            self.response_id = clean(chunk.response_id)
         if chunk.usage_metadata is not None:
             self.usage = _usage_from(chunk.usage_metadata)
+            self.usage.raw = clean.tree(self.usage.raw)
         pf = chunk.prompt_feedback
         if pf is not None and pf.block_reason:
-            self.block_reason = _enum_name(pf.block_reason)
-            self.block_message = pf.block_reason_message or ""
+            self.block_reason = clean(_enum_name(pf.block_reason))
+            self.block_message = clean(pf.block_reason_message or "")
         if not chunk.candidates:
             return events
         self.saw_candidates = True
         cand = chunk.candidates[0]
         if cand.finish_reason:
-            self.finish_reason = _enum_name(cand.finish_reason)
+            self.finish_reason = clean(_enum_name(cand.finish_reason))
         if cand.finish_message:
-            self.finish_message = cand.finish_message
+            self.finish_message = clean(cand.finish_message)
         if cand.grounding_metadata is not None:
-            self.grounding = _grounding_from(cand.grounding_metadata)
+            self.grounding = _grounding_from(cand.grounding_metadata, clean)
         sdk_parts = cand.content.parts if cand.content is not None else None
         for sp in sdk_parts or []:
-            part = _sdk_part_to_part(sp)
+            part = _sdk_part_to_part(sp, clean)
             events.extend(self._add(part))
         return events
+
+    def check_image(self, ev: DraftImage | FinalImage) -> bool:
+        """Verify the image of ``ev`` (blocking: Pillow).  False: it was rejected and removed from the
+        turn's parts (kept in :attr:`rejected`); True: its part and ``ev`` carry the real MIME type."""
+        part = self._image_parts.pop(id(ev), None)
+        result = check_received_image(ev.data, ev.mime_type)
+        if result.ok:
+            ev.mime_type = result.mime_type
+            if part is not None:
+                part.mime_type = result.mime_type
+            return True
+        self.rejected.append(RejectedImage(ev.data, ev.mime_type, result.reason, isinstance(ev, DraftImage),
+                                           ev.index))
+        if part is not None:
+            self.parts = [p for p in self.parts if p is not part]
+        return False
+
+    def rejected_error(self) -> EngineError | None:
+        finals = [r for r in self.rejected if not r.thought]
+        if not finals:
+            return None
+        bad = finals[0]
+        which = f"final image {bad.index + 1}" if self.n_finals > 1 else "the final image"
+        more = f" ({len(finals) - 1} more like it)" if len(finals) > 1 else ""
+        return EngineError("bad_image", f"The server sent {which} but it is not a valid image: {bad.reason}{more}. "
+                           "The turn does not count as done; retry to generate it again.", retryable=True)
 
     def _maybe_base64_image(self, part: Part) -> Part:
         text = part.text or ""
@@ -289,12 +326,15 @@ class TurnAssembler:
                                  "received, but editing from this turn may be rejected.")
         events: list[Event] = []
         if part.is_image:
+            image: DraftImage | FinalImage
             if part.thought:
-                events.append(DraftImage(part.data or b"", part.mime_type or "", self.n_drafts))
+                image = DraftImage(part.data or b"", part.mime_type or "", self.n_drafts)
                 self.n_drafts += 1
             else:
-                events.append(FinalImage(part.data or b"", part.mime_type or "", self.n_finals))
+                image = FinalImage(part.data or b"", part.mime_type or "", self.n_finals)
                 self.n_finals += 1
+            self._image_parts[id(image)] = part
+            events.append(image)
             self.parts.append(part)
             return events
         if part.text:
@@ -305,7 +345,7 @@ class TurnAssembler:
         if (mergeable and prev is not None and prev.text is not None and prev.thought_signature is None
                 and not prev.extra and not prev.is_image and prev.mime_type is None
                 and prev.thought == part.thought):
-            prev.text = (prev.text or "") + (part.text or "")
+            prev.text = self.clean((prev.text or "") + (part.text or ""))  # a key split across chunks
         else:
             self.parts.append(part)
         return events
@@ -323,19 +363,25 @@ class TurnAssembler:
             if self.block_reason:
                 err = blocked_error(self.block_reason, self.block_message)
                 events.append(Finished(content, self.block_reason, self.block_message, ok=False, error=err,
-                                       warnings=self.warnings, **common))
+                                       warnings=self.warnings, rejected=self.rejected, **common))
             elif self.n_chunks == 0:
                 events.append(Failed(EngineError("truncated", "The API closed the stream without sending anything. "
-                                                 "Retry.", retryable=True)))
+                                                 "Retry.", retryable=True), rejected=self.rejected))
             else:
                 err = EngineError("no_image", "The API returned an empty answer (no candidates, no reason given). "
                                   "Try again.", retryable=True)
-                events.append(Finished(content, "", "", ok=False, error=err, warnings=self.warnings, **common))
+                events.append(Finished(content, "", "", ok=False, error=err, warnings=self.warnings,
+                                       rejected=self.rejected, **common))
             return events
         if not self.finish_reason:
             err = EngineError("truncated", "The answer stream ended before the model finished (no finish reason): "
                               "the image may be missing or incomplete. Retry to generate it again.", retryable=True)
-            events.append(Failed(err, partial=content if content.parts else None))
+            events.append(Failed(err, partial=content if content.parts else None, rejected=self.rejected))
+            return events
+        rejected = self.rejected_error()
+        if rejected is not None:
+            events.append(Finished(content, self.finish_reason, self.finish_message, ok=False, error=rejected,
+                                   warnings=self.warnings, rejected=self.rejected, **common))
             return events
         finals = content.final_images()
         bad = self.finish_reason not in ("STOP", "FINISH_REASON_UNSPECIFIED", "MAX_TOKENS", "OTHER")
@@ -345,7 +391,7 @@ class TurnAssembler:
                 self.warnings.append("The model flagged its only image as a thought; it is used as the final image.")
                 events.append(FinalImage(p.data or b"", p.mime_type or "", 0))
             events.append(Finished(content, self.finish_reason, self.finish_message, ok=True,
-                                   warnings=self.warnings, **common))
+                                   warnings=self.warnings, rejected=self.rejected, **common))
             return events
         if not content.parts and self.finish_reason == "STOP":
             err = EngineError("no_image", "The model finished (STOP) but returned no content at all (parts: null). "
@@ -356,7 +402,7 @@ class TurnAssembler:
         else:
             err = finish_error(self.finish_reason, self.finish_message, answer_text=content.answer_text())
         events.append(Finished(content, self.finish_reason, self.finish_message, ok=False, error=err,
-                               warnings=self.warnings, **common))
+                               warnings=self.warnings, rejected=self.rejected, **common))
         return events
 
 
@@ -379,6 +425,9 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
             except StopAsyncIteration:
                 break
             for ev in asm.feed(chunk):
+                # Every image is checked (off the loop: Pillow) before anyone sees or saves it.
+                if isinstance(ev, (DraftImage, FinalImage)) and not await asyncio.to_thread(asm.check_image, ev):
+                    continue
                 yield ev
     finally:
         if stream is not None:
@@ -422,7 +471,7 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
     max_attempts = max(1, target.retry_attempts)
     attempt = 1
     while True:
-        asm = TurnAssembler()
+        asm = TurnAssembler(target.secrets())
         err: EngineError | None = None
         delay: float | None = None
         try:
@@ -446,7 +495,7 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
                 # "aclose(): asynchronous generator is already running").
                 gc.collect()
                 content = asm.content()
-                yield Failed(err, partial=content if content.parts else None)
+                yield Failed(err, partial=content if content.parts else None, rejected=asm.rejected)
                 return
             if delay is not None:
                 attempt += 1

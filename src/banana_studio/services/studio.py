@@ -315,11 +315,30 @@ class Studio:
             content = _content_for_failure(ev.partial)
             error = ev.error
             kwargs = {}
+        if ev.rejected:
+            await self._keep_rejected(turn.id, ev)
         return await asyncio.to_thread(
             self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
             usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
             error=redact(error.message, secrets) if (error and not ok) else "",
             error_kind=error.kind if (error and not ok) else "", **kwargs)
+
+    async def _keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
+        """Keep the bytes of images the server sent that were not images (never in images/), and say
+        where in the turn's error."""
+        from banana_studio.store.rejected import keep_rejected
+
+        try:
+            paths = await asyncio.to_thread(keep_rejected, self.store.path, turn_id, ev.rejected)
+        except OSError as exc:
+            where = f" (they could not be kept for diagnosis: {exc.strerror or exc})"
+        else:
+            rel = [p.relative_to(self.store.path).as_posix() for p in paths]
+            where = f" The data received is kept for diagnosis in {', '.join(rel)}."
+        ev.rejected = []  # the bytes are on disk now; do not hold them
+        if ev.error is not None and ev.error.kind == "bad_image":
+            ev.error.message += where
+            ev.error.args = (ev.error.message,)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -31,9 +31,11 @@ from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.terminal_guard import install as _install_terminal_guard
 from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
 
 _apply_textual_fixes()
+_install_terminal_guard()  # no widget can write a raw control character to the terminal
 
 
 class StudioApp(App[None]):
