@@ -121,3 +121,22 @@ def test_a_lone_surrogate_in_finish_message_is_reported_not_an_internal_error(
     out = capsys.readouterr().out
     json.loads(out)  # valid JSON
     out.encode("utf-8")  # and valid UTF-8 text
+
+
+def test_export_storyboard_of_a_saved_decompression_bomb_is_graceful(
+        tmp_path: Path, iso_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A final image over Pillow's bomb limit saved by an older version (gen refuses it now)."""
+    from banana_studio.domain.content import Content, Part, user_content
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.store import ProjectStore
+
+    root = Path(iso_env["BANANA_STUDIO_DATA_DIR"]) / "projects"
+    with ProjectStore.open(root, "default") as store:
+        t = store.create_turn(None, "a huge plain", GenerationSettings(), [], user_content("a huge plain"))
+        store.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/png", data=huge_png())]),
+                            status="done", finish_reason="STOP")
+    out = tmp_path / "exp"
+    assert main(["export", "1", "-o", str(out), "--storyboard"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "DecompressionBomb" not in captured.err
+    assert (out / "storyboard.png").stat().st_size > 0 or list(out.rglob("storyboard.png"))

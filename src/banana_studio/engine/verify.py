@@ -16,12 +16,11 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_BYTES, RECEIVED_IMAGE_MAX_PIXELS
 from banana_studio.engine.request import sniff_image_mime
 
-MAX_RECEIVED_IMAGE_BYTES = 64 * 1024 * 1024
-"""Largest image file accepted from the server (a 4K PNG is about 20-30 MB)."""
-MAX_RECEIVED_IMAGE_PIXELS = 50_000_000
-"""Largest image accepted from the server, in pixels (4K output is at most about 17 MP)."""
+MAX_RECEIVED_IMAGE_BYTES = RECEIVED_IMAGE_MAX_BYTES
+MAX_RECEIVED_IMAGE_PIXELS = RECEIVED_IMAGE_MAX_PIXELS
 
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif",
                 "HEIF": "image/heif", "AVIF": "image/avif"}
