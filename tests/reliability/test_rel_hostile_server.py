@@ -140,3 +140,23 @@ def test_export_storyboard_of_a_saved_decompression_bomb_is_graceful(
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "DecompressionBomb" not in captured.err
     assert (out / "storyboard.png").stat().st_size > 0 or list(out.rglob("storyboard.png"))
+
+
+def test_batch_results_are_verified_and_redacted_too(tmp_path: Path, iso_env: dict[str, str],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    class QuickFake(FakeGemini):
+        def __init__(self, **kw: object) -> None:
+            super().__init__(**{**kw, "latency": 0.0, "batch_seconds": 0.2})
+
+    monkeypatch.setattr("banana_studio.fakeserver.FakeGemini", QuickFake)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a fine image\nsvg [fault:lying_image;kind=svg]\n", encoding="utf-8")
+    main(["batch", str(prompts), "-p", "b", "--demo", "--poll", "0.05"])
+    project = Path(iso_env["BANANA_STUDIO_DATA_DIR"]) / "projects" / "b"
+    db = sqlite3.connect(project / "project.db")
+    rows = dict(db.execute("SELECT prompt, status || ' ' || error_kind FROM turns").fetchall())
+    db.close()
+    assert rows == {"a fine image": "done ", "svg [fault:lying_image;kind=svg]": "failed bad_image"}
+    assert (project / ".rejected" / "0002-final-1.bin").read_bytes().startswith(b"<svg")
+    assert "not a valid image" in capsys.readouterr().err

@@ -276,6 +276,11 @@ class TurnAssembler:
             events.extend(self._add(part))
         return events
 
+    def feed_checked(self, chunk: Any) -> list[Event]:
+        """:meth:`feed` plus the image checks, for a whole (non-streamed) answer.  Blocking (Pillow)."""
+        return [ev for ev in self.feed(chunk)
+                if not isinstance(ev, (DraftImage, FinalImage)) or self.check_image(ev)]
+
     def check_image(self, ev: DraftImage | FinalImage) -> bool:
         """Verify the image of ``ev`` (blocking: Pillow).  False: it was rejected and removed from the
         turn's parts (kept in :attr:`rejected`); True: its part and ``ev`` carry the real MIME type."""
@@ -286,8 +291,11 @@ class TurnAssembler:
             if part is not None:
                 part.mime_type = result.mime_type
             return True
-        self.rejected.append(RejectedImage(ev.data, ev.mime_type, result.reason, isinstance(ev, DraftImage),
-                                           ev.index))
+        draft = isinstance(ev, DraftImage)
+        self.rejected.append(RejectedImage(ev.data, ev.mime_type, result.reason, draft, ev.index))
+        if draft:
+            self.warnings.append(f"Draft image {ev.index + 1} from the server is not a valid image ({result.reason}); "
+                                 "it was left out.")
         if part is not None:
             self.parts = [p for p in self.parts if p is not part]
         return False

@@ -35,6 +35,7 @@ from banana_studio.domain.events import (
     TurnStarted,
     Usage,
 )
+from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
@@ -269,7 +270,8 @@ class Studio:
             if isinstance(exc, (ProjectError, OSError)):
                 err = EngineError("storage", f"Could not save the turn: {exc}")
             else:
-                err = EngineError("unknown", f"Internal error while saving the turn: {type(exc).__name__}: {exc}")
+                err = EngineError("unknown", valid_text(f"Internal error while saving the turn: {type(exc).__name__}: "
+                                                        f"{exc}"))
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
             yield Failed(err)
@@ -316,14 +318,14 @@ class Studio:
             error = ev.error
             kwargs = {}
         if ev.rejected:
-            await self._keep_rejected(turn.id, ev)
+            await self.keep_rejected(turn.id, ev)
         return await asyncio.to_thread(
             self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
             usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
-            error=redact(error.message, secrets) if (error and not ok) else "",
+            error=redact(valid_text(error.message), secrets) if (error and not ok) else "",
             error_kind=error.kind if (error and not ok) else "", **kwargs)
 
-    async def _keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
+    async def keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
         """Keep the bytes of images the server sent that were not images (never in images/), and say
         where in the turn's error."""
         from banana_studio.store.rejected import keep_rejected
