@@ -23,7 +23,7 @@ def keep_rejected(project: Path, turn_id: int, images: list[RejectedImage]) -> l
     for r in images:
         stem = f"{turn_id:04d}-{'draft' if r.thought else 'final'}-{r.index + 1}"
         path = project / REJECTED_DIR / f"{stem}.bin"
-        data = r.data[:KEEP_BYTES]
+        data = memoryview(r.data)[:KEEP_BYTES]  # no copy
         atomic_write(path, data, tmp_dir=project / ".tmp")
         cut = f" (first {len(data)} of {len(r.data)} bytes kept)" if len(data) < len(r.data) else ""
         note = (f"turn {turn_id}, {'draft' if r.thought else 'final'} image {r.index + 1}\n"
