@@ -41,7 +41,7 @@ def _env(iso_env: dict[str, str], fake: FakeGemini, monkeypatch: pytest.MonkeyPa
     return Path(iso_env["BANANA_STUDIO_DATA_DIR"]) / "projects" / "default"
 
 
-@pytest.mark.parametrize("field", KEY_FIELDS + ("all",))
+@pytest.mark.parametrize("field", (*KEY_FIELDS, "all"))
 def test_a_key_echoing_server_never_gets_the_key_stored_shown_or_exported(
         field: str, tmp_path: Path, iso_env: dict[str, str], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -82,6 +82,7 @@ def test_every_cli_command_shows_hostile_text_escaped(unused: int, tmp_path: Pat
         "batch_list": ["batch", "--list", "-p", "evil"],
         "config": ["config"],
         "bad_project": ["history", "-p", f"nope{ARGV_HOSTILE}"],
+        "argparse": ["history", "--bogus", ARGV_HOSTILE],
     }
     for name, argv in commands.items():
         results[name] = run(tmp_path, *argv)
@@ -95,5 +96,34 @@ def test_every_cli_command_shows_hostile_text_escaped(unused: int, tmp_path: Pat
     assert b"\\u001b]52;c;" in results["history_json"].stdout and b"\\u009b" in results["history_json"].stdout
     assert b"\\x1b]52;c;" in results["recipe"].stdout and b"\\u009b" in results["recipe_json"].stdout
     assert b"folder\\x1b" in results["projects"].stdout
+    assert b"unrecognized arguments" in results["argparse"].stderr and b"\\x1b]0;EVIL" in results["argparse"].stderr
     json.loads(results["history_json"].stdout)
     json.loads(results["recipe_json"].stdout)
+
+
+def test_an_uncaught_traceback_is_escaped_too(capsys: pytest.CaptureFixture[str]) -> None:
+    from banana_studio.cli.output import _safe_excepthook
+
+    try:
+        raise RuntimeError(f"boom {HOSTILE}")
+    except RuntimeError as exc:
+        _safe_excepthook(RuntimeError, exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom \\x1b]52;c;" in err and UNSAFE.search(err.replace("\n", "")) is None
+
+
+def test_the_tui_guard_makes_every_strip_safe() -> None:
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    from banana_studio.tui.terminal_guard import guard_strip
+
+    plain = Strip([Segment("fine text", Style(bold=True))])
+    assert guard_strip(plain) is plain  # the fast path: untouched
+    hostile = Strip([Segment("a"), Segment(HOSTILE, Style(color="red")),
+                     Segment("link", Style(link=f"https://x/{HOSTILE}"))])
+    safe = guard_strip(hostile)
+    assert UNSAFE.search(safe.text) is None and "␛]52;c;" in safe.text
+    assert safe.cell_length == hostile.cell_length
+    assert all(not (seg.style and seg.style.link and UNSAFE.search(seg.style.link)) for seg in safe)

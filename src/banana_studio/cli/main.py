@@ -133,11 +133,12 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from banana_studio.cli.output import safe_output
+    from banana_studio.cli.output import install_excepthook, safe_output
 
-    with safe_output():  # every command's output passes the one sanitising boundary
+    install_excepthook()
+    with safe_output():  # every command's output (argparse errors included) passes the one boundary
+        parser = build_parser()
+        args = parser.parse_args(argv)
         module = importlib.import_module(COMMANDS[args.command])
         try:
             return int(module.run(args) or 0)

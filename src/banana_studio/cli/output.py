@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import traceback
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -53,6 +54,20 @@ def safe_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def _safe_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+    if stream is not None:
+        stream.write(display_text(text))
+        stream.flush()
+
+
+def install_excepthook() -> None:
+    """An uncaught exception's traceback (printed after :func:`safe_output` has ended) is escaped too."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _safe_excepthook
 
 
 def print_json(obj: Any, *, file: TextIO | None = None, **kwargs: Any) -> None:

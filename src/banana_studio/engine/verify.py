@@ -5,7 +5,7 @@ JPEG, 100 MB of noise, or a tiny PNG that claims 200 megapixels.  :func:`check_r
 answers the one question "is this a complete raster image of sane size, and what is it really?"
 without ever holding a second copy of the bytes (Pillow reads them through a ``BytesIO`` that shares
 the buffer) and without decoding more than needed: the byte limit is checked first, the header gives
-the pixel count before any decoding, PNG/GIF are verified chunk by chunk, JPEG/WebP are decoded
+the pixel count before any decoding, PNG is verified chunk by chunk, JPEG/WebP/GIF are decoded
 (JPEG at 1/8 scale, which still reads every entropy-coded byte and so finds truncation).
 Blocking (Pillow): call it in a worker thread.
 """
@@ -86,8 +86,8 @@ def check_received_image(data: bytes, declared_mime: str = "") -> ImageCheck:
                 if width * height > MAX_RECEIVED_IMAGE_PIXELS:
                     return ImageCheck(False, reason=f"{width}×{height} ({_megapixels(width * height)}) is over the "
                                                     f"{_megapixels(MAX_RECEIVED_IMAGE_PIXELS)} limit for one image")
-                if fmt in ("PNG", "GIF"):
-                    im.verify()
+                if fmt == "PNG":
+                    im.verify()  # every chunk read and its CRC checked, up to IEND
                 else:
                     if fmt == "JPEG":
                         im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
