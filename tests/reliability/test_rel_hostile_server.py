@@ -160,3 +160,20 @@ def test_batch_results_are_verified_and_redacted_too(tmp_path: Path, iso_env: di
     assert rows == {"a fine image": "done ", "svg [fault:lying_image;kind=svg]": "failed bad_image"}
     assert (project / ".rejected" / "0002-final-1.bin").read_bytes().startswith(b"<svg")
     assert "not a valid image" in capsys.readouterr().err
+
+
+def test_an_oversized_answer_event_is_cut_off_while_it_arrives(
+        iso_env: dict[str, str], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from banana_studio.engine import stream_cap
+
+    project = _env(iso_env, fake, monkeypatch)
+    monkeypatch.setattr(stream_cap, "MAX_STREAM_EVENT_BYTES", 2 * 1024 * 1024)
+    fake.inject("lying_image", kind="random", mb=3)
+    assert main(["gen", "noise", "--no-thoughts"]) == 1
+    err = capsys.readouterr().err
+    assert "answer event over 2 MB" in err and "Traceback" not in err, err
+    db = sqlite3.connect(project / "project.db")
+    assert db.execute("SELECT status, error_kind FROM turns").fetchone() == ("failed", "bad_image")
+    db.close()
+    assert main(["gen", "a calm sea", "--no-thoughts"]) == 0  # normal answers pass the cap

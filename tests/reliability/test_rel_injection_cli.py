@@ -50,8 +50,7 @@ def test_safetext_units() -> None:
     assert json.loads(encoded)["p"] == HOSTILE
 
 
-@pytest.mark.parametrize("unused", [0])
-def test_every_cli_command_shows_hostile_text_escaped(unused: int, tmp_path: Path) -> None:
+def test_every_cli_command_shows_hostile_text_escaped(tmp_path: Path) -> None:
     root = tmp_path / "data" / "projects"
     prompt = f"a lighthouse {ARGV_HOSTILE} [fault:hostile_text]"
     out_dir = tmp_path / "out"

@@ -39,6 +39,7 @@ from banana_studio.engine.request import (
     request_size,
     validate_request,
 )
+from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
 
 _CLIENT_LOCK = threading.Lock()
 INLINE_PREPARE_BYTES = 256 * 1024
@@ -100,6 +101,8 @@ class ApiTarget:
             opts["base_url"] = self.base_url
         if self.extra_headers:
             opts["headers"] = dict(self.extra_headers)
+        if not self.vertex:  # (Vertex uses google-auth's own session)
+            opts["async_client_args"] = {"event_hooks": {"response": [cap_stream_response]}}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
             kwargs["vertexai"] = True
@@ -220,8 +223,14 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
             raise
         except Exception as exc:
             mid = asm.saw_data
-            err = map_error(exc, model=settings.model, secrets=target.secrets(), mid_stream=mid,
-                            timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
+            big = too_large_in(exc)
+            if big is not None:
+                err = EngineError("bad_image", f"The server sent an answer event over {big.limit / 1e6:.0f} MB "
+                                  "(no valid image is that big); it was refused without being read whole. Retry "
+                                  "to generate it again.", retryable=False)
+            else:
+                err = map_error(exc, model=settings.model, secrets=target.secrets(), mid_stream=mid,
+                                timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
             retry = err.retryable and (err.status in RETRYABLE_STATUS or err.kind in ("network", "timeout"))
             if not mid and retry and attempt < max_attempts:
                 delay = _backoff(target, attempt, exc)
