@@ -170,3 +170,17 @@ def test_the_studio_never_writes_hostile_text_raw_to_the_terminal(tmp_path: Path
     shown = term.text()
     assert "␛]52;c;SGFja2Vk" in shown or "␛]0;EVIL" in shown  # the payload was drawn, made visible
     assert "Traceback" not in shown
+
+
+def test_notifications_never_parse_markup_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[@click=app.quit]`` in a server message must stay text, whoever calls notify (widgets pass
+    Textual's ``markup=True`` default through)."""
+    from textual.app import App
+
+    from banana_studio.tui.app import StudioApp
+
+    seen: list[bool] = []
+    monkeypatch.setattr(App, "notify", lambda self, message, **kw: seen.append(kw["markup"]))
+    app = StudioApp.__new__(StudioApp)
+    app.notify("[@click=app.quit]Click me[/]", title="Generation failed", markup=True)
+    assert seen == [False]

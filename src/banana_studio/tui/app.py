@@ -88,6 +88,13 @@ class StudioApp(App[None]):
         self._main._push_result_callback(self, None)
         return self._main
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications never parse markup: their text often holds outside data (server messages,
+        prompts, file names), and ``[@click=…]`` / ``[link=…]`` in it must stay plain text.  (Widgets'
+        ``notify`` passes its own ``markup=True`` default through; it is ignored here on purpose.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         theme = self.config.theme
         if theme in self.available_themes:
