@@ -82,6 +82,7 @@ GROUPS: dict[str, list[Case]] = {
     "answers": [c for c in MATRIX if c.fault in ("image_safety", "image_prohibited", "no_image", "blocked_prompt",
                                                  "parts_null", "candidates_null", "text_only", "text_base64",
                                                  "empty_signature")],
+    "hostile": [c for c in MATRIX if c.fault in ("key_echo", "hostile_text", "bad_unicode", "lying_image")],
 }
 
 

@@ -135,14 +135,18 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command])
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    from banana_studio.cli.output import install_excepthook, safe_output
+
+    install_excepthook()
+    with safe_output():  # every command's output (argparse errors included) passes the one boundary
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        module = importlib.import_module(COMMANDS[args.command])
+        try:
+            return int(module.run(args) or 0)
+        except KeyboardInterrupt:
+            print("Interrupted.", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -30,6 +30,13 @@ FAULTS: dict[str, str] = {
     "text_base64": "the final image arrives as a text part holding base64",
     "empty_signature": "the final image carries thoughtSignature \"\"",
     "text_only": "the model answers with text only (no image), finishReason STOP",
+    # hostile servers (shaped in fakeserver/hostile.py)
+    "key_echo": "the API key sent comes back in field=finish_message|block_message|model_version|response_id|"
+                "grounding|thought|answer|all (default all)",
+    "hostile_text": "thoughts, answer, finishMessage, modelVersion, grounding carry terminal escapes, C1, bidi "
+                    "overrides and a lone surrogate",
+    "lying_image": "the final image is kind=svg|html|text_png|truncated_jpeg|random (mb=N, default 100)|huge",
+    "bad_unicode": "IMAGE_SAFETY with a lone surrogate in finishMessage",
 }
 
 ERROR_FAULTS = frozenset({"bad_key", "permission", "not_found", "quota", "server", "overloaded", "high_demand"})

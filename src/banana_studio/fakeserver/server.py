@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from banana_studio.domain.catalogue import MODELS, get_model
-from banana_studio.fakeserver import protocol
+from banana_studio.fakeserver import hostile, protocol
 from banana_studio.fakeserver.batch import BatchStore
 from banana_studio.fakeserver.faults import (
     ERROR_FAULTS,
@@ -448,7 +448,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Abort
             if fault.name == "slow" and fake.sleep(fault.num("seconds", 5.0) or 0.0):
                 raise _Abort
-        steps = fake.generate_steps(model, version, body, fault)
+        steps = hostile.reshape(fake.generate_steps(model, version, body, fault), fault,
+                                self.headers.get("x-goog-api-key") or "")
         name = fault.name if fault else ""
         if stream:
             self._stream(steps, name)
@@ -461,7 +462,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort
         if fault == "stream_error":
             raise overloaded_error()
-        data = json.dumps(protocol.merge_steps(steps), ensure_ascii=False).encode("utf-8")
+        data = _json_bytes(protocol.merge_steps(steps))
         if fault == "malformed_json":
             data = data[: max(1, len(data) // 3)]
             self.send_bytes(200, data, "application/json; charset=UTF-8")
@@ -491,7 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         def send_event(obj: Any) -> None:
-            chunk(b"data: " + json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\r\n\r\n")
+            chunk(b"data: " + _json_bytes(obj) + b"\r\n\r\n")
 
         if fault in ("stream_error", "truncated", "malformed_json"):
             pre = [s for s in steps if s.kind in ("thought", "draft")] or steps[:1]
@@ -514,6 +515,14 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Abort
             send_event(s.event)
         chunk(b"")
+
+
+def _json_bytes(obj: Any) -> bytes:
+    """UTF-8 JSON; a lone surrogate (fault ``bad_unicode``) is sent as its ``\\udXXX`` escape."""
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")
 
 
 class _BadJsonType:

@@ -634,11 +634,13 @@ class BatchLane:
             status, content, usage, grounding, err_kind = "failed", None, None, None, "batch"
             err_text = redact(msg, secrets)
         else:
-            asm = TurnAssembler()
-            events = asm.feed(resp) + asm.finish()
+            asm = TurnAssembler(secrets)
+            events = await asyncio.to_thread(lambda: asm.feed_checked(resp) + asm.finish())  # images verified
             usage = next((e for e in events if isinstance(e, Usage)), None)
             grounding = next((e for e in events if isinstance(e, Grounding)), None)
             last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
+            if isinstance(last, (Finished, Failed)) and last.rejected:  # kept outside images/, said where
+                await self.studio.keep_rejected(item.turn_id, last)
             if isinstance(last, Finished):
                 ok = last.ok
                 content = last.content if ok else _content_for_failure(last.content)

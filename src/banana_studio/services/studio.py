@@ -35,6 +35,7 @@ from banana_studio.domain.events import (
     TurnStarted,
     Usage,
 )
+from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
@@ -277,7 +278,8 @@ class Studio:
             if isinstance(exc, (ProjectError, OSError)):
                 err = EngineError("storage", f"Could not save the turn: {exc}")
             else:
-                err = EngineError("unknown", f"Internal error while saving the turn: {type(exc).__name__}: {exc}")
+                err = EngineError("unknown", valid_text(f"Internal error while saving the turn: {type(exc).__name__}: "
+                                                        f"{exc}"))
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
             yield Failed(err)
@@ -323,11 +325,30 @@ class Studio:
             content = _content_for_failure(ev.partial)
             error = ev.error
             kwargs = {}
+        if ev.rejected:
+            await self.keep_rejected(turn.id, ev)
         return await asyncio.to_thread(
             self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
             usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
-            error=redact(error.message, secrets) if (error and not ok) else "",
+            error=redact(valid_text(error.message), secrets) if (error and not ok) else "",
             error_kind=error.kind if (error and not ok) else "", **kwargs)
+
+    async def keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
+        """Keep the bytes of images the server sent that were not images (never in images/), and say
+        where in the turn's error."""
+        from banana_studio.store.rejected import keep_rejected
+
+        try:
+            paths = await asyncio.to_thread(keep_rejected, self.store.path, turn_id, ev.rejected)
+        except OSError as exc:
+            where = f" (they could not be kept for diagnosis: {exc.strerror or exc})"
+        else:
+            rel = [p.relative_to(self.store.path).as_posix() for p in paths]
+            where = f" The data received is kept for diagnosis in {', '.join(rel)}."
+        ev.rejected = []  # the bytes are on disk now; do not hold them
+        if ev.error is not None and ev.error.kind == "bad_image":
+            ev.error.message += where
+            ev.error.args = (ev.error.message,)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def aclose(self) -> None:

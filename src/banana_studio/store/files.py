@@ -32,7 +32,7 @@ def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
     return (tmp_dir or path.parent) / name
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+def atomic_write(path: Path, data: bytes | memoryview, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to ``path`` via a temp file + fsync + rename: readers never see a partial file.
 
     ``tmp_dir`` (same file system) keeps half-written files out of the target folder altogether."""
