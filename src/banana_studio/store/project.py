@@ -37,6 +37,7 @@ from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
+from banana_studio.store import queries
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
@@ -45,7 +46,6 @@ from banana_studio.store.files import (
     sweep_temp_files,
     temp_name,
 )
-from banana_studio.store import queries
 from banana_studio.store.names import ProjectError, slugify, validate_project_name
 from banana_studio.store.recipe import embed_recipe, read_recipe
 from banana_studio.store.schema import SCHEMA_VERSION, migrate
