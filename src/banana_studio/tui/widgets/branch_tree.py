@@ -218,11 +218,12 @@ class BranchTree(ScrollView, can_focus=True):
         if not lay.rows:
             fetched: Sequence[Any] = []
         else:
-            want = {lay.rows[i].id for i in self._window(row, len(lay.rows))}
-            cur: int | None = lay.rows[row].id
-            while cur is not None:  # the cursor's ancestors: the status line and prompt title read them
-                want.add(cur)
-                cur = lay.parent.get(cur)
+            # The screens around the cursor, and the cursor's parent (a send continues from it).  The
+            # ancestors' structure is in the skeleton; their display rows load when they scroll in.
+            want = {lay.rows[i].id for i in self._window(row - self._page(), len(lay.rows))}
+            parent = lay.parent.get(lay.rows[row].id)
+            if parent is not None:
+                want.add(parent)
             fetched = await loader(sorted(want))
         if generation != self._bt_generation:
             return
@@ -235,16 +236,16 @@ class BranchTree(ScrollView, can_focus=True):
         self._set_cursor(row, force=True)
         self.refresh()
 
-    def _window(self, row: int, n_rows: int) -> range:
-        """Row indexes worth having around ``row``: the screen it is on and one screen either side."""
-        height = max(self.scrollable_content_region.height, self.size.height, 20)
-        top = int(self.scroll_offset.y)
-        lo = min(top, max(0, row - height)) - height
-        hi = max(top + height, row + height) + height
-        return range(max(0, lo), min(n_rows, hi))
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height, self.size.height, 20)
+
+    def _window(self, top: int, n_rows: int) -> range:
+        """Row indexes worth having when line ``top`` is the first on screen: that screen and one either side."""
+        page = self._page()
+        return range(max(0, top - page), min(n_rows, top + 2 * page))
 
     def _need_rows(self) -> None:
-        """A line without its display row was drawn: fetch the ones around the view (once per frame)."""
+        """A line without its display row was drawn: fetch the ones around the view (one fetch at a time)."""
         if self._bt_loader is None or self._bt_fetch_due or not self.is_attached:
             return
         self._bt_fetch_due = True
