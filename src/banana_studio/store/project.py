@@ -868,7 +868,7 @@ class ProjectStore:
         return out
 
     def tree_index(self) -> list[TurnNode]:
-        return [_node(r) for r in self._query(_NODE_SQL + " ORDER BY t.id")]
+        return [_node(r) for r in self._query(queries.TREE_INDEX_SQL)]
 
     def tree_skeleton(self) -> tuple[list[int], list[int | None]]:
         """Every turn's id and parent id (ids ascending): what the branch tree lays out; the display

@@ -38,6 +38,14 @@ NODE_SQL = f"SELECT {NODE_COLUMNS} FROM turns t"
 
 RECENT_SQL = NODE_SQL + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?"
 
+TREE_INDEX_SQL = (
+    "SELECT t.id, t.parent_id, substr(t.prompt, 1, 120), t.status, t.starred, t.label, t.created_at, "
+    "coalesce(n.n, 0), t.kind, t.cost, t.model, t.image_size FROM turns t "
+    "LEFT JOIN (SELECT turn_id, count(*) AS n FROM images WHERE kind = 'final' GROUP BY turn_id) n "
+    "ON n.turn_id = t.id ORDER BY t.id"
+)
+"""Every turn's row (``history`` listings): here one grouped pass over the images beats a lookup per turn."""
+
 _MAX_VARS = 500
 """Ids per ``IN (…)`` batch (well under SQLite's bound-parameter limit)."""
 _PAGE = 100
@@ -127,5 +135,5 @@ def cost_sums(conn: sqlite3.Connection, since: float) -> tuple[float, float]:
     return float(total), float(recent)
 
 
-__all__ = ["NODE_COLUMNS", "NODE_SQL", "QUERY_INDEXES", "RECENT_SQL", "cost_sums", "ensure_indexes", "fts_match",
-           "nodes_for", "search_sql", "starred_search", "tree_skeleton"]
+__all__ = ["NODE_COLUMNS", "NODE_SQL", "QUERY_INDEXES", "RECENT_SQL", "TREE_INDEX_SQL", "cost_sums",
+           "ensure_indexes", "fts_match", "nodes_for", "search_sql", "starred_search", "tree_skeleton"]
