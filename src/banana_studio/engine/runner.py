@@ -48,6 +48,7 @@ from banana_studio.engine.request import (
     sniff_image_mime,
     validate_request,
 )
+from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
 _CLIENT_LOCK = threading.Lock()
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
@@ -78,6 +79,8 @@ class ApiTarget:
     idle_timeout: float = 120.0
     """Longest silence allowed between two stream chunks once the stream has started."""
     _client: Any = field(default=None, init=False, repr=False, compare=False)
+    _stream_client: Any = field(default=None, init=False, repr=False, compare=False)
+    """The client of the streaming calls, used on the stream worker loop only (see ``stream_thread``)."""
 
     @property
     def label(self) -> str:
@@ -121,12 +124,31 @@ class ApiTarget:
             kwargs["api_key"] = self.api_key
         return genai.Client(**kwargs)
 
+    def stream_client(self) -> Any:
+        """Build (or return) the client the stream worker loop uses.  Blocking; call it there."""
+        with _CLIENT_LOCK:
+            if self._stream_client is None:
+                self._stream_client = self._new_client()
+            return self._stream_client
+
     async def aclient(self) -> Any:
-        if self._client is not None:
+        """The client, built off the loop the first time (with the stream worker's one)."""
+        if self._client is not None and self._stream_client is not None:
             return self._client
-        return await asyncio.to_thread(self.make_client)
+
+        def both() -> Any:
+            self.stream_client()
+            return self.make_client()
+
+        return await asyncio.to_thread(both)
 
     async def aclose(self) -> None:
+        streamer, self._stream_client = self._stream_client, None
+        if streamer is not None:
+            with contextlib.suppress(Exception):
+                await WORKER.run(streamer.aio.aclose)
+            with contextlib.suppress(Exception):
+                streamer.close()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -362,11 +384,18 @@ class TurnAssembler:
 
 async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any, config: Any,
                        asm: TurnAssembler) -> AsyncIterator[Event]:
+    # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread);
+    # deadlines, idle timeout and cancellation are applied here, on the caller's loop.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
+
+    def open_stream() -> Any:
+        return target.stream_client().aio.models.generate_content_stream(model=model, contents=contents,
+                                                                          config=config)
+
     stream: Any = None
     try:
-        stream = await client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        stream = stream_chunks(open_stream)
         iterator = stream.__aiter__()
         while True:
             remaining = deadline - loop.time()
