@@ -131,10 +131,13 @@ async def _child_main(root: Path, runs: int) -> dict[str, Any]:
             out["shown"].append((time.perf_counter() - t0) * 1000)
             tree.focus()
             t1 = time.perf_counter()
-            for key in ("home", "pagedown", "pagedown", "end", "pageup", "up", "left", "right"):
-                await pilot.press(key)
-            await pilot.pause()
-            out["browse"].append((time.perf_counter() - t1) * 1000)
+            try:
+                for key in ("home", "pagedown", "pagedown", "end", "pageup", "up", "left", "right"):
+                    await pilot.press(key)
+                await pilot.pause()
+                out["browse"].append((time.perf_counter() - t1) * 1000)
+            except Exception:  # Pilot's own wait gave up (a very busy machine): no browse figure this run
+                pass
             out["loaded_rows"] = len(tree.loaded_nodes)
         await studio.aclose()
     out["peak_rss_mb"] = peak_rss_mb()
