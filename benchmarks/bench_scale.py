@@ -129,6 +129,9 @@ async def _child_main(root: Path, runs: int) -> dict[str, Any]:
                 await pilot.pause(0.005)
             await pilot.pause()
             out["shown"].append((time.perf_counter() - t0) * 1000)
+            started = getattr(app.screen, "started", None)
+            if started is not None:  # the rest of the initial load (costs, prompt history) settles first
+                await asyncio.wait_for(started.wait(), 60)
             tree.focus()
             t1 = time.perf_counter()
             try:
@@ -139,6 +142,8 @@ async def _child_main(root: Path, runs: int) -> dict[str, Any]:
             except Exception:  # Pilot's own wait gave up (a very busy machine): no browse figure this run
                 pass
             out["loaded_rows"] = len(tree.loaded_nodes)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
         await studio.aclose()
     out["peak_rss_mb"] = peak_rss_mb()
     return out

@@ -48,6 +48,7 @@ from banana_studio.engine.request import (
     sniff_image_mime,
     validate_request,
 )
+from banana_studio.engine.spliced_body import activate, splice_hook, with_placeholders
 from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
 _CLIENT_LOCK = threading.Lock()
@@ -100,7 +101,7 @@ class ApiTarget:
                 self._client = self._new_client()
             return self._client
 
-    def _new_client(self) -> Any:
+    def _new_client(self, *, stream: bool = False) -> Any:
         from google import genai
         from google.genai import types
 
@@ -116,6 +117,8 @@ class ApiTarget:
             opts["base_url"] = self.base_url
         if self.extra_headers:
             opts["headers"] = dict(self.extra_headers)
+        if stream:  # big bytes are base64-encoded while the body streams out (spliced_body)
+            opts["async_client_args"] = {"event_hooks": {"request": [splice_hook]}}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
             kwargs["vertexai"] = True
@@ -128,7 +131,7 @@ class ApiTarget:
         """Build (or return) the client the stream worker loop uses.  Blocking; call it there."""
         with _CLIENT_LOCK:
             if self._stream_client is None:
-                self._stream_client = self._new_client()
+                self._stream_client = self._new_client(stream=True)
             return self._stream_client
 
     async def aclient(self) -> Any:
@@ -389,9 +392,11 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
 
-    def open_stream() -> Any:
-        return target.stream_client().aio.models.generate_content_stream(model=model, contents=contents,
-                                                                          config=config)
+    async def open_stream() -> Any:  # on the worker loop, in a task of its own
+        sdk_contents, placeholders = with_placeholders(contents)
+        activate(placeholders)
+        return await target.stream_client().aio.models.generate_content_stream(
+            model=model, contents=sdk_contents, config=config)
 
     stream: Any = None
     try:
