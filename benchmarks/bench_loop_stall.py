@@ -11,11 +11,11 @@ local server (own process): a 1 ms ticker on the caller's event loop records the
 
 * ``raw SDK on the loop``  — ``client.aio.models.generate_content_stream`` awaited on the caller's
   loop (what the engine did before: the SDK's encoding runs on the loop);
-* ``raw SDK in a thread`` — the sync client iterated in a worker thread (the floor: only GIL
-  hand-overs reach the loop);
+* ``raw sync SDK in a thread`` — the sync client iterated in a worker thread (the obvious fix; it is
+  worse: the SDK's one-shot ``json.dumps`` of the whole request holds the GIL in that thread);
 * ``engine run_turn``     — ``banana_studio.engine.run_turn`` (SDK streaming on its worker loop).
 
-Target: engine stall < 50 ms at every history size.
+Target: engine stall < 50 ms at every history size.  The 0 MB rows are the machine's own floor.
 
     .venv/bin/python benchmarks/bench_loop_stall.py [--runs 5] [--history-mb 0,20,60]
 """
@@ -201,7 +201,7 @@ async def amain(runs: int, sizes: list[float]) -> list[tuple[Any, ...]]:
         for mb in sizes:
             history, size = await asyncio.to_thread(real_history, mb) if mb else ([], 0)
             kinds: list[tuple[str, Callable[[list[Content]], Awaitable[float]]]] = [
-                ("raw SDK on the loop", clients.raw_on_loop), ("raw SDK in a thread (floor)", clients.raw_in_thread),
+                ("raw SDK on the loop", clients.raw_on_loop), ("raw sync SDK in a thread", clients.raw_in_thread),
                 ("engine run_turn", clients.engine)]
             results: dict[str, list[float]] = {k: [] for k, _ in kinds}
             await kinds[2][1](history)  # warm-up (imports, connection)
