@@ -347,9 +347,11 @@ async def test_hang_times_out(srv: FakeGemini, target: ApiTarget) -> None:
 
 
 async def test_hang_then_retry_succeeds(srv: FakeGemini, target: ApiTarget) -> None:
-    target.timeout_seconds = 0.4
+    # The limit applies to every attempt: it must leave the second one time for a whole answer on a
+    # busy 2-core machine (0.4 s did not), and the hang must outlast it.
+    target.timeout_seconds = 2.0
     target.retry_attempts = 2
-    srv.inject("hang", count=1, seconds=3)
+    srv.inject("hang", count=1, seconds=20)
     events = await collect(target, [], user_content("a cat"))
     assert any(isinstance(e, Retrying) for e in events)
     assert isinstance(events[-1], Finished) and events[-1].ok

@@ -39,7 +39,9 @@ from banana_studio.engine.request import (
     request_size,
     validate_request,
 )
+from banana_studio.engine.spliced_body import activate, splice_hook, with_placeholders
 from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
+from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
 _CLIENT_LOCK = threading.Lock()
 INLINE_PREPARE_BYTES = 256 * 1024
@@ -66,6 +68,8 @@ class ApiTarget:
     idle_timeout: float = 120.0
     """Longest silence allowed between two stream chunks once the stream has started."""
     _client: Any = field(default=None, init=False, repr=False, compare=False)
+    _stream_client: Any = field(default=None, init=False, repr=False, compare=False)
+    """The client of the streaming calls, used on the stream worker loop only (see ``stream_thread``)."""
 
     @property
     def label(self) -> str:
@@ -85,7 +89,7 @@ class ApiTarget:
                 self._client = self._new_client()
             return self._client
 
-    def _new_client(self) -> Any:
+    def _new_client(self, *, stream: bool = False) -> Any:
         from google import genai
         from google.genai import types
 
@@ -101,8 +105,12 @@ class ApiTarget:
             opts["base_url"] = self.base_url
         if self.extra_headers:
             opts["headers"] = dict(self.extra_headers)
-        if not self.vertex:  # (Vertex uses google-auth's own session)
-            opts["async_client_args"] = {"event_hooks": {"response": [cap_stream_response]}}
+        # httpx hooks: the answer stream is bounded while it arrives (stream_cap); on the stream client,
+        # big request bytes are base64-encoded while the body streams out (spliced_body).
+        hooks: dict[str, list[Any]] = {"response": [cap_stream_response]}
+        if stream:
+            hooks["request"] = [splice_hook]
+        opts["async_client_args"] = {"event_hooks": hooks}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
             kwargs["vertexai"] = True
@@ -111,12 +119,31 @@ class ApiTarget:
             kwargs["api_key"] = self.api_key
         return genai.Client(**kwargs)
 
+    def stream_client(self) -> Any:
+        """Build (or return) the client the stream worker loop uses.  Blocking; call it there."""
+        with _CLIENT_LOCK:
+            if self._stream_client is None:
+                self._stream_client = self._new_client(stream=True)
+            return self._stream_client
+
     async def aclient(self) -> Any:
-        if self._client is not None:
+        """The client, built off the loop the first time (with the stream worker's one)."""
+        if self._client is not None and self._stream_client is not None:
             return self._client
-        return await asyncio.to_thread(self.make_client)
+
+        def both() -> Any:
+            self.stream_client()
+            return self.make_client()
+
+        return await asyncio.to_thread(both)
 
     async def aclose(self) -> None:
+        streamer, self._stream_client = self._stream_client, None
+        if streamer is not None:
+            with contextlib.suppress(Exception):
+                await WORKER.run(streamer.aio.aclose)
+            with contextlib.suppress(Exception):
+                streamer.close()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -147,13 +174,33 @@ def _keep_finish_message() -> None:
     models._Candidate_from_mldev = converter
 
 
+def _sdk_uses_aiohttp() -> bool:
+    """google-genai switches its async requests to aiohttp when that package is importable and no httpx
+    transport is given; then httpx event hooks never run."""
+    from google.genai import _api_client
+
+    return bool(getattr(_api_client, "has_aiohttp", False))
+
+
 async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any, config: Any,
                        asm: TurnAssembler) -> AsyncIterator[Event]:
+    # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread);
+    # deadlines, idle timeout and cancellation are applied here, on the caller's loop.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
+
+    async def open_stream() -> Any:  # on the worker loop, in a task of its own
+        if _sdk_uses_aiohttp():  # the httpx request hook would not run: let the SDK encode everything
+            sdk_contents = contents
+        else:
+            sdk_contents, placeholders = with_placeholders(contents)
+            activate(placeholders)
+        return await target.stream_client().aio.models.generate_content_stream(
+            model=model, contents=sdk_contents, config=config)
+
     stream: Any = None
     try:
-        stream = await client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        stream = stream_chunks(open_stream)
         iterator = stream.__aiter__()
         while True:
             remaining = deadline - loop.time()

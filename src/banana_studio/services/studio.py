@@ -240,6 +240,7 @@ class Studio:
         running = False
         finished = False
         saving = False
+        drafts: asyncio.Future[None] | None = None  # the draft saves, chained in order, off the stream's path
         try:
             target = await self._ready_target()
             async with contextlib.aclosing(run_turn(target, history, user, settings)) as events:
@@ -248,12 +249,14 @@ class Studio:
                         running = True
                         await asyncio.to_thread(store.set_status, turn.id, "running")
                     if isinstance(ev, DraftImage):
-                        await asyncio.to_thread(store.save_draft, turn.id, ev.data, ev.mime_type, ev.index)
+                        drafts = _save_after(drafts, store.save_draft, turn.id, ev.data, ev.mime_type, ev.index)
                     elif isinstance(ev, Usage):
                         usage = ev
                     elif isinstance(ev, Grounding):
                         grounding = ev
                     if isinstance(ev, (Finished, Failed)):
+                        if drafts is not None:
+                            await drafts  # complete_turn records the drafts already on disk
                         saving = True
                         saved = await self._complete_shielded(turn, ev, settings, usage, grounding)
                         finished = True
@@ -269,6 +272,9 @@ class Studio:
             yield Failed(err)
             yield TurnSaved(saved)
         except (asyncio.CancelledError, GeneratorExit):
+            if drafts is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(drafts)  # a draft being written lands before the status changes
             if not finished and not saving:
                 await self._mark_cancelled(turn.id)
             raise
@@ -357,3 +363,16 @@ class Studio:
         if fake is not None:
             await asyncio.to_thread(fake.stop)
         await asyncio.to_thread(self.store.close)
+
+
+def _save_after(previous: asyncio.Future[None] | None, save: Any, *args: Any) -> asyncio.Future[None]:
+    """Run ``save(*args)`` in a worker thread once ``previous`` is done (drafts stay in order); the
+    stream is not held up by the write.  An error surfaces where the chain is awaited."""
+    async def run() -> None:
+        if previous is not None:
+            await previous
+        await asyncio.to_thread(save, *args)
+
+    job = asyncio.ensure_future(run())
+    job.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if never awaited
+    return job
