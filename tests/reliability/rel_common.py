@@ -73,6 +73,7 @@ MATRIX: list[Case] = [
     Case("overloaded_503", "overloaded", kind="overloaded", phrase="overloaded (503"),
     Case("overloaded_503_exhausted", "overloaded", count=9, kind="overloaded", phrase="gave up after 2 attempts",
          attempts=2, retries=1),
+    Case("high_demand_503", "high_demand", kind="overloaded", phrase="high demand"),
     Case("slow_ok", "slow", {"seconds": 0.3}, ok=True, terminal="Finished"),
     Case("hang_timeout", "hang", {"seconds": 4}, kind="timeout", phrase="timeout", timeout=0.4),
     Case("stream_error", "stream_error", kind="stream_error", phrase="middle of the answer", partial=True),
