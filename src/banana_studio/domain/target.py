@@ -69,21 +69,19 @@ def infer_target(signatures: Iterable[bytes]) -> Target:
 
 def crossing_message(turn_id: int, made_on: Target, sending_to: Target) -> str:
     """The refusal for continuing a branch made on ``made_on`` with ``sending_to``."""
-    if made_on is Target.UNKNOWN:
-        made = "an unrecorded target"
-    else:
-        made = made_on.label
+    made = "an unrecorded target" if made_on is Target.UNKNOWN else made_on.label
     why = ("its thought signatures were made by the local demo server; Google rejects them"
            if made_on is Target.LOCAL else
            "the local demo server cannot verify Google's thought signatures"
            if sending_to is Target.LOCAL else
            "thought signatures are only valid on the service that made them")
-    return (f"The branch of turn #{turn_id} was made with {made}, but this studio sends to {sending_to.label}: the branch "
-            f"cannot continue here ({why}). Nothing was sent. Instead, {CONTINUE_FROM_IMAGE}: a new root turn "
-            f"with #{turn_id}'s image as a reference (the conversation is not carried over).")
+    return (f"The branch of turn #{turn_id} was made with {made}, but this studio sends to {sending_to.label}: "
+            f"the branch cannot continue here ({why}). Nothing was sent. Instead, {CONTINUE_FROM_IMAGE}: "
+            f"a new root turn with #{turn_id}'s image as a reference (the conversation is not carried over).")
 
 
-def first_crossing(path: Iterable[tuple[int, Target, list[bytes]]], sending_to: Target) -> tuple[int, Target] | None:
+def first_crossing(path: Iterable[tuple[int, Target, list[bytes]]],
+                   sending_to: Target) -> tuple[int, Target] | None:
     """The first turn of a branch (id, target, its signatures) that cannot be continued on ``sending_to``.
 
     A turn of another known target crosses.  An unknown turn crosses when its signatures tell a

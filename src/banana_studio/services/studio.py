@@ -114,10 +114,9 @@ class Studio:
         from banana_studio.paths import demo_projects_root
 
         real_root = config.projects_root()
-        if project_dir:
-            root = Path(project_dir).expanduser()
-        else:  # demo turns never land in real projects: demo mode has its own projects folder
-            root = demo_projects_root(real_root) if demo else real_root
+        # Demo turns never land in real projects: demo mode has its own projects folder.
+        default_root = demo_projects_root(real_root) if demo else real_root
+        root = Path(project_dir).expanduser() if project_dir else default_root
         store = ProjectStore.open(root, project or config.default_project or "default")
         store.spending_roots = [real_root, root] if root != real_root else [real_root]
         key, source = resolve_api_key(config)
