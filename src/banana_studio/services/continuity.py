@@ -68,12 +68,17 @@ def final_image_path(store: ProjectStore, turn_id: int) -> Path:
 
 def real_project_reason(project_dir: Path, real_root: Path) -> str:
     """Why ``project_dir`` is a real project ('' = it is not): it lives under the real projects root
-    or holds turns not made by the local server.  Read-only."""
+    or holds turns not made by the local server (in the demo folder: turns known to be real).
+    Read-only."""
+    from banana_studio.paths import demo_projects_root
+
     db = Path(project_dir) / "project.db"
     try:
-        under_real = Path(project_dir).resolve().parent == Path(real_root).expanduser().resolve()
+        parent = Path(project_dir).resolve().parent
+        under_real = parent == Path(real_root).expanduser().resolve()
+        in_demo_root = parent == demo_projects_root(real_root).resolve()
     except OSError:
-        under_real = False
+        under_real = in_demo_root = False
     n_real = 0
     if db.is_file():
         try:
@@ -81,7 +86,9 @@ def real_project_reason(project_dir: Path, real_root: Path) -> str:
             try:
                 from banana_studio.store.totals import real_filter
 
-                n_real = int(conn.execute(f"SELECT count(*) FROM turns WHERE {real_filter(conn)}").fetchone()[0])
+                # In the demo folder only turns known to be real count (unknown ones are old demo play).
+                where = "target IN ('gemini-api', 'vertex')" if in_demo_root else real_filter(conn)
+                n_real = int(conn.execute(f"SELECT count(*) FROM turns WHERE {where}").fetchone()[0])
             finally:
                 conn.close()
         except sqlite3.Error:

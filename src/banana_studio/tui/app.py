@@ -103,9 +103,32 @@ class StudioApp(App[None]):
             self.notify(redact(problem), title="Config", severity="warning", timeout=10)
         if self._main is None:  # no API key: the default screen is blank, ask what to do
             self.push_screen(NoKeyScreen(), self._no_key_choice)
+        elif getattr(self.studio, "demo_into_real", ""):
+            self._ask_demo_into_real()
         self._size_checked = True
         self._check_size(self.size.width, self.size.height)
         self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
+
+    def _ask_demo_into_real(self) -> None:
+        """Demo mode opened a real project: ask before synthetic turns are added beside real ones."""
+        from banana_studio.tui.screens.confirm import ConfirmScreen
+
+        name = self.studio.store.name
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify("Demo turns added here are marked DEMO; their costs are simulated and not counted.",
+                            title="Demo mode in a real project", severity="warning", timeout=10)
+            else:
+                self.exit(return_code=1, message="Nothing was added. Demo mode keeps its own projects folder: "
+                                                 "run banana-studio --demo without --project-dir.")
+
+        self.push_screen(ConfirmScreen(
+            "Demo mode in a real project",
+            f"Project {name!r} is a real project ({self.studio.demo_into_real}). Demo turns (synthetic images, "
+            "simulated costs) would be added beside your real ones, marked DEMO. Demo mode normally uses its "
+            "own projects folder. Add demo turns to this project?", yes="Add demo turns here", no="Quit"),
+            answered)
 
     def _show_main(self) -> None:
         self._main = MainScreen(self.studio, open_turn=self.open_turn)
