@@ -2,7 +2,9 @@
 
 Budgets come from the config (``[budget] daily = 5.0`` / ``project = 20.0``, USD).  The daily budget
 covers every project under the projects root (it is what you spend in a day); the project budget
-covers the open project.  Money already committed counts too: generations in flight (pending /
+covers the open project.  Only real money counts: turns made by the local demo server (target
+``local``) have simulated costs and are left out, in flight too.  "Today" is the same sum as the
+status line's (:mod:`banana_studio.store.totals`).  Money already committed counts too: generations in flight (pending /
 running turns, estimated from their settings) and unfinished batch jobs of the project (estimated at
 the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
 refuse without ``--yes``).
