@@ -141,3 +141,35 @@ async def test_demo_mode_asks_before_adding_to_a_real_project(zero_latency: None
             await h.wait_until(pilot, lambda: app.return_code == 1, what="quit")
     finally:
         await studio.aclose()
+
+
+async def test_gallery_badge_and_status_line_today_across_projects(demo_studio: Any, h: Any) -> None:
+    """The gallery marks demo turns; "Today" in the status line is the budget's: real money in every
+    project (issue 14), demo costs shown apart."""
+    from banana_studio.store import ProjectStore
+    from banana_studio.tui.screens.gallery import GalleryScreen
+    from banana_studio.tui.widgets.status_line import StatusLine
+
+    with ProjectStore.open(demo_studio.store.path.parent, "other") as other:
+        await _real_turn(SimpleStudio(other), h)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.send_prompt(pilot, main, "a demo owl")
+        status = main.query_one(StatusLine)
+        assert status.today_cost == 0.134 and status.project_cost == 0.0 and status.demo_cost > 0
+        demo_studio.config.daily_budget = 100.0
+        budget = await asyncio.to_thread(demo_studio.check_budget, demo_studio.config.defaults)
+        assert budget.spent_today == status.today_cost
+        await pilot.press("ctrl+g")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="the gallery")
+        gallery = app.screen
+        await h.wait_until(pilot, lambda: bool(gallery.tiles) and all(t.query(".gallery-caption")
+                                                                      for t in gallery.tiles), what="captions")
+        assert "DEMO" in str(gallery.tiles[0].query_one(".gallery-caption", Static).render())
+
+
+class SimpleStudio:
+    def __init__(self, store: Any) -> None:
+        self.store = store
