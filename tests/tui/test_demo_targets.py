@@ -173,3 +173,31 @@ async def test_gallery_badge_and_status_line_today_across_projects(demo_studio: 
 class SimpleStudio:
     def __init__(self, store: Any) -> None:
         self.store = store
+
+
+async def test_demo_mode_asks_again_when_switching_into_a_real_project(zero_latency: None, h: Any) -> None:
+    from banana_studio.config import load_config
+    from banana_studio.services import Studio
+
+    config = load_config()
+    for name in ("first", "second"):
+        real = Studio.open(config, project=name)
+        await _real_turn(real, h)
+        await real.aclose()
+    studio = Studio.open(config, project="first", project_dir=config.projects_root(), demo=True)
+    app = make_app(studio, project_dir=config.projects_root())
+    async with app.run_test(size=SIZE) as pilot:
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the first question")
+        await pilot.press("y")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the project")
+        await app.open_project("second")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the second question")
+        assert "'second' is a real project" in str(app.screen.query_one(".modal-message", Static).render())
+        await pilot.press("n")
+        await h.settle(pilot)
+        assert app.studio.store.name == "first" and isinstance(app.screen, MainScreen)
+        await app.open_project("second")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="asked again")
+        await pilot.press("y")
+        await h.wait_until(pilot, lambda: app.studio.store.name == "second", what="switched")
+    await app.studio.aclose()
