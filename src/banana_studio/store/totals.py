@@ -110,8 +110,38 @@ def project_dbs(roots: Iterable[Path], also: Iterable[Path] = ()) -> list[Path]:
     return out
 
 
+_CACHE: dict[tuple[str, float], tuple[tuple[int, ...], Totals]] = {}
+_CACHE_MAX = 512
+
+
+def _stamp(db: Path) -> tuple[int, ...]:
+    """Changes whenever the database does (the main file or its WAL)."""
+    out: list[int] = []
+    for p in (db, db.with_name(db.name + "-wal")):
+        try:
+            st = p.stat()
+            out += [st.st_mtime_ns, st.st_size]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
+
+
 def read_totals(db: Path, midnight: float) -> Totals:
-    """:func:`peek_totals` of a database opened read-only (an unreadable one counts nothing)."""
+    """:func:`peek_totals` of a database opened read-only (an unreadable one counts nothing).  Cached
+    until the database changes: the status line asks on every cursor move, across every project."""
+    key = (str(db), midnight)
+    stamp = _stamp(db)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    totals = _read_totals(db, midnight)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[key] = (stamp, totals)
+    return totals
+
+
+def _read_totals(db: Path, midnight: float) -> Totals:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
     except sqlite3.Error:
