@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="OUT",
                    help="output file or folder (default: the project's images folder)")
     p.add_argument("--parent", metavar="TURN", help="continue (edit) from this turn id of the project")
+    p.add_argument("--from-image", metavar="TURN",
+                   help="continue from the image alone: a new root turn with TURN's final image as a reference "
+                        "(the conversation is not carried over; works across demo / Gemini API / Vertex)")
+    p.add_argument("--mix-demo", action="store_true",
+                   help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     p.add_argument("--quiet", "-q", action="store_true", help="do not stream thoughts")
     p.add_argument("--yes", "-y", action="store_true", help="send even if it exceeds the configured budget")
@@ -75,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", help="list a project's turns")
     _add_project_options(p)
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
     p.add_argument("--search", help="full-text search over prompts")
     p.add_argument("--starred", action="store_true", help="only starred turns")
     p.add_argument("--limit", type=int, default=50)
@@ -85,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, metavar="DIR")
     p.add_argument("--storyboard", action="store_true", help="also write a contact sheet PNG and HTML/Markdown page")
     _add_project_options(p)
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
 
     p = sub.add_parser("projects", help="list projects and recent turns across them")
     p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
     p.add_argument("--recent", type=int, default=0, metavar="N", help="also list the N most recent turns")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
 
     p = sub.add_parser("open", help="open the studio at the turn that made IMAGE")
     p.add_argument("image")

@@ -113,7 +113,8 @@ class EngineError(Exception):
 
     ``kind`` is a stable machine key: bad_key, permission, not_found, quota, overloaded, server,
     timeout, network, safety, prohibited, no_image, blocked, stream_error, truncated, malformed,
-    invalid_request, validation, cancelled, missing_signature, unknown.
+    invalid_request, validation, cancelled, missing_signature, cross_target (a branch made on another
+    target: refused before sending), unknown.
     """
 
     def __init__(self, kind: str, message: str, *, status: int | None = None, retryable: bool = False,

@@ -622,7 +622,8 @@ class BatchLane:
                     await asyncio.to_thread(store.get_turn, parent)
                 except ProjectError:
                     parent = None  # the parent branch was deleted meanwhile: import as a new root
-            turn = await asyncio.to_thread(store.create_turn, parent, item.prompt, settings, refs, user, "batch")
+            turn = await asyncio.to_thread(store.create_turn, parent, item.prompt, settings, refs, user, "batch",
+                                           self.studio.target_kind.value)
             item.turn_id = turn.id
             await asyncio.to_thread(self.save, record)  # the id is durable before any further work
         assert item.turn_id is not None

@@ -37,6 +37,7 @@ from banana_studio.domain.events import (
 )
 from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.target import Target
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
 from banana_studio.services.sizing import RequestSize, next_request_size
@@ -61,7 +62,7 @@ class GenerateRequest:
     """Paths are copied into the project first; References must already belong to it."""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     kind: str = "generate"
-    """generate | reroll | edit | batch | variation."""
+    """generate | reroll | edit | batch | variation | from_image."""
 
 
 def _content_for_failure(content: Content | None) -> Content | None:
@@ -112,8 +113,14 @@ class Studio:
         ``demo``: generate against an in-process local FakeGemini (started on first use) instead of
         Google; ``demo_latency`` overrides its per-step think time (default ``DEMO_LATENCY`` or the
         ``BANANA_STUDIO_DEMO_LATENCY`` environment variable)."""
-        root = Path(project_dir).expanduser() if project_dir else config.projects_root()
+        from banana_studio.paths import demo_projects_root
+
+        real_root = config.projects_root()
+        # Demo turns never land in real projects: demo mode has its own projects folder.
+        default_root = demo_projects_root(real_root) if demo else real_root
+        root = Path(project_dir).expanduser() if project_dir else default_root
         store = ProjectStore.open(root, project or config.default_project or "default")
+        store.spending_roots = [real_root, root] if root != real_root else [real_root]
         key, source = resolve_api_key(config)
         vertex = uses_vertex() and not demo
         common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
@@ -121,12 +128,48 @@ class Studio:
             target = ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
         else:
             target = ApiTarget(api_key=key, base_url=config.base_url or None, vertex=vertex, **common)
-        return cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
-                   key_source=source, demo_latency=demo_latency)
+        studio = cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
+                     key_source=source, demo_latency=demo_latency)
+        if demo:
+            from banana_studio.services.continuity import real_project_reason
+
+            studio.demo_into_real = real_project_reason(store.path, real_root)
+        return studio
+
+    demo_into_real: str = ""
+    """Demo mode on a real project: why it is real ('' = not).  Callers ask before adding demo turns."""
 
     @property
     def target_label(self) -> str:
         return self.target.label
+
+    @property
+    def target_kind(self) -> Target:
+        """Where this studio's requests go (recorded on every turn)."""
+        if self.demo or self.target.demo:
+            return Target.LOCAL
+        return Target.VERTEX if self.target.vertex else Target.GEMINI_API
+
+    def costs(self, turn_id: int | None = None) -> dict[str, float]:
+        """Real money of the turn / branch / project / today, demo costs apart (see ``store.costs``).
+        Sync: async callers use ``asyncio.to_thread``."""
+        return self.store.costs(turn_id)
+
+    def crossing_problem(self, parent_id: int) -> str | None:
+        """Why the branch ending at ``parent_id`` cannot continue on this studio's target (None = it
+        can).  Sync (store reads)."""
+        from banana_studio.services.continuity import crossing_problem
+
+        return crossing_problem(self.store, parent_id, self.target_kind)
+
+    def start_from_image(self, turn_id: int, prompt: str = "",
+                         settings: GenerationSettings | None = None) -> GenerateRequest:
+        """"Continue from the image alone": a new root turn whose reference is ``turn_id``'s final
+        image.  The conversation (and its thought signatures) is not carried over, so it works on any
+        target.  Sync (copies the image into the project's references)."""
+        from banana_studio.services.continuity import image_alone_request
+
+        return image_alone_request(self.store, turn_id, prompt, settings)
 
     @property
     def active_turns(self) -> set[int]:
@@ -218,6 +261,15 @@ class Studio:
         """
         store = self.store
         settings = req.settings
+        if req.parent_id is not None:  # checked before anything is recorded, uploaded or sent
+            try:
+                crossing = await asyncio.to_thread(self.crossing_problem, req.parent_id)
+            except ProjectError as exc:
+                yield Failed(EngineError("validation", str(exc)))
+                return
+            if crossing:
+                yield Failed(EngineError("cross_target", crossing))
+                return
         try:
             refs, history, user = await self._prepare(req)
         except ProjectError as exc:
@@ -229,7 +281,7 @@ class Studio:
             return
         try:
             turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
-                                                 req.kind)
+                                                 req.kind, self.target_kind.value)
         except ProjectError as exc:
             yield Failed(EngineError("storage", f"Could not record the turn: {exc}"))
             return

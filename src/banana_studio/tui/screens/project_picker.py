@@ -99,6 +99,9 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
             cost = getattr(proj, "cost", None)
             if cost:
                 line.append(f" · ${float(cost):.2f}", style="dim")
+            demo_cost = getattr(proj, "demo_cost", 0.0)
+            if demo_cost:
+                line.append(f" · demo: ${float(demo_cost):.2f} simulated", style="dim italic")
             updated = getattr(proj, "updated_at", None)
             if updated:
                 line.append(" · " + _dt.datetime.fromtimestamp(float(updated)).strftime("%Y-%m-%d %H:%M"),
