@@ -46,9 +46,10 @@ TARGET_LABELS = {
 DEMO_BADGE = "DEMO"
 """The short badge shown beside demo turns (tree, gallery, viewer, turn detail)."""
 
-LOCAL_SIGNATURE_MAGIC = b"\x0a\x8c\x03BSFK1"
+LOCAL_SIGNATURE_MAGIC = b"\x0a\x8c\x03BSFK"
 """How every thought signature of the local server begins (a protobuf-like length header then the
-marker; Google's signatures never carry it).  Lets old turns be recognised as demo turns."""
+marker, then the format's version digit: ``1`` small, ``2`` real-size; Google's signatures never carry
+it).  Lets old turns be recognised as demo turns."""
 
 CONTINUE_FROM_IMAGE = "continue from the image alone"
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from banana_studio.domain.catalogue import STANDARD_RATIOS, get_model, pixel_size
 from banana_studio.domain.content import b64decode_any, b64encode
+from banana_studio.domain.target import LOCAL_SIGNATURE_MAGIC
 from banana_studio.fakeserver.faults import Fault, find_tag, invalid, not_found_error
 
 RETIRED_MODELS = frozenset({"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-flash-image"})
@@ -49,7 +50,7 @@ def camelize(obj: Any) -> Any:
 # Thought signatures: derived (HMAC), so a restarted server with the same secret accepts them.
 # ---------------------------------------------------------------------------------------------
 
-_SIG_MAGIC = b"\x0a\x8c\x03BSFK2"
+_SIG_MAGIC = LOCAL_SIGNATURE_MAGIC + b"2"
 _SIG_FILLER_SMALL = 448
 SIG_MIN, SIG_MAX = 512 * 1024, 2560 * 1024
 """Real-size signatures: 0.5-2.5 MB, as recorded on live Nano Banana Pro answers (0.6-2.2 MB)."""
