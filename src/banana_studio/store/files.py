@@ -22,6 +22,20 @@ def _test_delay(path: Path) -> None:
         time.sleep(float(delay))
 
 
+def fault_point(name: str) -> None:
+    """Test hook: with ``BANANA_STUDIO_TEST_PAUSE_AT=<name>`` the process writes ``name`` to the file
+    ``BANANA_STUDIO_TEST_PAUSE_FILE`` when it reaches this point and then waits there until it is killed.
+    Crash tests use it to kill a process at an exact step instead of guessing with sleeps."""
+    want = os.environ.get("BANANA_STUDIO_TEST_PAUSE_AT")
+    if not want or want != name:
+        return
+    flag = os.environ.get("BANANA_STUDIO_TEST_PAUSE_FILE")
+    if flag:
+        Path(flag).write_text(name, encoding="utf-8")
+    while True:
+        time.sleep(3600)
+
+
 def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
     """A unique hidden temp path for ``path`` (in ``tmp_dir`` if given, else next to ``path``)."""
     name = f".{path.name}.{threading.get_ident()}-{time.monotonic_ns()}.{os.getpid()}{TMP_MARK}"

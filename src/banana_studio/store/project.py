@@ -30,17 +30,19 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
+from banana_studio.store import deletion
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
     ext_for,
+    fault_point,
     pid_alive,
     sweep_temp_files,
     temp_name,
@@ -221,6 +223,10 @@ class ProjectStore:
 
     @staticmethod
     def _check_writable(path: Path) -> None:
+        locks = path / ".locks"
+        if os.path.lexists(locks) and not locks.is_dir():
+            raise ProjectError(f"{locks} is not a folder (Banana Studio keeps its process locks there). "
+                               "Move that file away and try again.")
         probe = path / f".write-probe.{os.getpid()}.{threading.get_ident()}"
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -340,14 +346,29 @@ class ProjectStore:
         if fcntl is None:
             yield
             return
-        lp = self.path / ".locks" / "gc.lock"
-        lp.parent.mkdir(exist_ok=True)
-        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        lp = self._locks_dir() / "gc.lock"
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectError(f"Cannot open the project lock {lp}: {exc.strerror}.") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
             os.close(fd)
+
+    def _locks_dir(self) -> Path:
+        d = self.path / ".locks"
+        try:
+            d.mkdir(exist_ok=True)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise ProjectError(f"Cannot create the project's lock folder {d}: {exc.strerror}.") from exc
+        if not d.is_dir():
+            raise ProjectError(f"{d} is not a folder (Banana Studio keeps its process locks there). "
+                               "Move that file away and try again.")
+        return d
 
     # -- per-turn owner locks -----------------------------------------------------------------
     def _lock_path(self, turn_id: int) -> Path:
@@ -357,9 +378,12 @@ class ProjectStore:
         """Become the owner of ``turn_id``; False if another live process (or store) owns it."""
         if fcntl is None or turn_id in self._turn_locks:
             return True
+        self._locks_dir()
         lp = self._lock_path(turn_id)
-        lp.parent.mkdir(exist_ok=True)
-        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectError(f"Cannot create the turn lock {lp}: {exc.strerror}.") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -402,6 +426,7 @@ class ProjectStore:
         """Mark turns whose owner process died as ``interrupted`` (done automatically on open; call it
         again any time, e.g. on a timer).  Returns the ids marked now; also sweeps dead writers' temp files."""
         dead: list[int] = []
+        self._finish_pending_deletions()
         rows = self._query("SELECT id, owner_pid, heartbeat FROM turns WHERE status IN ('pending', 'running')")
         if rows:
             now = time.time()
@@ -447,11 +472,12 @@ class ProjectStore:
 
     # -- paths and blobs --------------------------------------------------------------------------
     def abs_path(self, rel: str) -> Path:
-        p = (self.path / rel).resolve()
-        root = self.path.resolve()
-        if p != root and root not in p.parents:
+        """The file a recorded relative path names.  Checked lexically (no absolute path, no ``..``), so a
+        folder the user replaced by a symlink (``images/`` moved to another disk) keeps working."""
+        pure = PurePosixPath(str(rel).replace("\\", "/"))
+        if not str(rel) or pure.is_absolute() or ".." in pure.parts or ":" in (pure.parts[0] if pure.parts else ""):
             raise ProjectError(f"Path {rel!r} points outside the project.")
-        return p
+        return self.path.joinpath(*pure.parts)
 
     def _write(self, target: Path, data: bytes) -> None:
         """Atomic write whose temp file lives in ``.tmp/`` (swept on open), never beside the target."""
@@ -911,6 +937,8 @@ class ProjectStore:
             return self._delete_branch(turn_id)
 
     def _delete_branch(self, turn_id: int) -> int:
+        # Crash-safe order (see store/deletion.py): rows out + files journalled in one commit, then unlink,
+        # then drop the journal rows.  A kill anywhere leaves what recovery on open can finish.
         with self._tx() as c:
             self._require(c, turn_id)
             rows = c.execute(
@@ -936,19 +964,35 @@ class ProjectStore:
             still = {sha for sha in candidates
                      if c.execute("SELECT 1 FROM turn_blobs WHERE sha256 = ? LIMIT 1", (sha,)).fetchone()}
             c.execute("DELETE FROM doomed")
+            entries = deletion.journal(c, [
+                *((rel, "image", sha) for rel, sha in files),
+                *((blob_rel(sha), "blob", sha) for sha in sorted(candidates - still)),
+                *((f".thumbs/{sha}", "thumbs", sha) for sha in sorted({sha for _rel, sha in files} - still)),
+            ])
+        fault_point("delete.committed")
         for tid in ids:
             with self._lock:
                 self._release_turn_lock(tid)
-        for rel, sha in files:
-            with contextlib.suppress(OSError, ProjectError):
-                self.abs_path(rel).unlink()
-            for thumb in (self.path / ".thumbs").glob(f"{sha}-*"):
-                with contextlib.suppress(OSError):
-                    thumb.unlink()
-        for sha in candidates - still:
-            with contextlib.suppress(OSError):
-                (self.path / blob_rel(sha)).unlink()
+        done = deletion.unlink_entries(self.path, entries)
+        fault_point("delete.finalize")
+        with self._tx() as c:
+            deletion.forget(c, done)
         return len(ids)
+
+    def _finish_pending_deletions(self) -> int:
+        """Recovery: unlink the files a killed deletion had journalled (unless on record again)."""
+        with self._lock:
+            if self._closed or not deletion.has_pending(self._conn):
+                return 0
+        with self._gc_guard(exclusive=True):
+            with self._tx() as c:
+                entries = [e for e in deletion.pending(c) if not deletion.still_recorded(c, *e)]
+                kept = [e for e in deletion.pending(c) if e not in entries]
+                deletion.forget(c, kept)
+            done = deletion.unlink_entries(self.path, entries, step="recover")
+            with self._tx() as c:
+                deletion.forget(c, done)
+        return len(done)
 
     # -- thumbnails -------------------------------------------------------------------------------
     def thumbnail(self, image: ImageFile, max_px: int = 512) -> Path:
