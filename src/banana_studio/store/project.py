@@ -766,41 +766,22 @@ class ProjectStore:
         from banana_studio.config import redact
 
         row = self._turn_row(turn_id)
-        model_json, shas = self._content_json(model_content)
         raw_by_sha: dict[str, bytes] = {}
         if model_content is not None:
             for p in model_content.parts:
                 if p.data is not None:
                     raw_by_sha[sha256_hex(p.data)] = p.data
-        ext = Content.from_json(json.loads(model_json)) if model_json else None
-        existing = self._query("SELECT sha256 FROM images WHERE turn_id = ? AND kind = 'draft'", (turn_id,))
-        have_drafts = {r[0] for r in existing}
-        draft_rows: list[tuple[Any, ...]] = []
-        final_rows: list[tuple[Any, ...]] = []
-        if ext is not None:
-            n_existing = len(have_drafts)
-            for i, part in enumerate(ext.draft_images()):
-                sha = part.blob or ""
-                if sha in have_drafts:
-                    continue
-                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
-                idx = n_existing + i
-                rel = self._write_draft_file(turn_id, sha, data, part.mime_type or "", idx)
-                w, h = _image_size(data)
-                draft_rows.append((turn_id, "draft", idx, sha, part.mime_type, rel, w, h, sha))
-            slug = slugify(row["prompt"])
-            for i, part in enumerate(ext.final_images()):
-                sha = part.blob or ""
-                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
-                suffix = "" if i == 0 else f"-{i + 1}"
-                rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
-                file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
-                try:
-                    self._write(self.path / rel, file_bytes)
-                except OSError as exc:
-                    raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
-                w, h = _image_size(data)
-                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_hex(file_bytes)))
+        written: list[str] = []
+        try:
+            model_json, shas, draft_rows, final_rows = self._write_answer(turn_id, row, model_content, raw_by_sha,
+                                                                          written)
+        except (OSError, ProjectError) as exc:
+            # Nothing partial stays: files of this answer already in images/ go, and the turn is recorded
+            # failed *with* its usage and cost (the answer was billed even though it could not be saved).
+            self._abandon_answer(turn_id, written, raw_by_sha, usage=usage, cost=cost,
+                                 finish_reason=finish_reason, finish_message=finish_message,
+                                 model_version=model_version, response_id=response_id, error=str(exc))
+            raise
         now = time.time()
         with self._tx() as c:
             self._require(c, turn_id)
@@ -824,6 +805,72 @@ class ProjectStore:
             with self._lock:
                 self._release_turn_lock(turn_id)
         return self.get_turn(turn_id)
+
+    def _write_answer(self, turn_id: int, row: dict[str, Any], model_content: Content | None,
+                      raw_by_sha: dict[str, bytes], written: list[str],
+                      ) -> tuple[str | None, set[str], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Blobs, draft files and final files (recipe embedded) of an answer; ``written`` collects the
+        image files placed so far, so a failure half-way can take them back."""
+        model_json, shas = self._content_json(model_content)
+        ext = Content.from_json(json.loads(model_json)) if model_json else None
+        existing = self._query("SELECT sha256 FROM images WHERE turn_id = ? AND kind = 'draft'", (turn_id,))
+        have_drafts = {r[0] for r in existing}
+        draft_rows: list[tuple[Any, ...]] = []
+        final_rows: list[tuple[Any, ...]] = []
+        if ext is not None:
+            n_existing = len(have_drafts)
+            for i, part in enumerate(ext.draft_images()):
+                sha = part.blob or ""
+                if sha in have_drafts:
+                    continue
+                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
+                idx = n_existing + i
+                rel = self._write_draft_file(turn_id, sha, data, part.mime_type or "", idx)
+                written.append(rel)
+                w, h = _image_size(data)
+                draft_rows.append((turn_id, "draft", idx, sha, part.mime_type, rel, w, h, sha))
+            slug = slugify(row["prompt"])
+            for i, part in enumerate(ext.final_images()):
+                sha = part.blob or ""
+                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
+                suffix = "" if i == 0 else f"-{i + 1}"
+                rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
+                file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
+                try:
+                    self._write(self.path / rel, file_bytes)
+                except OSError as exc:
+                    raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
+                written.append(rel)
+                w, h = _image_size(data)
+                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_hex(file_bytes)))
+        return model_json, shas, draft_rows, final_rows
+
+    def _abandon_answer(self, turn_id: int, written: list[str], raw_by_sha: dict[str, bytes], *,
+                        usage: dict[str, Any] | None, cost: float, finish_reason: str, finish_message: str,
+                        model_version: str, response_id: str, error: str) -> None:
+        from banana_studio.config import redact
+
+        recorded = {str(r[0]) for r in self._query("SELECT path FROM images WHERE turn_id = ?", (turn_id,))}
+        for rel in written:
+            if rel not in recorded:
+                with contextlib.suppress(OSError):
+                    self.abs_path(rel).unlink()
+        # Blobs of the answer that did land are tied to the turn, so deleting it later reclaims them.
+        landed = [sha for sha in raw_by_sha if (self.path / blob_rel(sha)).is_file()]
+        now = time.time()
+        with contextlib.suppress(ProjectError), self._tx() as c:
+            self._require(c, turn_id)
+            c.execute(
+                "UPDATE turns SET status = 'failed', finish_reason = ?, finish_message = ?, usage_json = ?, cost = ?, "
+                "model_version = ?, response_id = ?, error = ?, error_kind = 'storage', updated_at = ?, heartbeat = ? "
+                "WHERE id = ?",
+                (finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version, response_id,
+                 redact(f"Could not save the turn: {error}"), now, now, turn_id),
+            )
+            c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
+                          [(turn_id, sha) for sha in landed])
+        with self._lock:
+            self._release_turn_lock(turn_id)
 
     # -- reading ----------------------------------------------------------------------------------
     def get_turn(self, turn_id: int) -> Turn:
