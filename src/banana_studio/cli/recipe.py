@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,31 @@ _SETTING_NAMES = {
     "image_only": "Image only",
     "system_instruction": "System instruction",
 }
+
+
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+"""Far above any image the studio writes (a 4K PNG is ~30 MB); stops ``recipe /dev/zero`` reading forever."""
+
+
+def read_image_file(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``ValueError`` with a clear reason otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise ValueError(f"{path} is {what}, not an image file.")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit // (1024 * 1024)} MB: not an image Banana Studio made.")
+    return data
 
 
 def format_recipe(recipe: dict[str, Any]) -> str:
@@ -46,9 +72,9 @@ def format_recipe(recipe: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     path = Path(args.image).expanduser()
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"Error: cannot read {path}: {exc.strerror}.", file=sys.stderr)
+        data = read_image_file(path)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return 1
     recipe = read_recipe(data)
     if recipe is None:

@@ -151,6 +151,7 @@ EXT_BY_MIME = {
     "image/heic": "heic",
     "image/heif": "heif",
     "image/gif": "gif",
+    "image/avif": "avif",
 }
 
 

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat as stat_mod
 import threading
 import time
 import uuid as uuid_mod
@@ -35,6 +36,7 @@ from typing import Any
 
 from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
+from banana_studio.domain.imagetype import MAX_REFERENCE_BYTES, MAX_REFERENCE_PIXELS, sniff_image_mime
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
 from banana_studio.store import deletion
@@ -58,9 +60,6 @@ except ImportError:  # pragma: no cover - Windows
 
 DB_NAME = "project.db"
 BUSY_TIMEOUT_MS = 15000
-MAX_REFERENCE_BYTES = 50 * 1024 * 1024
-MAX_REFERENCE_PIXELS = 89_000_000
-"""About Pillow's own decompression-bomb warning threshold."""
 SIG_INLINE_MAX = 4096
 """Thought signatures longer than this (bytes) go to the blob store instead of the DB row."""
 HEARTBEAT_STALE_SECONDS = 600.0
@@ -85,9 +84,29 @@ def _prepare_lock(path: Path) -> Iterator[None]:
 LIVE_STATUSES = ("pending", "running")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_HEIF_BRANDS = {b"ftypheic": "image/heic", b"ftypheix": "image/heic", b"ftypheif": "image/heif",
-                b"ftypmif1": "image/heif", b"ftyphevc": "image/heif"}
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
+
+
+def _check_reference_size(size: int, label: str) -> None:
+    if size > MAX_REFERENCE_BYTES:
+        raise ProjectError(f"Reference image {label} is too large ({size / (1024 * 1024):.1f} MB; at most "
+                           f"{MAX_REFERENCE_BYTES // (1024 * 1024)} MB).")
+
+
+_HEIF_READY: list[bool] = []
+
+
+def _heif_available() -> bool:
+    """Register pillow-heif's HEIF/HEIC decoder with Pillow (once); False if it is not installed."""
+    if not _HEIF_READY:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _HEIF_READY.append(True)
+        except ImportError:
+            _HEIF_READY.append(False)
+    return _HEIF_READY[0]
 
 
 @dataclass(slots=True)
@@ -494,7 +513,7 @@ class ProjectStore:
         return sha
 
     def _ref_path(self, sha: str) -> Path | None:
-        for ext in ("png", "jpg", "webp", "heic", "heif", "gif", "bin"):
+        for ext in ("png", "jpg", "webp", "heic", "heif", "gif", "avif", "bin"):
             p = self.path / "refs" / f"{sha}.{ext}"
             if p.exists():
                 return p
@@ -543,28 +562,38 @@ class ProjectStore:
     # -- references -------------------------------------------------------------------------------
     def add_reference(self, path: Path) -> Reference:
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise ProjectError(f"Reference image not found: {path}")
-        size = path.stat().st_size
-        if size > MAX_REFERENCE_BYTES:
-            raise ProjectError(f"Reference image {path.name} is too large ({size / 1e6:.1f} MB; at most 50 MB).")
         try:
-            data = path.read_bytes()
+            st = path.stat()
+        except FileNotFoundError:
+            raise ProjectError(f"Reference image not found: {path}") from None
+        except OSError as exc:
+            raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
+        if stat_mod.S_ISDIR(st.st_mode):
+            raise ProjectError(f"Reference {path} is a folder, not an image file.")
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise ProjectError(f"Reference {path} is not a regular file (a pipe, device or socket); save the "
+                               "image to a file and add that.")
+        _check_reference_size(st.st_size, path.name)
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_REFERENCE_BYTES + 1)
         except OSError as exc:
             raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
         return self.add_reference_bytes(data, "", path.name)
 
     def add_reference_bytes(self, data: bytes, mime: str, name: str) -> Reference:
+        """Check a reference completely (size first, then a full decode, HEIF/HEIC with pillow-heif)
+        before it is stored; anything the API would choke on is refused with the reason."""
         from PIL import Image, UnidentifiedImageError
 
         label = name or "reference"
-        if data[4:12] in _HEIF_BRANDS:
-            # Gemini accepts HEIC/HEIF; Pillow cannot decode it without a plugin, so store it as is.
-            return self._store_reference(data, _HEIF_BRANDS[data[4:12]], label)
-        if len(data) > MAX_REFERENCE_BYTES:
-            raise ProjectError(f"Reference image {label} is too large ({len(data) / 1e6:.1f} MB; at most 50 MB).")
         if not data:
             raise ProjectError(f"Reference image {label} is empty.")
+        _check_reference_size(len(data), label)
+        sniffed = sniff_image_mime(data)
+        if sniffed in ("image/heic", "image/heif") and not _heif_available():
+            raise ProjectError(f"Reference image {label} is HEIF/HEIC, which needs the pillow-heif package to be "
+                               "checked; install it or convert the image to JPEG or PNG.")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -572,15 +601,17 @@ class ProjectStore:
                     fmt = img.format or ""
                     if img.width * img.height > MAX_REFERENCE_PIXELS:
                         raise ProjectError(
-                            f"Reference image {label} is {img.width}×{img.height} pixels — too large "
-                            "(possible decompression bomb)."
+                            f"Reference image {label} is {img.width}×{img.height} pixels, more than the "
+                            f"{MAX_REFERENCE_PIXELS // 1_000_000} megapixel limit (possible decompression bomb)."
                         )
                     if fmt == "JPEG":  # decode at 1/8 scale: still catches truncation, far cheaper
                         img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
                     img.load()
                     out_mime = _FORMAT_MIME.get(fmt)
+                    if out_mime == "image/heif":
+                        out_mime = sniffed if sniffed in ("image/heic", "image/heif") else out_mime
                     if out_mime is None:
-                        # GIF, BMP, TIFF...: the API wants PNG/JPEG/WEBP/HEIF, so convert once.
+                        # GIF, BMP, TIFF, AVIF...: the API wants PNG/JPEG/WEBP/HEIF, so convert once.
                         buf = io.BytesIO()
                         frame = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img
                         frame.save(buf, format="PNG")
@@ -588,10 +619,12 @@ class ProjectStore:
         except ProjectError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ProjectError(f"Reference image {label} is too large (possible decompression bomb).") from exc
+            raise ProjectError(f"Reference image {label} has more pixels than the "
+                               f"{MAX_REFERENCE_PIXELS // 1_000_000} megapixel limit (possible decompression bomb)."
+                               ) from exc
         except UnidentifiedImageError as exc:
             raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
             raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
         return self._store_reference(data, out_mime, label)
 
@@ -1092,14 +1125,40 @@ class ProjectStore:
             branch = float(sum(costs.values()))
         return {"turn": turn, "branch": branch, "project": float(project), "today": float(today)}
 
+    def _check_export_dir(self, out_dir: Path) -> None:
+        """Exports never modify the project: refuse a folder inside it (or inside a folder it links to)."""
+        target = out_dir.resolve()
+        roots = {self.path.resolve()}
+        for sub in ("images", "blobs", "refs", ".thumbs", ".tmp", ".locks"):
+            with contextlib.suppress(OSError):
+                roots.add((self.path / sub).resolve())
+        for root in roots:
+            if target == root or root in target.parents:
+                raise ProjectError(f"Cannot export into {out_dir}: it is inside the project {self.name!r} "
+                                   f"({root}), and an export never changes a project. Choose a folder outside it.")
+
+    def _copy_out(self, src: Path, dest: Path) -> None:
+        """Copy via a temp file + rename: a ``dest`` that is a symlink or hard link is replaced, never
+        written through (so no file it points to can be changed)."""
+        tmp = temp_name(dest)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
     def export_branch(self, turn_id: int, out_dir: Path) -> Path:
         """Copy the branch's images into ``out_dir`` and write ``branch.json``; returns the JSON path."""
         out_dir = Path(out_dir).expanduser()
+        self._check_export_dir(out_dir)
         path = self.path_to(turn_id)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"Cannot create export folder {out_dir}: {exc.strerror}.") from exc
+        self._check_export_dir(out_dir)  # again, now that any symlink on the way exists
         turns_out: list[dict[str, Any]] = []
         for t in path:
             images_out = []
@@ -1109,7 +1168,7 @@ class ProjectStore:
                 dest = out_dir / dest_rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    shutil.copyfile(self.abs_path(im.path), dest)
+                    self._copy_out(self.abs_path(im.path), dest)
                 except OSError:
                     atomic_write(dest, self.blob_bytes(im.sha256))
                 images_out.append({"kind": im.kind, "index": im.index, "file": dest_rel, "sha256": im.sha256,
