@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 from banana_studio.config import load_config, redact
 from banana_studio.store import find_turn_for_image
+from banana_studio.store.files import read_image_file
 from banana_studio.store.recipe import read_recipe
 
 _SETTING_NAMES = {
@@ -24,31 +24,6 @@ _SETTING_NAMES = {
     "image_only": "Image only",
     "system_instruction": "System instruction",
 }
-
-
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
-"""Far above any image the studio writes (a 4K PNG is ~30 MB); stops ``recipe /dev/zero`` reading forever."""
-
-
-def read_image_file(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes; ``ValueError`` with a clear reason otherwise."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ValueError(f"{path} does not exist.") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
-    if not stat.S_ISREG(st.st_mode):
-        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
-        raise ValueError(f"{path} is {what}, not an image file.")
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
-    if len(data) > limit:
-        raise ValueError(f"{path} is larger than {limit // (1024 * 1024)} MB: not an image Banana Studio made.")
-    return data
 
 
 def format_recipe(recipe: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -157,3 +158,28 @@ EXT_BY_MIME = {
 
 def ext_for(mime: str) -> str:
     return EXT_BY_MIME.get((mime or "").lower(), "bin")
+
+
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+"""Far above any image the studio writes (a 4K PNG is ~30 MB); stops ``recipe /dev/zero`` reading forever."""
+
+
+def read_image_file(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``ValueError`` with a clear reason otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise ValueError(f"{path} is {what}, not an image file.")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit // (1024 * 1024)} MB: not an image Banana Studio made.")
+    return data

@@ -46,6 +46,7 @@ from banana_studio.store.files import (
     ext_for,
     fault_point,
     pid_alive,
+    read_image_file,
     sweep_temp_files,
     temp_name,
 )
@@ -1293,8 +1294,8 @@ def recent_turns(root: Path, limit: int = 20) -> list[tuple[ProjectInfo, TurnNod
 def find_turn_for_image(image: Path, roots: list[Path]) -> tuple[Path, int] | None:
     """(project dir, turn id) that produced ``image``: by its embedded recipe, else by sha256."""
     try:
-        data = Path(image).expanduser().read_bytes()
-    except OSError:
+        data = read_image_file(Path(image).expanduser())
+    except ValueError:
         return None
     projects = [info for root in roots for info in list_projects(root) if not info.error]
     recipe = read_recipe(data)
