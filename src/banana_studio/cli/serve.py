@@ -10,7 +10,7 @@ import threading
 from banana_studio.fakeserver import FAULTS, FakeGemini
 
 
-def usage_text(base_url: str) -> str:
+def usage_text(base_url: str, token: str = "<token>") -> str:
     width = max(len(n) for n in FAULTS)
     faults = "\n".join(f"  {name:<{width}}  {desc}" for name, desc in FAULTS.items())
     return (
@@ -25,6 +25,8 @@ def usage_text(base_url: str) -> str:
         f"{faults}\n"
         "\n"
         "Control: POST /_fake/reset, GET /_fake/requests (recorded requests, keys redacted).\n"
+        f"Control routes need the header 'X-Fake-Token: {token}' (and JSON for POST); only Host\n"
+        "127.0.0.1 / localhost is served, so web pages in your browser cannot drive or read this server.\n"
         "Press Ctrl-C to stop."
     )
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
               file=sys.stderr)
         return 1
-    print(usage_text(srv.base_url), flush=True)
+    print(usage_text(srv.base_url, srv.control_token), flush=True)
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
