@@ -23,11 +23,9 @@ import os
 import re
 import shutil
 import sqlite3
-import stat as stat_mod
 import threading
 import time
 import uuid as uuid_mod
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +34,9 @@ from typing import Any
 
 from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
-from banana_studio.domain.imagetype import MAX_REFERENCE_BYTES, MAX_REFERENCE_PIXELS, sniff_image_mime
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
-from banana_studio.store import deletion
+from banana_studio.store import deletion, references
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
@@ -85,31 +82,6 @@ def _prepare_lock(path: Path) -> Iterator[None]:
 LIVE_STATUSES = ("pending", "running")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
-
-
-def _check_reference_size(size: int, label: str) -> None:
-    if size > MAX_REFERENCE_BYTES:
-        raise ProjectError(f"Reference image {label} is too large ({size / (1024 * 1024):.1f} MB; at most "
-                           f"{MAX_REFERENCE_BYTES // (1024 * 1024)} MB).")
-
-
-_HEIF_READY: list[bool] = []
-
-
-def _heif_available() -> bool:
-    """Register pillow-heif's HEIF/HEIC decoder with Pillow (once); False if it is not installed."""
-    if not _HEIF_READY:
-        try:
-            import pillow_heif
-
-            pillow_heif.register_heif_opener()
-            _HEIF_READY.append(True)
-        except ImportError:
-            _HEIF_READY.append(False)
-    return _HEIF_READY[0]
-
-
 @dataclass(slots=True)
 class TurnNode:
     """A light row for tree views and listings."""
@@ -562,71 +534,13 @@ class ProjectStore:
 
     # -- references -------------------------------------------------------------------------------
     def add_reference(self, path: Path) -> Reference:
-        path = Path(path).expanduser()
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise ProjectError(f"Reference image not found: {path}") from None
-        except OSError as exc:
-            raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
-        if stat_mod.S_ISDIR(st.st_mode):
-            raise ProjectError(f"Reference {path} is a folder, not an image file.")
-        if not stat_mod.S_ISREG(st.st_mode):
-            raise ProjectError(f"Reference {path} is not a regular file (a pipe, device or socket); save the "
-                               "image to a file and add that.")
-        _check_reference_size(st.st_size, path.name)
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(MAX_REFERENCE_BYTES + 1)
-        except OSError as exc:
-            raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
-        return self.add_reference_bytes(data, "", path.name)
+        data = references.read_reference_file(Path(path).expanduser())
+        return self.add_reference_bytes(data, "", Path(path).name)
 
     def add_reference_bytes(self, data: bytes, mime: str, name: str) -> Reference:
-        """Check a reference completely (size first, then a full decode, HEIF/HEIC with pillow-heif)
-        before it is stored; anything the API would choke on is refused with the reason."""
-        from PIL import Image, UnidentifiedImageError
-
+        """Check a reference completely (see :func:`references.check_reference`), then store it."""
         label = name or "reference"
-        if not data:
-            raise ProjectError(f"Reference image {label} is empty.")
-        _check_reference_size(len(data), label)
-        sniffed = sniff_image_mime(data)
-        if sniffed in ("image/heic", "image/heif") and not _heif_available():
-            raise ProjectError(f"Reference image {label} is HEIF/HEIC, which needs the pillow-heif package to be "
-                               "checked; install it or convert the image to JPEG or PNG.")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as img:
-                    fmt = img.format or ""
-                    if img.width * img.height > MAX_REFERENCE_PIXELS:
-                        raise ProjectError(
-                            f"Reference image {label} is {img.width}×{img.height} pixels, more than the "
-                            f"{MAX_REFERENCE_PIXELS // 1_000_000} megapixel limit (possible decompression bomb)."
-                        )
-                    if fmt == "JPEG":  # decode at 1/8 scale: still catches truncation, far cheaper
-                        img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
-                    img.load()
-                    out_mime = _FORMAT_MIME.get(fmt)
-                    if out_mime == "image/heif":
-                        out_mime = sniffed if sniffed in ("image/heic", "image/heif") else out_mime
-                    if out_mime is None:
-                        # GIF, BMP, TIFF, AVIF...: the API wants PNG/JPEG/WEBP/HEIF, so convert once.
-                        buf = io.BytesIO()
-                        frame = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img
-                        frame.save(buf, format="PNG")
-                        data, out_mime = buf.getvalue(), "image/png"
-        except ProjectError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ProjectError(f"Reference image {label} has more pixels than the "
-                               f"{MAX_REFERENCE_PIXELS // 1_000_000} megapixel limit (possible decompression bomb)."
-                               ) from exc
-        except UnidentifiedImageError as exc:
-            raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
-        except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
-            raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
+        data, out_mime = references.check_reference(data, label)
         return self._store_reference(data, out_mime, label)
 
     def _store_reference(self, data: bytes, out_mime: str, label: str) -> Reference:
