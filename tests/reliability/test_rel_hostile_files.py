@@ -241,3 +241,16 @@ def test_set_key_refuses_a_file_that_is_not_toml(tmp_path: Path, iso_env: dict[s
     assert main(["config", "--set-key"]) == 1
     assert "not valid TOML" in capsys.readouterr().err
     assert cfg_path.read_text() == "[ui\ntheme = 'x'\n"
+
+
+def test_gen_output_into_the_project_is_refused(project: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`gen -o <project>/images/x.jpg` would leave an image in images/ that the index does not record."""
+    from rel_common import check_project
+
+    argv = _cli(["gen", "--demo", "-q", "a cat", "-o", str(project / "images" / "mine.jpg")], project)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "inside the project" in err and "Traceback" not in err
+    assert not (project / "images" / "mine.jpg").exists()
+    check_project(project, turns=2)

@@ -1041,28 +1041,7 @@ class ProjectStore:
         return {"turn": turn, "branch": branch, "project": float(project), "today": float(today)}
 
     def _check_export_dir(self, out_dir: Path) -> None:
-        """Exports never modify the project: refuse a folder inside it (or inside a folder it links to)."""
-        target = out_dir.resolve()
-        roots = {self.path.resolve()}
-        for sub in ("images", "blobs", "refs", ".thumbs", ".tmp", ".locks"):
-            with contextlib.suppress(OSError):
-                roots.add((self.path / sub).resolve())
-        for root in roots:
-            if target == root or root in target.parents:
-                raise ProjectError(f"Cannot export into {out_dir}: it is inside the project {self.name!r} "
-                                   f"({root}), and an export never changes a project. Choose a folder outside it.")
-
-    def _copy_out(self, src: Path, dest: Path) -> None:
-        """Copy via a temp file + rename: a ``dest`` that is a symlink or hard link is replaced, never
-        written through (so no file it points to can be changed)."""
-        tmp = temp_name(dest)
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        check_outside_project(self.path, out_dir, self.name)
 
     def export_branch(self, turn_id: int, out_dir: Path) -> Path:
         """Copy the branch's images into ``out_dir`` and write ``branch.json``; returns the JSON path."""
@@ -1083,7 +1062,7 @@ class ProjectStore:
                 dest = out_dir / dest_rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    self._copy_out(self.abs_path(im.path), dest)
+                    copy_out(self.abs_path(im.path), dest)
                 except OSError:
                     atomic_write(dest, self.blob_bytes(im.sha256))
                 images_out.append({"kind": im.kind, "index": im.index, "file": dest_rel, "sha256": im.sha256,
@@ -1125,6 +1104,32 @@ class ProjectStore:
         target = out_dir / "branch.json"
         atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
         return target
+
+
+def check_outside_project(project: Path, target: Path, name: str = "") -> None:
+    """Exports never modify a project: refuse a ``target`` inside it, or inside a folder it links to."""
+    resolved = Path(target).expanduser().resolve()
+    roots = {project.resolve()}
+    for sub in ("images", "blobs", "refs", ".thumbs", ".tmp", ".locks"):
+        with contextlib.suppress(OSError):
+            roots.add((project / sub).resolve())
+    for root in roots:
+        if resolved == root or root in resolved.parents:
+            raise ProjectError(f"Cannot write to {target}: it is inside the project {name or project.name!r} "
+                               f"({root}), and an export never changes a project. Choose a place outside it.")
+
+
+def copy_out(src: Path, dest: Path) -> None:
+    """Copy via a temp file + rename: a ``dest`` that is a symlink or hard link is replaced, never
+    written through (so no file it points to can be changed)."""
+    tmp = temp_name(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _export_content(content: Content | None) -> dict[str, Any] | None:
