@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import banana_studio.fakeserver.http_guard as http_guard
 from banana_studio.domain.catalogue import MODELS, get_model
-from banana_studio.fakeserver import http_guard, protocol
+from banana_studio.fakeserver import protocol
 from banana_studio.fakeserver.batch import BatchStore
 from banana_studio.fakeserver.faults import (
     ERROR_FAULTS,
