@@ -160,10 +160,19 @@ def test_oversize_reference_is_refused_before_it_is_sniffed(project: Path) -> No
 
 # -- misleading words ----------------------------------------------------------------------------------------
 
-def test_an_oversize_prompt_is_called_an_oversize_prompt() -> None:
-    prompt = "a" * (MAX_REQUEST_BYTES + 1024)
-    msgs = validate_request([], user_content(prompt), GenerationSettings())
+def test_an_oversize_prompt_is_called_an_oversize_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    import banana_studio.engine.request as request_mod
+
+    limit = min(MAX_REQUEST_BYTES, 2 * 1024 * 1024)  # the wording, not the limit's value, is under test
+    monkeypatch.setattr(request_mod, "MAX_REQUEST_BYTES", limit)
+    msgs = validate_request([], user_content("a" * (limit + 1024)), GenerationSettings())
     assert len(msgs) == 1 and "prompt text alone" in msgs[0] and "history" not in msgs[0]
+    ref = b"\x89PNG\r\n\x1a\n" + bytes(limit)
+    msgs = validate_request([], user_content("x", [(ref, "image/png")]), GenerationSettings())
+    assert len(msgs) == 1 and "reference images are" in msgs[0] and "history" not in msgs[0]
+    big = Content("model", [Part(mime_type="image/png", data=ref)])
+    msgs = validate_request([user_content("x"), big], user_content("again"), GenerationSettings())
+    assert len(msgs) == 1 and "branch history re-sends" in msgs[0]
 
 
 @pytest.mark.parametrize("value", ["1e-300", "0.001", "-5", "1e300", "inf"])
