@@ -3,6 +3,7 @@ routes (no CSRF, no DNS rebinding), bounded bodies with 400/411/413 answers and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -29,10 +30,11 @@ def raw(srv: FakeGemini, request: bytes, *, body_chunks: list[bytes] = (), half_
         for chunk in body_chunks:
             try:
                 sock.sendall(chunk)
-            except (BrokenPipeError, ConnectionResetError):
+            except OSError:
                 break  # the server answered and closed early: fine
         if half_close:
-            sock.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):  # already closed by the server: fine too
+                sock.shutdown(socket.SHUT_WR)
         data = b""
         while True:
             try:

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import re
+import socket
+import time
 from email.message import Message
 from typing import BinaryIO
 
@@ -126,3 +129,22 @@ def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
         if _line(rfile) == b"":
             return b"".join(chunks)
     raise HttpError(400, "Too many trailer lines.")
+
+
+def lingering_close(sock: socket.socket, *, max_bytes: int = 8 * 1024 * 1024, seconds: float = 2.0) -> None:
+    """After an early answer (413, 400…): stop sending, then read and drop what the client is still
+    sending, a bounded amount, so the kernel does not reset the connection and destroy the answer
+    before the client has read it (what web servers call a lingering close)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + seconds
+        drained = 0
+        while drained < max_bytes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            data = sock.recv(65536)
+            if not data:
+                break
+            drained += len(data)

@@ -293,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.send_json(err.code, err.body(), {"Connection": "close"})
+                self.wfile.flush()
+            http_guard.lingering_close(self.connection)
             return
         body: Any = None
         ctype = (self.headers.get("Content-Type") or "").lower()
