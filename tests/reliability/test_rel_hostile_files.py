@@ -263,3 +263,12 @@ def test_gen_output_into_the_project_is_refused(project: Path, tmp_path: Path,
     assert "inside the project" in err and "Traceback" not in err
     assert not (project / "images" / "mine.jpg").exists()
     check_project(project, turns=2)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "GIF", "BMP", "TIFF"])
+def test_formats_the_api_does_not_take_become_png(fmt: str, project: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buf, fmt)
+    with ProjectStore.open_path(project) as s:
+        ref = s.add_reference_bytes(buf.getvalue(), "", f"x.{fmt.lower()}")
+        assert ref.mime_type == "image/png" and s.reference_bytes(ref).startswith(b"\x89PNG\r\n\x1a\n")
