@@ -272,3 +272,9 @@ def test_formats_the_api_does_not_take_become_png(fmt: str, project: Path) -> No
     with ProjectStore.open_path(project) as s:
         ref = s.add_reference_bytes(buf.getvalue(), "", f"x.{fmt.lower()}")
         assert ref.mime_type == "image/png" and s.reference_bytes(ref).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_heif_header_followed_by_junk_is_refused_not_sent(project: Path) -> None:
+    junk = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(4096)
+    with ProjectStore.open_path(project) as s, pytest.raises(ProjectError, match=r"photo\.heic"):
+        s.add_reference_bytes(junk, "", "photo.heic")
