@@ -387,7 +387,8 @@ def test_recorded_requests(client: genai.Client, srv: FakeGemini) -> None:
     assert rec.headers["x-goog-api-key"] == "<redacted>"
     assert rec.body["contents"][0]["parts"][0]["text"] == "record me"
     assert rec.received_at <= time.time()
-    listed = httpx.get(srv.base_url + "/_fake/requests", timeout=5).json()["requests"]
+    listed = httpx.get(srv.base_url + "/_fake/requests", headers={"X-Fake-Token": srv.control_token},
+                       timeout=5).json()["requests"]
     assert listed[0]["headers"]["x-goog-api-key"] == "<redacted>"
     assert "test-key-123" not in json.dumps(listed)
 
@@ -450,15 +451,17 @@ def test_fault_by_header_tag_and_control_route(srv: FakeGemini) -> None:
                                          config=cfg(image_only=False))
     assert [p.text for p in resp.candidates[0].content.parts if p.text] == ["Here is your image: tag stripped."]
 
-    r = httpx.post(srv.base_url + "/_fake/faults", json={"name": "server", "count": 1}, timeout=5)
+    tok = {"X-Fake-Token": srv.control_token}
+    r = httpx.post(srv.base_url + "/_fake/faults", json={"name": "server", "count": 1}, headers=tok, timeout=5)
     assert r.status_code == 200 and r.json()["pending"] == [{"name": "server", "count": 1}]
     with pytest.raises(errors.ServerError):
         plain.models.generate_content(model=PRO, contents="x", config=cfg())
     assert plain.models.generate_content(model=PRO, contents="x", config=cfg()).candidates
-    httpx.post(srv.base_url + "/_fake/faults", json={"name": "server", "count": 3}, timeout=5)
-    assert httpx.post(srv.base_url + "/_fake/reset", timeout=5).status_code == 200
+    httpx.post(srv.base_url + "/_fake/faults", json={"name": "server", "count": 3}, headers=tok, timeout=5)
+    assert httpx.post(srv.base_url + "/_fake/reset", json={}, headers=tok, timeout=5).status_code == 200
     assert srv.pending_faults == [] and srv.requests == []
-    assert httpx.post(srv.base_url + "/_fake/faults", json={"name": "nope"}, timeout=5).status_code == 400
+    assert httpx.post(srv.base_url + "/_fake/faults", json={"name": "nope"}, headers=tok,
+                      timeout=5).status_code == 400
     with pytest.raises(ValueError):
         srv.inject("nope")
 

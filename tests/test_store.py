@@ -254,11 +254,27 @@ def test_gif_reference_converted_to_png(store: ProjectStore) -> None:
     assert Image.open(io.BytesIO(store.reference_bytes(ref))).format == "PNG"
 
 
-def test_heic_reference_stored_as_is(store: ProjectStore) -> None:
-    data = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+def _heic_bytes() -> bytes:
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (64, 48), "purple")).save(buf, quality=60)
+    return buf.getvalue()
+
+
+def test_heic_reference_is_decoded_then_stored_as_is(store: ProjectStore) -> None:
+    data = _heic_bytes()
+    assert data[4:12] == b"ftypheic"
     ref = store.add_reference_bytes(data, "", "photo.heic")
     assert ref.mime_type == "image/heic" and ref.path.endswith(".heic")
     assert store.reference_bytes(ref) == data
+
+
+def test_heif_header_followed_by_junk_is_refused(store: ProjectStore) -> None:
+    data = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    with pytest.raises(ProjectError, match=r"photo\.heic"):
+        store.add_reference_bytes(data, "", "photo.heic")
+    assert not (store.path / "refs").exists() or list((store.path / "refs").iterdir()) == []
 
 
 def _png_with_dims(w: int, h: int) -> bytes:

@@ -96,6 +96,24 @@ def load_config(path: Path | None = None) -> Config:
     return cfg
 
 
+MAX_BUDGET = 1_000_000.0
+
+
+def _budget(cfg: Config, key: str, value: float | None) -> float | None:
+    """A budget in dollars, kept to the cent so what is shown ($x.yz) is exactly what is enforced.  0 blocks
+    every paid request; an amount below one cent or absurdly large is refused (it would show as $0.00)."""
+    if value is None:
+        return None
+    if value == 0:
+        return 0.0
+    if not 0.01 <= value <= MAX_BUDGET:
+        cfg.problems.append(f"Config budget.{key} = {value!r} is not a usable amount: use 0 to block every paid "
+                            f"request, or dollars from 0.01 to {MAX_BUDGET:,.0f}. No {key} budget is applied "
+                            "until it is fixed.")
+        return None
+    return round(float(value), 2)
+
+
 def _apply(cfg: Config, data: dict[str, Any]) -> None:
     def take(section: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
         if key not in section:
@@ -141,12 +159,8 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
     if isinstance(keymap, dict):
         cfg.keymap = {str(k): str(val) for k, val in keymap.items() if isinstance(val, str)}
     budget = top.get("budget", {}) if isinstance(top.get("budget", {}), dict) else {}
-    v = take(budget, "daily", (int, float), "budget.")
-    if v is not None:
-        cfg.daily_budget = float(v)
-    v = take(budget, "project", (int, float), "budget.")
-    if v is not None:
-        cfg.project_budget = float(v)
+    cfg.daily_budget = _budget(cfg, "daily", take(budget, "daily", (int, float), "budget."))
+    cfg.project_budget = _budget(cfg, "project", take(budget, "project", (int, float), "budget."))
     net = top.get("network", {}) if isinstance(top.get("network", {}), dict) else {}
     v = take(net, "retry_attempts", int, "network.")
     if v is not None:
@@ -187,14 +201,17 @@ def uses_vertex() -> bool:
     return os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true", "yes")
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically with mode 0600 (config files may hold the key)."""
+def write_private(path: Path, text: str | bytes) -> None:
+    """Write ``text`` atomically with mode 0600 (config files may hold the key).  A symlinked ``path`` is
+    written through: the file it points to is replaced, the link stays a link."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8", errors="surrogateescape") if isinstance(text, str) else text
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
@@ -207,17 +224,42 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+class ConfigWriteError(Exception):
+    """The config file cannot be edited safely (not valid TOML); it was left untouched."""
+
+
 def save_api_key(key: str, path: Path | None = None) -> Path:
-    """Store the key in the config file (0600), keeping every other line as it was."""
+    """Store the key as the top-level ``api_key`` of the config file (mode 0600), changing nothing else:
+    an existing top-level ``api_key`` gets its value replaced in place (tomlkit round trip), otherwise one
+    line is added at the very top.  Every other byte, comments and multi-line strings included, is kept;
+    a symlinked config file is written through.  Raises :class:`ConfigWriteError` for a file that is not
+    valid TOML (nothing is changed then)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     path = path or paths.config_file()
-    lines: list[str] = []
-    if path.exists():  # bytes that are not UTF-8 are kept exactly as they were (surrogateescape)
-        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-    # api_key must sit before the first [table] header to be top-level.
-    lines = [ln for ln in lines if not ln.strip().startswith("api_key")]
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-    lines.insert(0, f'api_key = "{escaped}"')
-    write_private(path, "\n".join(lines) + "\n")
+    raw = b""
+    if path.exists():
+        raw = path.read_bytes()
+    # Bytes that are not UTF-8 ride along unchanged (surrogateescape) and are written back as they were.
+    text = raw.decode("utf-8", errors="surrogateescape")
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigWriteError(f"{path} is not valid TOML ({exc}); fix it first. Nothing was changed.") from exc
+    if "api_key" in doc and not isinstance(doc["api_key"], dict):
+        doc["api_key"] = key
+        out = tomlkit.dumps(doc)
+    else:
+        out = f"api_key = {tomlkit.item(key).as_string()}\n" + text
+    try:
+        ok = tomlkit.parse(out).get("api_key") == key
+    except TOMLKitError:
+        ok = False
+    if not ok:  # e.g. a dotted `api_key.something = …` already owns the name
+        raise ConfigWriteError(f"{path} already uses the name api_key for something else; fix it first. "
+                               "Nothing was changed.")
+    write_private(path, out)
     return path
 
 

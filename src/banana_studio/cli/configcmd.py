@@ -13,7 +13,7 @@ import re
 import sys
 
 from banana_studio import paths
-from banana_studio.config import load_config, resolve_api_key, save_api_key, uses_vertex
+from banana_studio.config import ConfigWriteError, load_config, resolve_api_key, save_api_key, uses_vertex
 
 _KEY_SOURCES = {
     "GOOGLE_API_KEY": "environment variable GOOGLE_API_KEY",
@@ -76,7 +76,15 @@ def set_key() -> int:
         print("error: that does not look like an API key (it contains spaces or control characters); "
               "nothing was changed.", file=sys.stderr)
         return 2
-    path = save_api_key(key, paths.config_file())
+    try:
+        path = save_api_key(key, paths.config_file())
+    except ConfigWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or paths.config_file()}: {exc.strerror}. Nothing was changed.",
+              file=sys.stderr)
+        return 1
     print(f"Saved the API key to {path} (readable only by you).")
     if not _looks_like_key(key):
         print("note: the key does not look like a Google AI Studio key (AIza…); it was stored anyway.",

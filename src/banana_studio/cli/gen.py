@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -223,6 +222,8 @@ def _shell_quote(text: str) -> str:
 
 
 def _copy_outputs(root: Path, turn: Turn, out_arg: str) -> list[Path]:
+    from banana_studio.store.project import check_outside_project, copy_out
+
     finals = turn.final_images
     names = [Path(f.path).name for f in finals]
     targets = output_paths(out_arg, [f.mime_type for f in finals], names)
@@ -231,8 +232,9 @@ def _copy_outputs(root: Path, turn: Turn, out_arg: str) -> list[Path]:
     for img, dest in zip(finals, targets, strict=True):
         if not out.is_dir() and out.suffix and dest.suffix != out.suffix and len(finals) == 1:
             _err(f"note: the model returned {img.mime_type}; writing {dest.name} instead of {out.name}.")
+        check_outside_project(root, dest)  # a copy into the project would be an image off the record
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / img.path, dest)
+        copy_out(root / img.path, dest)
         written.append(dest)
     return written
 
@@ -275,12 +277,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     if turn is None or root is None or code != EXIT_OK:
         return code
+    from banana_studio.store import ProjectError
+
     paths = [root / f.path for f in turn.final_images]
     if getattr(args, "output", None):
         try:
             paths = _copy_outputs(root, turn, str(args.output))
-        except OSError as exc:
-            _err(f"error: cannot write {args.output}: {exc.strerror or exc}. The image is saved in the project: "
+        except (OSError, ProjectError) as exc:
+            why = f"{exc.strerror}." if isinstance(exc, OSError) and exc.strerror else str(exc)
+            _err(f"error: cannot write {args.output}: {why} The image is saved in the project: "
                  + ", ".join(str(root / f.path) for f in turn.final_images))
             return EXIT_FAILED
     for p in paths:

@@ -7,7 +7,9 @@ that command runs, so ``banana-studio --help`` and the studio's first paint stay
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -154,10 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         module = importlib.import_module(COMMANDS[args.command])
         try:
-            return int(module.run(args) or 0)
+            code = int(module.run(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows up here, inside the handler, not at interpreter exit
+            return code
         except KeyboardInterrupt:
             print("Interrupted.", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            # `banana-studio recipe IMG | head -2`: the reader went away.  Quietly stop, like any Unix filter
+            # killed by SIGPIPE (exit status 128 + 13); point stdout at /dev/null so the exit flush is silent.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+            return 141
 
 
 if __name__ == "__main__":

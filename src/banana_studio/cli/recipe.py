@@ -11,6 +11,7 @@ from banana_studio.cli.output import print_json
 from banana_studio.config import load_config, redact
 from banana_studio.domain.safetext import dumps_json
 from banana_studio.store import find_turn_for_image
+from banana_studio.store.files import read_image_file
 from banana_studio.store.recipe import read_recipe
 
 _SETTING_NAMES = {
@@ -47,9 +48,9 @@ def format_recipe(recipe: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     path = Path(args.image).expanduser()
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"Error: cannot read {path}: {exc.strerror}.", file=sys.stderr)
+        data = read_image_file(path)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return 1
     recipe = read_recipe(data)
     if recipe is None:

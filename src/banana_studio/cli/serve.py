@@ -10,7 +10,7 @@ import threading
 from banana_studio.fakeserver import FAULTS, FakeGemini
 
 
-def usage_text(base_url: str, small: bool = False) -> str:
+def usage_text(base_url: str, small: bool = False, token: str = "<token>") -> str:
     size = ("small (--small: ~100 KB images, 500-byte signatures)" if small else
             "real size (1K JPEG ~1 MB, full-size drafts, 0.5-2.5 MB thought signatures)")
     width = max(len(n) for n in FAULTS)
@@ -28,6 +28,8 @@ def usage_text(base_url: str, small: bool = False) -> str:
         f"{faults}\n"
         "\n"
         "Control: POST /_fake/reset, GET /_fake/requests (recorded requests, keys redacted).\n"
+        f"Control routes need the header 'X-Fake-Token: {token}' (and JSON for POST); only Host\n"
+        "127.0.0.1 / localhost is served, so web pages in your browser cannot drive or read this server.\n"
         "Press Ctrl-C to stop."
     )
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
               file=sys.stderr)
         return 1
-    print(usage_text(srv.base_url, srv.small), flush=True)
+    print(usage_text(srv.base_url, srv.small, srv.control_token), flush=True)
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.content import Content, Part
+from banana_studio.domain.imagetype import sniff_image_mime
 from banana_studio.domain.settings import (
     MAX_REQUEST_BYTES,
     REQUEST_WARN_FRACTION,
@@ -19,22 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 API_VERSION = "v1beta"
 _JSON_OVERHEAD_PER_PART = 64
-
-
-def sniff_image_mime(data: bytes) -> str | None:
-    """The MIME type of image bytes from their magic number (cheap; no decoding)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1",
-                                                b"msf1", b"avif"):
-        return "image/heif" if data[8:12] in (b"mif1", b"msf1") else "image/heic"
-    return None
 
 
 def _b64_len(n: int) -> int:
@@ -124,10 +109,7 @@ def validate_request(history: list[Content], user: Content, settings: Generation
                 out.append(f"History content {ci} part {pi} has no image bytes (internal error: blob not inflated).")
     size = request_size(history, user, settings)
     if size > MAX_REQUEST_BYTES:
-        mb = size / MB
-        limit = MAX_REQUEST_BYTES / MB
-        out.append(f"The request would be {mb:.1f} MB (limit {limit:.0f} MB): the branch history re-sends every "
-                   f"earlier image. {WAY_ON} Or fork from an earlier turn, or drop some references.")
+        out.append(_too_big(size, history, user, settings))
     return out
 
 
@@ -147,6 +129,25 @@ def size_warning(size: int, settings: GenerationSettings | None = None) -> str:
     drafts = " Or turn off replaying draft images (settings: replay_drafts)." \
         if settings is not None and settings.replay_drafts else ""
     return f"{head} {WAY_ON}{drafts}"
+
+
+def _too_big(size: int, history: list[Content], user: Content, settings: GenerationSettings) -> str:
+    """Say what actually makes the request too big: the prompt, the references or the branch history."""
+    text = len(settings.system_instruction.encode("utf-8")) + sum(
+        len(p.text.encode("utf-8")) for p in user.parts if p.text)
+    refs = sum(_b64_len(len(p.data)) for p in user.parts if p.data is not None)
+    past = request_size(history, Content(user.role, []), settings) - request_size([], Content(user.role, []),
+                                                                                  settings)
+    head = f"The request would be {size / MB:.1f} MB (limit {MAX_REQUEST_BYTES / MB:.0f} MB)"
+    biggest = max((past, "history"), (refs, "refs"), (text, "text"))[1]
+    if biggest == "text":
+        return (f"{head}: the prompt text alone is {text / MB:.1f} MB. Shorten the prompt or the system "
+                "instruction.")
+    if biggest == "refs":
+        return (f"{head}: the reference images are {refs / MB:.1f} MB once encoded. Drop some references or use "
+                "smaller files.")
+    return (f"{head}: the branch history re-sends every earlier image ({past / MB:.1f} MB). {WAY_ON} Or fork from "
+            "an earlier turn, or drop some references.")
 
 
 # -- SDK conversion ---------------------------------------------------------------------------------

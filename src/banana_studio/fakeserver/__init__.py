@@ -21,7 +21,8 @@ Routes (any path prefix; versions v1, v1beta, v1alpha; key in ``x-goog-api-key``
   ``GET /{ver}/files/{id}:download?alt=media`` and ``/download/{ver}/files/{id}:download?alt=media``.
 * ``GET /{ver}/models``, ``GET /{ver}/models/{model}``, ``POST ...:countTokens``.
 * Control: ``POST /_fake/faults`` ``{"name", "count", ...params}``, ``GET /_fake/faults``,
-  ``POST /_fake/reset``, ``GET /_fake/requests``.
+  ``POST /_fake/reset``, ``GET /_fake/requests``; they need ``X-Fake-Token: <FakeGemini.control_token>``
+  (and JSON for POST).  Every request must be addressed to a loopback Host (see ``http_guard``).
 
 Faults (see :data:`FAULTS`) are chosen, in this order, by the ``x-fake-fault: name;k=v`` header,
 a ``[fault:name;k=v]`` tag in the last user turn's text (stripped from the drawn prompt), or the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import banana_studio.fakeserver.http_guard as http_guard
 from banana_studio.domain.catalogue import MODELS, get_model
 from banana_studio.fakeserver import hostile, protocol
 from banana_studio.fakeserver.batch import BatchStore
@@ -97,6 +99,8 @@ class FakeGemini:
         """Like the real model, give each unseeded request a different picture (demo mode); off by
         default so tests get one deterministic image per request."""
         self._unseeded_count = 0
+        self.control_token = secrets.token_urlsafe(24)
+        """Required (``X-Fake-Token`` header) by the ``/_fake/`` control routes; new for every server."""
         self.batches = BatchStore(self)
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining]
@@ -266,23 +270,6 @@ class _Handler(BaseHTTPRequestHandler):
     def fake(self) -> FakeGemini:
         return self.server.fake
 
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise ApiError(413, "Request payload size exceeds the limit.", "INVALID_ARGUMENT")
-        return self.rfile.read(length) if length else b""
-
     def send_json(self, code: int, obj: Any, extra_headers: dict[str, str] | None = None) -> None:
         data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         self.send_bytes(code, data, "application/json; charset=UTF-8", extra_headers)
@@ -305,10 +292,17 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
-            raw = self._read_body()
-        except ApiError as err:
+            http_guard.check_host(self.headers)
+            raw = http_guard.read_body(method, self.headers, self.rfile, MAX_BODY)
+            if "/_fake/" in url.path:
+                http_guard.check_control(method, self.headers, self.fake.control_token)
+        except http_guard.HttpError as err:
+            # The rest of the request is not read: answer, then close the connection.
             self.close_connection = True
-            self.send_error_json(err)
+            with contextlib.suppress(OSError):
+                self.send_json(err.code, err.body(), {"Connection": "close"})
+                self.wfile.flush()
+            http_guard.lingering_close(self.connection)
             return
         body: Any = None
         ctype = (self.headers.get("Content-Type") or "").lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,20 @@ def _test_delay(path: Path) -> None:
         if ready:
             Path(ready).write_text(str(path))
         time.sleep(float(delay))
+
+
+def fault_point(name: str) -> None:
+    """Test hook: with ``BANANA_STUDIO_TEST_PAUSE_AT=<name>`` the process writes ``name`` to the file
+    ``BANANA_STUDIO_TEST_PAUSE_FILE`` when it reaches this point and then waits there until it is killed.
+    Crash tests use it to kill a process at an exact step instead of guessing with sleeps."""
+    want = os.environ.get("BANANA_STUDIO_TEST_PAUSE_AT")
+    if not want or want != name:
+        return
+    flag = os.environ.get("BANANA_STUDIO_TEST_PAUSE_FILE")
+    if flag:
+        Path(flag).write_text(name, encoding="utf-8")
+    while True:
+        time.sleep(3600)
 
 
 def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
@@ -141,8 +156,34 @@ EXT_BY_MIME = {
     "image/heic": "heic",
     "image/heif": "heif",
     "image/gif": "gif",
+    "image/avif": "avif",
 }
 
 
 def ext_for(mime: str) -> str:
     return EXT_BY_MIME.get((mime or "").lower(), "bin")
+
+
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+"""Far above any image the studio writes (a 4K PNG is ~30 MB); stops ``recipe /dev/zero`` reading forever."""
+
+
+def read_image_file(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``ValueError`` with a clear reason otherwise."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise ValueError(f"{path} is {what}, not an image file.")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit // (1024 * 1024)} MB: not an image Banana Studio made.")
+    return data

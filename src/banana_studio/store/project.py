@@ -26,11 +26,10 @@ import sqlite3
 import threading
 import time
 import uuid as uuid_mod
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from banana_studio import __version__
@@ -38,12 +37,14 @@ from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
-from banana_studio.store import queries
+from banana_studio.store import deletion, queries, references
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
     ext_for,
+    fault_point,
     pid_alive,
+    read_image_file,
     sweep_temp_files,
     temp_name,
 )
@@ -58,9 +59,6 @@ except ImportError:  # pragma: no cover - Windows
 
 DB_NAME = "project.db"
 BUSY_TIMEOUT_MS = 15000
-MAX_REFERENCE_BYTES = 50 * 1024 * 1024
-MAX_REFERENCE_PIXELS = 89_000_000
-"""About Pillow's own decompression-bomb warning threshold."""
 SIG_INLINE_MAX = 4096
 """Thought signatures longer than this (bytes) go to the blob store instead of the DB row."""
 HEARTBEAT_STALE_SECONDS = 600.0
@@ -85,11 +83,6 @@ def _prepare_lock(path: Path) -> Iterator[None]:
 LIVE_STATUSES = ("pending", "running")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_HEIF_BRANDS = {b"ftypheic": "image/heic", b"ftypheix": "image/heic", b"ftypheif": "image/heif",
-                b"ftypmif1": "image/heif", b"ftyphevc": "image/heif"}
-_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
-
-
 @dataclass(slots=True)
 class TurnNode:
     """A light row for tree views and listings."""
@@ -229,6 +222,10 @@ class ProjectStore:
 
     @staticmethod
     def _check_writable(path: Path) -> None:
+        locks = path / ".locks"
+        if os.path.lexists(locks) and not locks.is_dir():
+            raise ProjectError(f"{locks} is not a folder (Banana Studio keeps its process locks there). "
+                               "Move that file away and try again.")
         probe = path / f".write-probe.{os.getpid()}.{threading.get_ident()}"
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -349,14 +346,29 @@ class ProjectStore:
         if fcntl is None:
             yield
             return
-        lp = self.path / ".locks" / "gc.lock"
-        lp.parent.mkdir(exist_ok=True)
-        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        lp = self._locks_dir() / "gc.lock"
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectError(f"Cannot open the project lock {lp}: {exc.strerror}.") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
             os.close(fd)
+
+    def _locks_dir(self) -> Path:
+        d = self.path / ".locks"
+        try:
+            d.mkdir(exist_ok=True)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise ProjectError(f"Cannot create the project's lock folder {d}: {exc.strerror}.") from exc
+        if not d.is_dir():
+            raise ProjectError(f"{d} is not a folder (Banana Studio keeps its process locks there). "
+                               "Move that file away and try again.")
+        return d
 
     # -- per-turn owner locks -----------------------------------------------------------------
     def _lock_path(self, turn_id: int) -> Path:
@@ -366,9 +378,12 @@ class ProjectStore:
         """Become the owner of ``turn_id``; False if another live process (or store) owns it."""
         if fcntl is None or turn_id in self._turn_locks:
             return True
+        self._locks_dir()
         lp = self._lock_path(turn_id)
-        lp.parent.mkdir(exist_ok=True)
-        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectError(f"Cannot create the turn lock {lp}: {exc.strerror}.") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -411,6 +426,7 @@ class ProjectStore:
         """Mark turns whose owner process died as ``interrupted`` (done automatically on open; call it
         again any time, e.g. on a timer).  Returns the ids marked now; also sweeps dead writers' temp files."""
         dead: list[int] = []
+        self._finish_pending_deletions()
         rows = self._query("SELECT id, owner_pid, heartbeat FROM turns WHERE status IN ('pending', 'running')")
         if rows:
             now = time.time()
@@ -456,11 +472,12 @@ class ProjectStore:
 
     # -- paths and blobs --------------------------------------------------------------------------
     def abs_path(self, rel: str) -> Path:
-        p = (self.path / rel).resolve()
-        root = self.path.resolve()
-        if p != root and root not in p.parents:
+        """The file a recorded relative path names.  Checked lexically (no absolute path, no ``..``), so a
+        folder the user replaced by a symlink (``images/`` moved to another disk) keeps working."""
+        pure = PurePosixPath(str(rel).replace("\\", "/"))
+        if not str(rel) or pure.is_absolute() or ".." in pure.parts or ":" in (pure.parts[0] if pure.parts else ""):
             raise ProjectError(f"Path {rel!r} points outside the project.")
-        return p
+        return self.path.joinpath(*pure.parts)
 
     def _write(self, target: Path, data: bytes) -> None:
         """Atomic write whose temp file lives in ``.tmp/`` (swept on open), never beside the target."""
@@ -477,7 +494,7 @@ class ProjectStore:
         return sha
 
     def _ref_path(self, sha: str) -> Path | None:
-        for ext in ("png", "jpg", "webp", "heic", "heif", "gif", "bin"):
+        for ext in ("png", "jpg", "webp", "heic", "heif", "gif", "avif", "bin"):
             p = self.path / "refs" / f"{sha}.{ext}"
             if p.exists():
                 return p
@@ -525,57 +542,13 @@ class ProjectStore:
 
     # -- references -------------------------------------------------------------------------------
     def add_reference(self, path: Path) -> Reference:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise ProjectError(f"Reference image not found: {path}")
-        size = path.stat().st_size
-        if size > MAX_REFERENCE_BYTES:
-            raise ProjectError(f"Reference image {path.name} is too large ({size / 1e6:.1f} MB; at most 50 MB).")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
-        return self.add_reference_bytes(data, "", path.name)
+        data = references.read_reference_file(Path(path).expanduser())
+        return self.add_reference_bytes(data, "", Path(path).name)
 
     def add_reference_bytes(self, data: bytes, mime: str, name: str) -> Reference:
-        from PIL import Image, UnidentifiedImageError
-
+        """Check a reference completely (see :func:`references.check_reference`), then store it."""
         label = name or "reference"
-        if data[4:12] in _HEIF_BRANDS:
-            # Gemini accepts HEIC/HEIF; Pillow cannot decode it without a plugin, so store it as is.
-            return self._store_reference(data, _HEIF_BRANDS[data[4:12]], label)
-        if len(data) > MAX_REFERENCE_BYTES:
-            raise ProjectError(f"Reference image {label} is too large ({len(data) / 1e6:.1f} MB; at most 50 MB).")
-        if not data:
-            raise ProjectError(f"Reference image {label} is empty.")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as img:
-                    fmt = img.format or ""
-                    if img.width * img.height > MAX_REFERENCE_PIXELS:
-                        raise ProjectError(
-                            f"Reference image {label} is {img.width}×{img.height} pixels — too large "
-                            "(possible decompression bomb)."
-                        )
-                    if fmt == "JPEG":  # decode at 1/8 scale: still catches truncation, far cheaper
-                        img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
-                    img.load()
-                    out_mime = _FORMAT_MIME.get(fmt)
-                    if out_mime is None:
-                        # GIF, BMP, TIFF...: the API wants PNG/JPEG/WEBP/HEIF, so convert once.
-                        buf = io.BytesIO()
-                        frame = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img
-                        frame.save(buf, format="PNG")
-                        data, out_mime = buf.getvalue(), "image/png"
-        except ProjectError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ProjectError(f"Reference image {label} is too large (possible decompression bomb).") from exc
-        except UnidentifiedImageError as exc:
-            raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
+        data, out_mime = references.check_reference(data, label)
         return self._store_reference(data, out_mime, label)
 
     def _store_reference(self, data: bytes, out_mime: str, label: str) -> Reference:
@@ -755,41 +728,22 @@ class ProjectStore:
 
         row = self._turn_row(turn_id)
         row["model_version"] = model_version or row.get("model_version") or ""  # for the embedded recipe
-        model_json, shas = self._content_json(model_content)
         raw_by_sha: dict[str, bytes] = {}
         if model_content is not None:
             for p in model_content.parts:
                 if p.data is not None:
                     raw_by_sha[sha256_hex(p.data)] = p.data
-        ext = Content.from_json(json.loads(model_json)) if model_json else None
-        existing = self._query("SELECT sha256 FROM images WHERE turn_id = ? AND kind = 'draft'", (turn_id,))
-        have_drafts = {r[0] for r in existing}
-        draft_rows: list[tuple[Any, ...]] = []
-        final_rows: list[tuple[Any, ...]] = []
-        if ext is not None:
-            n_existing = len(have_drafts)
-            for i, part in enumerate(ext.draft_images()):
-                sha = part.blob or ""
-                if sha in have_drafts:
-                    continue
-                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
-                idx = n_existing + i
-                rel = self._write_draft_file(turn_id, sha, data, part.mime_type or "", idx)
-                w, h = _image_size(data)
-                draft_rows.append((turn_id, "draft", idx, sha, part.mime_type, rel, w, h, sha))
-            slug = slugify(row["prompt"])
-            for i, part in enumerate(ext.final_images()):
-                sha = part.blob or ""
-                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
-                suffix = "" if i == 0 else f"-{i + 1}"
-                rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
-                file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
-                try:
-                    self._write(self.path / rel, file_bytes)
-                except OSError as exc:
-                    raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
-                w, h = _image_size(data)
-                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_hex(file_bytes)))
+        written: list[str] = []
+        try:
+            model_json, shas, draft_rows, final_rows = self._write_answer(turn_id, row, model_content, raw_by_sha,
+                                                                          written)
+        except (OSError, ProjectError) as exc:
+            # Nothing partial stays: files of this answer already in images/ go, and the turn is recorded
+            # failed *with* its usage and cost (the answer was billed even though it could not be saved).
+            self._abandon_answer(turn_id, written, raw_by_sha, usage=usage, cost=cost,
+                                 finish_reason=finish_reason, finish_message=finish_message,
+                                 model_version=model_version, response_id=response_id, error=str(exc))
+            raise
         now = time.time()
         with self._tx() as c:
             self._require(c, turn_id)
@@ -813,6 +767,72 @@ class ProjectStore:
             with self._lock:
                 self._release_turn_lock(turn_id)
         return self.get_turn(turn_id)
+
+    def _write_answer(self, turn_id: int, row: dict[str, Any], model_content: Content | None,
+                      raw_by_sha: dict[str, bytes], written: list[str],
+                      ) -> tuple[str | None, set[str], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Blobs, draft files and final files (recipe embedded) of an answer; ``written`` collects the
+        image files placed so far, so a failure half-way can take them back."""
+        model_json, shas = self._content_json(model_content)
+        ext = Content.from_json(json.loads(model_json)) if model_json else None
+        existing = self._query("SELECT sha256 FROM images WHERE turn_id = ? AND kind = 'draft'", (turn_id,))
+        have_drafts = {r[0] for r in existing}
+        draft_rows: list[tuple[Any, ...]] = []
+        final_rows: list[tuple[Any, ...]] = []
+        if ext is not None:
+            n_existing = len(have_drafts)
+            for i, part in enumerate(ext.draft_images()):
+                sha = part.blob or ""
+                if sha in have_drafts:
+                    continue
+                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
+                idx = n_existing + i
+                rel = self._write_draft_file(turn_id, sha, data, part.mime_type or "", idx)
+                written.append(rel)
+                w, h = _image_size(data)
+                draft_rows.append((turn_id, "draft", idx, sha, part.mime_type, rel, w, h, sha))
+            slug = slugify(row["prompt"])
+            for i, part in enumerate(ext.final_images()):
+                sha = part.blob or ""
+                data = raw_by_sha.get(sha) or self.blob_bytes(sha)
+                suffix = "" if i == 0 else f"-{i + 1}"
+                rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
+                file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
+                try:
+                    self._write(self.path / rel, file_bytes)
+                except OSError as exc:
+                    raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
+                written.append(rel)
+                w, h = _image_size(data)
+                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_hex(file_bytes)))
+        return model_json, shas, draft_rows, final_rows
+
+    def _abandon_answer(self, turn_id: int, written: list[str], raw_by_sha: dict[str, bytes], *,
+                        usage: dict[str, Any] | None, cost: float, finish_reason: str, finish_message: str,
+                        model_version: str, response_id: str, error: str) -> None:
+        from banana_studio.config import redact
+
+        recorded = {str(r[0]) for r in self._query("SELECT path FROM images WHERE turn_id = ?", (turn_id,))}
+        for rel in written:
+            if rel not in recorded:
+                with contextlib.suppress(OSError):
+                    self.abs_path(rel).unlink()
+        # Blobs of the answer that did land are tied to the turn, so deleting it later reclaims them.
+        landed = [sha for sha in raw_by_sha if (self.path / blob_rel(sha)).is_file()]
+        now = time.time()
+        with contextlib.suppress(ProjectError), self._tx() as c:
+            self._require(c, turn_id)
+            c.execute(
+                "UPDATE turns SET status = 'failed', finish_reason = ?, finish_message = ?, usage_json = ?, cost = ?, "
+                "model_version = ?, response_id = ?, error = ?, error_kind = 'storage', updated_at = ?, heartbeat = ? "
+                "WHERE id = ?",
+                (finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version, response_id,
+                 redact(f"Could not save the turn: {error}"), now, now, turn_id),
+            )
+            c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
+                          [(turn_id, sha) for sha in landed])
+        with self._lock:
+            self._release_turn_lock(turn_id)
 
     # -- reading ----------------------------------------------------------------------------------
     def get_turn(self, turn_id: int) -> Turn:
@@ -946,6 +966,8 @@ class ProjectStore:
             return self._delete_branch(turn_id)
 
     def _delete_branch(self, turn_id: int) -> int:
+        # Crash-safe order (see store/deletion.py): rows out + files journalled in one commit, then unlink,
+        # then drop the journal rows.  A kill anywhere leaves what recovery on open can finish.
         with self._tx() as c:
             self._require(c, turn_id)
             rows = c.execute(
@@ -971,19 +993,35 @@ class ProjectStore:
             still = {sha for sha in candidates
                      if c.execute("SELECT 1 FROM turn_blobs WHERE sha256 = ? LIMIT 1", (sha,)).fetchone()}
             c.execute("DELETE FROM doomed")
+            entries = deletion.journal(c, [
+                *((rel, "image", sha) for rel, sha in files),
+                *((blob_rel(sha), "blob", sha) for sha in sorted(candidates - still)),
+                *((f".thumbs/{sha}", "thumbs", sha) for sha in sorted({sha for _rel, sha in files} - still)),
+            ])
+        fault_point("delete.committed")
         for tid in ids:
             with self._lock:
                 self._release_turn_lock(tid)
-        for rel, sha in files:
-            with contextlib.suppress(OSError, ProjectError):
-                self.abs_path(rel).unlink()
-            for thumb in (self.path / ".thumbs").glob(f"{sha}-*"):
-                with contextlib.suppress(OSError):
-                    thumb.unlink()
-        for sha in candidates - still:
-            with contextlib.suppress(OSError):
-                (self.path / blob_rel(sha)).unlink()
+        done = deletion.unlink_entries(self.path, entries)
+        fault_point("delete.finalize")
+        with self._tx() as c:
+            deletion.forget(c, done)
         return len(ids)
+
+    def _finish_pending_deletions(self) -> int:
+        """Recovery: unlink the files a killed deletion had journalled (unless on record again)."""
+        with self._lock:
+            if self._closed or not deletion.has_pending(self._conn):
+                return 0
+        with self._gc_guard(exclusive=True):
+            with self._tx() as c:
+                entries = [e for e in deletion.pending(c) if not deletion.still_recorded(c, *e)]
+                kept = [e for e in deletion.pending(c) if e not in entries]
+                deletion.forget(c, kept)
+            done = deletion.unlink_entries(self.path, entries, step="recover")
+            with self._tx() as c:
+                deletion.forget(c, done)
+        return len(done)
 
     # -- thumbnails -------------------------------------------------------------------------------
     def thumbnail(self, image: ImageFile, max_px: int = 512) -> Path:
@@ -1053,14 +1091,19 @@ class ProjectStore:
                 "today": everywhere.today, "demo_turn": money(demo_turn), "demo_branch": money(demo_branch),
                 "demo_project": money(mine.demo_total), "demo_today": everywhere.demo_today}
 
+    def _check_export_dir(self, out_dir: Path) -> None:
+        check_outside_project(self.path, out_dir, self.name)
+
     def export_branch(self, turn_id: int, out_dir: Path) -> Path:
         """Copy the branch's images into ``out_dir`` and write ``branch.json``; returns the JSON path."""
         out_dir = Path(out_dir).expanduser()
+        self._check_export_dir(out_dir)
         path = self.path_to(turn_id)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ProjectError(f"Cannot create export folder {out_dir}: {exc.strerror}.") from exc
+        self._check_export_dir(out_dir)  # again, now that any symlink on the way exists
         turns_out: list[dict[str, Any]] = []
         for t in path:
             images_out = []
@@ -1070,7 +1113,7 @@ class ProjectStore:
                 dest = out_dir / dest_rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    shutil.copyfile(self.abs_path(im.path), dest)
+                    copy_out(self.abs_path(im.path), dest)
                 except OSError:
                     atomic_write(dest, self.blob_bytes(im.sha256))
                 images_out.append({"kind": im.kind, "index": im.index, "file": dest_rel, "sha256": im.sha256,
@@ -1114,6 +1157,32 @@ class ProjectStore:
         target = out_dir / "branch.json"
         atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
         return target
+
+
+def check_outside_project(project: Path, target: Path, name: str = "") -> None:
+    """Exports never modify a project: refuse a ``target`` inside it, or inside a folder it links to."""
+    resolved = Path(target).expanduser().resolve()
+    roots = {project.resolve()}
+    for sub in ("images", "blobs", "refs", ".thumbs", ".tmp", ".locks"):
+        with contextlib.suppress(OSError):
+            roots.add((project / sub).resolve())
+    for root in roots:
+        if resolved == root or root in resolved.parents:
+            raise ProjectError(f"Cannot write to {target}: it is inside the project {name or project.name!r} "
+                               f"({root}), and an export never changes a project. Choose a place outside it.")
+
+
+def copy_out(src: Path, dest: Path) -> None:
+    """Copy via a temp file + rename: a ``dest`` that is a symlink or hard link is replaced, never
+    written through (so no file it points to can be changed)."""
+    tmp = temp_name(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _export_content(content: Content | None) -> dict[str, Any] | None:
@@ -1199,8 +1268,8 @@ def recent_turns(root: Path, limit: int = 20) -> list[tuple[ProjectInfo, TurnNod
 def find_turn_for_image(image: Path, roots: list[Path]) -> tuple[Path, int] | None:
     """(project dir, turn id) that produced ``image``: by its embedded recipe, else by sha256."""
     try:
-        data = Path(image).expanduser().read_bytes()
-    except OSError:
+        data = read_image_file(Path(image).expanduser())
+    except ValueError:
         return None
     projects = [info for root in roots for info in list_projects(root) if not info.error]
     recipe = read_recipe(data)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_PIXELS
 from banana_studio.store.files import atomic_write
@@ -84,12 +85,29 @@ def answer_of(turn: dict[str, Any]) -> str:
     return "".join(p.get("text") or "" for p in _parts(turn) if not p.get("thought") and p.get("text")).strip()
 
 
+_URI_BAD = re.compile(r"[\s<>\"'`\\\x00-\x1f\x7f-\x9f]")
+
+
+def safe_uri(uri: str) -> str | None:
+    """``uri`` if it is a plain absolute http(s) URI that cannot break out of a link in HTML or
+    Markdown (no whitespace, quotes, angle brackets, backslashes or control characters), else None."""
+    if not uri or len(uri) > 4096 or _URI_BAD.search(uri):
+        return None
+    try:
+        parsed = urlparse(uri)
+    except ValueError:
+        return None
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+        return None
+    return uri
+
+
 def sources_of(turn: dict[str, Any]) -> list[tuple[str, str]]:
-    """(title, uri) of grounding sources with a safe http(s) URI."""
+    """(title, uri) of grounding sources with a safe http(s) URI (see :func:`safe_uri`)."""
     out = []
     for s in (turn.get("grounding") or {}).get("sources") or []:
-        uri = str(s.get("uri") or "")
-        if urlparse(uri).scheme in ("http", "https"):
+        uri = safe_uri(str(s.get("uri") or ""))
+        if uri is not None:
             out.append((str(s.get("title") or uri), uri))
     return out
 
@@ -194,6 +212,21 @@ def _md_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
+_MD_PUNCT = re.compile(r"([\\`*\[\]()])")
+
+
+def _md_inline(text: str) -> str:
+    """One-line text (headings, link titles, names) for Markdown: HTML escaped, Markdown punctuation
+    backslash-escaped, line breaks flattened, so it can neither open a tag nor end the construct."""
+    flat = " ".join(str(text).split())
+    return _MD_PUNCT.sub(r"\\\1", _md_text(flat))
+
+
+def _md_path(rel: str) -> str:
+    """A relative file link for Markdown (percent-encoded, so no character of it can end the link)."""
+    return quote(str(rel), safe="/")
+
+
 def _md_quote(text: str) -> list[str]:
     return ["> " + _md_text(line) if line else ">" for line in text.splitlines()] or [">"]
 
@@ -201,37 +234,40 @@ def _md_quote(text: str) -> list[str]:
 def markdown_page(doc: dict[str, Any]) -> str:
     title = f"{doc.get('project', '')} — branch to turn {doc.get('turn_id')}"
     costs = doc.get("costs") or {}
-    md = [f"# {title}", "",
+    md = [f"# {_md_inline(title)}", "",
           f"{len(doc.get('turns', []))} turn(s) · branch cost ${float(costs.get('branch') or 0):.3f} · "
-          f"exported {doc.get('exported_at', '')} · Banana Studio {doc.get('app_version', '')}", "",
+          f"exported {_md_inline(str(doc.get('exported_at', '')))} · Banana Studio "
+          f"{_md_inline(str(doc.get('app_version', '')))}", "",
           "![contact sheet](storyboard.png)", ""]
     for turn in doc.get("turns", []):
-        label = f" · {turn['label']}" if turn.get("label") else ""
-        md += [f"## Turn {turn['id']} — {turn.get('status', '')}{label}", "",
-               *_md_quote(str(turn.get("prompt", ""))), "", f"*{_settings_line(turn)}*", ""]
+        label = f" · {_md_inline(turn['label'])}" if turn.get("label") else ""
+        md += [f"## Turn {int(turn['id'])} — {_md_inline(str(turn.get('status', '')))}{label}", "",
+               *_md_quote(str(turn.get("prompt", ""))), "", f"*{_md_inline(_settings_line(turn))}*", ""]
         refs = turn.get("references") or []
         if refs:
-            md += ["References: " + ", ".join(f"`{r.get('name') or r.get('sha256', '')[:12]}`" for r in refs), ""]
+            md += ["References: " + ", ".join(_md_inline(str(r.get("name") or r.get("sha256", "")[:12]))
+                                              for r in refs), ""]
         thoughts = thoughts_of(turn)
         if thoughts:
             md += ["<details><summary>Thoughts</summary>", "", *_md_quote(thoughts), "", "</details>", ""]
         drafts = _images(turn, "draft")
         if drafts:
-            md += ["Drafts: " + " ".join(f"![draft {d.get('index', 0) + 1}]({d['file']})" for d in drafts), ""]
+            md += ["Drafts: " + " ".join(f"![draft {int(d.get('index', 0)) + 1}]({_md_path(d['file'])})"
+                                         for d in drafts), ""]
         for im in _images(turn, "final"):
-            md += [f"![turn {turn['id']}]({im['file']})", ""]
+            md += [f"![turn {int(turn['id'])}]({_md_path(im['file'])})", ""]
         answer = answer_of(turn)
         if answer:
             md += [_md_text(answer), ""]
         sources = sources_of(turn)
         if sources:
-            md += ["Sources:", *[f"- [{_md_text(t).replace(']', ')')}]({u.replace(')', '%29')})" for t, u in sources],
-                   ""]
+            md += ["Sources:", *[f"- [{_md_inline(t)}]({u.replace('(', '%28').replace(')', '%29')})"
+                                 for t, u in sources], ""]
         if turn.get("error"):
-            md += [f"**Error:** {_md_text(str(turn['error']))}", ""]
+            md += [f"**Error:** {_md_inline(str(turn['error']))}", ""]
         usage = _usage_line(turn)
         if usage:
-            md += [f"<sub>{usage}</sub>", ""]
+            md += [f"<sub>{_md_text(usage)}</sub>", ""]
     return "\n".join(md)
 
 
