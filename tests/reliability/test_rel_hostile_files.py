@@ -257,7 +257,7 @@ def test_gen_output_into_the_project_is_refused(project: Path, tmp_path: Path,
     """`gen -o <project>/images/x.jpg` would leave an image in images/ that the index does not record."""
     from rel_common import check_project
 
-    argv = _cli(["gen", "--demo", "-q", "a cat", "-o", str(project / "images" / "mine.jpg")], project)
+    argv = _cli(["gen", "--demo", "--mix-demo", "-q", "a cat", "-o", str(project / "images" / "mine.jpg")], project)
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "inside the project" in err and "Traceback" not in err
