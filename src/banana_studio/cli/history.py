@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from banana_studio.config import Config, load_config
+from banana_studio.domain.words import plural
 from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
 
 STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupted": "intr",
@@ -98,7 +99,7 @@ def _history(args: argparse.Namespace, cfg: Config) -> int:
         for n, d in rows:
             print(_line(n, d))
         costs = store.costs()
-        print(f"-- {len(rows)} turn(s) shown · project {store.name} · total ${costs['project']:.3f} "
+        print(f"-- {plural(len(rows), 'turn')} shown · project {store.name} · total ${costs['project']:.3f} "
               f"· today ${costs['today']:.3f}")
     return 0
 
@@ -131,9 +132,10 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
         if info.error:
             print(f"  {info.name:<24} (unreadable: {info.error})")
         else:
-            print(f"  {info.name:<24} {info.n_turns:>6} turns  ${info.cost:8.3f}  updated {_when(info.updated_at)}")
+            turns = plural(info.n_turns, "turn")
+            print(f"  {info.name:<24} {turns:>11}  ${info.cost:8.3f}  updated {_when(info.updated_at)}")
     if args.recent:
-        print(f"\nMost recent {args.recent} turn(s):")
+        print(f"\nMost recent {plural(args.recent, 'turn')}:")
         for info, n in recent_turns(root, args.recent):
             print(f"  {info.name:<16}{_line(n)}")
     return 0

@@ -37,10 +37,12 @@ from banana_studio.domain.catalogue import get_model
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.messages import GenerationEnded, GenerationEvent
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.screens.main_layout import MainLayout
 from banana_studio.tui.widgets.branch_tree import BranchTree
 from banana_studio.tui.widgets.footer import StudioFooter
 from banana_studio.tui.widgets.prompt import PromptArea
 from banana_studio.tui.widgets.ref_tray import RefTray
+from banana_studio.tui.widgets.settings_summary import SettingsSummary
 from banana_studio.tui.widgets.sidebar import SettingsSidebar
 from banana_studio.tui.widgets.status_line import StatusLine
 from banana_studio.tui.widgets.thinking_log import ThinkingLog
@@ -53,7 +55,7 @@ NEW_ROOT = -1
 """``parent`` value meaning 'start a new thread' (distinct from None = follow the tree cursor)."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(MainLayout, Screen[None]):
     """Where images are made."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -70,13 +72,17 @@ class MainScreen(Screen[None]):
         Binding("ctrl+f", "fork", "Fork", id="fork",
                 tooltip="Load the selected turn's prompt/settings to change them; the send makes a sibling"),
         Binding("ctrl+n", "new_thread", "New thread", id="new-thread", show=False),
-        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree"),
+        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree", tooltip="Show or hide the branch tree"),
+        # priority: the prompt's TextArea binds F6 to "select line"; here F6 is the focus mode everywhere.
+        Binding("f6", "focus_mode", "Focus", id="focus-mode", priority=True,
+                tooltip="Only the picture and the prompt (F6 again: back to the panels)"),
         Binding("ctrl+g", "gallery", "Gallery", id="gallery"),
         Binding("ctrl+l", "add_reference", "Add ref", id="add-reference", show=False),
         Binding("ctrl+o", "projects", "Projects", id="project-picker", show=False),
         Binding("f2", "focus('prompt')", "Focus prompt", id="focus-prompt", show=False),
         Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False),
-        Binding("f4", "focus('sidebar')", "Focus settings", id="focus-sidebar", show=False),
+        Binding("f4", "toggle_settings", "Settings", id="focus-sidebar", show=False,
+                tooltip="Open the settings (from inside them: fold them to one line)"),
         Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False),
         Binding("s", "star", "Star", id="star", show=False),
         Binding("l", "label", "Label", id="label", show=False),
@@ -112,6 +118,7 @@ class MainScreen(Screen[None]):
         # The breakpoint classes for the current size, set now: added after the mount (on the first
         # Resize) they would restyle the whole tree once more.
         super().__init__(classes=_breakpoint_classes(self))
+        self.apply_layout()
         self.started = asyncio.Event()
         """Set once everything is mounted and the project's tree is loaded (see _finish_start)."""
         self._resumed = False
@@ -137,6 +144,9 @@ class MainScreen(Screen[None]):
         self._live_saved = False
         self._turn_nodes: dict[int, Any] = {}
         self._shown_turn: Turn | None = None
+        self._settings_source = "config defaults"
+        """Where the sidebar's settings came from (shown in the summary line and the sidebar title)."""
+        self._settings_base = self.config.defaults.copy()
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -159,6 +169,7 @@ class MainScreen(Screen[None]):
                         yield TurnDetail(id="detail")
                         yield ThinkingLog(id="log")
                 yield RefTray(id="refs")
+                yield SettingsSummary(id="settings-summary")
                 yield PromptArea(send_key=self.config.send_key, id="prompt")
             yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar",
                                   defer_fields=self._defers_mount())
@@ -187,6 +198,8 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#preview", ImagePreview).border_title = "Preview"
         self._update_prompt_title()
+        self.watch(self.query_one("#info", ContentSwitcher), "current", self._info_tab_changed)
+        self._show_settings_summary()
         spec = get_model(self.config.defaults.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
         self.query_one(PromptArea).focus()
@@ -221,12 +234,19 @@ class MainScreen(Screen[None]):
             # `open IMAGE`: restore that turn's settings too (the branch is the tree cursor).
             try:
                 opened = await asyncio.to_thread(self.store.get_turn, self._open_turn)
-                self.query_one(SettingsSidebar).load(opened.settings)
+                self.load_settings(opened.settings, f"of #{opened.id}")
             except Exception:
                 pass
         elif nodes:
+            # The cursor goes to the newest turn; the next send continues from it with its settings
+            # (not the config defaults: that would silently change the aspect ratio and size).
             latest = max(nodes, key=lambda n: n.id)
             tree.select_turn(latest.id)
+            try:
+                turn = await asyncio.to_thread(self.store.get_turn, latest.id)
+                self.load_settings(turn.settings, f"of #{turn.id}")
+            except Exception:
+                pass
         else:
             self.query_one(TurnDetail).show_empty()
         await self._refresh_costs()
@@ -301,6 +321,7 @@ class MainScreen(Screen[None]):
             self._pin_log_turn = None
         self.selected_id = event.turn_id
         self._update_prompt_title()
+        self._info_tab_changed()
         self._load_turn(event.turn_id, debounce=0.05)
 
     @on(BranchTree.TurnSelected)
@@ -308,7 +329,7 @@ class MainScreen(Screen[None]):
         """Enter on a turn: take its settings into the sidebar and go write the next prompt."""
         turn = self._shown_turn
         if turn is not None and turn.id == event.turn_id:
-            self.query_one(SettingsSidebar).load(turn.settings)
+            self.load_settings(turn.settings, f"of #{turn.id}")
         self.query_one(PromptArea).focus()
 
     @work(group="detail", exclusive=True, exit_on_error=False)
@@ -362,7 +383,9 @@ class MainScreen(Screen[None]):
             prompt.border_title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
         elif self.selected_id is not None:
             node = self._turn_nodes.get(self.selected_id)
-            if node is not None and node.status not in ("done",):
+            if self._generating and self.selected_id == self.live_turn_id:
+                prompt.border_title = f"Prompt → #{self.selected_id} is generating (Esc cancels)"
+            elif node is not None and node.status not in ("done",):
                 where = f"#{node.parent_id}" if node.parent_id is not None else "the start"
                 prompt.border_title = f"Prompt → continues from {where} (#{self.selected_id} has no result)"
             else:
@@ -492,8 +515,7 @@ class MainScreen(Screen[None]):
         tree = self.query_one(BranchTree)
         if tree.has_focus:
             return
-        tree.display = True
-        tree.focus()
+        self.action_focus("tree")
 
     def action_cancel(self) -> None:
         if self.gen_worker is not None and self._generating:
@@ -602,6 +624,7 @@ class MainScreen(Screen[None]):
                 self._load_turn(self.live_turn_id)
         await self._refresh_costs()
         self.refresh_bindings()
+        self._update_prompt_title()
 
     def _restore_request(self, request: Any) -> None:
         """Give the prompt and references back when the request was refused before it was recorded."""
@@ -619,7 +642,7 @@ class MainScreen(Screen[None]):
 
     def _need_turn(self) -> int | None:
         if self.selected_id is None:
-            self.notify("Select a turn first (tree on the left, F3).", severity="warning")
+            self.notify("Select a turn first (F3 or Ctrl+B shows the tree).", severity="warning")
         return self.selected_id
 
     async def action_reroll(self) -> None:
@@ -660,7 +683,7 @@ class MainScreen(Screen[None]):
         if turn is None or turn.id != self.selected_id:
             self.notify("Select a turn to fork first.", severity="warning")
             return
-        self.query_one(SettingsSidebar).load(turn.settings)
+        self.load_settings(turn.settings, f"of #{turn.id}")
         prompt = self.query_one(PromptArea)
         prompt.load_text(turn.prompt)
         self.parent_override = turn.parent_id if turn.parent_id is not None else NEW_ROOT
@@ -864,23 +887,18 @@ class MainScreen(Screen[None]):
             f"Delete turn #{turn_id} and the {below} turn{'s' if below != 1 else ''} below it, with their "
             "images? This cannot be undone.", yes="Delete", danger=True), done)
 
-    def action_toggle_tree(self) -> None:
-        tree = self.query_one(BranchTree)
-        tree.display = not tree.display
-        if tree.display:
-            tree.focus()
-
     def action_toggle_log(self) -> None:
         switcher = self.query_one("#info", ContentSwitcher)
         switcher.current = "log" if switcher.current == "detail" else "detail"
 
     def action_focus(self, target: str) -> None:
         if target == "tree":
-            tree = self.query_one(BranchTree)
-            tree.display = True
-            tree.focus()
+            if not self.tree_on or self.focus_mode:
+                self.show_tree(True)
+            self.call_after_refresh(self.query_one(BranchTree).focus)
         elif target == "sidebar":
-            self.query_one(SettingsSidebar).focus_first()
+            self.show_settings(True)
+            self.call_after_refresh(self.query_one(SettingsSidebar).focus_first)
         else:
             self.query_one(PromptArea).focus()
 
@@ -978,6 +996,44 @@ class MainScreen(Screen[None]):
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+        self._show_settings_summary()
+
+    @on(SettingsSummary.Opened)
+    def _summary_clicked(self) -> None:
+        self.action_toggle_settings()
+
+    def load_settings(self, settings: Any, source: str) -> None:
+        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8")."""
+        self._settings_source = source
+        self._settings_base = settings.copy()
+        self.query_one(SettingsSidebar).load(settings)
+        self._show_settings_summary()
+
+    def _show_settings_summary(self) -> None:
+        sidebar = self.query_one(SettingsSidebar)
+        settings = sidebar.settings
+        source = self._settings_source if settings == self._settings_base else f"changed, was {self._settings_source}"
+        if source.startswith("changed, was of "):
+            source = "changed from " + source.removeprefix("changed, was of ")
+        try:
+            estimate = f"≈ ${self._estimate(settings, len(self.query_one(RefTray).items)):.3f}/image"
+        except Exception:
+            estimate = ""
+        fatal = sidebar.fatal_problems
+        self.query_one(SettingsSummary).show(settings, source=source, estimate=estimate,
+                                             problem="✗ " + fatal[0].message if fatal else "")
+        sidebar.border_title = f"Settings · {source}"
+
+    def _info_tab_changed(self, current: str | None = None) -> None:
+        """The turn/thinking panel's border title is its tab bar: the shown tab is highlighted."""
+        switcher = self.query_one("#info", ContentSwitcher)
+        current = switcher.current
+        turn = f"Turn #{self.selected_id}" if self.selected_id is not None else "Turn"
+        tabs = []
+        for name, label in (("detail", turn), ("log", "Thinking")):
+            tabs.append(f"[b reverse] {label} [/]" if current == name else f" {label} ")
+        switcher.border_title = "".join(tabs)
+        switcher.border_subtitle = "L switches"
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:

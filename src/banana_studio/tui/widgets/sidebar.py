@@ -268,7 +268,7 @@ class SettingsSidebar(Vertical):
             cost = f"≈ ${est:.3f}"
         except Exception:  # an estimator must never break the sidebar
             cost = "≈ $?"
-        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost}/image")
+        self.query_one("#estimate", Static).update(f"{w}×{h} · {cost}/image")
 
     def _changed(self) -> None:
         self._refresh_notes()
