@@ -545,6 +545,7 @@ class MainScreen(MainLayout, Screen[None]):
         status = self.query_one(StatusLine)
         if isinstance(e, ev.TurnStarted):
             self.live_turn_id = e.turn.id
+            log.turn_id = e.turn.id
             log.set_title(f"Turn #{e.turn.id}" + (f" ← #{e.turn.parent_id}" if e.turn.parent_id else "")
                           + f" · {e.turn.prompt[:80]}")
             await self.reload_tree(select=e.turn.id)
@@ -589,6 +590,9 @@ class MainScreen(MainLayout, Screen[None]):
             log.finish(turn.status, f"${turn.cost:.3f}" if turn.cost else "")
             status.state = ""
             self._pin_log_turn = None if turn.status == "done" else turn.id
+            if self.query_one(SettingsSidebar).settings == turn.settings:
+                self._settings_source, self._settings_base = f"of #{turn.id}", turn.settings.copy()
+                self._show_settings_summary()
             await self.reload_tree(select=turn.id)
             self._load_turn(turn.id)
 
@@ -887,9 +891,19 @@ class MainScreen(MainLayout, Screen[None]):
             f"Delete turn #{turn_id} and the {below} turn{'s' if below != 1 else ''} below it, with their "
             "images? This cannot be undone.", yes="Delete", danger=True), done)
 
-    def action_toggle_log(self) -> None:
+    async def action_toggle_log(self) -> None:
+        """L: the turn panel's other tab.  On a past turn the log shows what was stored for it."""
         switcher = self.query_one("#info", ContentSwitcher)
-        switcher.current = "log" if switcher.current == "detail" else "detail"
+        if switcher.current == "log":
+            switcher.current = "detail"
+            return
+        log = self.query_one(ThinkingLog)
+        turn = self._shown_turn
+        live = self._generating and self.selected_id in (self.live_turn_id, None)
+        if (not live and turn is not None and turn.id == self.selected_id and log.turn_id != turn.id
+                and turn.id != self._pin_log_turn):
+            await log.show_stored(turn, [self.store.abs_path(i.path) for i in turn.draft_images])
+        switcher.current = "log"
 
     def action_focus(self, target: str) -> None:
         if target == "tree":
