@@ -217,3 +217,47 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
         assert str(main.query_one(PromptArea).border_title) == "Prompt → continues from #1"
         assert main.query_one(StatusLine).branch_turns == 1
         assert "(1 turn)" in text_of(main.query_one(StatusLine))
+
+
+def test_every_palette_action_has_a_description() -> None:
+    from banana_studio.tui.commands import palette_actions
+
+    missing = [a.title for a in palette_actions() if not a.help.strip()]
+    assert not missing, missing
+
+
+async def test_help_key_shown_is_one_that_works_in_the_prompt(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.help import HelpScreen
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=(140, 45)) as pilot:
+        main = main_of(app)
+        await h.settle(pilot)
+        footer_row = screen_text(app).splitlines()[-1]
+        assert "f1 Help" in footer_row and "? Help" not in footer_row, footer_row
+        assert main.query_one(PromptArea).has_focus
+        await pilot.press("f1")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+
+
+async def test_no_key_help_bullets_keep_their_indent(zero_latency: None) -> None:
+    from banana_studio.config import load_config
+    from banana_studio.services import Studio
+    from banana_studio.tui.screens.confirm import NoKeyScreen
+
+    studio = Studio.open(load_config(), project="nokey", demo=False)
+    try:
+        app = make_app(studio)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, NoKeyScreen)
+            await pilot.press("h")
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            vertex = next(i for i, line in enumerate(lines) if "Vertex AI" in line)
+            bullet_col = lines[vertex].index("•")
+            text_col = lines[vertex].index("Vertex")
+            follow = lines[vertex + 1]
+            assert follow[bullet_col] == " " and follow[text_col].strip(), (lines[vertex], follow)
+    finally:
+        studio.store.close()
