@@ -2,8 +2,8 @@
 
 Thought summaries stream to stderr (drafts are noted), the turn is saved into the project, final
 images are optionally copied to ``-o OUT``, and the saved paths are printed on stdout, one a line.
-Exit codes: 0 done, 1 API failure / no image, 2 invalid request or setup, 3 over budget (``--yes``
-sends anyway), 130 cancelled (Ctrl-C).
+Exit codes: see :mod:`banana_studio.cli.exits` (0 done, 1 API failure / no image, 2 invalid request
+or setup, 3 over budget — ``--yes`` sends anyway, 130 cancelled).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
+from banana_studio.cli.exits import EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from banana_studio.config import Config, load_config, resolve_api_key, uses_vertex
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.events import (
@@ -32,12 +33,6 @@ from banana_studio.domain.events import (
     TurnStarted,
 )
 from banana_studio.domain.turn import Turn
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_BUDGET = 3
-EXIT_CANCELLED = 130
 
 _MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
              "image/heic": ".heic", "image/heif": ".heif"}
@@ -153,6 +148,11 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             _err(NO_KEY_MESSAGE)
             return EXIT_INVALID, None, None
         settings = _settings(config, args)
+        from banana_studio.domain.settings import validate_settings
+
+        for problem in validate_settings(settings):
+            if not problem.fatal:  # e.g. an unknown model id: sent as asked, with a warning
+                _err(f"warning: {problem.message}")
         kind = "edit" if parent is not None else "generate"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
                               settings=settings, kind=kind)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import unicodedata
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.exits import EXIT_FAILED, EXIT_INVALID, error, warning
 from banana_studio.config import Config, load_config
 from banana_studio.domain.words import plural
 from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
@@ -108,8 +108,7 @@ def _export(args: argparse.Namespace, cfg: Config) -> int:
     try:
         turn_id = int(str(args.turn).lstrip("#"))
     except ValueError:
-        print(f"Turn must be a number, got {args.turn!r}.", file=sys.stderr)
-        return 2
+        return error(f"the turn must be a number, got {args.turn!r}.")
     with _open(args, cfg) as store:
         out = store.export_branch(turn_id, Path(args.output))
     print(f"Exported branch to turn {turn_id}: {out}")
@@ -144,10 +143,12 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
 def run(args: argparse.Namespace) -> int:
     cfg = load_config()
     for problem in cfg.problems:
-        print(problem, file=sys.stderr)
+        warning(problem)
     handlers: dict[str, Any] = {"history": _history, "export": _export, "projects": _projects}
     try:
         return int(handlers[args.command](args, cfg))
-    except ProjectError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+    except ProjectError as exc:  # an unknown turn, an unreadable project: invalid input (2)
+        return error(str(exc), EXIT_INVALID)
+    except OSError as exc:
+        return error(f"cannot write {getattr(exc, 'filename', '') or 'the export'}: {exc.strerror or exc}.",
+                     EXIT_FAILED)

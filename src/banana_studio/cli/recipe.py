@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.exits import error
 from banana_studio.config import load_config, redact
 from banana_studio.store import find_turn_for_image
 from banana_studio.store.recipe import read_recipe
@@ -48,16 +48,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        print(f"Error: cannot read {path}: {exc.strerror}.", file=sys.stderr)
-        return 1
+        return error(f"cannot read {path}: {exc.strerror}.")
     recipe = read_recipe(data)
     if recipe is None:
         # Metadata stripped?  The file may still be one of ours, found by its hash.
         cfg = load_config()
         found = find_turn_for_image(path, [cfg.projects_root()])
         if found is None:
-            print(f"No Banana Studio recipe in {path} (and no project holds an identical image).", file=sys.stderr)
-            return 1
+            return error(f"no Banana Studio recipe in {path} (and no project holds an identical image).", 1)
         project, turn_id = found
         if args.json:
             print(json.dumps({"project_dir": str(project), "turn_id": turn_id, "recipe": None}))

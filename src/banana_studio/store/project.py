@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from banana_studio import __version__
+from banana_studio.domain.catalogue import round_money
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
+from banana_studio.domain.words import empty_image, unreadable_image
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
@@ -538,7 +540,7 @@ class ProjectStore:
         if len(data) > MAX_REFERENCE_BYTES:
             raise ProjectError(f"Reference image {label} is too large ({len(data) / 1e6:.1f} MB; at most 50 MB).")
         if not data:
-            raise ProjectError(f"Reference image {label} is empty.")
+            raise ProjectError(empty_image(label))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -564,7 +566,7 @@ class ProjectStore:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ProjectError(f"Reference image {label} is too large (possible decompression bomb).") from exc
         except UnidentifiedImageError as exc:
-            raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
+            raise ProjectError(unreadable_image(label)) from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
         return self._store_reference(data, out_mime, label)
@@ -1035,7 +1037,7 @@ class ProjectStore:
                 "images": images_out,
                 "usage": t.usage,
                 "grounding": t.grounding,
-                "cost": t.cost,
+                "cost": round_money(t.cost) if t.cost is not None else None,
                 "finish_reason": t.finish_reason,
                 "finish_message": t.finish_message,
                 "error": t.error,
@@ -1054,7 +1056,7 @@ class ProjectStore:
             "project_uuid": self.uuid,
             "turn_id": turn_id,
             "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "costs": self.costs(turn_id),
+            "costs": {k: round_money(v) for k, v in self.costs(turn_id).items()},
             "turns": turns_out,
         }
         target = out_dir / "branch.json"

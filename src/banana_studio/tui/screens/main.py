@@ -776,7 +776,9 @@ class MainScreen(MainLayout, Screen[None]):
         turn_id = self._need_turn()
         if turn_id is None:
             return
-        default = Path.cwd() / f"{self.store.name}-turn-{turn_id:04d}"
+        from banana_studio.paths import export_dir
+
+        default = export_dir() / f"{self.store.name}-turn-{turn_id:04d}"
 
         async def done(target: str | None) -> None:
             if not target:
@@ -790,7 +792,8 @@ class MainScreen(MainLayout, Screen[None]):
             self.notify(f"Exported the branch to {json_path.parent}", title="Exported")
 
         self.app.push_screen(TextPromptScreen(f"Export branch → #{turn_id}",
-                                              "Folder for the images and branch.json:", value=str(default)), done)
+                                              "Folder for the images and branch.json (default: your "
+                                              "pictures folder, Banana Studio):", value=str(default)), done)
 
     def action_variations(self) -> None:
         from banana_studio.tui.screens.variations import open_variations
@@ -809,6 +812,7 @@ class MainScreen(MainLayout, Screen[None]):
         turn_id = self._need_turn()
         if turn_id is None:
             return
+        from banana_studio.paths import export_dir
         from banana_studio.services.storyboard import default_folder, export_storyboard
 
         async def done(target: str | None) -> None:
@@ -823,13 +827,15 @@ class MainScreen(MainLayout, Screen[None]):
 
         self.app.push_screen(TextPromptScreen(f"Storyboard of the branch → #{turn_id}",
                                               "Folder for the contact sheet, HTML/Markdown pages and images:",
-                                              value=str(default_folder(self.store, turn_id))), done)
+                                              value=str(default_folder(self.store, turn_id, export_dir()))), done)
 
     def action_save_as(self) -> None:
         path = self._final_path()
         if path is None:
             return
-        default = Path.cwd() / path.name
+        from banana_studio.paths import export_dir
+
+        default = export_dir() / path.name
 
         async def done(target: str | None) -> None:
             if not target:

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from banana_studio.domain.settings import MAX_REFERENCES
+from banana_studio.domain.words import empty_image, too_many_references, unreadable_image
 
 
 @dataclass(slots=True)
@@ -58,11 +59,13 @@ def probe_image(path: Path) -> RefItem:
         raise ValueError(f"{path} is a folder; choose an image file.")
     try:
         size = path.stat().st_size
+        if size == 0:
+            raise ValueError(empty_image(path.name))
         with Image.open(path) as im:
             width, height = im.size
             im.verify()
     except UnidentifiedImageError:
-        raise ValueError(f"{path.name} is not an image Pillow can read (PNG, JPEG, WebP, …).") from None
+        raise ValueError(unreadable_image(path.name)) from None
     except Image.DecompressionBombError:
         raise ValueError(f"{path.name} is too large to use as a reference.") from None
     except OSError as exc:
@@ -223,8 +226,7 @@ class RefTray(Vertical):
         self.max_refs = max_refs
         self.model_label = model_label
         if len(self.items) > max_refs:
-            self.say(f"{len(self.items)} references: {model_label} accepts at most {max_refs}. "
-                     f"Remove {len(self.items) - max_refs} before sending.", error=True)
+            self.say(too_many_references(len(self.items), model_label, max_refs), error=True)
         self._changed()
 
     def say(self, message: str, *, error: bool = False) -> None:

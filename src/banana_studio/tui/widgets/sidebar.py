@@ -27,6 +27,7 @@ from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
 from banana_studio.domain.catalogue import MODELS, STANDARD_RATIOS, get_model, pixel_size
 from banana_studio.domain.settings import THINKING_LEVELS, GenerationSettings, Problem, validate_settings
+from banana_studio.domain.words import too_many_references
 
 CUSTOM = "__custom__"
 ALL_RATIOS = (*STANDARD_RATIOS, "1:4", "4:1", "1:8", "8:1")
@@ -257,7 +258,7 @@ class SettingsSidebar(Vertical):
         if self._n_refs > spec.max_references:
             self.problems.append(Problem(
             "references",
-            f"{self._n_refs} reference images: {spec.label} accepts at most {spec.max_references}."))
+            too_many_references(self._n_refs, spec.label, spec.max_references)))
         lines = [("✗ " if p.fatal else "⚠ ") + p.message for p in self.problems]
         problems = self.query_one("#problems", Static)
         problems.update("\n".join(lines))
