@@ -26,8 +26,8 @@ from typing import Any
 from textual import events
 
 NARROW_AT = 120
-SETTINGS_AT = 140
-TREE_AT = 190
+SETTINGS_AT = 180
+TREE_AT = 220
 
 
 def default_panels(width: int) -> tuple[bool, bool]:
