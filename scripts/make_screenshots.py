@@ -38,6 +38,7 @@ async def main() -> None:
     from banana_studio.services import Studio
     from banana_studio.tui.app import make_app
     from banana_studio.tui.widgets.prompt import PromptArea
+    from banana_studio.tui.widgets.thinking_log import ThinkingLog
 
     cfg = load_config()
     cfg.defaults = GenerationSettings(aspect_ratio="16:9", image_size="2K")
@@ -72,7 +73,12 @@ async def main() -> None:
                     await send("a lighthouse at dusk, oil painting, warm light on the rocks")
                     await wait_done()
                     await send("now make it stormy, with huge waves")
-                    await pilot.pause(2.3)  # thoughts and the drafts are streaming, the final is not in yet
+                    # Thoughts and the first draft are in, the final is not yet (waits on the log, not a clock).
+                    log = main_screen.query_one(ThinkingLog)
+                    deadline = time.monotonic() + 30
+                    while log.n_drafts < 1 and main_screen._generating and time.monotonic() < deadline:
+                        await pilot.pause(0.05)
+                    await pilot.pause(0.3)
                     shoot(app, "main-mid-generation")
                     await wait_done()
                     shoot(app, "main-after-generation")

@@ -264,3 +264,29 @@ async def test_no_key_help_bullets_keep_their_indent(zero_latency: None) -> None
             assert follow[bullet_col] == " " and follow[text_col].strip(), (lines[vertex], follow)
     finally:
         studio.store.close()
+
+
+def test_footer_drops_the_least_important_keys_first() -> None:
+    from banana_studio.tui.widgets.footer import fit_keys, key_width
+
+    keys = [("send", "ctrl+⏎", "Send"), ("parent", "←", "Parent"), ("reroll", "^r", "Re-roll"),
+            ("gallery", "^g", "Gallery"), ("app.quit", "^q", "Quit"), ("app.help", "f1", "Help")]
+    everything = sum(key_width(k[1], k[2]) for k in keys)
+    assert fit_keys(keys, everything) == list(range(len(keys)))
+    kept = fit_keys(keys, everything - 1)
+    assert 1 not in kept and {0, 4, 5} <= set(kept), "a widget's own key goes first, Quit/Help stay"
+    assert [keys[i][0] for i in fit_keys(keys, 30)] == ["send", "app.quit", "app.help"]
+
+
+async def test_gallery_footer_fits_80_columns(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.gallery import GalleryScreen
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a kite")
+        await pilot.press("ctrl+g")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="gallery")
+        await h.settle(pilot)
+        footer_row = screen_text(app).splitlines()[-1]
+        assert "Close" in footer_row and "palette" in footer_row, footer_row

@@ -18,7 +18,7 @@ from textual.containers import Grid, Vertical
 from textual.events import Click
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from banana_studio.config import redact
 from banana_studio.domain.events import (
@@ -39,6 +39,7 @@ from banana_studio.services.variations import (
 )
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.widgets.footer import StudioFooter
 
 _HEADING = re.compile(r"\*\*(.+?)\*\*")
 
@@ -123,7 +124,7 @@ class VariationsScreen(Screen[int | None]):
         yield grid
         yield Static("←↑↓→ choose · Enter keeps the chosen one and continues from it · Esc cancels / goes back",
                      id="variations-hint")
-        yield Footer()
+        yield StudioFooter()  # at 80 columns the least important keys give way
 
     def on_mount(self) -> None:
         self.cells[0].focus()

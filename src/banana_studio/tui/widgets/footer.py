@@ -22,9 +22,9 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-ESSENTIAL = ("send", "cancel", "quit", "help", "focus_mode", "toggle_tree", "dismiss", "app.pop_screen")
+ESSENTIAL = ("send", "cancel", "quit", "help", "focus_mode", "toggle_tree", "dismiss", "close", "pick", "view")
 """Actions whose keys are never left out (the rest go first when the footer is too narrow)."""
-USEFUL = ("reroll", "fork", "gallery", "variations", "open", "toggle_mark", "viewer", "compare")
+USEFUL = ("reroll", "fork", "gallery", "variations", "toggle_zoom", "next", "prev", "mark_compare", "swap")
 PALETTE_WIDTH = 13
 """Room for the right-aligned ``^p palette`` key."""
 
@@ -38,8 +38,8 @@ def fit_keys(keys: list[tuple[str, str, str]], width: int) -> list[int]:
     """Indexes of ``keys`` ((action, key display, description) each) that fit in ``width`` cells, in
     order; the least important are dropped first, from the right."""
     def rank(action: str) -> int:
-        name = action.split(".")[-1] if not action.startswith("app.pop") else action
-        if action in ESSENTIAL or name in ESSENTIAL:
+        name = action.split(".")[-1]
+        if name in ESSENTIAL:
             return 0
         return 1 if name in USEFUL else 2
 
