@@ -83,17 +83,17 @@ async def main() -> None:
                     await wait_done()
                     shoot(app, "main-after-generation")
                     await pilot.press("f6")
-                    await pilot.pause(1.0)
+                    await pilot.pause(2.5)  # the preview redraws at its new size
                     shoot(app, "main-focus-mode")
                     await pilot.press("f6", "f4")
-                    await pilot.pause(1.0)
+                    await pilot.pause(2.5)
                     shoot(app, "main-settings-open")
                 else:
                     await send("a red fox in the snow")
                     await wait_done()
                     shoot(app, "main-80x24")
                     await pilot.press("escape")
-                    await pilot.pause(1.0)
+                    await pilot.pause(2.5)
                     shoot(app, "main-80x24-tree")
     finally:
         await studio.aclose()

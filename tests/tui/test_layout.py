@@ -290,3 +290,18 @@ async def test_gallery_footer_fits_80_columns(demo_studio: Any, h: Any) -> None:
         await h.settle(pilot)
         footer_row = screen_text(app).splitlines()[-1]
         assert "Close" in footer_row and "palette" in footer_row, footer_row
+
+
+async def test_empty_branches_text_wraps_instead_of_being_cut(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = main_of(app)
+        await h.settle(pilot)
+        await pilot.press("ctrl+b")
+        await h.settle(pilot)
+        tree = main.query_one(BranchTree)
+        assert tree.display
+        x0, y0 = tree.content_region.x, tree.content_region.y
+        rows = screen_text(app).splitlines()
+        inside = " ".join(rows[y0 + i][x0:x0 + tree.content_region.width].strip() for i in range(4))
+        assert "write a prompt and send." in " ".join(inside.split()), inside
