@@ -120,3 +120,14 @@ def test_history_pluralises(env: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert run(env, "history") == 0
     out = capsys.readouterr().out
     assert "1 turn shown" in out and "turn(s)" not in out, out
+
+
+def test_lowercase_size_flag_is_read_as_meant(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(env, "gen", "a fox", "--size", "2k", "--aspect", "1:1", "-q")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "read as 2K" in err
+    from PIL import Image
+
+    with Image.open(out.strip()) as im:
+        assert im.size == (2048, 2048)

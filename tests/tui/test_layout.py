@@ -305,3 +305,32 @@ async def test_empty_branches_text_wraps_instead_of_being_cut(demo_studio: Any, 
         rows = screen_text(app).splitlines()
         inside = " ".join(rows[y0 + i][x0:x0 + tree.content_region.width].strip() for i in range(4))
         assert "write a prompt and send." in " ".join(inside.split()), inside
+
+
+def test_reference_chips_never_split_their_number_from_the_name() -> None:
+    from rich.text import Text
+
+    from banana_studio.tui.widgets.ref_tray import chip_lines
+
+    chips = [Text(f" {i} reference-{i}.png 64×48 · 1 KB ") for i in range(1, 5)] + [Text("4/14")]
+    lines = chip_lines(chips, 40).plain.split("\n")
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    for i in range(1, 5):
+        assert sum(f" {i} reference-{i}.png" in line for line in lines) == 1, lines
+
+
+async def test_export_offers_a_folder_a_person_will_find(demo_studio: Any, h: Any) -> None:
+    from textual.widgets import Input
+
+    from banana_studio.paths import export_dir
+    from banana_studio.tui.screens.confirm import TextPromptScreen
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=(140, 45)) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a kite")
+        await pilot.press("escape", "e")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="export dialog")
+        value = app.screen.query_one(Input).value
+        assert value == str(export_dir() / f"{demo_studio.store.name}-turn-0001")
+        assert "pictures folder" in screen_text(app)

@@ -58,7 +58,11 @@ def _settings(config: Config, args: argparse.Namespace) -> Any:
     if getattr(args, "aspect", None):
         changes["aspect_ratio"] = args.aspect
     if getattr(args, "size", None):
-        changes["image_size"] = args.size
+        size = str(args.size)
+        if size.upper() in ("1K", "2K", "4K") and size != size.upper():
+            _err(f"note: --size {size} read as {size.upper()} (sizes are written with an uppercase K).")
+            size = size.upper()
+        changes["image_size"] = size
     if getattr(args, "search", None):
         changes["google_search"] = True
     if getattr(args, "temperature", None) is not None:
