@@ -81,6 +81,7 @@ def test_snapshot_settings_invalid_for_model(snap_compare: Any, sync_demo_studio
     async def run_before(pilot: Any) -> None:
         await _settle(pilot)
         screen = pilot.app.screen
+        screen.show_settings(True)  # folded below 180 columns: the notes are in the open sidebar
         screen.query_one("#size", Select).value = "4K"
         await pilot.pause()
         screen.query_one("#model", Select).value = "gemini-3.1-flash-lite-image"
