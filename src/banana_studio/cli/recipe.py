@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config()
         found = find_turn_for_image(path, [cfg.projects_root()])
         if found is None:
-            return error(f"no Banana Studio recipe in {path} (and no project holds an identical image).", 1)
+            return error(f"No Banana Studio recipe in {path} (and no project holds an identical image).", 1)
         project, turn_id = found
         if args.json:
             print(json.dumps({"project_dir": str(project), "turn_id": turn_id, "recipe": None}))
