@@ -62,11 +62,11 @@ def test_history_json_search_starred_limit(env: Path, capsys: pytest.CaptureFixt
 
 
 def test_history_errors(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["history", "--project", "missing"]) == 1
+    assert main(["history", "--project", "missing"]) == 2  # an unknown or invalid project: invalid input
     assert "No project 'missing'" in capsys.readouterr().err
-    assert main(["history", "--project", "../etc"]) == 1
+    assert main(["history", "--project", "../etc"]) == 2
     assert "must not contain" in capsys.readouterr().err
-    assert main(["history", "--project-dir", str(env.parent / "elsewhere")]) == 1
+    assert main(["history", "--project-dir", str(env.parent / "elsewhere")]) == 2
 
 
 def test_export_and_storyboard(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,7 +79,7 @@ def test_export_and_storyboard(env: Path, tmp_path: Path, capsys: pytest.Capture
     assert "add a scarf" in (out / "storyboard.md").read_text()
     assert "0004-add-a-scarf.jpg" in (out / "storyboard.html").read_text()
     assert main(["export", "x", "-o", str(out)]) == 2
-    assert main(["export", "99", "-o", str(out)]) == 1
+    assert main(["export", "99", "-o", str(out)]) == 2  # an unknown turn is invalid input (README: exit codes)
     assert "Turn 99 does not exist" in capsys.readouterr().err
 
 

@@ -75,4 +75,4 @@ def test_recipe_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     plain.write_bytes(encoded("PNG"))
     assert main(["recipe", str(plain)]) == 1
     assert "No Banana Studio recipe" in capsys.readouterr().err
-    assert main(["recipe", str(tmp_path / "missing.png")]) == 1
+    assert main(["recipe", str(tmp_path / "missing.png")]) == 2  # a missing input file: invalid input

@@ -180,9 +180,26 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
                 what = "a number" if float in want else {str: "a string", bool: "true or false",
                                                           int: "an integer"}[want[0]]
                 cfg.problems.append(f"Config generation.{key}: expected {what}, got {value!r}. Using the default.")
+            elif key == "image_size" and value.upper() in ("1K", "2K", "4K") and value != value.upper():
+                # "2k" meant 2K: take it as meant, and say so (naming the file to fix).
+                cfg.problems.append(f"Config file {cfg.path}: generation.image_size = {value!r} read as "
+                                    f"{value.upper()!r} (sizes are written with an uppercase K).")
+                clean[key] = value.upper()
+            elif key in ("image_size", "aspect_ratio") and _not_a_shape(key, value):
+                cfg.problems.append(f"Config file {cfg.path}: generation.{key} = {value!r} is not "
+                                    f"{'a size (512, 1K, 2K, 4K)' if key == 'image_size' else 'an aspect ratio'}"
+                                    "; using the default.")
             else:
                 clean[key] = float(value) if key == "temperature" else value
         cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **clean})
+
+
+def _not_a_shape(key: str, value: str) -> bool:
+    """True when ``value`` is no size / aspect ratio of any model (a model-specific check comes later)."""
+    from banana_studio.domain.catalogue import MODELS
+
+    known = {v for m in MODELS for v in (m.sizes if key == "image_size" else m.aspect_ratios)}
+    return value not in known
 
 
 def resolve_api_key(cfg: Config | None = None) -> tuple[str, str]:

@@ -66,3 +66,15 @@ def log_dir() -> Path:
     from platformdirs import user_log_path
 
     return user_log_path(APP)
+
+
+def export_dir() -> Path:
+    """Where exports, storyboards and "save as" copies go by default: ``~/Pictures/Banana Studio``
+    (the platform's pictures folder; ``BANANA_STUDIO_EXPORT_DIR`` overrides it).  Not the current
+    directory: the studio is often started from wherever the shell happened to be."""
+    p = _env_path("BANANA_STUDIO_EXPORT_DIR")
+    if p:
+        return p
+    from platformdirs import user_pictures_path
+
+    return user_pictures_path() / "Banana Studio"

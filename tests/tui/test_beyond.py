@@ -69,10 +69,13 @@ async def test_variations_grid_makes_siblings_and_picks_one(demo_studio: Any, h:
         assert all(c.ok for c in grid.cells)
         ids = [c.turn_id for c in grid.cells]
         assert len(set(ids)) == 4
+        # Numbered in grid order, with ascending turn ids (not 1 · #8, 2 · #7, …).
+        assert ids == sorted(ids), ids  # type: ignore[type-var]
+        assert [str(c.border_title) for c in grid.cells] == [f"{i + 1} · #{t}" for i, t in enumerate(ids)]
         assert "✓" in str(grid.cells[0].query_one(".variation-status", Static).render())
         await pilot.press("right", "down")  # 2×2 grid: the fourth cell
         focused = grid.focused
-        assert isinstance(focused, VariationCell) and focused.index == 3
+        assert isinstance(focused, VariationCell) and grid.cells.index(focused) == 3
         await pilot.press("enter")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
         await h.settle(pilot)

@@ -81,6 +81,7 @@ def test_snapshot_settings_invalid_for_model(snap_compare: Any, sync_demo_studio
     async def run_before(pilot: Any) -> None:
         await _settle(pilot)
         screen = pilot.app.screen
+        screen.show_settings(True)  # folded below 180 columns: the notes are in the open sidebar
         screen.query_one("#size", Select).value = "4K"
         await pilot.pause()
         screen.query_one("#model", Select).value = "gemini-3.1-flash-lite-image"
@@ -113,3 +114,31 @@ def test_snapshot_no_key(snap_compare: Any, zero_latency: None) -> None:
         assert snap_compare(make_app(studio), terminal_size=(100, 30), run_before=_settle)
     finally:
         studio.store.close()
+
+
+def test_snapshot_160x48_picture_first(snap_compare: Any, sync_demo_studio: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settle(pilot)
+        await _generate(pilot, "a lighthouse at dusk, oil painting")
+
+    assert snap_compare(make_app(sync_demo_studio), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_snapshot_80x24_tree_on(snap_compare: Any, sync_demo_studio: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settle(pilot)
+        await _generate(pilot, "a red fox in the snow")
+        await pilot.press("escape")  # to the tree: it takes the turn panel's place
+        await _settle(pilot)
+
+    assert snap_compare(make_app(sync_demo_studio), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_focus_mode(snap_compare: Any, sync_demo_studio: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _settle(pilot)
+        await _generate(pilot, "a red fox in the snow")
+        await pilot.press("f6")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(sync_demo_studio), terminal_size=(100, 30), run_before=run_before)

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from banana_studio.cli.exits import error
 from banana_studio.config import Config, load_config
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.services.batch import BatchError, BatchLane, BatchProgress, BatchRecord, parse_prompts
@@ -215,8 +216,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         studio = Studio.open(cfg, project=args.project, project_dir=project_dir, demo=bool(args.demo))
     except ProjectError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
+        return error(str(exc))
     if studio.needs_demo:
         print("No API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), run `banana-studio config --set-key`, "
               "or add --demo to try the batch lane against the built-in local server.", file=sys.stderr)
@@ -233,11 +233,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(go())
     except BatchError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return error(str(exc), exc.exit_code)
     except ProjectError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        return error(str(exc))
     except KeyboardInterrupt:
         waited = time.monotonic() - started
         print(f"\nStopped waiting after {waited:.0f} s. Any submitted job keeps running on the server; "

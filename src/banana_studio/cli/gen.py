@@ -2,8 +2,8 @@
 
 Thought summaries stream to stderr (drafts are noted), the turn is saved into the project, final
 images are optionally copied to ``-o OUT``, and the saved paths are printed on stdout, one a line.
-Exit codes: 0 done, 1 API failure / no image, 2 invalid request or setup, 3 over budget (``--yes``
-sends anyway), 130 cancelled (Ctrl-C).
+Exit codes: see :mod:`banana_studio.cli.exits` (0 done, 1 API failure / no image, 2 invalid request
+or setup, 3 over budget — ``--yes`` sends anyway, 130 cancelled).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from banana_studio.cli.exits import EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from banana_studio.config import Config, load_config, resolve_api_key, uses_vertex
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.events import (
@@ -31,12 +32,6 @@ from banana_studio.domain.events import (
 )
 from banana_studio.domain.safetext import display_text
 from banana_studio.domain.turn import Turn
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_BUDGET = 3
-EXIT_CANCELLED = 130
 
 _MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
              "image/heic": ".heic", "image/heif": ".heif"}
@@ -62,7 +57,11 @@ def _settings(config: Config, args: argparse.Namespace) -> Any:
     if getattr(args, "aspect", None):
         changes["aspect_ratio"] = args.aspect
     if getattr(args, "size", None):
-        changes["image_size"] = args.size
+        size = str(args.size)
+        if size.upper() in ("1K", "2K", "4K") and size != size.upper():
+            _err(f"note: --size {size} read as {size.upper()} (sizes are written with an uppercase K).")
+            size = size.upper()
+        changes["image_size"] = size
     if getattr(args, "search", None):
         changes["google_search"] = True
     if getattr(args, "temperature", None) is not None:
@@ -140,6 +139,11 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                  "here anyway (they are marked demo and cost nothing).")
             return EXIT_INVALID, None, None
         settings = _settings(config, args)
+        from banana_studio.domain.settings import validate_settings
+
+        for problem in validate_settings(settings):
+            if not problem.fatal:  # e.g. an unknown model id: sent as asked, with a warning
+                _err(f"warning: {problem.message}")
         kind = "edit" if parent is not None else "generate"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
                               settings=settings, kind=kind)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.exits import EXIT_FAILED, EXIT_INVALID, error, warning
 from banana_studio.cli.output import print_json
 from banana_studio.config import Config, load_config
 from banana_studio.domain.safetext import display_text
+from banana_studio.domain.words import plural
 from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
 
 STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupted": "intr",
@@ -96,7 +97,7 @@ def _history(args: argparse.Namespace, cfg: Config) -> int:
             print(_line(n, d))
         costs = store.costs()
         demo = f" · demo: ${costs['demo_project']:.3f} simulated" if costs.get("demo_project") else ""
-        print(f"-- {len(rows)} turn(s) shown · project {store.name} · total ${costs['project']:.3f} "
+        print(f"-- {plural(len(rows), 'turn')} shown · project {store.name} · total ${costs['project']:.3f} "
               f"· today ${costs['today']:.3f} (all projects){demo}")
     return 0
 
@@ -105,8 +106,7 @@ def _export(args: argparse.Namespace, cfg: Config) -> int:
     try:
         turn_id = int(str(args.turn).lstrip("#"))
     except ValueError:
-        print(f"Turn must be a number, got {args.turn!r}.", file=sys.stderr)
-        return 2
+        return error(f"the turn must be a number, got {args.turn!r}.")
     with _open(args, cfg) as store:
         out = store.export_branch(turn_id, Path(args.output))
     print(f"Exported branch to turn {turn_id}: {out}")
@@ -130,10 +130,10 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
             print(f"  {info.name:<24} (unreadable: {info.error})")
         else:
             demo = f"  (demo: ${info.demo_cost:.3f} simulated)" if info.demo_cost else ""
-            print(f"  {info.name:<24} {info.n_turns:>6} turns  ${info.cost:8.3f}  updated {_when(info.updated_at)}"
-                  f"{demo}")
+            turns = plural(info.n_turns, "turn")
+            print(f"  {info.name:<24} {turns:>11}  ${info.cost:8.3f}  updated {_when(info.updated_at)}{demo}")
     if args.recent:
-        print(f"\nMost recent {args.recent} turn(s):")
+        print(f"\nMost recent {plural(args.recent, 'turn')}:")
         for info, n in recent_turns(root, args.recent):
             print(f"  {info.name:<16}{_line(n)}")
     return 0
@@ -142,10 +142,12 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
 def run(args: argparse.Namespace) -> int:
     cfg = load_config()
     for problem in cfg.problems:
-        print(problem, file=sys.stderr)
+        warning(problem)
     handlers: dict[str, Any] = {"history": _history, "export": _export, "projects": _projects}
     try:
         return int(handlers[args.command](args, cfg))
-    except ProjectError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+    except ProjectError as exc:  # an unknown turn, an unreadable project: invalid input (2)
+        return error(str(exc), EXIT_INVALID)
+    except OSError as exc:
+        return error(f"cannot write {getattr(exc, 'filename', '') or 'the export'}: {exc.strerror or exc}.",
+                     EXIT_FAILED)

@@ -21,7 +21,7 @@ ASPECTS_HELP = "aspect ratio, e.g. 1:1, 16:9, 9:16, 21:9 (default from config)"
 def _add_gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", help="model id (default gemini-3-pro-image or config)")
     p.add_argument("--aspect", "-a", help=ASPECTS_HELP)
-    p.add_argument("--size", "-s", help="image size: 1K, 2K or 4K (uppercase K)")
+    p.add_argument("--size", "-s", help="image size: 512 (some models), 1K, 2K or 4K (default from config)")
     p.add_argument("--search", action="store_true", default=None, help="ground with Google Search")
     p.add_argument("--temperature", type=float, help="sampling temperature (0-2, advisory on new models)")
     p.add_argument("--seed", type=int, help="seed (best effort; not a reproducibility guarantee)")

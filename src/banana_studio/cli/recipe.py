@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.exits import error
 from banana_studio.cli.output import print_json
 from banana_studio.config import load_config, redact
 from banana_studio.domain.safetext import dumps_json
@@ -50,16 +50,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = read_image_file(path)
     except ValueError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        return error(str(exc))
     recipe = read_recipe(data)
     if recipe is None:
         # Metadata stripped?  The file may still be one of ours, found by its hash.
         cfg = load_config()
         found = find_turn_for_image(path, [cfg.projects_root()])
         if found is None:
-            print(f"No Banana Studio recipe in {path} (and no project holds an identical image).", file=sys.stderr)
-            return 1
+            return error(f"No Banana Studio recipe in {path} (and no project holds an identical image).", 1)
         project, turn_id = found
         if args.json:
             print_json({"project_dir": str(project), "turn_id": turn_id, "recipe": None})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"banana-studio: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr)
     return code
 
 

@@ -160,6 +160,15 @@ MODELS: tuple[ModelSpec, ...] = (
 _BY_ID = {m.id: m for m in MODELS}
 
 
+MONEY_DECIMALS = 6
+"""Prices are per million tokens: a token costs a few micro-dollars, so sums carry 6 decimals."""
+
+
+def round_money(usd: float) -> float:
+    """A sum of costs rounded to what the prices carry (no ``0.38511399999999996`` in files)."""
+    return round(float(usd), MONEY_DECIMALS)
+
+
 def get_model(model_id: str) -> ModelSpec:
     """The spec for ``model_id``; any unknown id gets permissive Pro-like defaults (known=False)."""
     mid = model_id.removeprefix("models/")

@@ -79,7 +79,9 @@ def validate_settings(s: GenerationSettings) -> list[Problem]:
                            f"{spec.label} does not support aspect ratio {s.aspect_ratio}; "
                            f"choose one of {', '.join(spec.aspect_ratios)}."))
     if s.image_size not in spec.sizes:
-        hint = " (sizes need an uppercase K)" if s.image_size.lower() in ("1k", "2k", "4k") else ""
+        # The case hint only when the uppercase spelling is one this model has ("2k" → "2K").
+        hint = (f" (write it {s.image_size.upper()}, with an uppercase K)"
+                if s.image_size.upper() in spec.sizes else "")
         out.append(Problem("image_size",
                            f"{spec.label} does not support size {s.image_size}{hint}; "
                            f"choose one of {', '.join(spec.sizes)}."))

@@ -14,6 +14,7 @@ from banana_studio.domain.settings import (
     GenerationSettings,
     validate_settings,
 )
+from banana_studio.domain.words import too_many_references
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.genai import types
@@ -93,8 +94,7 @@ def validate_request(history: list[Content], user: Content, settings: Generation
     spec = get_model(settings.model)
     images = [p for p in user.parts if p.mime_type is not None or p.data is not None or p.blob is not None]
     if len(images) > spec.max_references:
-        out.append(f"{len(images)} reference images: {spec.label} accepts at most {spec.max_references}. "
-                   "Remove some from the tray.")
+        out.append(too_many_references(len(images), spec.label, spec.max_references))
     if not any(p.text and p.text.strip() for p in user.parts) and not images:
         out.append("The prompt is empty.")
     for i, p in enumerate(images, 1):

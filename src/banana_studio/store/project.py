@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from banana_studio import __version__
+from banana_studio.domain.catalogue import round_money
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
@@ -1130,7 +1131,7 @@ class ProjectStore:
                 "images": images_out,
                 "usage": t.usage,
                 "grounding": t.grounding,
-                "cost": t.cost,
+                "cost": round_money(t.cost) if t.cost is not None else None,
                 "finish_reason": t.finish_reason,
                 "finish_message": t.finish_message,
                 "error": t.error,
@@ -1151,7 +1152,7 @@ class ProjectStore:
             "project_uuid": self.uuid,
             "turn_id": turn_id,
             "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "costs": self.costs(turn_id),
+            "costs": {k: round_money(v) for k, v in self.costs(turn_id).items()},
             "turns": turns_out,
         }
         target = out_dir / "branch.json"

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from banana_studio.domain.imagetype import MAX_REFERENCE_BYTES, MAX_REFERENCE_PIXELS, sniff_image_mime
+from banana_studio.domain.words import empty_image, unreadable_image
 from banana_studio.store.names import ProjectError
 
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
@@ -68,7 +69,7 @@ def check_reference(data: bytes, label: str) -> tuple[bytes, str]:
     from PIL import Image, UnidentifiedImageError
 
     if not data:
-        raise ProjectError(f"Reference image {label} is empty.")
+        raise ProjectError(empty_image(label))
     check_size(len(data), label)
     sniffed = sniff_image_mime(data)
     if sniffed in ("image/heic", "image/heif") and not heif_available():
@@ -101,7 +102,7 @@ def check_reference(data: bytes, label: str) -> tuple[bytes, str]:
         raise ProjectError(f"Reference image {label} has more pixels than the {limit_mp} megapixel limit "
                            "(possible decompression bomb).") from exc
     except UnidentifiedImageError as exc:
-        raise ProjectError(f"{label} is not an image Banana Studio can read.") from exc
+        raise ProjectError(unreadable_image(label)) from exc
     except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise ProjectError(f"Reference image {label} is truncated or corrupt ({exc}).") from exc
     return data, out_mime

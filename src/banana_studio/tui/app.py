@@ -45,7 +45,8 @@ class StudioApp(App[None]):
     TITLE = "Banana Studio"
     COMMANDS = App.COMMANDS | {StudioCommands}
     BINDINGS = [
-        Binding("f1,question_mark", "help", "Help", key_display="?", id="help"),
+        # Shown as F1: it works everywhere, while "?" is typed into the prompt (it opens the help elsewhere).
+        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Every key and how turns and branches work"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from banana_studio.domain.turn import Turn
 from banana_studio.tui.images import ImagePreview
+from banana_studio.tui.widgets.footer import StudioFooter
 
 SETTING_LABELS: tuple[tuple[str, str], ...] = (
     ("model", "Model"),
@@ -126,7 +127,7 @@ class CompareScreen(Screen[None]):
                     yield ImagePreview("No image", id=f"compare-image-{side}")
         with VerticalScroll(id="compare-diff"):
             yield Static("Loading…", id="compare-table")
-        yield Footer()
+        yield StudioFooter()  # at 80 columns the least important keys give way
 
     async def on_mount(self) -> None:
         await self.load()

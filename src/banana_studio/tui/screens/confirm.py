@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -89,14 +92,24 @@ class NoKeyScreen(ModalScreen[str]):
         Binding("q,escape", "choose('quit')", "Quit", show=False),
     ]
 
-    HELP = (
-        "Set a Gemini API key (from https://aistudio.google.com/apikey) in one of these ways:\n\n"
-        "  • export GOOGLE_API_KEY=…   (or GEMINI_API_KEY) before starting banana-studio\n"
-        "  • banana-studio config --set-key   (stores it in the config file, mode 0600)\n"
-        "  • Vertex AI: set GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION\n\n"
-        "Image models have no free tier: every image is billed to the key's project.\n"
-        "Demo mode needs no key: a local server answers with synthetic images, at no cost."
+    HELP_INTRO = "Set a Gemini API key (from https://aistudio.google.com/apikey) in one of these ways:"
+    HELP_WAYS = (
+        "export GOOGLE_API_KEY=…   (or GEMINI_API_KEY) before starting banana-studio",
+        "banana-studio config --set-key   (stores it in the config file, mode 0600)",
+        "Vertex AI: set GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION",
     )
+    HELP_OUTRO = ("Image models have no free tier: every image is billed to the key's project.\n"
+                  "Demo mode needs no key: a local server answers with synthetic images, at no cost.")
+
+    @classmethod
+    def help_renderable(cls) -> Group:
+        """The bullets as a two-column grid: a wrapped bullet keeps its indent."""
+        ways = Table.grid(padding=(0, 1))
+        ways.add_column(no_wrap=True)
+        ways.add_column()
+        for way in cls.HELP_WAYS:
+            ways.add_row(" •", way)
+        return Group(Text(cls.HELP_INTRO + "\n"), ways, Text("\n" + cls.HELP_OUTRO))
 
     def __init__(self) -> None:
         super().__init__(classes="modal")
@@ -123,7 +136,7 @@ class NoKeyScreen(ModalScreen[str]):
     def action_choose(self, choice: str) -> None:
         if choice == "help":
             self._showing_help = True
-            self.query_one("#nokey-message", Static).update(self.HELP)
+            self.query_one("#nokey-message", Static).update(self.help_renderable())
             self.query_one("#help", Button).display = False
             self.query_one("#demo", Button).focus()
             return

@@ -25,11 +25,12 @@ from textual.geometry import Region
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Footer, Input, Static
+from textual.widgets import Checkbox, Input, Static
 
 from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui.images import Thumbnail
 from banana_studio.tui.widgets.branch_tree import STATUS_GLYPHS
+from banana_studio.tui.widgets.footer import StudioFooter
 
 TILE_WIDTH = 26
 """Cells per tile column, gutter included."""
@@ -129,7 +130,7 @@ class GalleryScreen(Screen[int | None]):
             yield Checkbox("★ starred only", id="gallery-starred")
         yield Static("", id="gallery-status", markup=False)
         yield VerticalScroll(id="gallery-grid")
-        yield Footer()
+        yield StudioFooter()  # at 80 columns the least important keys give way
 
     @property
     def grid(self) -> VerticalScroll:

@@ -1,4 +1,5 @@
-"""The ``?`` help screen: every key of the screen underneath, grouped, with the user's keymap applied."""
+"""The help screen (F1, or ``?`` when not typing): every key of the screen underneath, grouped, with
+the user's keymap applied."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ INTRO = (
     "the selected turn's prompt and settings so you can change them and send a sibling; re-roll (Ctrl+R) "
     "makes a sibling with the same request. Images, thoughts and thought signatures are stored, so any "
     "branch can be resumed later.\n\n"
+    "The picture has the room: Ctrl+B shows the branch tree, F4 the settings (folded into one line above "
+    "the prompt otherwise), L switches the turn panel between detail and thinking log, F6 is focus mode "
+    "(only the picture and the prompt).\n\n"
     "Letter keys (s, l, u, c, …) act on the selected turn when you are not typing: press Esc (or F3) to "
-    "leave the prompt. Ctrl+P opens the command palette with every action. Keys can be changed in the "
-    "config file: a \\[keymap] table of binding-id = \"key\" (ids are listed below)."
+    "leave the prompt (? then opens this help too). Ctrl+P opens the command palette with every action. "
+    "Keys can be changed in the config file: a \\[keymap] table of binding-id = \"key\" (ids are listed below)."
 )
 
 EXTRA_KEYS = [

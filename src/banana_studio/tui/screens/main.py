@@ -38,10 +38,12 @@ from banana_studio.domain.catalogue import get_model
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.messages import GenerationEnded, GenerationEvent
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.screens.main_layout import MainLayout
 from banana_studio.tui.widgets.branch_tree import BranchTree
 from banana_studio.tui.widgets.footer import StudioFooter
 from banana_studio.tui.widgets.prompt import PromptArea
 from banana_studio.tui.widgets.ref_tray import RefTray
+from banana_studio.tui.widgets.settings_summary import SettingsSummary
 from banana_studio.tui.widgets.sidebar import SettingsSidebar
 from banana_studio.tui.widgets.status_line import StatusLine
 from banana_studio.tui.widgets.thinking_log import ThinkingLog
@@ -54,7 +56,7 @@ NEW_ROOT = -1
 """``parent`` value meaning 'start a new thread' (distinct from None = follow the tree cursor)."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(MainLayout, Screen[None]):
     """Where images are made."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -67,36 +69,61 @@ class MainScreen(Screen[None]):
         Binding("escape", "leave_input", "Leave the prompt (letters then act on the turn)", show=False,
                 id="leave-input"),
         Binding("ctrl+r", "reroll", "Re-roll", id="reroll", tooltip="Same prompt and settings, a new sibling"),
-        Binding("ctrl+t,R", "retry", "Retry", id="retry", show=False),
+        Binding("ctrl+t,R", "retry", "Retry", id="retry", show=False,
+                tooltip="Send a failed, cancelled or interrupted turn again (same request)"),
         Binding("ctrl+f", "fork", "Fork", id="fork",
                 tooltip="Load the selected turn's prompt/settings to change them; the send makes a sibling"),
-        Binding("ctrl+n", "new_thread", "New thread", id="new-thread", show=False),
-        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree"),
-        Binding("ctrl+g", "gallery", "Gallery", id="gallery"),
-        Binding("ctrl+l", "add_reference", "Add ref", id="add-reference", show=False),
-        Binding("ctrl+o", "projects", "Projects", id="project-picker", show=False),
-        Binding("f2", "focus('prompt')", "Focus prompt", id="focus-prompt", show=False),
-        Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False),
-        Binding("f4", "focus('sidebar')", "Focus settings", id="focus-sidebar", show=False),
-        Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False),
+        Binding("ctrl+n", "new_thread", "New thread", id="new-thread", show=False,
+                tooltip="The next send starts a new root turn instead of continuing"),
+        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree", tooltip="Show or hide the branch tree"),
+        # priority: the prompt's TextArea binds F6 to "select line"; here F6 is the focus mode everywhere.
+        Binding("f6", "focus_mode", "Focus", id="focus-mode", priority=True,
+                tooltip="Only the picture and the prompt (F6 again: back to the panels)"),
+        Binding("ctrl+g", "gallery", "Gallery", id="gallery",
+                tooltip="Every image of the project as thumbnails; search, star, compare"),
+        Binding("ctrl+l", "add_reference", "Add ref", id="add-reference", show=False,
+                tooltip="Add a reference image by path (or paste/drop files on the prompt)"),
+        Binding("ctrl+o", "projects", "Projects", id="project-picker", show=False,
+                tooltip="Switch to, create or rename a project"),
+        Binding("f2", "focus('prompt')", "Focus prompt", id="focus-prompt", show=False,
+                tooltip="Go to the prompt"),
+        Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False,
+                tooltip="Go to the branch tree (shown if hidden)"),
+        Binding("f4", "toggle_settings", "Settings", id="focus-sidebar", show=False,
+                tooltip="Open the settings (from inside them: fold them to one line)"),
+        Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False,
+                tooltip="Add the selected turn's image to the references"),
         Binding("i", "continue_from_image", "Continue from the image alone", id="continue-from-image", show=False,
                 tooltip="A new root turn with the selected turn's image as its reference; the conversation is "
                         "not carried over (works across demo / Gemini API / Vertex AI)"),
-        Binding("s", "star", "Star", id="star", show=False),
-        Binding("l", "label", "Label", id="label", show=False),
-        Binding("e", "export", "Export branch", id="export", show=False),
-        Binding("c", "copy_path", "Copy image path", id="copy-path", show=False),
-        Binding("w", "save_as", "Save image as…", id="save-as", show=False),
-        Binding("o", "open_external", "Open in viewer app", id="open-external", show=False),
-        Binding("D", "delete_branch", "Delete branch", id="delete-branch", show=False),
-        Binding("v", "viewer", "View full screen", id="viewer", show=False),
-        Binding("m", "compare", "Compare (mark two)", id="compare", show=False),
-        Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False),
-        Binding("f9", "external_editor", "Edit prompt in $EDITOR", id="external-editor", show=False),
+        Binding("s", "star", "Star", id="star", show=False,
+                tooltip="Star or unstar the selected turn"),
+        Binding("l", "label", "Label", id="label", show=False,
+                tooltip="Give the selected turn a short label"),
+        Binding("e", "export", "Export branch", id="export", show=False,
+                tooltip="Copy the images and a branch.json of the path to the selected turn"),
+        Binding("c", "copy_path", "Copy image path", id="copy-path", show=False,
+                tooltip="Copy the selected image's file path (OSC 52 clipboard)"),
+        Binding("w", "save_as", "Save image as…", id="save-as", show=False,
+                tooltip="Save a copy of the selected image (the recipe stays embedded)"),
+        Binding("o", "open_external", "Open in viewer app", id="open-external", show=False,
+                tooltip="Open the selected image in the system's image viewer"),
+        Binding("D", "delete_branch", "Delete branch", id="delete-branch", show=False,
+                tooltip="Delete the selected turn and every turn below it (asks first)"),
+        Binding("v", "viewer", "View full screen", id="viewer", show=False,
+                tooltip="The selected image full screen (fit / 1:1, drafts too)"),
+        Binding("m", "compare", "Compare (mark two)", id="compare", show=False,
+                tooltip="Mark a turn, then another: side by side with their differences"),
+        Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False,
+                tooltip="Turn panel: detail ⇄ thinking log (a past turn's stored thoughts and drafts)"),
+        Binding("f9", "external_editor", "Edit prompt in $EDITOR", id="external-editor", show=False,
+                tooltip="Write the prompt in your editor; the studio waits"),
         Binding("f5", "variations", "Variations", id="variations",
                 tooltip="Send the prompt N times at once and pick the best (N sibling turns)"),
-        Binding("f8", "batch_jobs", "Batch jobs", id="batch-jobs", show=False),
-        Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False),
+        Binding("f8", "batch_jobs", "Batch jobs", id="batch-jobs", show=False,
+                tooltip="Gemini Batch API jobs of the project (half price, results later)"),
+        Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False,
+                tooltip="Contact sheet PNG and HTML/Markdown pages of the branch"),
     ]
 
     DEFER_MOUNT: ClassVar[bool | None] = None
@@ -116,6 +143,7 @@ class MainScreen(Screen[None]):
         # The breakpoint classes for the current size, set now: added after the mount (on the first
         # Resize) they would restyle the whole tree once more.
         super().__init__(classes=_breakpoint_classes(self))
+        self.apply_layout()
         self.started = asyncio.Event()
         """Set once everything is mounted and the project's tree is loaded (see _finish_start)."""
         self._resumed = False
@@ -143,6 +171,9 @@ class MainScreen(Screen[None]):
         self._live_saved = False
         self._turn_nodes: dict[int, Any] = {}
         self._shown_turn: Turn | None = None
+        self._settings_source = "config defaults"
+        """Where the sidebar's settings came from (shown in the summary line and the sidebar title)."""
+        self._settings_base = self.config.defaults.copy()
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -165,6 +196,7 @@ class MainScreen(Screen[None]):
                         yield TurnDetail(id="detail")
                         yield ThinkingLog(id="log")
                 yield RefTray(id="refs")
+                yield SettingsSummary(id="settings-summary")
                 yield PromptArea(send_key=self.config.send_key, id="prompt")
             yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar",
                                   defer_fields=self._defers_mount())
@@ -193,6 +225,8 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#preview", ImagePreview).border_title = "Preview"
         self._update_prompt_title()
+        self.watch(self.query_one("#info", ContentSwitcher), "current", self._info_tab_changed)
+        self._show_settings_summary()
         spec = get_model(self.config.defaults.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
         self.query_one(PromptArea).focus()
@@ -229,10 +263,18 @@ class MainScreen(Screen[None]):
             # `open IMAGE`: restore that turn's settings too (the branch is the tree cursor).
             try:
                 opened = await asyncio.to_thread(self.store.get_turn, self._open_turn)
-                self.query_one(SettingsSidebar).load(opened.settings)
+                self.load_settings(opened.settings, f"of #{opened.id}")
             except Exception:
                 pass
-        elif not turn_ids:
+        elif latest is not None:
+            # The next send continues from the newest turn with its settings (not the config defaults:
+            # that would silently change the aspect ratio and size).
+            try:
+                turn = await asyncio.to_thread(self.store.get_turn, latest)
+                self.load_settings(turn.settings, f"of #{turn.id}")
+            except Exception:
+                pass
+        else:
             self.query_one(TurnDetail).show_empty()
         await self._refresh_costs()
         from banana_studio.tui.screens.batch import resume_batches
@@ -312,6 +354,7 @@ class MainScreen(Screen[None]):
             self._pin_log_turn = None
         self.selected_id = event.turn_id
         self._update_prompt_title()
+        self._info_tab_changed()
         self._load_turn(event.turn_id, debounce=0.05)
 
     @on(BranchTree.TurnSelected)
@@ -319,7 +362,7 @@ class MainScreen(Screen[None]):
         """Enter on a turn: take its settings into the sidebar and go write the next prompt."""
         turn = self._shown_turn
         if turn is not None and turn.id == event.turn_id:
-            self.query_one(SettingsSidebar).load(turn.settings)
+            self.load_settings(turn.settings, f"of #{turn.id}")
         self.query_one(PromptArea).focus()
 
     @work(group="detail", exclusive=True, exit_on_error=False)
@@ -390,7 +433,9 @@ class MainScreen(Screen[None]):
             prompt.border_title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
         elif self.selected_id is not None:
             node = self._turn_nodes.get(self.selected_id)
-            if node is not None and node.status not in ("done",):
+            if self._generating and self.selected_id == self.live_turn_id:
+                prompt.border_title = f"Prompt → #{self.selected_id} is generating (Esc cancels)"
+            elif node is not None and node.status not in ("done",):
                 where = f"#{node.parent_id}" if node.parent_id is not None else "the start"
                 prompt.border_title = f"Prompt → continues from {where} (#{self.selected_id} has no result)"
             else:
@@ -529,8 +574,7 @@ class MainScreen(Screen[None]):
         tree = self.query_one(BranchTree)
         if tree.has_focus:
             return
-        tree.display = True
-        tree.focus()
+        self.action_focus("tree")
 
     def action_cancel(self) -> None:
         if self.gen_worker is not None and self._generating:
@@ -560,6 +604,7 @@ class MainScreen(Screen[None]):
         status = self.query_one(StatusLine)
         if isinstance(e, ev.TurnStarted):
             self.live_turn_id = e.turn.id
+            log.turn_id = e.turn.id
             log.set_title(f"Turn #{e.turn.id}" + (f" ← #{e.turn.parent_id}" if e.turn.parent_id else "")
                           + f" · {e.turn.prompt[:80]}")
             await self.reload_tree(select=e.turn.id)
@@ -609,6 +654,9 @@ class MainScreen(Screen[None]):
             log.finish(turn.status, price if turn.cost else "")
             status.state = ""
             self._pin_log_turn = None if turn.status == "done" else turn.id
+            if self.query_one(SettingsSidebar).settings == turn.settings:
+                self._settings_source, self._settings_base = f"of #{turn.id}", turn.settings.copy()
+                self._show_settings_summary()
             await self.reload_tree(select=turn.id)
             self._load_turn(turn.id)
 
@@ -644,6 +692,7 @@ class MainScreen(Screen[None]):
                 self._load_turn(self.live_turn_id)
         await self._refresh_costs()
         self.refresh_bindings()
+        self._update_prompt_title()
 
     def _restore_request(self, request: Any) -> None:
         """Give the prompt and references back when the request was refused before it was recorded."""
@@ -661,7 +710,7 @@ class MainScreen(Screen[None]):
 
     def _need_turn(self) -> int | None:
         if self.selected_id is None:
-            self.notify("Select a turn first (tree on the left, F3).", severity="warning")
+            self.notify("Select a turn first (F3 or Ctrl+B shows the tree).", severity="warning")
         return self.selected_id
 
     async def action_reroll(self) -> None:
@@ -702,7 +751,7 @@ class MainScreen(Screen[None]):
         if turn is None or turn.id != self.selected_id:
             self.notify("Select a turn to fork first.", severity="warning")
             return
-        self.query_one(SettingsSidebar).load(turn.settings)
+        self.load_settings(turn.settings, f"of #{turn.id}")
         prompt = self.query_one(PromptArea)
         prompt.load_text(turn.prompt)
         self.parent_override = turn.parent_id if turn.parent_id is not None else NEW_ROOT
@@ -777,7 +826,9 @@ class MainScreen(Screen[None]):
         turn_id = self._need_turn()
         if turn_id is None:
             return
-        default = Path.cwd() / f"{self.store.name}-turn-{turn_id:04d}"
+        from banana_studio.paths import export_dir
+
+        default = export_dir() / f"{self.store.name}-turn-{turn_id:04d}"
 
         async def done(target: str | None) -> None:
             if not target:
@@ -791,7 +842,8 @@ class MainScreen(Screen[None]):
             self.notify(f"Exported the branch to {json_path.parent}", title="Exported")
 
         self.app.push_screen(TextPromptScreen(f"Export branch → #{turn_id}",
-                                              "Folder for the images and branch.json:", value=str(default)), done)
+                                              "Folder for the images and branch.json (default: your "
+                                              "pictures folder, Banana Studio):", value=str(default)), done)
 
     def action_variations(self) -> None:
         from banana_studio.tui.screens.variations import open_variations
@@ -810,6 +862,7 @@ class MainScreen(Screen[None]):
         turn_id = self._need_turn()
         if turn_id is None:
             return
+        from banana_studio.paths import export_dir
         from banana_studio.services.storyboard import default_folder, export_storyboard
 
         async def done(target: str | None) -> None:
@@ -824,13 +877,15 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(TextPromptScreen(f"Storyboard of the branch → #{turn_id}",
                                               "Folder for the contact sheet, HTML/Markdown pages and images:",
-                                              value=str(default_folder(self.store, turn_id))), done)
+                                              value=str(default_folder(self.store, turn_id, export_dir()))), done)
 
     def action_save_as(self) -> None:
         path = self._final_path()
         if path is None:
             return
-        default = Path.cwd() / path.name
+        from banana_studio.paths import export_dir
+
+        default = export_dir() / path.name
 
         async def done(target: str | None) -> None:
             if not target:
@@ -913,23 +968,28 @@ class MainScreen(Screen[None]):
             f"Delete turn #{turn_id} and the {below} turn{'s' if below != 1 else ''} below it, with their "
             "images? This cannot be undone.", yes="Delete", danger=True), done)
 
-    def action_toggle_tree(self) -> None:
-        tree = self.query_one(BranchTree)
-        tree.display = not tree.display
-        if tree.display:
-            tree.focus()
-
-    def action_toggle_log(self) -> None:
+    async def action_toggle_log(self) -> None:
+        """L: the turn panel's other tab.  On a past turn the log shows what was stored for it."""
         switcher = self.query_one("#info", ContentSwitcher)
-        switcher.current = "log" if switcher.current == "detail" else "detail"
+        if switcher.current == "log":
+            switcher.current = "detail"
+            return
+        log = self.query_one(ThinkingLog)
+        turn = self._shown_turn
+        live = self._generating and self.selected_id in (self.live_turn_id, None)
+        if (not live and turn is not None and turn.id == self.selected_id and log.turn_id != turn.id
+                and turn.id != self._pin_log_turn):
+            await log.show_stored(turn, [self.store.abs_path(i.path) for i in turn.draft_images])
+        switcher.current = "log"
 
     def action_focus(self, target: str) -> None:
         if target == "tree":
-            tree = self.query_one(BranchTree)
-            tree.display = True
-            tree.focus()
+            if not self.tree_on or self.focus_mode:
+                self.show_tree(True)
+            self.call_after_refresh(self.query_one(BranchTree).focus)
         elif target == "sidebar":
-            self.query_one(SettingsSidebar).focus_first()
+            self.show_settings(True)
+            self.call_after_refresh(self.query_one(SettingsSidebar).focus_first)
         else:
             self.query_one(PromptArea).focus()
 
@@ -1031,6 +1091,44 @@ class MainScreen(Screen[None]):
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
         self._refresh_request_size()
+        self._show_settings_summary()
+
+    @on(SettingsSummary.Opened)
+    def _summary_clicked(self) -> None:
+        self.action_toggle_settings()
+
+    def load_settings(self, settings: Any, source: str) -> None:
+        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8")."""
+        self._settings_source = source
+        self._settings_base = settings.copy()
+        self.query_one(SettingsSidebar).load(settings)
+        self._show_settings_summary()
+
+    def _show_settings_summary(self) -> None:
+        sidebar = self.query_one(SettingsSidebar)
+        settings = sidebar.settings
+        source = self._settings_source if settings == self._settings_base else f"changed, was {self._settings_source}"
+        if source.startswith("changed, was of "):
+            source = "changed from " + source.removeprefix("changed, was of ")
+        try:
+            estimate = f"≈ ${self._estimate(settings, len(self.query_one(RefTray).items)):.3f}/image"
+        except Exception:
+            estimate = ""
+        fatal = sidebar.fatal_problems
+        self.query_one(SettingsSummary).show(settings, source=source, estimate=estimate,
+                                             problem="✗ " + fatal[0].message if fatal else "")
+        sidebar.border_title = f"Settings · {source}"
+
+    def _info_tab_changed(self, current: str | None = None) -> None:
+        """The turn/thinking panel's border title is its tab bar: the shown tab is highlighted."""
+        switcher = self.query_one("#info", ContentSwitcher)
+        current = switcher.current
+        turn = f"Turn #{self.selected_id}" if self.selected_id is not None else "Turn"
+        tabs = []
+        for name, label in (("detail", turn), ("log", "Thinking")):
+            tabs.append(f"[b reverse] {label} [/]" if current == name else f" {label} ")
+        switcher.border_title = "".join(tabs)
+        switcher.border_subtitle = "L switches"
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:

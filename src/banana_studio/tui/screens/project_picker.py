@@ -18,6 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from banana_studio.domain.words import plural
+
 
 @dataclass(frozen=True, slots=True)
 class ProjectChoice:
@@ -95,7 +97,7 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
             line.append(("● " if name == self.current else "  ") + name, style="bold" if name == self.current else "")
             n_turns = getattr(proj, "n_turns", None)
             if n_turns is not None:
-                line.append(f"   {n_turns} turns", style="dim")
+                line.append(f"   {plural(n_turns, 'turn')}", style="dim")
             cost = getattr(proj, "cost", None)
             if cost:
                 line.append(f" · ${float(cost):.2f}", style="dim")

@@ -18,7 +18,7 @@ from textual.containers import Grid, Vertical
 from textual.events import Click
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from banana_studio.config import redact
 from banana_studio.domain.events import (
@@ -39,6 +39,7 @@ from banana_studio.services.variations import (
 )
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
+from banana_studio.tui.widgets.footer import StudioFooter
 
 _HEADING = re.compile(r"\*\*(.+?)\*\*")
 
@@ -123,7 +124,7 @@ class VariationsScreen(Screen[int | None]):
         yield grid
         yield Static("←↑↓→ choose · Enter keeps the chosen one and continues from it · Esc cancels / goes back",
                      id="variations-hint")
-        yield Footer()
+        yield StudioFooter()  # at 80 columns the least important keys give way
 
     def on_mount(self) -> None:
         self.cells[0].focus()
@@ -157,6 +158,7 @@ class VariationsScreen(Screen[int | None]):
         if isinstance(ev, TurnStarted):
             cell.turn_id = int(ev.turn.id)
             cell.border_title = f"{cell.index + 1} · #{cell.turn_id}"
+            self._order_cells()
             cell.status = "sent…"
             cell.preview.set_placeholder("thinking…")
         elif isinstance(ev, ThoughtText):
@@ -197,10 +199,25 @@ class VariationsScreen(Screen[int | None]):
             focused = focused.parent if isinstance(focused.parent, VariationCell) else None
         return focused if isinstance(focused, VariationCell) else None
 
+    def _order_cells(self) -> None:
+        """Once every variation has its turn: the grid in turn order and numbered by position
+        (1 · #6, 2 · #7, 3 · #8), whatever order the concurrent requests were recorded in."""
+        cells = self.cells
+        if any(c.turn_id is None for c in cells):
+            return
+        ordered = sorted(cells, key=lambda c: int(c.turn_id or 0))
+        grid = self.query_one("#variations-grid")
+        if ordered != cells:
+            for cell in ordered:
+                if cell is not grid.children[-1]:
+                    grid.move_child(cell, after=grid.children[-1])
+        for pos, cell in enumerate(ordered):
+            cell.border_title = f"{pos + 1} · #{cell.turn_id}"
+
     def action_move(self, dx: int, dy: int) -> None:
         cells = self.cells
         cell = self._focused_cell()
-        i = cell.index if cell is not None else 0
+        i = cells.index(cell) if cell is not None else 0
         j = i + dx + dy * self.columns
         if 0 <= j < len(cells):
             cells[j].focus()

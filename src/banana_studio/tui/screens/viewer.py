@@ -16,9 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, cell_pixels, load_scaled
+from banana_studio.tui.widgets.footer import StudioFooter
 
 
 class ViewerScreen(Screen[None]):
@@ -60,7 +61,7 @@ class ViewerScreen(Screen[None]):
             yield Static("", id="viewer-title", markup=False)
             yield ImagePreview("No image", id="viewer-image")
             yield Static("", id="viewer-info", markup=False)
-        yield Footer()
+        yield StudioFooter()  # at 80 columns the least important keys give way
 
     @property
     def preview(self) -> ImagePreview:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Protocol
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
@@ -464,8 +465,10 @@ class BranchTree(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         base = self.rich_style
         if not self._bt_rows:
-            if y == 0:
-                return Strip([Segment(self.empty_text, base + self._style("empty"))]).crop_extend(0, width, base)
+            # The empty text wrapped to the panel's width (a narrow tree must not cut it mid-word).
+            lines = Text(self.empty_text).wrap(self.app.console, max(1, width))
+            if y < len(lines):
+                return Strip([Segment(lines[y].plain, base + self._style("empty"))]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         row_index = int(self.scroll_offset.y) + y
         if row_index >= len(self._bt_rows):

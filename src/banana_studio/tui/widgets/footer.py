@@ -7,13 +7,51 @@ five times in a row while the settings controls were mounted, each time for the 
 delayed the screen becoming complete by ~40 ms.  :class:`StudioFooter` compares what would be shown
 (keys, labels, enabled state, tooltips, key display, compact mode) with what is shown and skips the
 rebuild when they are equal.
+
+Narrow terminals: the keys that do not fit are left out, least important first (the focused widget's
+own keys, then the turn actions), so Send, Cancel, Focus, Tree, Quit and Help always stay visible;
+every key is still in the help (F1) and the command palette (Ctrl+P).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual import events
+from textual.app import ComposeResult
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+ESSENTIAL = ("send", "cancel", "quit", "help", "focus_mode", "toggle_tree", "dismiss", "close", "pick", "view")
+"""Actions whose keys are never left out (the rest go first when the footer is too narrow)."""
+USEFUL = ("reroll", "fork", "gallery", "variations", "toggle_zoom", "next", "prev", "mark_compare", "swap")
+PALETTE_WIDTH = 13
+"""Room for the right-aligned ``^p palette`` key."""
+
+
+def key_width(key_display: str, description: str) -> int:
+    """Cells one footer key takes (padding 0 1 around the key, 1 after the description)."""
+    return len(key_display) + len(description) + 3
+
+
+def fit_keys(keys: list[tuple[str, str, str]], width: int) -> list[int]:
+    """Indexes of ``keys`` ((action, key display, description) each) that fit in ``width`` cells, in
+    order; the least important are dropped first, from the right."""
+    def rank(action: str) -> int:
+        name = action.split(".")[-1]
+        if name in ESSENTIAL:
+            return 0
+        return 1 if name in USEFUL else 2
+
+    kept = list(range(len(keys)))
+    total = sum(key_width(k[1], k[2]) for k in keys)
+    for level in (2, 1):
+        for i in reversed([i for i in kept if rank(keys[i][0]) == level]):
+            if total <= width:
+                return kept
+            kept.remove(i)
+            total -= key_width(keys[i][1], keys[i][2])
+    return kept
 
 
 class StudioFooter(Footer):
@@ -33,7 +71,41 @@ class StudioFooter(Footer):
             if binding.show or binding.key == app.COMMAND_PALETTE_BINDING
         )
         return (keys, self.compact, self.show_command_palette, self.combine_groups, app.ENABLE_COMMAND_PALETTE,
-                app.COMMAND_PALETTE_BINDING)
+                app.COMMAND_PALETTE_BINDING, self._width())
+
+    def _width(self) -> int:
+        return int(self.size.width or self.app.size.width)
+
+    def compose(self) -> ComposeResult:
+        """Footer's keys (one per action), without those that do not fit (see :func:`fit_keys`)."""
+        if not self._bindings_ready:
+            return
+        active = self.screen.active_bindings
+        first: dict[str, tuple[Any, bool, str]] = {}
+        for (_node, binding, enabled, tooltip) in active.values():
+            if binding.show and binding.action not in first:
+                first[binding.action] = (binding, enabled, tooltip)
+        entries = list(first.values())
+        shown = [(b.action, self.app.get_key_display(b), b.description) for b, _e, _t in entries]
+        room = self._width() - (PALETTE_WIDTH if self.show_command_palette else 0)
+        kept = fit_keys(shown, room)
+        self.styles.grid_size_columns = len(kept)
+        for i in kept:
+            binding, enabled, tooltip = entries[i]
+            yield FooterKey(binding.key, shown[i][1], binding.description, binding.action,
+                            disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            try:
+                _node, binding, enabled, tooltip = active[self.app.COMMAND_PALETTE_BINDING]
+            except KeyError:
+                return
+            yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+                            classes="-command-palette", disabled=not enabled,
+                            tooltip=binding.tooltip or binding.description)
+
+    async def _on_resize(self, event: events.Resize) -> None:
+        if self._shown is not None and self._shown[-1] != self._width():
+            await self.recompose()
 
     async def recompose(self) -> None:
         if not self.is_attached:

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from banana_studio.domain.settings import MAX_REFERENCES
+from banana_studio.domain.words import empty_image, too_many_references, unreadable_image
 
 
 @dataclass(slots=True)
@@ -58,11 +59,13 @@ def probe_image(path: Path) -> RefItem:
         raise ValueError(f"{path} is a folder; choose an image file.")
     try:
         size = path.stat().st_size
+        if size == 0:
+            raise ValueError(empty_image(path.name))
         with Image.open(path) as im:
             width, height = im.size
             im.verify()
     except UnidentifiedImageError:
-        raise ValueError(f"{path.name} is not an image Pillow can read (PNG, JPEG, WebP, …).") from None
+        raise ValueError(unreadable_image(path.name)) from None
     except Image.DecompressionBombError:
         raise ValueError(f"{path.name} is too large to use as a reference.") from None
     except OSError as exc:
@@ -103,6 +106,23 @@ def complete_path(value: str) -> str | None:
     return value + rest
 
 
+def chip_lines(chips: list[Text], width: int) -> Text:
+    """Chips separated by a space, a new line before a chip that does not fit: a chip is never split
+    (its number stays with its name); a chip wider than the line is cut with an ellipsis."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    used = 0
+    for chip in chips:
+        need = chip.cell_len + (1 if used else 0)
+        if used and used + need > width:
+            out.append("\n")
+            used, need = 0, chip.cell_len
+        elif used:
+            out.append(" ")
+        out.append_text(chip)
+        used += need
+    return out
+
+
 class RefChips(Widget, can_focus=True):
     """One line (wrapping) of chips; keyboard-driven."""
 
@@ -123,13 +143,14 @@ class RefChips(Widget, can_focus=True):
 
     def render(self) -> Text:
         items = self._tray.items
-        text = Text(no_wrap=False, overflow="fold")
         if not items:
+            text = Text(no_wrap=True, overflow="ellipsis")
             text.append("No references · ", style="dim")
             text.append("Ctrl+L", style="bold")
             text.append(" adds by path · or paste/drop image files on the prompt", style="dim")
             return text
         compact = len(items) > 3
+        chips: list[Text] = []
         for i, item in enumerate(items):
             if compact:  # many refs: index and a short name, so all chips stay visible
                 name = item.name if len(item.name) <= 14 else item.name[:13] + "…"
@@ -137,10 +158,9 @@ class RefChips(Widget, can_focus=True):
             else:
                 label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
             style = "reverse bold" if (self.has_focus and i == self.cursor) else "on grey23"
-            text.append(label.replace(" ", "\u00a0"), style=style)
-            text.append(" ")
-        text.append(f"{len(items)}/{self._tray.max_refs}", style="dim")
-        return text
+            chips.append(Text(label, style=style))
+        chips.append(Text(f"{len(items)}/{self._tray.max_refs}", style="dim"))
+        return chip_lines(chips, self.content_size.width or 10_000)
 
     def watch_cursor(self) -> None:
         self.refresh()
@@ -206,8 +226,7 @@ class RefTray(Vertical):
         self.max_refs = max_refs
         self.model_label = model_label
         if len(self.items) > max_refs:
-            self.say(f"{len(self.items)} references: {model_label} accepts at most {max_refs}. "
-                     f"Remove {len(self.items) - max_refs} before sending.", error=True)
+            self.say(too_many_references(len(self.items), model_label, max_refs), error=True)
         self._changed()
 
     def say(self, message: str, *, error: bool = False) -> None:

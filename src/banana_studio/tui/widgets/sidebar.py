@@ -26,7 +26,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
 from banana_studio.domain.catalogue import MODELS, STANDARD_RATIOS, get_model, pixel_size
-from banana_studio.domain.settings import GenerationSettings, Problem, thinking_levels_for, validate_settings
+from banana_studio.domain.settings import (
+    GenerationSettings,
+    Problem,
+    thinking_levels_for,
+    validate_settings,
+)
+from banana_studio.domain.words import too_many_references
 
 CUSTOM = "__custom__"
 ALL_RATIOS = (*STANDARD_RATIOS, "1:4", "4:1", "1:8", "8:1")
@@ -278,7 +284,7 @@ class SettingsSidebar(Vertical):
         if self._n_refs > spec.max_references:
             self.problems.append(Problem(
             "references",
-            f"{self._n_refs} reference images: {spec.label} accepts at most {spec.max_references}."))
+            too_many_references(self._n_refs, spec.label, spec.max_references)))
         lines = [("✗ " if p.fatal else "⚠ ") + p.message for p in self.problems]
         if self._request_warning:
             lines.append("⚠ " + self._request_warning)
@@ -292,7 +298,7 @@ class SettingsSidebar(Vertical):
         except Exception:  # an estimator must never break the sidebar
             cost = "≈ $?"
         size = f"\n{self._request_label}" if self._request_label else ""
-        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost}/image{size}")
+        self.query_one("#estimate", Static).update(f"{w}×{h} · {cost}/image{size}")
 
     def _changed(self) -> None:
         self._refresh_notes()

@@ -31,32 +31,48 @@ class StatusLine(Widget):
     budget_note: reactive[str] = reactive("")
 
     def render(self) -> Text:
+        """The longest form that fits: full labels and tokens; without tokens; short labels."""
+        width = self.content_size.width or 10_000
+        for level in range(3):
+            text = self._line(level)
+            if text.cell_len <= width:
+                return text
+        return text
+
+    def _line(self, level: int) -> Text:
+        """``level`` 0: everything; 1: no token counts; 2: short labels (80 columns)."""
+        sep = "  │  " if level == 0 else " │ "
+        names = {"Turn": "Turn", "Branch": "Branch", "Session": "Session", "Project": "Project",
+                 "Today": "Today"} if level < 2 else {"Turn": "Turn", "Branch": "Br", "Session": "Sess",
+                                                      "Project": "Proj", "Today": "Today"}
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.state:
-            t.append(self.state + "  ", style="bold")
+            t.append(self.state + ("  " if level < 2 else " "), style="bold")
+
+        def item(name: str, cost: float, extra: str = "", last: bool = False) -> None:
+            t.append(names[name] + " ", style="dim")
+            t.append(f"${cost:.3f}")
+            if extra:
+                t.append(extra, style="dim")
+            if not last:
+                t.append(sep, style="dim")
+
         if self.turn_cost is not None:
-            t.append("Turn ", style="dim")
-            t.append(f"${self.turn_cost:.3f}" + (" sim" if self.turn_simulated else ""))
-            if self.turn_tokens:
-                t.append(f" {self.turn_tokens:,} tok", style="dim")
-            t.append("  │  ", style="dim")
-        t.append("Branch ", style="dim")
-        t.append(f"${self.branch_cost:.3f}")
+            sim = " sim" if self.turn_simulated else ""
+            item("Turn", self.turn_cost,
+                 sim + (f" {self.turn_tokens:,} tok" if self.turn_tokens and level == 0 else ""))
+        turns = ""
         if self.branch_turns:
-            t.append(f" ({self.branch_turns} turns)", style="dim")
-        t.append("  │  ", style="dim")
-        t.append("Session ", style="dim")
-        t.append(f"${self.session_cost:.3f}")
-        if self.session_tokens:
-            t.append(f" {self.session_tokens:,} tok", style="dim")
-        t.append("  │  ", style="dim")
-        t.append("Project ", style="dim")
-        t.append(f"${self.project_cost:.3f}")
-        t.append("  │  ", style="dim")
-        t.append("Today ", style="dim")
-        t.append(f"${self.today_cost:.3f}")
+            turns = (f" ({self.branch_turns} turn{'s' if self.branch_turns != 1 else ''})" if level < 2
+                     else f" ({self.branch_turns})")
+        item("Branch", self.branch_cost, turns)
+        session_tokens = f" {self.session_tokens:,} tok" if self.session_tokens and level == 0 else ""
+        item("Session", self.session_cost, session_tokens)
+        item("Project", self.project_cost)
+        item("Today", self.today_cost, last=True)
         if self.demo_cost:
-            t.append(f"  demo: ${self.demo_cost:.2f} simulated", style="dim italic")
+            demo = f"demo: ${self.demo_cost:.2f} simulated" if level < 2 else f"demo ${self.demo_cost:.2f} sim"
+            t.append("  " + demo, style="dim italic")
         if self.budget_note:
             t.append("  " + self.budget_note, style="bold red")
         return t

@@ -8,6 +8,7 @@ called by :meth:`ThinkingLog.start`; the main screen calls it after its first pa
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
+from banana_studio.domain.words import plural
 from banana_studio.tui.images import ThumbStrip
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class ThinkingLog(VerticalScroll):
         self.run_status = "idle"
         self.n_drafts = 0
         self._thoughts: Markdown | None = None
+        self.turn_id: int | None = None
+        """The turn shown: the live one while generating, or a past one (see :meth:`show_stored`)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-head")
@@ -85,6 +89,7 @@ class ThinkingLog(VerticalScroll):
         self._started = time.monotonic()
         self._retry_until = 0.0
         self.run_status = "running"
+        self.turn_id = None
         self.query_one("#log-head", Static).update(Text(title, style="bold"))
         await (await self.prepare()).update("")
         strip = self.query_one("#log-drafts", ThumbStrip)
@@ -98,6 +103,48 @@ class ThinkingLog(VerticalScroll):
             self._ticker = self.set_interval(0.5, self._tick)
         else:
             self._ticker.resume()
+
+    async def show_stored(self, turn: Any, drafts: list[Path]) -> None:
+        """Show a past turn's log from what was stored: its thought summaries, drafts (files),
+        answer, sources and error."""
+        from banana_studio.tui.widgets.turn_detail import grounding_lines
+
+        if self._ticker is not None:
+            self._ticker.pause()
+        self.turn_id = turn.id
+        self.run_status = turn.status
+        self._started = 0.0
+        self._retry_until = 0.0
+        content = turn.model_content
+        self._thought_text = content.thought_text() if content else ""
+        self._answer = content.answer_text() if content else ""
+        self.n_drafts = len(drafts)
+        parent = f" ← #{turn.parent_id}" if turn.parent_id is not None else ""
+        self.query_one("#log-head", Static).update(Text(f"Turn #{turn.id}{parent} · {turn.prompt[:80]}", style="bold"))
+        await (await self.prepare()).update(self._thought_text)
+        strip = self.query_one("#log-drafts", ThumbStrip)
+        await strip.clear()
+        strip.display = bool(drafts)
+        for i, path in enumerate(drafts):
+            await strip.add_path(path, caption=f"draft {i + 1}")
+        self.query_one("#log-answer", Static).update(Text(self._answer.strip(), style="italic"))
+        sources = Text()
+        for i, (title, uri) in enumerate(grounding_lines(turn.grounding or {}), 1):
+            sources.append(f"[{i}] ", style="bold")
+            sources.append((title or uri) + "\n")
+        self.query_one("#log-sources", Static).update(sources)
+        err = self.query_one("#log-error", Static)
+        err.update(Text("✗ " + turn.error) if turn.error else "")
+        err.display = bool(turn.error)
+        if self._thought_text.strip():
+            note = f"Stored log of #{turn.id}: thought summaries" + (f" and {plural(len(drafts), 'draft')}"
+                                                                    if drafts else "")
+        else:
+            note = (f"No thoughts were stored for #{turn.id} (thoughts were off, or the model sent none)"
+                    + (f"; {plural(len(drafts), 'draft')}" if drafts else "") + ".")
+        self._status_base = note
+        self.query_one("#log-status", Static).update(note)
+        self.scroll_home(animate=False)
 
     def set_title(self, title: str) -> None:
         self.query_one("#log-head", Static).update(Text(title, style="bold"))

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.words import plural
 from banana_studio.tui.images import Thumbnail, ThumbStrip
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class TurnDetail(VerticalScroll):
         self.query_one("#detail-head", Static).update(Text("No turn selected", style="bold"))
         self.query_one("#detail-prompt", Static).update(
             text or "Write a prompt below and press Ctrl+Enter (or Ctrl+J). Each send becomes a turn in this project's "
-                    "tree; select any earlier turn (tree on the left) to continue or fork from it.")
+                    "tree; select any earlier turn in the tree (Ctrl+B shows it) to continue or fork from it.")
         for name in ("#detail-meta", "#detail-error", "#detail-answer", "#detail-sources"):
             self.query_one(name, Static).update("")
         self.query_one("#detail-error", Static).display = False
@@ -147,8 +148,8 @@ class TurnDetail(VerticalScroll):
             head.append(f"  [{turn.label}]", style="bold cyan")
         if turn.parent_id is not None:
             head.append(f"  ← #{turn.parent_id}", style="dim")
-        if turn.created_at:
-            head.append("  " + format_timestamp(turn.created_at), style="dim")
+        if turn.created_at:  # on a line of its own: a narrow panel never splits the date from the time
+            head.append("\n" + format_timestamp(turn.created_at), style="dim")
         self.query_one("#detail-head", Static).update(head)
         self.query_one("#detail-prompt", Static).update(Text(turn.prompt or "(empty prompt)"))
 
@@ -167,7 +168,7 @@ class TurnDetail(VerticalScroll):
             meta.append(", ".join(f"{img.path} ({img.width}×{img.height})" if img.width else img.path
                                   for img in finals))
             if turn.draft_images:
-                meta.append(f" + {len(turn.draft_images)} draft(s)", style="dim")
+                meta.append(f" + {plural(len(turn.draft_images), 'draft')}", style="dim")
             meta.append("\n")
         usage = usage_summary(turn.usage)
         if usage:
