@@ -126,3 +126,25 @@ def test_the_tui_guard_makes_every_strip_safe() -> None:
     assert UNSAFE.search(safe.text) is None and "␛]52;c;" in safe.text
     assert safe.cell_length == hostile.cell_length
     assert all(not (seg.style and seg.style.link and UNSAFE.search(seg.style.link)) for seg in safe)
+
+
+def test_widget_classes_defined_after_the_guard_are_guarded_too() -> None:
+    from rich.segment import Segment
+    from textual.geometry import Region
+    from textual.strip import Strip
+    from textual.widget import Widget
+
+    from banana_studio.tui.terminal_guard import install
+
+    install()
+
+    class Base(Widget):
+        def __init_subclass__(cls, *args: object, **kwargs: object) -> None:  # positional pass-through
+            super().__init_subclass__(*args, **kwargs)  # type: ignore[arg-type]
+
+    class Late(Base):
+        def render_lines(self, crop: Region) -> list[Strip]:
+            return [Strip([Segment(HOSTILE)])]
+
+    (strip,) = Late.render_lines(Late.__new__(Late), Region(0, 0, 10, 1))
+    assert UNSAFE.search(strip.text) is None

@@ -101,8 +101,8 @@ def install() -> None:
         _wrap(cls)
     original_init_subclass = Widget.__dict__["__init_subclass__"].__func__
 
-    def __init_subclass__(cls: type, **kwargs: Any) -> None:
-        original_init_subclass(cls, **kwargs)
+    def __init_subclass__(cls: type, *args: Any, **kwargs: Any) -> None:
+        original_init_subclass(cls, *args, **kwargs)
         _wrap(cls)
 
     Widget.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment,method-assign]
