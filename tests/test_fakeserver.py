@@ -596,7 +596,8 @@ def test_text_base64_empty_signature_text_only(client: genai.Client, srv: FakeGe
 
 def test_every_fault_is_documented() -> None:
     assert set(FAULTS) == {
-        "bad_key", "permission", "not_found", "quota", "server", "overloaded", "slow", "hang", "stream_error",
+        "bad_key", "permission", "not_found", "quota", "server", "overloaded", "high_demand", "slow", "hang",
+        "stream_error",
         "truncated", "malformed_json", "bad_base64", "image_safety", "image_prohibited", "no_image",
         "blocked_prompt", "parts_null", "candidates_null", "text_base64", "empty_signature", "text_only"}
     assert all(isinstance(v, str) and v for v in FAULTS.values())

@@ -75,7 +75,7 @@ async def send(pilot: Any, main: MainScreen, text: str) -> None:
 
 GROUPS: dict[str, list[Case]] = {
     "http-errors": [c for c in MATRIX if c.fault in ("bad_key", "permission", "not_found", "quota", "server",
-                                                     "overloaded") and c.retries == 0 and not c.ok],
+                                                     "overloaded", "high_demand") and c.retries == 0 and not c.ok],
     "retries": [c for c in MATRIX if c.retries > 0],
     "stream": [c for c in MATRIX if c.fault in ("slow", "hang", "stream_error", "truncated", "malformed_json",
                                                 "bad_base64")],
