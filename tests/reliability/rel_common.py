@@ -71,6 +71,7 @@ MATRIX: list[Case] = [
     Case("server_500_retry_then_ok", "server", ok=True, terminal="Finished", attempts=2, retries=1,
          retry_friendly=False),
     Case("overloaded_503", "overloaded", kind="overloaded", phrase="overloaded (503"),
+    Case("high_demand_503", "high_demand", kind="overloaded", phrase="experiencing high demand"),
     Case("overloaded_503_exhausted", "overloaded", count=9, kind="overloaded", phrase="gave up after 2 attempts",
          attempts=2, retries=1),
     Case("high_demand_503", "high_demand", kind="overloaded", phrase="high demand"),

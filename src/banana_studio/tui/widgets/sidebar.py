@@ -183,7 +183,8 @@ class SettingsSidebar(Vertical):
         """Show how big the next request will be (under the cost) and its warning near the limit."""
         if (label, warning) != (self._request_label, self._request_warning):
             self._request_label, self._request_warning = label, warning
-            self._refresh_notes()
+            if self.is_mounted and self.query("#problems"):  # a late measurement after the panel went
+                self._refresh_notes()
 
     def load(self, settings: GenerationSettings) -> None:
         """Show ``settings`` (e.g. from a selected turn) in every control."""
