@@ -22,7 +22,7 @@ KEY = "test-key-for-the-fake-server"
 
 @pytest.fixture
 def google() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0, secret=b"not the demo server's secret") as server:
+    with FakeGemini(port=0, secret=b"not the demo server's secret", small=True) as server:
         yield server
 
 

@@ -26,7 +26,7 @@ KEY = "test-key-stream-thread"
 
 @pytest.fixture
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0) as server:
+    with FakeGemini(port=0, small=True) as server:
         yield server
 
 

@@ -18,7 +18,7 @@ GEN = "/v1beta/models/gemini-3-pro-image:generateContent"
 
 @pytest.fixture
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0, latency=0.0) as s:
+    with FakeGemini(port=0, latency=0.0, small=True) as s:
         yield s
 
 
