@@ -168,3 +168,10 @@ def _wait_for_request(srv: FakeGemini) -> None:
 
     while not [r for r in srv.requests if ":streamGenerateContent" in r.path]:
         time.sleep(0.01)  # polling a condition, not a timing assumption
+
+
+async def test_placeholders_only_where_the_hook_sends_them(target: ApiTarget) -> None:
+    await target.aclient()
+    assert sb.hook_in_use(target.stream_client())
+    assert not sb.hook_in_use(target.make_client()), "a client without the hook would send placeholders"
+    assert not sb.hook_in_use(object())

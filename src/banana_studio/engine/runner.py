@@ -48,7 +48,7 @@ from banana_studio.engine.request import (
     sniff_image_mime,
     validate_request,
 )
-from banana_studio.engine.spliced_body import activate, splice_hook, with_placeholders
+from banana_studio.engine.spliced_body import activate, hook_in_use, splice_hook, with_placeholders
 from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
 _CLIENT_LOCK = threading.Lock()
@@ -393,10 +393,12 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
     deadline = loop.time() + target.timeout_seconds
 
     async def open_stream() -> Any:  # on the worker loop, in a task of its own
-        sdk_contents, placeholders = with_placeholders(contents)
-        activate(placeholders)
-        return await target.stream_client().aio.models.generate_content_stream(
-            model=model, contents=sdk_contents, config=config)
+        streamer = target.stream_client()
+        sdk_contents = contents
+        if hook_in_use(streamer):
+            sdk_contents, placeholders = with_placeholders(contents)
+            activate(placeholders)
+        return await streamer.aio.models.generate_content_stream(model=model, contents=sdk_contents, config=config)
 
     stream: Any = None
     try:
