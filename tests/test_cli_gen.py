@@ -25,7 +25,7 @@ KEY = "AIza" + "Q" * 35
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0) as server:
+    with FakeGemini(port=0, small=True) as server:
         yield server
 
 
@@ -223,3 +223,54 @@ def test_gen_mid_stream_failure_exits_cleanly(fault: str, env: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: ") and "asynchronous generator" not in proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+# -- issue 18: demo and real never mix ---------------------------------------------------------------
+
+def test_gen_parent_across_targets_is_refused_and_from_image_works(
+        env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
+    real_root = env / "data" / "projects"
+    assert main(["gen", "a red kite", "-q", "--project", "cli"]) == 0  # Gemini API (the test server)
+    capsys.readouterr()
+    # Demo mode keeps to its own folder, next to the real one.
+    assert main(["gen", "a demo kite", "-q", "--demo", "--project", "cli"]) == 0
+    out, _ = capsys.readouterr()
+    assert "/projects-demo/cli/images/" in out
+    assert main(["history", "--demo", "--json", "--project", "cli"]) == 0
+    assert [t["target"] for t in json.loads(capsys.readouterr().out)["turns"]] == ["local"]
+    # Demo mode into the real project asks first (a CLI cannot ask: it refuses without --mix-demo).
+    code = main(["gen", "more", "--demo", "--project", "cli", "--project-dir", str(real_root)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "is a real project" in err and "--mix-demo" in err
+    # Continuing the real branch on the demo server: refused before anything is sent, with the way out.
+    code = main(["gen", "now at night", "--demo", "--mix-demo", "--parent", "1", "--project", "cli",
+                 "--project-dir", str(real_root)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "made with Gemini API" in err and "Nothing was sent" in err
+    assert "banana-studio gen --from-image 1 'now at night'" in err
+    with ProjectStore.open(real_root, "cli") as store:
+        assert [n.id for n in store.tree_index()] == [1]
+    code = main(["gen", "now at night", "-q", "--demo", "--mix-demo", "--from-image", "1", "--project", "cli",
+                 "--project-dir", str(real_root)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    with ProjectStore.open(real_root, "cli") as store:
+        new = store.get_turn(2)
+        assert new.parent_id is None and new.kind == "from_image" and new.target == "local"
+        assert len(new.references) == 1 and new.references[0].name.startswith("#1 ")
+    assert main(["history", "--json", "--project", "cli", "--project-dir", str(real_root)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(t["id"], t["target"]) for t in doc["turns"]] == [(1, "gemini-api"), (2, "local")]
+    assert doc["turns"][0]["model_version"]
+    assert main(["history", "--project", "cli", "--project-dir", str(real_root)]) == 0
+    text = capsys.readouterr().out
+    assert "DEMO" in text.splitlines()[1] and "simulated" in text.splitlines()[-1]
+
+
+def test_gen_from_image_rejects_parent_too(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert gen(env, "x", "--from-image", "1", "--parent", "1") == 2
+    assert "cannot be combined with --parent" in capsys.readouterr().err

@@ -40,6 +40,16 @@ def projects_dir() -> Path:
     return data_dir() / "projects"
 
 
+DEMO_SUFFIX = "-demo"
+
+
+def demo_projects_root(real_root: Path) -> Path:
+    """Demo mode's own projects folder: a sibling of the real one, e.g. ``projects`` →
+    ``projects-demo``, so real projects never receive synthetic turns."""
+    real_root = Path(real_root).expanduser()
+    return real_root.with_name(real_root.name + DEMO_SUFFIX)
+
+
 def cache_dir() -> Path:
     p = _env_path("BANANA_STUDIO_CACHE_DIR")
     if p:

@@ -44,7 +44,7 @@ async def demo(iso_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Asyn
 async def wait_until(pilot: Any, pred: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.02)  # not pilot.pause(): see tests/tui/conftest.py wait_until
         if pred():
             return
     raise AssertionError(f"timed out waiting for {what}")
@@ -75,13 +75,14 @@ async def send(pilot: Any, main: MainScreen, text: str) -> None:
 
 GROUPS: dict[str, list[Case]] = {
     "http-errors": [c for c in MATRIX if c.fault in ("bad_key", "permission", "not_found", "quota", "server",
-                                                     "overloaded") and c.retries == 0 and not c.ok],
+                                                     "overloaded", "high_demand") and c.retries == 0 and not c.ok],
     "retries": [c for c in MATRIX if c.retries > 0],
     "stream": [c for c in MATRIX if c.fault in ("slow", "hang", "stream_error", "truncated", "malformed_json",
                                                 "bad_base64")],
     "answers": [c for c in MATRIX if c.fault in ("image_safety", "image_prohibited", "no_image", "blocked_prompt",
                                                  "parts_null", "candidates_null", "text_only", "text_base64",
                                                  "empty_signature")],
+    "hostile": [c for c in MATRIX if c.fault in ("key_echo", "hostile_text", "bad_unicode", "lying_image")],
 }
 
 

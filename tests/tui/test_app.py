@@ -68,7 +68,10 @@ async def test_generate_streams_thoughts_drafts_and_saves(demo_studio: Any, h: A
         await h.wait_until(pilot, lambda: preview.source is not None, what="final image in the preview")
         assert preview.source == demo_studio.store.abs_path(saved.final_images[0].path)
         status = main.query_one(StatusLine)
-        assert status.session_cost > 0 and status.project_cost > 0 and status.turn_cost is not None
+        # Demo turns cost nothing real: the simulated cost is shown apart (issue 18).
+        assert status.session_cost == 0 and status.project_cost == 0 and status.today_cost == 0
+        assert status.demo_cost > 0 and status.turn_cost and status.turn_simulated
+        assert "simulated" in str(status.render())
         assert main.query_one(PromptArea).text == "", "the prompt is cleared after sending"
         assert str(main.query_one(PromptArea).border_title) == f"Prompt → continues from #{saved.id}"
 
@@ -500,7 +503,7 @@ async def test_interrupted_turns_and_config_problems_are_notified(zero_latency: 
     from banana_studio.domain.settings import GenerationSettings
     from banana_studio.store import ProjectStore
 
-    root = tmp_path / "data" / "projects"
+    root = tmp_path / "data" / "projects-demo"  # demo mode keeps its own projects folder
     store = ProjectStore.open(root, "test")
     store.create_turn(None, "half done", GenerationSettings(), [], user_content("half done"))
     store.set_status(1, "running")

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +30,7 @@ from banana_studio.domain.events import (
     TurnSaved,
     TurnStarted,
 )
+from banana_studio.domain.safetext import display_text
 from banana_studio.domain.turn import Turn
 
 EXIT_OK = 0
@@ -94,23 +94,6 @@ def output_paths(out_arg: str | Path, mimes: list[str], names: list[str]) -> lis
     return result
 
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _terminal_safe(text: str) -> str:
-    """Streamed model text (which echoes the prompt) must not drive the terminal: control characters
-    other than newline/tab (escape sequences, bell, carriage return) and bidi overrides are shown escaped."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch not in "\n\t" and (unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 class _Printer:
     def __init__(self, quiet: bool, stream: TextIO) -> None:
         self.quiet = quiet
@@ -120,7 +103,7 @@ class _Printer:
     def write(self, text: str) -> None:
         if not text:
             return
-        text = _terminal_safe(text)
+        text = display_text(text)  # streamed model text (it echoes the prompt) must not drive the terminal
         self.stream.write(text)
         self.stream.flush()
         self.at_line_start = text.endswith("\n")
@@ -132,7 +115,7 @@ class _Printer:
 
 
 async def _generate(args: argparse.Namespace, config: Config, prompt: str,
-                    parent: int | None) -> tuple[int, Turn | None, Path | None]:
+                    parent: int | None, from_image: int | None = None) -> tuple[int, Turn | None, Path | None]:
     from banana_studio.services import GenerateRequest, Studio
     from banana_studio.store import ProjectError
 
@@ -152,10 +135,25 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         if studio.needs_demo:
             _err(NO_KEY_MESSAGE)
             return EXIT_INVALID, None, None
+        if studio.demo and studio.demo_into_real and not getattr(args, "mix_demo", False):
+            _err(f"error: project {studio.store.name!r} is a real project ({studio.demo_into_real}). Demo turns "
+                 "belong in the demo projects folder (the default with --demo); pass --mix-demo to add them "
+                 "here anyway (they are marked demo and cost nothing).")
+            return EXIT_INVALID, None, None
         settings = _settings(config, args)
         kind = "edit" if parent is not None else "generate"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
                               settings=settings, kind=kind)
+        if from_image is not None:
+            try:
+                image_req = await asyncio.to_thread(studio.start_from_image, from_image, prompt,
+                                                    settings if _settings_given(args) else None)
+            except ProjectError as exc:
+                _err(f"error: {exc}")
+                return EXIT_INVALID, None, None
+            image_req.references += req.references
+            req = image_req
+            settings = req.settings
         verdict = await asyncio.to_thread(studio.check_budget, settings, 1, n_refs=len(req.references))
         if not verdict.ok and not getattr(args, "yes", False):
             _err(verdict.message)
@@ -199,14 +197,29 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                     code = EXIT_FAILED
             elif isinstance(ev, Failed):
                 out.line(f"error: {ev.error.message}")
-                code = EXIT_INVALID if ev.error.kind == "validation" else EXIT_FAILED
+                if ev.error.kind == "cross_target" and parent is not None:
+                    out.line(f"Try: banana-studio gen --from-image {parent} {_shell_quote(prompt)}")
+                code = EXIT_INVALID if ev.error.kind in ("validation", "cross_target") else EXIT_FAILED
             elif isinstance(ev, TurnSaved):
                 turn = ev.turn
         if turn is not None and code == EXIT_OK and not out.quiet:
-            out.line(f"Saved turn #{turn.id} (${turn.cost:.3f}).")
+            price = f"demo: ${turn.cost:.3f} simulated" if turn.is_demo else f"${turn.cost:.3f}"
+            out.line(f"Saved turn #{turn.id} ({price}).")
         return code, turn, studio.store.path
     finally:
         await studio.aclose()
+
+
+def _settings_given(args: argparse.Namespace) -> bool:
+    """Did the command line set any generation setting (else --from-image keeps the turn's own)?"""
+    return any(getattr(args, name, None) not in (None, False) for name in
+               ("model", "aspect", "size", "search", "temperature", "seed", "system", "no_thoughts"))
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text if len(text) <= 200 else text[:200] + "…")
 
 
 def _copy_outputs(root: Path, turn: Turn, out_arg: str) -> list[Path]:
@@ -245,8 +258,18 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             _err(f"error: --parent expects a turn id (a number), got {args.parent!r}.")
             return EXIT_INVALID
+    from_image: int | None = None
+    if getattr(args, "from_image", None) is not None:
+        if parent is not None:
+            _err("error: --from-image starts a new root turn; it cannot be combined with --parent.")
+            return EXIT_INVALID
+        try:
+            from_image = int(str(args.from_image).lstrip("#"))
+        except ValueError:
+            _err(f"error: --from-image expects a turn id (a number), got {args.from_image!r}.")
+            return EXIT_INVALID
     try:
-        code, turn, root = asyncio.run(_generate(args, config, prompt, parent))
+        code, turn, root = asyncio.run(_generate(args, config, prompt, parent, from_image))
     except KeyboardInterrupt:
         _err("Cancelled (the turn is marked cancelled).")
         return EXIT_CANCELLED

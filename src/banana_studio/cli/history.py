@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import unicodedata
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.output import print_json
 from banana_studio.config import Config, load_config
+from banana_studio.domain.safetext import display_text
 from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
 
 STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupted": "intr",
@@ -20,7 +20,13 @@ STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupt
 
 def _root(args: argparse.Namespace, cfg: Config) -> Path:
     d = getattr(args, "project_dir", None)
-    return Path(d).expanduser() if d else cfg.projects_root()
+    if d:
+        return Path(d).expanduser()
+    if getattr(args, "demo", False):
+        from banana_studio.paths import demo_projects_root
+
+        return demo_projects_root(cfg.projects_root())
+    return cfg.projects_root()
 
 
 def _short_model(model: str) -> str:
@@ -31,21 +37,9 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def _safe(text: str) -> str:
-    """One printable line: whitespace controls become spaces, other control characters (terminal escape
-    sequences, bidi overrides) are shown escaped instead of being sent to the terminal."""
-    out = []
-    for ch in text:
-        if ch in "\n\r\t\v\f":
-            out.append(" ")
-        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
+    """One printable line (see :func:`banana_studio.domain.safetext.display_text`)."""
+    return display_text(text, one_line=True)
 
 
 def _line(n: TurnNode, depth: int = 0) -> str:
@@ -53,8 +47,9 @@ def _line(n: TurnNode, depth: int = 0) -> str:
     prompt = _safe(n.prompt)
     label = f"[{_safe(n.label)}] " if n.label else ""
     model = f"{_short_model(n.model)}/{n.image_size}" if n.image_size else _short_model(n.model)
+    demo = "DEMO " if getattr(n, "is_demo", False) else ""
     return (f"{n.id:>5} {STATUS_MARK.get(n.status, n.status[:4]):<4} {star} {_when(n.created_at)} "
-            f"{model:<22} ${n.cost:6.3f}  {'  ' * depth}{label}{prompt}")
+            f"{model:<22} ${n.cost:6.3f}  {'  ' * depth}{demo}{label}{prompt}")
 
 
 def tree_order(nodes: list[TurnNode]) -> list[tuple[TurnNode, int]]:
@@ -75,7 +70,9 @@ def tree_order(nodes: list[TurnNode]) -> list[tuple[TurnNode, int]]:
 
 def _open(args: argparse.Namespace, cfg: Config) -> ProjectStore:
     name = getattr(args, "project", None) or cfg.default_project
-    return ProjectStore.open(_root(args, cfg), name, create=False)
+    store = ProjectStore.open(_root(args, cfg), name, create=False)
+    store.spending_roots = list(dict.fromkeys([cfg.projects_root(), store.path.parent]))  # one "today"
+    return store
 
 
 def _history(args: argparse.Namespace, cfg: Config) -> int:
@@ -88,8 +85,8 @@ def _history(args: argparse.Namespace, cfg: Config) -> int:
             keep = {n.id for n in sorted(nodes, key=lambda n: n.id)[-limit:]}
             rows = [(n, d) for n, d in tree_order(nodes) if n.id in keep]
         if args.json:
-            print(json.dumps({"project": store.name, "uuid": store.uuid,
-                              "turns": [{**asdict(n), "depth": d} for n, d in rows]}, indent=2, ensure_ascii=False))
+            print_json({"project": store.name, "uuid": store.uuid,
+                        "turns": [{**asdict(n), "depth": d} for n, d in rows]}, indent=2)
             return 0
         if not rows:
             filtered = bool(args.search or args.starred)
@@ -98,8 +95,9 @@ def _history(args: argparse.Namespace, cfg: Config) -> int:
         for n, d in rows:
             print(_line(n, d))
         costs = store.costs()
+        demo = f" · demo: ${costs['demo_project']:.3f} simulated" if costs.get("demo_project") else ""
         print(f"-- {len(rows)} turn(s) shown · project {store.name} · total ${costs['project']:.3f} "
-              f"· today ${costs['today']:.3f}")
+              f"· today ${costs['today']:.3f} (all projects){demo}")
     return 0
 
 
@@ -131,7 +129,9 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
         if info.error:
             print(f"  {info.name:<24} (unreadable: {info.error})")
         else:
-            print(f"  {info.name:<24} {info.n_turns:>6} turns  ${info.cost:8.3f}  updated {_when(info.updated_at)}")
+            demo = f"  (demo: ${info.demo_cost:.3f} simulated)" if info.demo_cost else ""
+            print(f"  {info.name:<24} {info.n_turns:>6} turns  ${info.cost:8.3f}  updated {_when(info.updated_at)}"
+                  f"{demo}")
     if args.recent:
         print(f"\nMost recent {args.recent} turn(s):")
         for info, n in recent_turns(root, args.recent):

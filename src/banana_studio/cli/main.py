@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="OUT",
                    help="output file or folder (default: the project's images folder)")
     p.add_argument("--parent", metavar="TURN", help="continue (edit) from this turn id of the project")
+    p.add_argument("--from-image", metavar="TURN",
+                   help="continue from the image alone: a new root turn with TURN's final image as a reference "
+                        "(the conversation is not carried over; works across demo / Gemini API / Vertex)")
+    p.add_argument("--mix-demo", action="store_true",
+                   help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
     p.add_argument("--quiet", "-q", action="store_true", help="do not stream thoughts")
     p.add_argument("--yes", "-y", action="store_true", help="send even if it exceeds the configured budget")
@@ -70,9 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-fake", help="run the local protocol-faithful Gemini server")
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--latency", type=float, default=None, help="base think time per step in seconds")
+    p.add_argument("--small", action="store_true",
+                   help="small answers (~100 KB images, 500-byte signatures) instead of real-sized ones")
 
     p = sub.add_parser("history", help="list a project's turns")
     _add_project_options(p)
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
     p.add_argument("--search", help="full-text search over prompts")
     p.add_argument("--starred", action="store_true", help="only starred turns")
     p.add_argument("--limit", type=int, default=50)
@@ -83,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, metavar="DIR")
     p.add_argument("--storyboard", action="store_true", help="also write a contact sheet PNG and HTML/Markdown page")
     _add_project_options(p)
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
 
     p = sub.add_parser("projects", help="list projects and recent turns across them")
     p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
     p.add_argument("--recent", type=int, default=0, metavar="N", help="also list the N most recent turns")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
 
     p = sub.add_parser("open", help="open the studio at the turn that made IMAGE")
     p.add_argument("image")
@@ -133,14 +146,18 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command])
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    from banana_studio.cli.output import install_excepthook, safe_output
+
+    install_excepthook()
+    with safe_output():  # every command's output (argparse errors included) passes the one boundary
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        module = importlib.import_module(COMMANDS[args.command])
+        try:
+            return int(module.run(args) or 0)
+        except KeyboardInterrupt:
+            print("Interrupted.", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

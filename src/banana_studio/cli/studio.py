@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     project_dir = Path(args.project_dir).expanduser() if getattr(args, "project_dir", None) else None
     project = getattr(args, "project", None) or config.default_project
     open_turn: int | None = None
+    demo = bool(getattr(args, "demo", False))
 
     if getattr(args, "command", None) == "open":
         from banana_studio.store import find_turn_for_image
@@ -34,7 +35,11 @@ def run(args: argparse.Namespace) -> int:
         image = Path(args.image).expanduser()
         if not image.is_file():
             return _fail(f"{image}: no such file.")
-        roots = [project_dir or config.projects_root()]
+        from banana_studio.paths import demo_projects_root
+
+        # An image made in demo mode lives in the demo projects folder, next to the real one.
+        demo_root = demo_projects_root(config.projects_root())
+        roots = [project_dir] if project_dir else [config.projects_root(), demo_root]
         found = find_turn_for_image(image, roots)
         if found is None:
             return _fail(f"{image.name} was not made by a Banana Studio project under {roots[0]} "
@@ -42,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         found_dir, open_turn = found
         project = found_dir.name
         project_dir = found_dir.parent
+        demo = demo or project_dir == demo_root  # a demo image continues in demo mode
 
     if not is_terminal():
         return _fail("the studio needs an interactive terminal. For scripts use `banana-studio gen` "
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from banana_studio.store import ProjectError
 
     try:
-        studio = Studio.open(config, project=project, project_dir=project_dir, demo=bool(getattr(args, "demo", False)))
+        studio = Studio.open(config, project=project, project_dir=project_dir, demo=demo)
     except ProjectError as exc:
         return _fail(redact(str(exc)))
 

@@ -62,6 +62,8 @@ class Turn:
     """generate | reroll | edit | batch | variation."""
     model_version: str = ""
     response_id: str = ""
+    target: str = "unknown"
+    """Where it was made: a :class:`~banana_studio.domain.target.Target` value (local = demo)."""
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -72,6 +74,10 @@ class Turn:
     @property
     def draft_images(self) -> list[ImageFile]:
         return [i for i in self.images if i.kind == "draft"]
+
+    @property
+    def is_demo(self) -> bool:
+        return self.target == "local"
 
     @property
     def finished(self) -> bool:

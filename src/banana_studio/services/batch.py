@@ -310,7 +310,10 @@ def rest_request(contents: list[Content], settings: GenerationSettings) -> dict[
 
     Mirrors :func:`banana_studio.engine.request.build_config` field for field.
     """
+    from banana_studio.engine.request import replay_history
+
     spec = get_model(settings.model)
+    contents = [*replay_history(contents[:-1], settings), *contents[-1:]]  # as build_request replays them
 
     def part(p: Any) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -341,7 +344,8 @@ def rest_request(contents: list[Content], settings: GenerationSettings) -> dict[
     req: dict[str, Any] = {"contents": [{"role": c.role, "parts": [part(p) for p in c.parts]} for c in contents],
                            "generationConfig": gen}
     if settings.google_search:
-        req["tools"] = [{"googleSearch": {}}]
+        image = settings.image_search and spec.image_search
+        req["tools"] = [{"googleSearch": {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if image else {}}]
     if settings.system_instruction.strip():
         req["systemInstruction"] = {"parts": [{"text": settings.system_instruction}]}
     return req
@@ -618,7 +622,8 @@ class BatchLane:
                     await asyncio.to_thread(store.get_turn, parent)
                 except ProjectError:
                     parent = None  # the parent branch was deleted meanwhile: import as a new root
-            turn = await asyncio.to_thread(store.create_turn, parent, item.prompt, settings, refs, user, "batch")
+            turn = await asyncio.to_thread(store.create_turn, parent, item.prompt, settings, refs, user, "batch",
+                                           self.studio.target_kind.value)
             item.turn_id = turn.id
             await asyncio.to_thread(self.save, record)  # the id is durable before any further work
         assert item.turn_id is not None
@@ -630,11 +635,13 @@ class BatchLane:
             status, content, usage, grounding, err_kind = "failed", None, None, None, "batch"
             err_text = redact(msg, secrets)
         else:
-            asm = TurnAssembler()
-            events = asm.feed(resp) + asm.finish()
+            asm = TurnAssembler(secrets)
+            events = await asyncio.to_thread(lambda: asm.feed_checked(resp) + asm.finish())  # images verified
             usage = next((e for e in events if isinstance(e, Usage)), None)
             grounding = next((e for e in events if isinstance(e, Grounding)), None)
             last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
+            if isinstance(last, (Finished, Failed)) and last.rejected:  # kept outside images/, said where
+                await self.studio.keep_rejected(item.turn_id, last)
             if isinstance(last, Finished):
                 ok = last.ok
                 content = last.content if ok else _content_for_failure(last.content)
@@ -649,7 +656,7 @@ class BatchLane:
             err_kind = err.kind if (err and not ok) else ""
         cost = 0.0
         if usage is not None:
-            cost = round(actual_cost(settings, usage, len(grounding.queries) if grounding else 0) * discount, 6)
+            cost = round(actual_cost(settings, usage, grounding.queries if grounding else 0) * discount, 6)
         saved = await asyncio.to_thread(
             store.complete_turn, item.turn_id, model_content=content, status=status,
             usage=asdict(usage) if usage is not None else {},

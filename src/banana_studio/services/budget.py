@@ -2,7 +2,9 @@
 
 Budgets come from the config (``[budget] daily = 5.0`` / ``project = 20.0``, USD).  The daily budget
 covers every project under the projects root (it is what you spend in a day); the project budget
-covers the open project.  Money already committed counts too: generations in flight (pending /
+covers the open project.  Only real money counts: turns made by the local demo server (target
+``local``) have simulated costs and are left out, in flight too.  "Today" is the same sum as the
+status line's (:mod:`banana_studio.store.totals`).  Money already committed counts too: generations in flight (pending /
 running turns, estimated from their settings) and unfinished batch jobs of the project (estimated at
 the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
 refuse without ``--yes``).
@@ -17,22 +19,16 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.engine.cost import estimate_cost
+from banana_studio.store.totals import local_midnight, money, peek_totals, project_dbs, real_filter
 
 DB_NAME = "project.db"
 LIVE_STATUSES = ("pending", "running")
-
-
-def local_midnight(now: datetime | None = None) -> float:
-    """Epoch seconds of today's local midnight (the store's "today" uses the same boundary)."""
-    now = now or datetime.now().astimezone()
-    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def request_estimate(settings: GenerationSettings, n: int = 1, n_refs: int = 0, *, batch: bool = False) -> float:
@@ -113,14 +109,6 @@ class BudgetVerdict:
         return "\n".join(lines)
 
 
-def _project_dbs(root: Path) -> Iterable[Path]:
-    try:
-        entries = sorted(Path(root).expanduser().iterdir())
-    except OSError:
-        return []
-    return [d / DB_NAME for d in entries if (d / DB_NAME).is_file()]
-
-
 def _live_estimate(rows: Iterable[tuple[str | None]]) -> float:
     total = 0.0
     for (settings_json,) in rows:
@@ -133,50 +121,47 @@ def _live_estimate(rows: Iterable[tuple[str | None]]) -> float:
 
 
 def _peek(db: Path, midnight: float) -> tuple[float, float, float]:
-    """(recorded today, recorded all time, in-flight estimate) of one project database, read-only."""
+    """(real money today, real money all time, real in-flight estimate) of one project, read-only.
+    Demo turns (local server, simulated costs) never count."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
     except sqlite3.Error:
         return 0.0, 0.0, 0.0
     try:
-        today, total = conn.execute(
-            "SELECT coalesce(sum(CASE WHEN created_at >= ? THEN cost ELSE 0 END), 0), coalesce(sum(cost), 0) "
-            "FROM turns", (midnight,)).fetchone()
+        totals = peek_totals(conn, midnight)
         live = _live_estimate(conn.execute(
-            "SELECT settings_json FROM turns WHERE status IN (?, ?)", LIVE_STATUSES).fetchall())
-        return float(today), float(total), live
+            f"SELECT settings_json FROM turns WHERE status IN (?, ?) AND {real_filter(conn)}",
+            LIVE_STATUSES).fetchall())
+        return totals.today, totals.total, live
     except sqlite3.Error:
         return 0.0, 0.0, 0.0
     finally:
         conn.close()
 
 
-def spending(root: Path, project_dir: Path | None, *, midnight: float | None = None) -> Spending:
-    """Recorded and in-flight spending under ``root`` (all projects) and in ``project_dir``."""
+def spending(root: Path, project_dir: Path | None, *, midnight: float | None = None,
+             roots: Iterable[Path] = ()) -> Spending:
+    """Real money recorded and in flight under ``root`` (+ ``roots``; all projects) and in
+    ``project_dir`` — the same "today" as :func:`banana_studio.store.totals.totals_across`."""
     midnight = local_midnight() if midnight is None else midnight
     today = project = live_all = live_project = 0.0
-    seen: set[Path] = set()
     project_db = (Path(project_dir) / DB_NAME).resolve() if project_dir is not None else None
-    for db in _project_dbs(root):
+    also = [Path(project_dir)] if project_dir is not None else []
+    for db in project_dbs([root, *roots], also):
         t, total, live = _peek(db, midnight)
-        resolved = db.resolve()
-        seen.add(resolved)
         today += t
         live_all += live
-        if resolved == project_db:
+        if db.resolve() == project_db:
             project, live_project = total, live
-    if project_db is not None and project_db not in seen and project_db.is_file():
-        # A project outside the root (opened with --project-dir elsewhere) still counts today.
-        t, project, live_project = _peek(project_db, midnight)
-        today += t
-        live_all += live_project
-    return Spending(today=today, project=project, in_flight_today=live_all, in_flight_project=live_project)
+    return Spending(today=money(today), project=money(project), in_flight_today=live_all,
+                    in_flight_project=live_project)
 
 
 def check_budget(settings: GenerationSettings, n: int = 1, *, n_refs: int = 0, batch: bool = False,
                  daily_budget: float | None, project_budget: float | None, root: Path,
                  project_dir: Path | None, project_name: str = "", pending_batches: float = 0.0,
-                 midnight: float | None = None, estimate: float | None = None) -> BudgetVerdict:
+                 midnight: float | None = None, estimate: float | None = None,
+                 roots: Iterable[Path] = ()) -> BudgetVerdict:
     """Would ``n`` generations with ``settings`` exceed a budget?  (No budget set → always ok.)
 
     ``pending_batches`` is the estimated cost of the project's submitted-but-not-imported batch jobs.
@@ -186,7 +171,7 @@ def check_budget(settings: GenerationSettings, n: int = 1, *, n_refs: int = 0, b
         estimate = request_estimate(settings, n, n_refs, batch=batch)
     if daily_budget is None and project_budget is None:
         return BudgetVerdict(estimate, n, 0.0, 0.0, 0.0, 0.0, None, None, (), project_name)
-    s = spending(root, project_dir, midnight=midnight)
+    s = spending(root, project_dir, midnight=midnight, roots=roots)
     committed_today = s.in_flight_today + pending_batches
     committed_project = s.in_flight_project + pending_batches
     exceeded: list[str] = []
@@ -210,10 +195,11 @@ def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *
     if config.daily_budget is None and config.project_budget is None:
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
                             root=config.projects_root(), project_dir=store.path, project_name=store.name,
-                            estimate=estimate)
+                            estimate=estimate, roots=store.spending_roots)
     from banana_studio.services.batch import pending_batch_cost
 
     return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
                         project_budget=config.project_budget, root=config.projects_root(),
                         project_dir=store.path, project_name=store.name,
-                        pending_batches=pending_batch_cost(store.path), estimate=estimate)
+                        pending_batches=pending_batch_cost(store.path), estimate=estimate,
+                        roots=store.spending_roots)

@@ -35,9 +35,12 @@ from banana_studio.domain.events import (
     TurnStarted,
     Usage,
 )
+from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.target import Target
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +62,7 @@ class GenerateRequest:
     """Paths are copied into the project first; References must already belong to it."""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     kind: str = "generate"
-    """generate | reroll | edit | batch | variation."""
+    """generate | reroll | edit | batch | variation | from_image."""
 
 
 def _content_for_failure(content: Content | None) -> Content | None:
@@ -110,8 +113,14 @@ class Studio:
         ``demo``: generate against an in-process local FakeGemini (started on first use) instead of
         Google; ``demo_latency`` overrides its per-step think time (default ``DEMO_LATENCY`` or the
         ``BANANA_STUDIO_DEMO_LATENCY`` environment variable)."""
-        root = Path(project_dir).expanduser() if project_dir else config.projects_root()
+        from banana_studio.paths import demo_projects_root
+
+        real_root = config.projects_root()
+        # Demo turns never land in real projects: demo mode has its own projects folder.
+        default_root = demo_projects_root(real_root) if demo else real_root
+        root = Path(project_dir).expanduser() if project_dir else default_root
         store = ProjectStore.open(root, project or config.default_project or "default")
+        store.spending_roots = [real_root, root] if root != real_root else [real_root]
         key, source = resolve_api_key(config)
         vertex = uses_vertex() and not demo
         common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
@@ -119,12 +128,48 @@ class Studio:
             target = ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
         else:
             target = ApiTarget(api_key=key, base_url=config.base_url or None, vertex=vertex, **common)
-        return cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
-                   key_source=source, demo_latency=demo_latency)
+        studio = cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
+                     key_source=source, demo_latency=demo_latency)
+        if demo:
+            from banana_studio.services.continuity import real_project_reason
+
+            studio.demo_into_real = real_project_reason(store.path, real_root)
+        return studio
+
+    demo_into_real: str = ""
+    """Demo mode on a real project: why it is real ('' = not).  Callers ask before adding demo turns."""
 
     @property
     def target_label(self) -> str:
         return self.target.label
+
+    @property
+    def target_kind(self) -> Target:
+        """Where this studio's requests go (recorded on every turn)."""
+        if self.demo or self.target.demo:
+            return Target.LOCAL
+        return Target.VERTEX if self.target.vertex else Target.GEMINI_API
+
+    def costs(self, turn_id: int | None = None) -> dict[str, float]:
+        """Real money of the turn / branch / project / today, demo costs apart (see ``store.costs``).
+        Sync: async callers use ``asyncio.to_thread``."""
+        return self.store.costs(turn_id)
+
+    def crossing_problem(self, parent_id: int) -> str | None:
+        """Why the branch ending at ``parent_id`` cannot continue on this studio's target (None = it
+        can).  Sync (store reads)."""
+        from banana_studio.services.continuity import crossing_problem
+
+        return crossing_problem(self.store, parent_id, self.target_kind)
+
+    def start_from_image(self, turn_id: int, prompt: str = "",
+                         settings: GenerationSettings | None = None) -> GenerateRequest:
+        """"Continue from the image alone": a new root turn whose reference is ``turn_id``'s final
+        image.  The conversation (and its thought signatures) is not carried over, so it works on any
+        target.  Sync (copies the image into the project's references)."""
+        from banana_studio.services.continuity import image_alone_request
+
+        return image_alone_request(self.store, turn_id, prompt, settings)
 
     @property
     def active_turns(self) -> set[int]:
@@ -136,8 +181,9 @@ class Studio:
             if self._fake is None:
                 from banana_studio.fakeserver import FakeGemini
 
+                small = os.environ.get("BANANA_STUDIO_DEMO_SMALL", "").strip() not in ("", "0")
                 self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg",
-                                        vary_unseeded=True).start()
+                                        vary_unseeded=True, small=small).start()
             return self._fake.base_url
 
     def _demo_latency(self) -> float:
@@ -164,6 +210,12 @@ class Studio:
     # -- requests -----------------------------------------------------------------------------------
     def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
         return estimate_cost(settings, n_refs)
+
+    def next_request_size(self, parent_id: int | None, settings: GenerationSettings,
+                          references: list[Path] | None = None, prompt: str = "") -> RequestSize:
+        """How big a send from ``parent_id`` would be (history + refs) and the warning near the
+        100 MB limit.  Sync (stats files): async callers use ``asyncio.to_thread``."""
+        return next_request_size(self.store, parent_id, settings, references, prompt)
 
     def check_budget(self, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
                      batch: bool = False, estimate: float | None = None) -> BudgetVerdict:
@@ -209,6 +261,15 @@ class Studio:
         """
         store = self.store
         settings = req.settings
+        if req.parent_id is not None:  # checked before anything is recorded, uploaded or sent
+            try:
+                crossing = await asyncio.to_thread(self.crossing_problem, req.parent_id)
+            except ProjectError as exc:
+                yield Failed(EngineError("validation", str(exc)))
+                return
+            if crossing:
+                yield Failed(EngineError("cross_target", crossing))
+                return
         try:
             refs, history, user = await self._prepare(req)
         except ProjectError as exc:
@@ -220,7 +281,7 @@ class Studio:
             return
         try:
             turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
-                                                 req.kind)
+                                                 req.kind, self.target_kind.value)
         except ProjectError as exc:
             yield Failed(EngineError("storage", f"Could not record the turn: {exc}"))
             return
@@ -275,7 +336,8 @@ class Studio:
             if isinstance(exc, (ProjectError, OSError)):
                 err = EngineError("storage", f"Could not save the turn: {exc}")
             else:
-                err = EngineError("unknown", f"Internal error while saving the turn: {type(exc).__name__}: {exc}")
+                err = EngineError("unknown", valid_text(f"Internal error while saving the turn: {type(exc).__name__}: "
+                                                        f"{exc}"))
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
             yield Failed(err)
@@ -308,7 +370,7 @@ class Studio:
     async def _complete(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings, usage: Usage | None,
                         grounding: Grounding | None) -> Turn:
         usage_json = asdict(usage) if usage is not None else {}
-        cost = actual_cost(settings, usage, len(grounding.queries) if grounding else 0) if usage else 0.0
+        cost = actual_cost(settings, usage, grounding.queries if grounding else 0) if usage else 0.0
         secrets = self.target.secrets()
         if isinstance(ev, Finished):
             ok = ev.ok
@@ -321,11 +383,30 @@ class Studio:
             content = _content_for_failure(ev.partial)
             error = ev.error
             kwargs = {}
+        if ev.rejected:
+            await self.keep_rejected(turn.id, ev)
         return await asyncio.to_thread(
             self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
             usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
-            error=redact(error.message, secrets) if (error and not ok) else "",
+            error=redact(valid_text(error.message), secrets) if (error and not ok) else "",
             error_kind=error.kind if (error and not ok) else "", **kwargs)
+
+    async def keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
+        """Keep the bytes of images the server sent that were not images (never in images/), and say
+        where in the turn's error."""
+        from banana_studio.store.rejected import keep_rejected
+
+        try:
+            paths = await asyncio.to_thread(keep_rejected, self.store.path, turn_id, ev.rejected)
+        except OSError as exc:
+            where = f" (they could not be kept for diagnosis: {exc.strerror or exc})"
+        else:
+            rel = [p.relative_to(self.store.path).as_posix() for p in paths]
+            where = f" The data received is kept for diagnosis in {', '.join(rel)}."
+        ev.rejected = []  # the bytes are on disk now; do not hold them
+        if ev.error is not None and ev.error.kind == "bad_image":
+            ev.error.message += where
+            ev.error.args = (ev.error.message,)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def aclose(self) -> None:

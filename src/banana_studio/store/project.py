@@ -36,6 +36,7 @@ from typing import Any
 from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.target import Target
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
 from banana_studio.store import queries
 from banana_studio.store.files import (
@@ -106,6 +107,12 @@ class TurnNode:
     cost: float
     model: str = ""
     image_size: str = ""
+    target: str = "unknown"
+    model_version: str = ""
+
+    @property
+    def is_demo(self) -> bool:
+        return self.target == "local"
 
 
 @dataclass(slots=True)
@@ -115,7 +122,10 @@ class ProjectInfo:
     n_turns: int
     updated_at: float
     cost: float
+    """Real money spent in the project (demo turns excluded)."""
     uuid: str = ""
+    demo_cost: float = 0.0
+    """Simulated costs of its demo turns (not money)."""
     error: str = ""
     """Set when the project could not be read (corrupt, newer schema...)."""
 
@@ -125,7 +135,7 @@ _NODE_SQL = queries.NODE_SQL
 
 def _node(row: tuple[Any, ...]) -> TurnNode:
     return TurnNode(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
-                    row[10], row[11])
+                    row[10], row[11], row[12], row[13])
 
 
 def _check_header(db: Path) -> None:
@@ -160,6 +170,8 @@ class ProjectStore:
         self.uuid = project_uuid
         self.recovered: list[int] = []
         self._conn = conn
+        self.spending_roots: list[Path] = [path.parent]
+        """Folders whose projects make up "today" (the opener adds the configured projects root)."""
         self._lock = threading.RLock()
         self._turn_locks: dict[int, int] = {}
         self._closed = False
@@ -585,13 +597,16 @@ class ProjectStore:
 
     # -- turns ------------------------------------------------------------------------------------
     def create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
-                    references: list[Reference], user_content: Content, kind: str = "generate") -> Turn:
-        """Record a new turn as ``pending`` (committed) before the request is sent."""
+                    references: list[Reference], user_content: Content, kind: str = "generate",
+                    target: str = "unknown") -> Turn:
+        """Record a new turn as ``pending`` (committed) before the request is sent.  ``target``: where
+        it is sent (a :class:`~banana_studio.domain.target.Target` value)."""
         with self._gc_guard():
-            return self._create_turn(parent_id, prompt, settings, references, user_content, kind)
+            return self._create_turn(parent_id, prompt, settings, references, user_content, kind,
+                                     Target.parse(target).value)
 
     def _create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
-                     references: list[Reference], user_content: Content, kind: str) -> Turn:
+                     references: list[Reference], user_content: Content, kind: str, target: str = "unknown") -> Turn:
         user_json, shas = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
         refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
@@ -602,10 +617,10 @@ class ProjectStore:
                 raise ProjectError(f"Turn {parent_id} does not exist in project {self.name!r}.")
             cur = c.execute(
                 "INSERT INTO turns (parent_id, prompt, kind, status, settings_json, refs_json, user_json, "
-                "created_at, updated_at, owner_pid, heartbeat, model, image_size) "
-                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, owner_pid, heartbeat, model, image_size, target) "
+                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (parent_id, prompt, kind, json.dumps(settings.to_json()), refs_json, user_json, now, now,
-                 os.getpid(), now, settings.model, settings.image_size),
+                 os.getpid(), now, settings.model, settings.image_size, target),
             )
             tid = int(cur.lastrowid or 0)
             c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
@@ -654,6 +669,8 @@ class ProjectStore:
             "settings": settings,
             "references": [r.get("sha256") for r in refs],
             "image_sha256": sha,
+            "target": row.get("target") or "unknown",
+            "model_version": row.get("model_version") or "",
             "kind": kind,
             "index": index,
             "created_at": datetime.fromtimestamp(row["created_at"]).astimezone().isoformat(timespec="seconds"),
@@ -737,6 +754,7 @@ class ProjectStore:
         from banana_studio.config import redact
 
         row = self._turn_row(turn_id)
+        row["model_version"] = model_version or row.get("model_version") or ""  # for the embedded recipe
         model_json, shas = self._content_json(model_content)
         raw_by_sha: dict[str, bytes] = {}
         if model_content is not None:
@@ -827,6 +845,7 @@ class ProjectStore:
             kind=row["kind"],
             model_version=row["model_version"],
             response_id=row["response_id"],
+            target=row.get("target") or "unknown",
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -1003,20 +1022,36 @@ class ProjectStore:
 
     # -- costs and export ---------------------------------------------------------------------------
     def costs(self, turn_id: int | None = None) -> dict[str, float]:
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        """Real money of the turn, its branch, the project and today (see :mod:`store.totals`: one
+        definition of "today", across :attr:`spending_roots`), and the simulated demo costs apart
+        (``demo_turn``, ``demo_branch``, ``demo_project``, ``demo_today``)."""
+        from banana_studio.store.totals import local_midnight, money, peek_totals, totals_across
+
+        midnight = local_midnight()
         with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
             try:
-                project, today = queries.cost_sums(self._conn, midnight)
+                mine = peek_totals(self._conn, midnight)
             except sqlite3.DatabaseError as exc:
                 raise self._db_error(exc) from exc
-        turn = branch = 0.0
+        everywhere = totals_across(self.spending_roots, [self.path], midnight=midnight)
+        turn = branch = demo_turn = demo_branch = 0.0
         if turn_id is not None:
             ids = self._path_ids(turn_id)
             marks = ",".join("?" * len(ids))
-            costs = dict(self._query(f"SELECT id, cost FROM turns WHERE id IN ({marks})", ids))
-            turn = float(costs.get(turn_id, 0.0))
-            branch = float(sum(costs.values()))
-        return {"turn": turn, "branch": branch, "project": float(project), "today": float(today)}
+            rows = self._query(f"SELECT id, cost, target FROM turns WHERE id IN ({marks})", ids)
+            for tid, cost, target in rows:
+                demo = target == Target.LOCAL.value
+                if demo:
+                    demo_branch += float(cost)
+                else:
+                    branch += float(cost)
+                if tid == turn_id:
+                    demo_turn, turn = (float(cost), 0.0) if demo else (0.0, float(cost))
+        return {"turn": money(turn), "branch": money(branch), "project": money(mine.total),
+                "today": everywhere.today, "demo_turn": money(demo_turn), "demo_branch": money(demo_branch),
+                "demo_project": money(mine.demo_total), "demo_today": everywhere.demo_today}
 
     def export_branch(self, turn_id: int, out_dir: Path) -> Path:
         """Copy the branch's images into ``out_dir`` and write ``branch.json``; returns the JSON path."""
@@ -1057,6 +1092,8 @@ class ProjectStore:
                 "finish_message": t.finish_message,
                 "error": t.error,
                 "model_version": t.model_version,
+                "target": t.target,
+                "demo": t.is_demo,
                 "response_id": t.response_id,
                 "starred": t.starred,
                 "label": t.label,
@@ -1122,10 +1159,12 @@ def list_projects(root: Path) -> list[ProjectInfo]:
                 elif version == 0:
                     info.error = "empty project database"
                 else:
-                    n, upd, cost = conn.execute(
-                        "SELECT count(*), coalesce(max(updated_at), 0), coalesce(sum(cost), 0) FROM turns"
-                    ).fetchone()
-                    info.n_turns, info.updated_at, info.cost = int(n), float(upd), float(cost)
+                    from banana_studio.store.totals import money, peek_totals
+
+                    n, upd = conn.execute("SELECT count(*), coalesce(max(updated_at), 0) FROM turns").fetchone()
+                    info.n_turns, info.updated_at = int(n), float(upd)
+                    totals = peek_totals(conn, 0.0)
+                    info.cost, info.demo_cost = money(totals.total), money(totals.demo_total)
                     row = conn.execute("SELECT value FROM meta WHERE key = 'uuid'").fetchone()
                     info.uuid = str(row[0]) if row else ""
                     if not info.updated_at:

@@ -6,8 +6,12 @@ a database newer than :data:`SCHEMA_VERSION` is refused, never touched.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
+
+from banana_studio.domain.content import b64decode_any
+from banana_studio.domain.target import Target, infer_target
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,7 +110,39 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX turn_blobs_sha ON turn_blobs(sha256)")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3)]
+def signatures_of(model_json: str | None) -> list[bytes]:
+    """The thought signatures stored inline in a turn's model content (large ones live in blobs:
+    a non-empty marker stands for them, so they count as evidence of a foreign signature)."""
+    try:
+        obj = json.loads(model_json or "{}")
+    except ValueError:
+        return []
+    out: list[bytes] = []
+    for part in obj.get("parts") or [] if isinstance(obj, dict) else []:
+        if not isinstance(part, dict):
+            continue
+        if part.get("thought_signature_blob"):
+            out.append(b"<blob>")
+        sig = part.get("thought_signature")
+        if isinstance(sig, str) and sig:
+            try:
+                out.append(b64decode_any(sig))
+            except ValueError:
+                out.append(b"<unreadable>")
+    return out
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    # Where each turn was made (local demo server / Gemini API / Vertex AI).  Old turns are "unknown"
+    # unless their thought signatures have the local server's shape (then they are demo turns).
+    conn.execute("ALTER TABLE turns ADD COLUMN target TEXT NOT NULL DEFAULT 'unknown'")
+    rows = conn.execute("SELECT id, model_json FROM turns WHERE model_json IS NOT NULL").fetchall()
+    local = [(int(tid),) for tid, model_json in rows if infer_target(signatures_of(model_json)) is Target.LOCAL]
+    conn.executemany("UPDATE turns SET target = 'local' WHERE id = ?", local)
+    conn.execute("CREATE INDEX turns_target ON turns(target, created_at)")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3), (4, _v4)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

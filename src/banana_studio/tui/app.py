@@ -31,9 +31,11 @@ from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.terminal_guard import install as _install_terminal_guard
 from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
 
 _apply_textual_fixes()
+_install_terminal_guard()  # no widget can write a raw control character to the terminal
 
 
 class StudioApp(App[None]):
@@ -86,6 +88,13 @@ class StudioApp(App[None]):
         self._main._push_result_callback(self, None)
         return self._main
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications never parse markup: their text often holds outside data (server messages,
+        prompts, file names), and ``[@click=…]`` / ``[link=…]`` in it must stay plain text.  (Widgets'
+        ``notify`` passes its own ``markup=True`` default through; it is ignored here on purpose.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         theme = self.config.theme
         if theme in self.available_themes:
@@ -103,9 +112,39 @@ class StudioApp(App[None]):
             self.notify(redact(problem), title="Config", severity="warning", timeout=10)
         if self._main is None:  # no API key: the default screen is blank, ask what to do
             self.push_screen(NoKeyScreen(), self._no_key_choice)
+        elif getattr(self.studio, "demo_into_real", ""):
+            self._ask_demo_into_real()
         self._size_checked = True
         self._check_size(self.size.width, self.size.height)
         self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
+
+    def _ask_demo_into_real(self, studio: Any = None, on_yes: Any = None, on_no: Any = None) -> None:
+        """Demo mode opened a real project: ask before synthetic turns are added beside real ones.
+        Defaults: the app's studio; no → quit."""
+        from banana_studio.tui.screens.confirm import ConfirmScreen
+
+        studio = studio or self.studio
+        name = studio.store.name
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                if on_yes is not None:
+                    await on_yes()
+                self.notify("Demo turns added here are marked DEMO; their costs are simulated and not counted.",
+                            title="Demo mode in a real project", severity="warning", timeout=10)
+            elif on_no is not None:
+                await on_no()
+            else:
+                self.exit(return_code=1, message="Nothing was added. Demo mode keeps its own projects folder: "
+                                                 "run banana-studio --demo without --project-dir.")
+
+        self.push_screen(ConfirmScreen(
+            "Demo mode in a real project",
+            f"Project {name!r} is a real project ({studio.demo_into_real}). Demo turns (synthetic images, "
+            "simulated costs) would be added beside your real ones, marked DEMO. Demo mode normally uses its "
+            "own projects folder. Add demo turns to this project?", yes="Add demo turns here",
+            no="Cancel" if on_no is not None else "Quit"),
+            answered)
 
     def _show_main(self) -> None:
         self._main = MainScreen(self.studio, open_turn=self.open_turn)
@@ -202,6 +241,13 @@ class StudioApp(App[None]):
             return
         new = await self._open_studio(name)
         if new is None:
+            return
+        if getattr(new, "demo_into_real", ""):  # demo mode switching into a real project: ask first
+
+            async def no() -> None:
+                await _aclose(new)
+
+            self._ask_demo_into_real(new, on_yes=lambda: self._replace_studio(new), on_no=no)
             return
         await self._replace_studio(new)
         self.notify(f"Opened project {name!r}.")

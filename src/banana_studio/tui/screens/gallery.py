@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +27,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Static
 
+from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui.images import Thumbnail
 from banana_studio.tui.widgets.branch_tree import STATUS_GLYPHS
 
@@ -60,7 +62,12 @@ class GalleryTile(Vertical, can_focus=True):
         glyph = STATUS_GLYPHS.get(self.node.status, "?")
         extra = f" ×{self.node.n_final}" if self.node.n_final > 1 else ""
         prompt = " ".join(str(self.node.prompt).split())
-        yield Static(f"{glyph}{star} #{self.node.id}{extra} {prompt}", classes="gallery-caption", markup=False)
+        caption = Text(f"{glyph}{star} #{self.node.id}{extra} ")
+        if getattr(self.node, "target", "") == "local":  # made by the local demo server
+            caption.append(DEMO_BADGE, style="bold black on yellow")
+            caption.append(" ")
+        caption.append(prompt)
+        yield Static(caption, classes="gallery-caption", markup=False)
 
     @property
     def thumbnail(self) -> Thumbnail:
@@ -388,7 +395,8 @@ class GalleryScreen(Screen[int | None]):
             self.notify("This turn has no image to show.", severity="warning")
             return
         paths = [t.image.path for t in ready if t.image is not None]
-        titles = [f"#{t.node.id} {' '.join(str(t.node.prompt).split())}" for t in ready]
+        titles = [f"#{t.node.id}{' ' + DEMO_BADGE if getattr(t.node, 'target', '') == 'local' else ''} "
+                  f"{' '.join(str(t.node.prompt).split())}" for t in ready]
         await self.app.push_screen(ViewerScreen(paths, ready.index(tile), titles=titles))
 
     async def action_mark_compare(self) -> None:

@@ -79,6 +79,9 @@ class MainScreen(Screen[None]):
         Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False),
         Binding("f4", "focus('sidebar')", "Focus settings", id="focus-sidebar", show=False),
         Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False),
+        Binding("i", "continue_from_image", "Continue from the image alone", id="continue-from-image", show=False,
+                tooltip="A new root turn with the selected turn's image as its reference; the conversation is "
+                        "not carried over (works across demo / Gemini API / Vertex AI)"),
         Binding("s", "star", "Star", id="star", show=False),
         Binding("l", "label", "Label", id="label", show=False),
         Binding("e", "export", "Export branch", id="export", show=False),
@@ -126,6 +129,8 @@ class MainScreen(Screen[None]):
         """The tree cursor: the next send continues from it (None = empty project)."""
         self.parent_override: int | None = None
         """Set by fork (the selected turn's parent) or new-thread (NEW_ROOT)."""
+        self.image_alone_of: int | None = None
+        """With NEW_ROOT: the turn whose image alone the next send continues from (see tui.from_image)."""
         self.gen_worker: Worker[None] | None = None
         self.gen_id = 0
         self.live_turn_id: int | None = None
@@ -278,12 +283,14 @@ class MainScreen(Screen[None]):
         status.branch_cost = costs.get("branch", 0.0)
         status.project_cost = costs.get("project", 0.0)
         status.today_cost = costs.get("today", 0.0)
+        status.demo_cost = costs.get("demo_project", 0.0)  # simulated, shown apart
+        status.turn_simulated = bool(costs.get("demo_turn"))
         status.session_cost = self.session_cost
         status.session_tokens = self.session_tokens
         if self._live_unsaved and self.selected_id == self.live_turn_id:
             status.turn_cost = None  # not priced until it is saved
         elif self.selected_id is not None:
-            status.turn_cost = costs.get("turn", 0.0)
+            status.turn_cost = costs.get("turn", 0.0) or costs.get("demo_turn", 0.0)
             status.branch_turns = len(self.query_one(BranchTree).path_to(self.selected_id))
         else:
             status.turn_cost = None
@@ -358,9 +365,26 @@ class MainScreen(Screen[None]):
             return self.parent_override
         return self.selected_id
 
+    @work(exclusive=True, group="request-size")
+    async def _refresh_request_size(self) -> None:
+        """Measure the next request (history + refs) off the loop and show it under the cost."""
+        sidebar = self.query_one(SettingsSidebar)
+        refs = list(self.query_one(RefTray).paths)
+        try:
+            size = await asyncio.to_thread(self.studio.next_request_size, self.requested_parent(),
+                                           sidebar.settings, refs)
+        except Exception:  # a measurement must never break the screen
+            return
+        sidebar.set_request_size(size.label(), size.warning)
+
     def _update_prompt_title(self) -> None:
+        self._refresh_request_size()
         prompt = self.query_one(PromptArea)
-        if self.parent_override == NEW_ROOT:
+        if self.parent_override == NEW_ROOT and self.image_alone_of is not None:
+            from banana_studio.tui.from_image import IMAGE_ALONE_TITLE
+
+            prompt.border_title = IMAGE_ALONE_TITLE.format(id=self.image_alone_of)
+        elif self.parent_override == NEW_ROOT:
             prompt.border_title = "Prompt → new thread (a new root turn)"
         elif self.parent_override is not None:
             prompt.border_title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
@@ -398,6 +422,13 @@ class MainScreen(Screen[None]):
     def session_tokens(self, value: int) -> None:
         self.app.session_tokens = value  # type: ignore[attr-defined]
 
+    def count_spent(self, turns: list[Any]) -> None:
+        """Add finished turns to the session totals: real money, demo costs apart (simulated)."""
+        self.session_cost += sum(float(t.cost or 0.0) for t in turns if not t.is_demo)
+        app: Any = self.app
+        app.session_demo_cost = getattr(app, "session_demo_cost", 0.0) + sum(
+            float(t.cost or 0.0) for t in turns if t.is_demo)
+
     @property
     def _live_unsaved(self) -> bool:
         """A generation is running and its turn is not saved yet (live log/preview own the view)."""
@@ -433,14 +464,16 @@ class MainScreen(Screen[None]):
         refs = self.query_one(RefTray).paths
         from banana_studio.services import GenerateRequest
 
+        image_alone = parent is None and self.image_alone_of is not None
         request = GenerateRequest(prompt=text, parent_id=parent, references=list(refs),
-                                  settings=sidebar.settings, kind="generate")
+                                  settings=sidebar.settings, kind="from_image" if image_alone else "generate")
 
         def go() -> None:
             prompt.remember(text)
             prompt.load_text("")
             self.query_one(RefTray).clear()
             self.parent_override = None
+            self.image_alone_of = None
             self._start(request, f"New turn from #{parent}" if parent is not None else "New turn")
 
         self._budget_guard(request, go)
@@ -564,11 +597,16 @@ class MainScreen(Screen[None]):
                 self._show_error(e.error.message)
         elif isinstance(e, ev.Failed):
             self._show_error(e.error.message)
+            if e.error.kind == "cross_target" and self.live_parent is not None:  # offer the way that works
+                from banana_studio.tui.from_image import offer_image_alone
+
+                offer_image_alone(self, self.live_parent, e.error.message)
         elif isinstance(e, ev.TurnSaved):
             self._live_saved = True
             turn = e.turn
-            self.session_cost += float(turn.cost or 0.0)
-            log.finish(turn.status, f"${turn.cost:.3f}" if turn.cost else "")
+            self.count_spent([turn])
+            price = f"${turn.cost:.3f}" + (" simulated" if turn.is_demo else "")
+            log.finish(turn.status, price if turn.cost else "")
             status.state = ""
             self._pin_log_turn = None if turn.status == "done" else turn.id
             await self.reload_tree(select=turn.id)
@@ -609,7 +647,7 @@ class MainScreen(Screen[None]):
 
     def _restore_request(self, request: Any) -> None:
         """Give the prompt and references back when the request was refused before it was recorded."""
-        if request is None or getattr(request, "kind", "generate") != "generate":
+        if request is None or getattr(request, "kind", "generate") not in ("generate", "from_image"):
             return
         prompt = self.query_one(PromptArea)
         if not prompt.text.strip():
@@ -700,6 +738,13 @@ class MainScreen(Screen[None]):
         errors = await self.query_one(RefTray).add_paths([path])
         if not errors:
             self.notify(f"{path.name} added to the references.")
+
+    async def action_continue_from_image(self) -> None:
+        turn_id = self._need_turn()
+        if turn_id is not None:
+            from banana_studio.tui.from_image import continue_from_image
+
+            await continue_from_image(self, turn_id)
 
     async def action_star(self) -> None:
         turn_id = self._need_turn()
@@ -940,7 +985,9 @@ class MainScreen(Screen[None]):
         from banana_studio.tui.screens.viewer import ViewerScreen
 
         images = turn.final_images + turn.draft_images
-        self.app.push_screen(ViewerScreen([self.store.abs_path(i.path) for i in images], 0))
+        badge = " DEMO (local server, synthetic)" if turn.is_demo else ""
+        titles = [f"#{turn.id}{badge} · {i.kind} {i.index + 1} · {Path(i.path).name}" for i in images]
+        self.app.push_screen(ViewerScreen([self.store.abs_path(i.path) for i in images], 0, titles=titles))
 
     def action_compare(self) -> None:
         turn_id = self._need_turn()
@@ -977,11 +1024,13 @@ class MainScreen(Screen[None]):
     @on(RefTray.Changed)
     def _refs_changed(self, event: RefTray.Changed) -> None:
         self.query_one(SettingsSidebar).set_reference_count(len(event.paths))
+        self._refresh_request_size()
 
     @on(SettingsSidebar.Changed)
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+        self._refresh_request_size()
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:

@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -98,6 +99,9 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
             cost = getattr(proj, "cost", None)
             if cost:
                 line.append(f" · ${float(cost):.2f}", style="dim")
+            demo_cost = getattr(proj, "demo_cost", 0.0)
+            if demo_cost:
+                line.append(f" · demo: ${float(demo_cost):.2f} simulated", style="dim italic")
             updated = getattr(proj, "updated_at", None)
             if updated:
                 line.append(" · " + _dt.datetime.fromtimestamp(float(updated)).strftime("%Y-%m-%d %H:%M"),
@@ -158,7 +162,7 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
         self.query_one("#picker-list", OptionList).action_cursor_up()
 
     def _error(self, message: str) -> None:
-        self.query_one("#picker-error", Static).update(message)
+        self.query_one("#picker-error", Static).update(Content(message))  # text, not markup
 
     def action_new(self) -> None:
         self._mode = "new"

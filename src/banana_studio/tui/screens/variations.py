@@ -258,8 +258,8 @@ def open_variations(main: Any, n: int | None = None) -> None:
         screen = VariationsScreen(main.studio, request, count)
         picked = await main.app.push_screen_wait(screen)
         spent = [t for t in screen.result.turns if t is not None]
-        if hasattr(main, "session_cost"):
-            main.session_cost += sum(t.cost for t in spent)
+        if hasattr(main, "count_spent"):
+            main.count_spent(spent)
             main.session_tokens += sum(int((t.usage or {}).get("total_tokens", 0) or 0) for t in spent)
         await main.reload_tree(select=picked if picked is not None else None)
         if hasattr(main, "_refresh_costs"):

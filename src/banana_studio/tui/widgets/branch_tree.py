@@ -3,7 +3,8 @@
 Layout: a turn with a single child continues on the next line at the same indent (a conversation
 reads as a straight column); only forks indent, drawn with ``├─`` / ``└─`` guides.  Every row shows
 a status glyph (● done, ◌ pending/running, ✗ failed, ⊘ cancelled, ⚠ interrupted), ★ when starred,
-the turn id, the position among its siblings ("2/3"), the prompt, the label and the cost.
+the turn id, a DEMO badge for turns made by the local demo server, the position among its siblings
+("2/3"), the prompt, the label and the cost (real money only: a demo turn's simulated cost is not shown).
 
 Keys: ↑/↓ visual order, ← parent, → last-visited (else first) child, ``[`` / ``]`` previous / next
 sibling, Home/End, PgUp/PgDn, Enter selects.  The branch root → cursor is highlighted.
@@ -34,6 +35,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui.widgets.tree_layout import Row, TreeLayout, layout
 
 NodeLoader = Callable[[list[int]], Awaitable[Sequence[Any]]]
@@ -63,7 +65,7 @@ STATUS_GLYPHS: dict[str, str] = {
     "cancelled": "⊘",
     "interrupted": "⚠",
 }
-KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈"}
+KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈", "from_image": "▣"}
 """Marks for turns that are not plain continuations (every child turn is an "edit": no mark)."""
 
 
@@ -85,6 +87,7 @@ class BranchTree(ScrollView, can_focus=True):
     BranchTree > .branch-tree--label { color: $text-secondary; text-style: italic; }
     BranchTree > .branch-tree--cost { color: $text-muted; }
     BranchTree > .branch-tree--star { color: $warning; }
+    BranchTree > .branch-tree--demo { color: $text-warning; background: $warning-muted; text-style: bold; }
     BranchTree > .branch-tree--done { color: $success; }
     BranchTree > .branch-tree--running { color: $warning; }
     BranchTree > .branch-tree--failed { color: $error; }
@@ -100,7 +103,7 @@ class BranchTree(ScrollView, can_focus=True):
         "branch-tree--guide", "branch-tree--id", "branch-tree--siblings", "branch-tree--label",
         "branch-tree--cost", "branch-tree--star", "branch-tree--done", "branch-tree--running",
         "branch-tree--failed", "branch-tree--cancelled", "branch-tree--interrupted", "branch-tree--branch",
-        "branch-tree--cursor", "branch-tree--empty",
+        "branch-tree--cursor", "branch-tree--empty", "branch-tree--demo",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -497,6 +500,9 @@ class BranchTree(ScrollView, can_focus=True):
         if getattr(node, "starred", False):
             segs.append(Segment("★", line + self._style("star")))
         segs.append(Segment(f" #{row.id}", line + self._style("id")))
+        demo = getattr(node, "target", "") == "local"
+        if demo:  # made by the local demo server: synthetic image, simulated cost
+            segs.extend([Segment(" ", line), Segment(DEMO_BADGE, line + self._style("demo"))])
         if row.sib_count > 1:
             segs.append(Segment(f" {row.sib_index + 1}/{row.sib_count}", line + self._style("siblings")))
         mark = KIND_MARKS.get(str(getattr(node, "kind", "")), "")
@@ -512,7 +518,7 @@ class BranchTree(ScrollView, can_focus=True):
         segs.append(Segment(f" {prompt}" if prompt else " (no prompt)", line))
         cost = float(getattr(node, "cost", 0.0) or 0.0)
         strip = Strip(segs)
-        if cost > 0 and width >= 40:
+        if cost > 0 and width >= 40 and not demo:  # a demo turn's simulated cost is not money
             cost_text = f" ${cost:.2f}"
             room = width - len(cost_text)
             if strip.cell_length > room:

@@ -20,6 +20,10 @@ class StatusLine(Widget):
     branch_turns: reactive[int] = reactive(0)
     project_cost: reactive[float] = reactive(0.0)
     today_cost: reactive[float] = reactive(0.0)
+    """Real money today across all projects (the budget's "today")."""
+    demo_cost: reactive[float] = reactive(0.0)
+    """Simulated costs of the project's demo turns: shown apart, never counted as money."""
+    turn_simulated: reactive[bool] = reactive(False)
     session_cost: reactive[float] = reactive(0.0)
     session_tokens: reactive[int] = reactive(0)
     state: reactive[str] = reactive("")
@@ -32,7 +36,7 @@ class StatusLine(Widget):
             t.append(self.state + "  ", style="bold")
         if self.turn_cost is not None:
             t.append("Turn ", style="dim")
-            t.append(f"${self.turn_cost:.3f}")
+            t.append(f"${self.turn_cost:.3f}" + (" sim" if self.turn_simulated else ""))
             if self.turn_tokens:
                 t.append(f" {self.turn_tokens:,} tok", style="dim")
             t.append("  │  ", style="dim")
@@ -51,6 +55,8 @@ class StatusLine(Widget):
         t.append("  │  ", style="dim")
         t.append("Today ", style="dim")
         t.append(f"${self.today_cost:.3f}")
+        if self.demo_cost:
+            t.append(f"  demo: ${self.demo_cost:.2f} simulated", style="dim italic")
         if self.budget_note:
             t.append("  " + self.budget_note, style="bold red")
         return t

@@ -80,6 +80,10 @@ def grounding_lines(grounding: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+TARGET_TEXT = {"local": "the local demo server (synthetic image)", "gemini-api": "Gemini API",
+               "vertex": "Vertex AI", "unknown": "unknown (recorded before targets were)"}
+
+
 class TurnDetail(VerticalScroll):
     """Read-only detail of one turn."""
 
@@ -131,6 +135,9 @@ class TurnDetail(VerticalScroll):
         self.turn_id = turn.id
         head = Text()
         head.append(f"{STATUS_GLYPH.get(turn.status, '?')} Turn #{turn.id}", style="bold")
+        if getattr(turn, "is_demo", False):
+            head.append("  ")
+            head.append(" DEMO ", style="bold black on yellow")
         head.append(f"  {turn.status}", style="dim")
         if turn.kind and turn.kind != "generate":
             head.append(f" · {turn.kind}", style="dim")
@@ -167,12 +174,18 @@ class TurnDetail(VerticalScroll):
             meta.append("Usage     ", style="bold")
             meta.append(usage + "\n")
         meta.append("Cost      ", style="bold")
-        meta.append(f"${turn.cost:.4f}")
+        demo = bool(getattr(turn, "is_demo", False))
+        meta.append(f"demo: ${turn.cost:.4f} simulated (not billed)" if demo else f"${turn.cost:.4f}")
         if costs:
             meta.append(f"  · branch ${costs.get('branch', 0.0):.3f} · project ${costs.get('project', 0.0):.3f}",
                         style="dim")
+            if costs.get("demo_branch"):
+                meta.append(f" · demo: ${costs['demo_branch']:.3f} simulated", style="dim")
+        target = str(getattr(turn, "target", "") or "unknown")
+        meta.append("\nMade with ", style="bold")
+        meta.append(TARGET_TEXT.get(target, target))
         if turn.model_version:
-            meta.append(f"\nModel     {turn.model_version}", style="dim")
+            meta.append(f" · {turn.model_version}", style="dim")
         self.query_one("#detail-meta", Static).update(meta)
 
         err = self.query_one("#detail-error", Static)
@@ -205,7 +218,7 @@ class TurnDetail(VerticalScroll):
                 if title and uri:
                     src_text.append(f"  {uri}", style="dim")
                 src_text.append("\n")
-        queries = (turn.grounding or {}).get("queries") or []
+        queries = [q for q in (turn.grounding or {}).get("queries") or [] if str(q).strip()]
         if queries:
             src_text.append("Searched: " + "; ".join(map(str, queries)), style="dim")
         self.query_one("#detail-sources", Static).update(src_text)
