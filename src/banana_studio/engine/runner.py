@@ -39,7 +39,7 @@ from banana_studio.engine.request import (
     request_size,
     validate_request,
 )
-from banana_studio.engine.spliced_body import activate, splice_hook, with_placeholders
+from banana_studio.engine.spliced_body import activate, hook_in_use, splice_hook, with_placeholders
 from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
 from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
@@ -174,14 +174,6 @@ def _keep_finish_message() -> None:
     models._Candidate_from_mldev = converter
 
 
-def _sdk_uses_aiohttp() -> bool:
-    """google-genai switches its async requests to aiohttp when that package is importable and no httpx
-    transport is given; then httpx event hooks never run."""
-    from google.genai import _api_client
-
-    return bool(getattr(_api_client, "has_aiohttp", False))
-
-
 async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any, config: Any,
                        asm: TurnAssembler) -> AsyncIterator[Event]:
     # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread);
@@ -190,13 +182,12 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
     deadline = loop.time() + target.timeout_seconds
 
     async def open_stream() -> Any:  # on the worker loop, in a task of its own
-        if _sdk_uses_aiohttp():  # the httpx request hook would not run: let the SDK encode everything
-            sdk_contents = contents
-        else:
+        streamer = target.stream_client()
+        sdk_contents = contents
+        if hook_in_use(streamer):  # else (aiohttp, an auth session) the SDK encodes everything itself
             sdk_contents, placeholders = with_placeholders(contents)
             activate(placeholders)
-        return await target.stream_client().aio.models.generate_content_stream(
-            model=model, contents=sdk_contents, config=config)
+        return await streamer.aio.models.generate_content_stream(model=model, contents=sdk_contents, config=config)
 
     stream: Any = None
     try:

@@ -86,6 +86,20 @@ def with_placeholders(contents: list[Any]) -> tuple[list[Any], Placeholders]:
     return out, ph
 
 
+def hook_in_use(client: Any) -> bool:
+    """True when ``client`` (a ``genai.Client``) will send async requests through an httpx client
+    carrying :func:`splice_hook`.  Anything else (aiohttp installed, an auth session, another SDK
+    layout) and the placeholders must not be used: they would go out as they are."""
+    try:
+        api = client._api_client
+        if api._use_aiohttp() or api._use_google_auth_async():
+            return False
+        hooks = api._async_httpx_client.event_hooks.get("request", [])
+    except Exception:
+        return False
+    return splice_hook in hooks
+
+
 def activate(ph: Placeholders) -> None:
     """Requests sent from now on in the current context get their placeholders replaced.  Call it in
     a task of its own (a task runs in a copy of the context, so the setting ends with the task)."""
@@ -148,4 +162,5 @@ async def splice_hook(request: Any) -> None:
     request.stream = spliced
 
 
-__all__ = ["SPLICE_MIN_BYTES", "Placeholders", "SplicedBody", "activate", "splice_hook", "with_placeholders"]
+__all__ = ["SPLICE_MIN_BYTES", "Placeholders", "SplicedBody", "activate", "hook_in_use", "splice_hook",
+           "with_placeholders"]
