@@ -143,20 +143,22 @@ def test_gen_failures_exit_codes(args: list[str], code: int, phrase: str, env: P
 def test_gen_ctrl_c_marks_turn_cancelled(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
     env.update(BANANA_STUDIO_CONFIG=str(tmp_path / "c.toml"), BANANA_STUDIO_DATA_DIR=str(tmp_path / "d"),
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1",
+               # slow steps: the answer cannot finish before the SIGINT lands after the first thought
+               BANANA_STUDIO_DEMO_LATENCY="3")
     proc = subprocess.Popen(
         [sys.executable, "-m", "banana_studio", "gen", "a slow demo", "--demo", "--project-dir",
          str(tmp_path / "projects"), "--project", "p"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         assert proc.stderr is not None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a deadline for a loaded box; the first thought decides
         seen = ""
         while "**" not in seen and time.monotonic() < deadline:
             seen += proc.stderr.readline()
         assert "**" in seen, seen
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=20)
+        _, rest = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -40,9 +40,23 @@ def shows(screen: str, kind: str, count: int = 1, fills: float = 0.0) -> Callabl
     return check
 
 
-def start(session: Session, terminal: str = "xterm", *extra: str) -> None:
+def start(session: Session, terminal: str = "xterm", *extra: str, size: tuple[int, int] = (140, 40)) -> None:
     session.start_x()
-    session.start_studio(terminal, [*extra, "--demo", "-p", "demo"])
+    session.start_studio(terminal, [*extra, "--demo", "-p", "demo"], geometry=size)
+
+    def sized(s: Session) -> str | None:
+        # A terminal on a loaded box has been seen to come up at its default 80 columns: set the size
+        # asked for (no window manager, so the window takes it) and wait for the app to hear of it.
+        layout = s.layout()
+        if not layout:
+            return "the studio has not reported its layout yet"
+        if layout["size"] != list(size):
+            cw, ch = layout["cell"]
+            s.resize_window(size[0] * cw, size[1] * ch)
+            return f"the terminal is {layout['size']}, want {list(size)}"
+        return None
+
+    session.wait_for("terminal size", sized)
 
 
 def test_xterm_sixel_preview_survives_resize_and_modal(session: Session) -> None:

@@ -191,7 +191,9 @@ class Session:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.3)  # between screenshots only: the condition, not the time, decides
-        shot = self.work / f"failed-{what.replace(' ', '-')[:40]}.png"
+        keep = Path(os.environ.get("BANANA_REALTERM_ARTIFACTS", self.work))  # pytest's tmp dirs rotate
+        keep.mkdir(parents=True, exist_ok=True)
+        shot = keep / f"failed-{os.getpid()}-{what.replace(' ', '-')[:40]}.png"
         if self.last_shot is not None:
             self.last_shot.save(shot)
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in self.work.glob("*.log"))

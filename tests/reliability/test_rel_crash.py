@@ -23,7 +23,8 @@ from banana_studio.services import Studio
 from banana_studio.store import ProjectStore
 
 
-def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def wait_for(pred: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    # A deadline, not a measurement: generous for a heavily loaded 2-core box (the condition decides).
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
