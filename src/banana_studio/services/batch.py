@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
+import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -31,11 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from banana_studio.config import redact
 from banana_studio.domain.catalogue import get_model
-from banana_studio.domain.content import Content, b64encode, user_content
+from banana_studio.domain.content import Content, user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
-from banana_studio.engine import actual_cost, build_request, map_error, request_size, validate_request
+from banana_studio.engine import actual_cost, map_error, request_size, validate_request
+from banana_studio.engine import batch as api
+from banana_studio.engine.batch import DONE_STATES, JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.studio import _content_for_failure, _grounding_json
@@ -47,12 +50,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BATCH_DIR = "batches"
 INLINE_LIMIT = int(MAX_REQUEST_BYTES * 0.9)
-"""Above this total size the requests go in an uploaded JSONL file instead of inline."""
+"""Above this total request size the requests go in an uploaded JSONL file instead of inline."""
+RESULT_INLINE_LIMIT = 16 * 1024 * 1024
+"""Above this expected size of the *results* (images come back base64 in the job resource) the job
+uses file mode: a finished inline job with ~1,000 images can time out on every status check (503),
+so its paid images could never be fetched.  Google recommends a JSONL input file for large image
+batches."""
+TYPICAL_IMAGE_BYTES = {"0.5K": 600_000, "512": 600_000, "1K": 2_000_000, "2K": 7_000_000, "4K": 24_000_000}
+"""Typical base64 size of one result image (with its thought signature) per image size."""
 MAX_PROMPTS = 10_000
-DONE_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
-               "JOB_STATE_PARTIALLY_SUCCEEDED")
+JOB_LIFETIME = 48 * 3600.0
+"""A job ends (EXPIRED at the latest) within 48 h; polling gives up only well after that."""
+POLL_BACKOFF_CAP = 600.0
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 LOST = "LOST"
 """Local state: the API no longer knows the job (expired, deleted, or a demo server that restarted)."""
+
+
+class TransientPollError(Exception):
+    """A status check failed in a way that passes (408/429/5xx, network): keep waiting."""
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class BatchError(Exception):
@@ -209,6 +229,8 @@ class BatchRecord:
     """True once every item has a finished turn."""
     error: str = ""
     input_file: str = ""
+    mode_reason: str = ""
+    """Why inline or file mode was chosen (shown at submit)."""
 
     @property
     def job_id(self) -> str:
@@ -254,6 +276,8 @@ class BatchProgress:
     imported: int = 0
     phase: str = "waiting"
     """waiting | importing | done"""
+    note: str = ""
+    """A passing problem while waiting, e.g. "Google answered 503 at 14:02; still waiting"."""
 
     @property
     def finished_requests(self) -> int | None:
@@ -290,61 +314,30 @@ class BatchProgress:
         if frac is not None:
             filled = round(frac * 20)
             bits.insert(0, "[" + "#" * filled + "-" * (20 - filled) + "]")
+        if self.note:
+            bits.append(f"— {self.note}")
         return "  ".join(bits)
 
 
 ProgressCallback = Callable[[BatchProgress], Awaitable[None] | None]
 
 
-def _state_name(state: Any) -> str:
-    if state is None:
-        return "JOB_STATE_UNSPECIFIED"
-    value = str(getattr(state, "value", state) or "")
-    return value if value.startswith("JOB_STATE_") else f"JOB_STATE_{value.removeprefix('BATCH_STATE_')}"
+def expected_result_bytes(settings: list[GenerationSettings]) -> int:
+    """Rough size of what the job will send back: one typical image (base64) per request."""
+    return sum(TYPICAL_IMAGE_BYTES.get(st.image_size, 2_000_000) + 4096 for st in settings)
 
 
-# -- REST form of a request (for JSONL file input) --------------------------------------------------
-
-def rest_request(contents: list[Content], settings: GenerationSettings) -> dict[str, Any]:
-    """A GenerateContentRequest in the REST/JSON form (camelCase, base64), as JSONL batch files want it.
-
-    Mirrors :func:`banana_studio.engine.request.build_config` field for field.
-    """
-    spec = get_model(settings.model)
-
-    def part(p: Any) -> dict[str, Any]:
-        d: dict[str, Any] = {}
-        if p.text is not None:
-            d["text"] = p.text
-        if p.thought:
-            d["thought"] = True
-        if p.thought_signature is not None:
-            d["thoughtSignature"] = b64encode(p.thought_signature)
-        if p.data is not None:
-            d["inlineData"] = {"mimeType": p.mime_type or "image/png", "data": b64encode(p.data)}
-        return d
-
-    gen: dict[str, Any] = {"responseModalities": ["IMAGE"] if settings.image_only else ["TEXT", "IMAGE"]}
-    image_cfg: dict[str, Any] = {"aspectRatio": settings.aspect_ratio}
-    if not spec.id.startswith("gemini-2.5-flash-image"):
-        image_cfg["imageSize"] = settings.image_size
-    gen["imageConfig"] = image_cfg
-    if spec.thinks or settings.thinking_level:
-        thinking: dict[str, Any] = {"includeThoughts": bool(settings.include_thoughts)}
-        if settings.thinking_level:
-            thinking["thinkingLevel"] = settings.thinking_level.upper()
-        gen["thinkingConfig"] = thinking
-    if settings.temperature is not None:
-        gen["temperature"] = settings.temperature
-    if settings.seed is not None:
-        gen["seed"] = settings.seed
-    req: dict[str, Any] = {"contents": [{"role": c.role, "parts": [part(p) for p in c.parts]} for c in contents],
-                           "generationConfig": gen}
-    if settings.google_search:
-        req["tools"] = [{"googleSearch": {}}]
-    if settings.system_instruction.strip():
-        req["systemInstruction"] = {"parts": [{"text": settings.system_instruction}]}
-    return req
+def choose_mode(request_bytes: int, result_bytes: int, n: int) -> tuple[str, str]:
+    """(inline | file, why) — by the size of the requests *and* of the expected results."""
+    mb = 1024 * 1024
+    if request_bytes > INLINE_LIMIT:
+        return "file", (f"file mode: the requests are {request_bytes / mb:.0f} MB, over the "
+                        f"{INLINE_LIMIT / mb:.0f} MB inline limit")
+    if result_bytes > RESULT_INLINE_LIMIT:
+        return "file", (f"file mode: about {result_bytes / mb:,.0f} MB of images will come back for {n} "
+                        "request(s); Google recommends an input file for large image batches (big inline "
+                        "results can time out on every status check)")
+    return "inline", f"inline: {n} request(s), about {result_bytes / mb:.0f} MB of results expected"
 
 
 def load_records(project_dir: Path) -> list[BatchRecord]:
@@ -377,6 +370,8 @@ class BatchLane:
         self.studio = studio
         self.store: ProjectStore = studio.store
         self.dir = self.store.path / BATCH_DIR
+        self.download_backoff = True
+        """Sleep between result-download retries (tests turn it off)."""
 
     # records
     def _record_path(self, record: BatchRecord) -> Path:
@@ -450,37 +445,21 @@ class BatchLane:
         if problems:
             shown = problems[:10] + ([f"... and {len(problems) - 10} more"] if len(problems) > 10 else [])
             raise BatchError("Nothing was submitted; fix these prompts first:\n" + "\n".join(shown))
-        mode = "inline" if total <= INLINE_LIMIT else "file"
+        mode, why = choose_mode(total, expected_result_bytes([p.settings for p in prompts]), len(prompts))
         display = display_name or f"banana-studio {self.store.name} {time.strftime('%Y-%m-%d %H:%M')}"
         client = await self._client()
         secrets = self.studio.target.secrets()
-        input_file = ""
         try:
-            if mode == "inline":
-                from google.genai import types
-
-                src: Any = []
-                for key, contents, settings in requests:
-                    sdk_contents, config = build_request(contents[:-1], contents[-1], settings)
-                    src.append(types.InlinedRequest(contents=sdk_contents, config=config, metadata={"key": key}))
-            else:
-                lines = [json.dumps({"key": key, "request": rest_request(contents, settings)})
-                         for key, contents, settings in requests]
-                data = ("\n".join(lines) + "\n").encode("utf-8")
-                uploaded = await client.aio.files.upload(
-                    file=io.BytesIO(data), config={"mime_type": "jsonl", "display_name": display[:120]})
-                input_file = str(uploaded.name)
-                src = input_file
-            job = await client.aio.batches.create(model=model, src=src, config={"display_name": display[:120]})
+            name, state, input_file = await api.create_job(client, model, requests, mode=mode, display_name=display)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:
             err = map_error(exc, model=model, secrets=secrets)
             raise BatchError(f"The batch job could not be created: {redact(err.message, secrets)}", 1) from None
         record = BatchRecord(
-            name=str(job.name), model=model, display_name=display, created_at=time.time(),
+            name=name, model=model, display_name=display, created_at=time.time(),
             target=self._target_text(), input_mode=mode, estimate=self.estimate(prompts), items=items,
-            state=_state_name(job.state), input_file=input_file)
+            state=state, input_file=input_file, mode_reason=why)
         await asyncio.to_thread(self.save, record)
         return record
 
@@ -489,11 +468,15 @@ class BatchLane:
         return f"{t.label} {t.base_url}".strip() if t.base_url else t.label
 
     # poll
-    async def poll(self, record: BatchRecord) -> tuple[BatchRecord, Any, dict[str, int]]:
-        """One status check; returns (record updated + saved, the SDK job or None, stats)."""
+    async def poll(self, record: BatchRecord) -> tuple[BatchRecord, JobView | None]:
+        """One status check (one GET); returns (record updated + saved, the job view or None if lost).
+
+        Raises :class:`BatchError` for a permanent failure; transient ones (408/429/5xx, network)
+        propagate as :class:`TransientPollError` so :meth:`wait` can keep waiting."""
         client = await self._client()
+        secrets = self.studio.target.secrets()
         try:
-            job = await client.aio.batches.get(name=record.name)
+            view = await api.get_job(client, record.name)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -503,103 +486,142 @@ class BatchLane:
                 record.error = (f"{record.target} no longer knows {record.name} (expired or deleted; jobs of the "
                                 "demo server live only as long as that server).")
                 await asyncio.to_thread(self.save, record)
-                return record, None, {}
-            err = map_error(exc, model=record.model, secrets=self.studio.target.secrets())
-            raise BatchError(f"Could not check {record.name}: {err.message}", 1) from None
-        record.state = _state_name(job.state)
-        if getattr(job, "error", None) is not None and record.state in ("JOB_STATE_FAILED",):
-            record.error = redact(str(job.error.message or job.error), self.studio.target.secrets())
-        stats = {} if record.done else await self._stats(client, record)
+                return record, None
+            err = map_error(exc, model=record.model, secrets=secrets)
+            if err.kind == "network" or (isinstance(code, int) and code in TRANSIENT_STATUS):
+                raise TransientPollError(code if isinstance(code, int) else None, err.message) from None
+            raise BatchError(f"Could not check the status of {record.name}: {err.message}", 1) from None
+        record.state = view.state
+        if view.state in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
+            record.error = redact(_job_failure_text(view), secrets)
         await asyncio.to_thread(self.save, record)
-        return record, job, stats
-
-    async def _stats(self, client: Any, record: BatchRecord) -> dict[str, int]:
-        """batchStats of the Gemini API job (the SDK drops them); {} when unavailable."""
-        if self.studio.target.vertex:
-            return {}
-        with contextlib.suppress(Exception):
-            resp = await client.aio._api_client.async_request("get", record.name, {})
-            body = json.loads(resp.body or "{}")
-            raw = (body.get("metadata") or body).get("batchStats") or {}
-            return {k: int(v) for k, v in raw.items() if str(v).isdigit()}
-        return {}
+        return record, view
 
     async def wait(self, record: BatchRecord, *, interval: float = 10.0, progress: ProgressCallback | None = None,
                    import_results: bool = True) -> BatchRecord:
         """Poll until the job ends, then import its results.  Cancelling the caller leaves the job
-        running on the server (resume later with :meth:`wait` on the record)."""
+        running on the server (resume later with :meth:`wait` on the record).
+
+        Transient errors on a status check (408/429/5xx, network) never end the wait: the next check
+        backs off (with jitter) up to :data:`POLL_BACKOFF_CAP`, and the progress line says what Google
+        answered and when, for as long as the job can live."""
         start = record.created_at or time.time()
         total = len(record.items)
-        job: Any = None
+        view: JobView | None = None
+        misses = 0
         while True:
-            record, job, stats = await self.poll(record)
-            await _emit(progress, BatchProgress(
-                record, record.state, time.time() - start, total, stats.get("successfulRequestCount"),
-                stats.get("failedRequestCount"), stats.get("pendingRequestCount"),
-                phase="done" if record.done else "waiting"))
+            try:
+                record, view = await self.poll(record)
+            except TransientPollError as exc:
+                misses += 1
+                if time.time() - start > JOB_LIFETIME + 6 * 3600:
+                    raise BatchError(f"Could not check {record.name} for hours ({exc}); the job has outlived "
+                                     "Google's 48 h limit. Try `banana-studio batch --resume` later.", 1) from None
+                delay = min(POLL_BACKOFF_CAP, max(0.0, interval) * (2 ** min(misses, 10)))
+                delay *= random.uniform(0.5, 1.0)
+                when = time.strftime("%H:%M", time.localtime())
+                what = f"Google answered {exc.code}" if exc.code else "Google could not be reached"
+                note = (f"still waiting; {what} at {when} to a status check"
+                        + (f", checking again in {delay:.0f} s" if delay >= 1 else ""))
+                await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                    phase="waiting", note=note))
+                await asyncio.sleep(delay)
+                continue
+            misses = 0
+            await _emit(progress, _progress_of(record, view, start, total))
             if record.done:
                 break
             await asyncio.sleep(max(0.0, interval))
-        if import_results and job is not None and record.state in ("JOB_STATE_SUCCEEDED",
-                                                                   "JOB_STATE_PARTIALLY_SUCCEEDED"):
-            await self.import_results(record, job, progress=progress, started=start)
+        if import_results and view is not None and record.state in ("JOB_STATE_SUCCEEDED",
+                                                                    "JOB_STATE_PARTIALLY_SUCCEEDED"):
+            await self.import_results(record, view, progress=progress, started=start)
         return record
 
     # import
-    async def _results(self, client: Any, job: Any, record: BatchRecord) -> dict[str, tuple[Any, Any]]:
-        """key → (GenerateContentResponse | None, error | None) from inline responses or the result file.
+    def results_path(self, record: BatchRecord) -> Path:
+        """Where a file-mode job's results are streamed to (kept for a resumed import)."""
+        return self.dir / f"{record.job_id}.results.jsonl"
 
-        Inline responses come back in request order; one without its metadata key is matched by
-        position."""
-        from google.genai import types
+    async def _download(self, client: Any, record: BatchRecord, file_name: str) -> tuple[Path, bool]:
+        """Stream the results file to disk; (path, complete).  A failed download leaves the part file:
+        its complete lines are imported now, the rest on a resumed import."""
+        done = self.results_path(record)
+        if done.exists():
+            return done, True
+        part = done.with_name(done.name + ".part")
+        secrets = self.studio.target.secrets()
+        last = ""
+        for attempt in range(5):
+            try:
+                await api.download_results(client, file_name, part)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                err = map_error(exc, model=record.model, secrets=secrets)
+                code = getattr(exc, "code", None)
+                last = err.message
+                if code == 404 or code == 403:
+                    raise BatchError(f"The results file {file_name} of {record.name} is gone ({err.message}); "
+                                     "Google keeps results for a limited time.", 1) from None
+                if not (err.retryable or err.kind in ("network", "truncated")):
+                    break
+                await asyncio.sleep(min(30.0, 0.5 * (2 ** attempt)) * random.uniform(0.5, 1.0)
+                                    if self.download_backoff else 0.0)
+                continue
+            await asyncio.to_thread(part.replace, done)
+            return done, True
+        record.error = redact(f"The results download did not finish ({last})", secrets)
+        return part, False
 
-        dest = job.dest
-        out: dict[str, tuple[Any, Any]] = {}
-        if dest is None:
-            return out
-        if dest.inlined_responses:
-            for i, r in enumerate(dest.inlined_responses):
+    async def _results(self, client: Any, view: JobView, record: BatchRecord) -> tuple[_Results, bool]:
+        """key → result, and whether every result was received."""
+        if view.inlined is not None:
+            out = _Results()
+            for i, r in enumerate(view.inlined):
                 fallback = record.items[i].key if i < len(record.items) else f"#{i}"
-                key = str((r.metadata or {}).get("key") or fallback)
-                out[key] = (r.response, r.error)
-            return out
-        if dest.file_name:
-            data = await client.aio.files.download(file=dest.file_name)
-            for line in bytes(data).decode("utf-8", "replace").splitlines():
-                if not line.strip():
-                    continue
-                obj = json.loads(line)
-                key = str(obj.get("key", ""))
-                resp = obj.get("response")
-                parsed = (types.GenerateContentResponse.model_validate_json(json.dumps(resp))
-                          if isinstance(resp, dict) else None)
-                out.setdefault(key, (parsed, obj.get("error")))  # duplicate keys: first wins, never billed twice
-        return out
+                key = str((r.get("metadata") or {}).get("key") or fallback)
+                out.inline.setdefault(key, (r.get("response"), r.get("error")))
+            return out, True
+        if view.result_file:
+            path, complete = await self._download(client, record, view.result_file)
+            index = await asyncio.to_thread(_index_lines, path)
+            return index, complete
+        return _Results(), True
 
-    async def import_results(self, record: BatchRecord, job: Any | None = None, *,
+    async def import_results(self, record: BatchRecord, view: JobView | None = None, *,
                              progress: ProgressCallback | None = None, started: float | None = None) -> list[Turn]:
-        """Create (or complete) one turn per request.  Idempotent; returns the turns touched now."""
+        """Create (or complete) one turn per request.  Idempotent and resumable; returns the turns
+        touched now.  With a partly downloaded results file the received results are imported and a
+        :class:`BatchError` says to import again for the rest."""
         client = await self._client()
-        if job is None:
-            record, job, _ = await self.poll(record)
-            if job is None or not record.done:
+        if view is None:
+            record, view = await self.poll(record)
+            if view is None or not record.done:
                 raise BatchError(f"{record.name} is {record.short_state}; nothing to import yet.", 1)
-        results = await self._results(client, job, record)
+        results, complete = await self._results(client, view, record)
         touched: list[Turn] = []
         total = len(record.items)
         start = started or record.created_at
+        missing = 0
         for n, item in enumerate(record.items, 1):
             if item.status in ("done", "failed") and item.turn_id is not None:
                 continue
-            resp, error = results.get(item.key, (None, None))
+            found = await asyncio.to_thread(results.get, item.key)
+            if found is None and not complete:
+                missing += 1
+                continue
+            resp, error = found or (None, None)
             turn = await self._import_item(record, item, resp, error)
             touched.append(turn)
             await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
                                                 imported=n, phase="importing"))
         record.imported = all(i.status in ("done", "failed") for i in record.items)
         await asyncio.to_thread(self.save, record)
-        await _emit(progress, BatchProgress(record, record.state, time.time() - start, total, imported=total,
+        await _emit(progress, BatchProgress(record, record.state, time.time() - start, total, imported=total - missing,
                                             phase="done"))
+        if missing:
+            raise BatchError(f"{record.error or 'The results download did not finish'}. Imported what arrived; "
+                             f"{missing} result(s) still to fetch: run `banana-studio batch --resume` again.", 1)
         return touched
 
     async def _import_item(self, record: BatchRecord, item: BatchItem, resp: Any, error: Any) -> Turn:
@@ -631,7 +653,11 @@ class BatchLane:
             err_text = redact(msg, secrets)
         else:
             asm = TurnAssembler()
-            events = asm.feed(resp) + asm.finish()
+            try:
+                sdk_resp = await asyncio.to_thread(api.parse_response, resp)
+                events = asm.feed(sdk_resp) + asm.finish()
+            except Exception as exc:  # a result the SDK cannot read: a failed turn, not a crash
+                events = [Failed(map_error(exc, model=settings.model, secrets=secrets))]
             usage = next((e for e in events if isinstance(e, Usage)), None)
             grounding = next((e for e in events if isinstance(e, Grounding)), None)
             last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
@@ -662,12 +688,79 @@ class BatchLane:
     async def cancel(self, record: BatchRecord) -> BatchRecord:
         client = await self._client()
         try:
-            await client.aio.batches.cancel(name=record.name)
+            await api.cancel_job(client, record.name)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
         except Exception as exc:
             err = map_error(exc, model=record.model, secrets=self.studio.target.secrets())
             raise BatchError(f"Could not cancel {record.name}: {err.message}", 1) from None
-        record, _, _ = await self.poll(record)
+        with contextlib.suppress(TransientPollError):
+            record, _ = await self.poll(record)
         return record
+
+
+class _Results:
+    """Results of a job: inline ones in memory, or an index of the results file on disk (key → line
+    offset), so one multi-MB line is read and parsed at a time."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.inline: dict[str, tuple[Any, Any]] = {}
+        self.path = path
+        self.offsets: dict[str, int] = {}
+        self.bad: dict[str, str] = {}
+
+    def get(self, key: str) -> tuple[Any, Any] | None:
+        if key in self.inline:
+            return self.inline[key]
+        if key in self.bad:
+            return None, {"message": self.bad[key]}
+        if self.path is None or key not in self.offsets:
+            return None
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offsets[key])
+            obj = json.loads(fh.readline())
+        resp = obj.get("response")
+        return (resp if isinstance(resp, dict) else None), obj.get("error")
+
+
+def _index_lines(path: Path) -> _Results:
+    """Index the complete lines of a (possibly partial) JSONL results file.  A line that is not valid
+    JSON is skipped (the last one of a cut download) or, if it names its key, recorded as failed."""
+    out = _Results(path)
+    offset = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            start, offset = offset, offset + len(raw)
+            if not raw.endswith(b"\n") or not raw.strip():
+                continue  # an unterminated last line: the download was cut there
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                m = re.search(rb'"key"\s*:\s*"([^"\\]{1,200})"', raw[:1000])
+                if m:
+                    out.bad.setdefault(m.group(1).decode("utf-8", "replace"),
+                                       "The batch result line for this prompt is not valid JSON.")
+                continue
+            if isinstance(obj, dict):
+                out.offsets.setdefault(str(obj.get("key", "")), start)  # duplicate keys: first wins
+    return out
+
+
+def _progress_of(record: BatchRecord, view: JobView | None, start: float, total: int) -> BatchProgress:
+    """One consistent progress reading: state and counts from the same answer."""
+    v = view or JobView(record.name, record.state)
+    return BatchProgress(record, v.state if view else record.state, time.time() - start, total, v.succeeded,
+                         v.failed, v.pending, phase="done" if record.done else "waiting")
+
+
+def _job_failure_text(view: JobView) -> str:
+    state = view.state.removeprefix("JOB_STATE_").lower()
+    if view.error_message or view.error_code is not None:
+        code = f" (code {view.error_code})" if view.error_code is not None else ""
+        return f"The job {state}{code}: {view.error_message or 'no reason given'}"
+    if view.state == "JOB_STATE_EXPIRED":
+        return "The job expired: Google did not finish it within 48 hours; nothing was billed for unfinished requests."
+    return f"The job ended {state}."
 
 
 def _job_error_text(error: Any) -> str:
