@@ -64,7 +64,7 @@ class ProgressPrinter:
             return
         elapsed = p.elapsed + (time.monotonic() - self._latest_at)
         self._draw(BatchProgress(p.record, p.state, elapsed, p.total, p.succeeded, p.failed, p.pending,
-                                 p.imported, p.phase))
+                                 p.imported, p.phase, p.note))
 
     def _draw(self, p: BatchProgress) -> None:
         line = p.line()
@@ -163,7 +163,11 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
         return await asyncio.to_thread(_print_list, lane)
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
-        print(f"{record.name}: {record.short_state}")
+        if record.done:
+            print(f"{record.name}: {record.short_state}")
+        else:
+            print(f"{record.name}: cancel requested; Google is still stopping it ({record.short_state}). "
+                  "Requests already finished are kept: `banana-studio batch --resume` imports them once it ends.")
         return 0
     if args.resume:
         pending = lane.unfinished()
@@ -191,7 +195,7 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
         return EXIT_BUDGET
     record = await lane.submit(prompts, display_name=args.name or "")
     print(f"Submitted {record.name}: {len(prompts)} prompt(s), ~${estimate:.3f} at the batch price "
-          f"({record.input_mode} requests) to {record.target}. The job id is saved in project "
+          f"({record.mode_reason or record.input_mode}) to {record.target}. The job id is saved in project "
           f"{lane.store.name!r}.", file=sys.stderr)
     if args.no_wait:
         if studio.demo:

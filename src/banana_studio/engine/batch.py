@@ -23,6 +23,7 @@ from banana_studio.engine.request import build_request
 
 DONE_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
                "JOB_STATE_PARTIALLY_SUCCEEDED")
+DOWNLOAD_CHUNK = 64 * 1024
 
 
 def state_name(value: Any) -> str:
@@ -151,8 +152,12 @@ async def cancel_job(client: Any, name: str) -> None:
 
 async def download_results(client: Any, file_name: str, dest: Path) -> None:
     """Stream the results file to ``dest`` (chunk by chunk, never whole in memory)."""
+    name = file_name.removeprefix("files/")
     with open(dest, "wb") as fh:
-        await client.aio.files.download(file=file_name, destination=fh)
+        # files.download streams too, but in 1 MiB pieces: a dropped connection would lose the last
+        # whole lines that arrived.  Same request, smaller pieces.
+        await client.aio._api_client.async_download_file(f"files/{name}:download?alt=media", destination=fh,
+                                                         chunk_size=DOWNLOAD_CHUNK)
         fh.flush()
 
 

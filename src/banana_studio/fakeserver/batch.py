@@ -13,7 +13,7 @@ files are named ``files/batch-<job id>`` as Google names them.
 The rude parts of the real service, scripted on :class:`BatchStore` (deterministic: counted, not timed):
 ``outcome`` (the next job ends ``FAILED`` with ``outcome_error``, or ``EXPIRED`` with no results),
 ``status_errors`` (HTTP codes answered, in order, to the next status checks), ``download_errors`` (same
-for result downloads), ``download_cut`` (the next download closes after that many bytes), and
+for result downloads), ``download_cut`` (while set, every download closes after that many bytes), and
 ``cancel_polls`` (after a cancel the job still reports RUNNING for that many status checks).  Per-line
 failures come from ``[fault:…]`` tags in a request's prompt.
 """
@@ -407,8 +407,7 @@ class BatchStore:
         err = self._take(self.download_errors)
         if err is not None:
             raise err
-        with self._lock:
-            cut, self.download_cut = self.download_cut, None
+        cut = self.download_cut
         if cut is not None:  # announce the whole file, send part of it, drop the connection
             handler.send_response(200)
             handler.send_header("Content-Type", stored.mime_type)

@@ -63,6 +63,12 @@ JOB_LIFETIME = 48 * 3600.0
 """A job ends (EXPIRED at the latest) within 48 h; polling gives up only well after that."""
 POLL_BACKOFF_CAP = 600.0
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DOWNLOAD_RETRY_BASE = 0.5
+"""First pause (seconds) before retrying a failed results download; doubles per attempt."""
+VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/file batch jobs (half price), "
+                     "and Vertex AI batch prediction (Cloud Storage / BigQuery input) is not supported. Unset "
+                     "GOOGLE_GENAI_USE_ENTERPRISE / GOOGLE_GENAI_USE_VERTEXAI and use a Gemini API key for batch "
+                     "jobs.")
 LOST = "LOST"
 """Local state: the API no longer knows the job (expired, deleted, or a demo server that restarted)."""
 
@@ -370,8 +376,6 @@ class BatchLane:
         self.studio = studio
         self.store: ProjectStore = studio.store
         self.dir = self.store.path / BATCH_DIR
-        self.download_backoff = True
-        """Sleep between result-download retries (tests turn it off)."""
 
     # records
     def _record_path(self, record: BatchRecord) -> Path:
@@ -416,9 +420,7 @@ class BatchLane:
         if not prompts:
             raise BatchError("Nothing to submit.")
         if self.studio.target.vertex:
-            raise BatchError("The batch lane uses the Gemini API's inline/file batch jobs; Vertex AI batch "
-                             "prediction (Cloud Storage / BigQuery input) is not supported. Unset "
-                             "GOOGLE_GENAI_USE_VERTEXAI and use an API key for batch jobs.")
+            raise BatchError(VERTEX_BATCH_TEXT)
         model = prompts[0].settings.model
         if any(p.settings.model != model for p in prompts):
             raise BatchError("A batch job uses one model; these prompts name several.")
@@ -565,8 +567,7 @@ class BatchLane:
                                      "Google keeps results for a limited time.", 1) from None
                 if not (err.retryable or err.kind in ("network", "truncated")):
                     break
-                await asyncio.sleep(min(30.0, 0.5 * (2 ** attempt)) * random.uniform(0.5, 1.0)
-                                    if self.download_backoff else 0.0)
+                await asyncio.sleep(min(30.0, DOWNLOAD_RETRY_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0))
                 continue
             await asyncio.to_thread(part.replace, done)
             return done, True
