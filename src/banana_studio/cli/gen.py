@@ -152,6 +152,10 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         if studio.needs_demo:
             _err(NO_KEY_MESSAGE)
             return EXIT_INVALID, None, None
+        setup_error = await studio.check_target()  # Vertex AI: project, location, credentials
+        if setup_error is not None:
+            _err(f"error: {setup_error.message}")
+            return EXIT_INVALID, None, None
         settings = _settings(config, args)
         kind = "edit" if parent is not None else "generate"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],

@@ -12,12 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from banana_studio import __version__
+from banana_studio.config import normalize_model_id
 
 ASPECTS_HELP = "aspect ratio, e.g. 1:1, 16:9, 9:16, 21:9 (default from config)"
 
 
 def _add_gen_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="model id (default gemini-3-pro-image or config)")
+    p.add_argument("--model", "-m", type=normalize_model_id,
+                   help="model id (default gemini-3-pro-image or config; a models/ prefix is dropped)")
     p.add_argument("--aspect", "-a", help=ASPECTS_HELP)
     p.add_argument("--size", "-s", help="image size: 1K, 2K or 4K (uppercase K)")
     p.add_argument("--search", action="store_true", default=None, help="ground with Google Search")
