@@ -197,3 +197,21 @@ def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,
     assert record.input_mode == "file"
     create = [r for r in srv.requests if r.path.endswith(":batchGenerateContent")][-1]
     assert "fileName" in json.dumps(create.body)
+
+
+def test_search_grounding_is_charged_in_full_in_batch() -> None:
+    from banana_studio.domain.catalogue import get_model
+    from banana_studio.domain.events import Usage
+    from banana_studio.engine import actual_cost
+    from banana_studio.services.budget import request_estimate
+
+    settings = GenerationSettings(google_search=True)
+    prices = get_model(settings.model).prices
+    usage = Usage(prompt_tokens=100, candidates_tokens=1200, image_tokens=1120, thoughts_tokens=200, total_tokens=1500)
+    search = 3 * prices.search_per_1000 / 1000
+    full = actual_cost(settings, usage, 3)
+    got = batch_mod.batch_cost(settings, usage, 3, prices.batch_discount)
+    assert got == pytest.approx((full - search) * prices.batch_discount + search, abs=1e-6)
+    assert got > full * prices.batch_discount
+    plain = request_estimate(GenerationSettings(), batch=True)
+    assert request_estimate(settings, batch=True) == pytest.approx(plain + prices.search_per_1000 / 1000, abs=1e-6)

@@ -328,6 +328,15 @@ class BatchProgress:
 ProgressCallback = Callable[[BatchProgress], Awaitable[None] | None]
 
 
+def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int, discount: float) -> float:
+    """Tokens at the batch discount; Google Search queries at the full price.  Google's batch docs and
+    pricing page give the 50 % discount for tokens and say nothing of grounding, so search is not
+    assumed to be discounted."""
+    tokens = actual_cost(settings, usage, 0)
+    search = actual_cost(settings, usage, search_queries) - tokens
+    return round(tokens * discount + search, 6)
+
+
 def expected_result_bytes(settings: list[GenerationSettings]) -> int:
     """Rough size of what the job will send back: one typical image (base64) per request."""
     return sum(TYPICAL_IMAGE_BYTES.get(st.image_size, 2_000_000) + 4096 for st in settings)
@@ -676,7 +685,7 @@ class BatchLane:
             err_kind = err.kind if (err and not ok) else ""
         cost = 0.0
         if usage is not None:
-            cost = round(actual_cost(settings, usage, len(grounding.queries) if grounding else 0) * discount, 6)
+            cost = batch_cost(settings, usage, len(grounding.queries) if grounding else 0, discount)
         saved = await asyncio.to_thread(
             store.complete_turn, item.turn_id, model_content=content, status=status,
             usage=asdict(usage) if usage is not None else {},
