@@ -22,7 +22,14 @@ from typing import Any, TextIO
 
 from banana_studio.config import Config, load_config
 from banana_studio.domain.settings import GenerationSettings
-from banana_studio.services.batch import BatchError, BatchLane, BatchProgress, BatchRecord, parse_prompts
+from banana_studio.services.batch import (
+    VERTEX_BATCH_TEXT,
+    BatchError,
+    BatchLane,
+    BatchProgress,
+    BatchRecord,
+    parse_prompts,
+)
 from banana_studio.services.budget import check_studio_budget
 from banana_studio.store import ProjectError
 
@@ -161,6 +168,9 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     interval = max(0.0, float(args.poll))
     if args.list:
         return await asyncio.to_thread(_print_list, lane)
+    if studio.target.vertex:  # said before reading any prompts file
+        print(f"Error: {VERTEX_BATCH_TEXT}", file=sys.stderr)
+        return 2
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
         if record.done:
