@@ -203,3 +203,22 @@ def test_gemini_api_base_url_never_reaches_vertex_and_back(env: Path, srv: FakeG
     assert main(["gen", "a fox", "-o", str(env / "f.png"), "-p", "gem"]) != 0  # the closed port
     assert "Could not reach" in capsys.readouterr().err
     assert not srv.requests
+
+
+def test_vertex_only_image_options(env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--output-mime", "jpeg", "--quality", "80", "--person-generation", "allow_adult"]
+    assert main(["gen", "a market", "-o", str(env / "m.jpg"), "-p", "opts", *args]) == 0, capsys.readouterr().err
+    (call,) = [r for r in srv.requests if "/publishers/google/models/" in r.path]
+    image_cfg = call.body["generationConfig"]["imageConfig"]
+    # google-genai's Vertex wire form of output_mime_type / output_compression_quality:
+    assert image_cfg["imageOutputOptions"] == {"mimeType": "image/jpeg", "compressionQuality": 80}
+    assert image_cfg["personGeneration"] == "ALLOW_ADULT"
+    # On the Gemini API the same options are refused before anything is recorded or sent.
+    monkeypatch.setenv("GOOGLE_GENAI_USE_ENTERPRISE", "false")
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    write_config(env, srv, gemini_base=srv.base_url)
+    srv.reset()
+    assert main(["gen", "a market", "-o", str(env / "g.jpg"), "-p", "gopts", *args]) == 2
+    assert "only Vertex AI accepts these options" in capsys.readouterr().err
+    assert not srv.requests and turns(env, "gopts") == 0

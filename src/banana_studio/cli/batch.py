@@ -47,6 +47,12 @@ def settings_from_args(args: argparse.Namespace, base: GenerationSettings) -> Ge
         changes["google_search"] = True
     if getattr(args, "no_thoughts", False):
         changes["include_thoughts"] = False
+    if getattr(args, "output_mime", None):  # Vertex-only options: refused at submit with the reason
+        changes["output_mime_type"] = f"image/{args.output_mime}"
+    if getattr(args, "quality", None) is not None:
+        changes["output_quality"] = args.quality
+    if getattr(args, "person_generation", None):
+        changes["person_generation"] = args.person_generation.upper()
     return base.copy(**changes)
 
 

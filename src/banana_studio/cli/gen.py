@@ -72,6 +72,12 @@ def _settings(config: Config, args: argparse.Namespace) -> Any:
         changes["seed"] = args.seed
     if getattr(args, "system", None):
         changes["system_instruction"] = args.system
+    if getattr(args, "output_mime", None):
+        changes["output_mime_type"] = f"image/{args.output_mime}"
+    if getattr(args, "quality", None) is not None:
+        changes["output_quality"] = args.quality
+    if getattr(args, "person_generation", None):
+        changes["person_generation"] = args.person_generation.upper()
     if getattr(args, "no_thoughts", False):
         changes["include_thoughts"] = False
     return s.copy(**changes) if changes else s

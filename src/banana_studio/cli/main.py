@@ -27,6 +27,10 @@ def _add_gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed (best effort; not a reproducibility guarantee)")
     p.add_argument("--system", help="system instruction")
     p.add_argument("--no-thoughts", action="store_true", help="do not request thought summaries")
+    p.add_argument("--output-mime", choices=("png", "jpeg"), help="Vertex AI only: image format of the result")
+    p.add_argument("--quality", type=int, help="Vertex AI only: JPEG quality 0-100 (with --output-mime jpeg)")
+    p.add_argument("--person-generation", choices=("allow_all", "allow_adult", "allow_none"),
+                   help="Vertex AI only: whether people may be generated")
 
 
 def _add_project_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:

@@ -150,3 +150,17 @@ def api_error(code: int, status: str, message: str, reason: str, *, model: str) 
                            f"{said} Vertex AI shares capacity between customers: retry in a minute, or ask for more "
                            "quota (or Provisioned Throughput) in the Cloud console.", status=code, retryable=True)
     return None
+
+
+def target_problems(settings: Any, *, vertex: bool) -> list[str]:
+    """Settings the target cannot take: Vertex-only image options on the Gemini API."""
+    from banana_studio.domain.settings import VERTEX_ONLY_SETTINGS
+
+    if vertex:
+        return []
+    used = [name for name in VERTEX_ONLY_SETTINGS if getattr(settings, name, None) not in (None, "")]
+    if not used:
+        return []
+    names = ", ".join(n.replace("_", " ") for n in used)
+    return [f"{names}: only Vertex AI accepts {'this option' if len(used) == 1 else 'these options'}; the Gemini "
+            "API refuses them. Clear them, or use Vertex AI (GOOGLE_GENAI_USE_ENTERPRISE=true)."]

@@ -40,6 +40,7 @@ from banana_studio.engine import actual_cost, map_error, request_size, validate_
 from banana_studio.engine import batch as api
 from banana_studio.engine.batch import DONE_STATES, JobView
 from banana_studio.engine.runner import TurnAssembler
+from banana_studio.engine.vertex import target_problems
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.studio import _content_for_failure, _grounding_json
 from banana_studio.store import ProjectError, ProjectStore
@@ -448,6 +449,8 @@ class BatchLane:
                 continue
             user = user_content(p.prompt, images)
             for msg in await asyncio.to_thread(validate_request, history, user, p.settings):
+                problems.append(f"{p.key}: {msg}")
+            for msg in target_problems(p.settings, vertex=False):  # batch jobs run on the Gemini API
                 problems.append(f"{p.key}: {msg}")
             total += request_size(history, user, p.settings)
             items.append(BatchItem(key=p.key, prompt=p.prompt, settings=p.settings.to_json(),

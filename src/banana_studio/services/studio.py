@@ -38,6 +38,7 @@ from banana_studio.domain.events import (
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.engine.vertex import target_problems
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -228,6 +229,7 @@ class Studio:
             yield Failed(EngineError("validation", str(exc)))
             return
         problems = await asyncio.to_thread(validate_request, history, user, settings)
+        problems += target_problems(settings, vertex=self.target.vertex)
         if problems:
             yield Failed(EngineError("validation", "\n".join(problems)))
             return
