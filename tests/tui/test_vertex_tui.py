@@ -67,3 +67,32 @@ async def test_f8_on_vertex_says_batch_needs_the_gemini_api(vertex_studio: Any, 
             assert not isinstance(app.screen, TextPromptScreen)
     finally:
         await vertex_studio.aclose()
+
+
+async def test_vertex_image_options_only_on_vertex(vertex_studio: Any, demo_studio: Any, h: Any) -> None:
+    from textual.widgets import Select
+
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.tui.widgets.sidebar import SettingsSidebar
+
+    app = make_app(vertex_studio)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await h.settle(pilot)
+            sidebar = app.screen.query_one(SettingsSidebar)
+            await sidebar.mount_fields()
+            sidebar.query_one("#output-mime", Select).value = "image/jpeg"
+            sidebar.query_one("#person-generation", Select).value = "ALLOW_NONE"
+            await h.settle(pilot)
+            s = sidebar.settings
+            assert (s.output_mime_type, s.person_generation) == ("image/jpeg", "ALLOW_NONE")
+    finally:
+        await vertex_studio.aclose()
+    app = make_app(demo_studio)  # the Gemini API: no such controls, and loaded turns lose the options
+    async with app.run_test(size=SIZE) as pilot:
+        await h.settle(pilot)
+        sidebar = app.screen.query_one(SettingsSidebar)
+        await sidebar.mount_fields()
+        assert not sidebar.query("#output-mime") and not sidebar.query("#person-generation")
+        sidebar.load(GenerationSettings(output_mime_type="image/png", person_generation="ALLOW_ALL"))
+        assert sidebar.settings.output_mime_type == "" and sidebar.settings.person_generation == ""

@@ -161,6 +161,7 @@ class MainScreen(Screen[None]):
                 yield RefTray(id="refs")
                 yield PromptArea(send_key=self.config.send_key, id="prompt")
             yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar",
+                                  vertex=self.studio.target.vertex,
                                   defer_fields=self._defers_mount())
         yield StatusLine(id="status")
         yield StudioFooter()
