@@ -23,10 +23,8 @@ import asyncio
 import contextlib
 import json
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +33,25 @@ from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.content import Content, user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
-from banana_studio.domain.turn import Reference, Turn
+from banana_studio.domain.turn import Turn
 from banana_studio.engine import actual_cost, map_error, request_size, validate_request
 from banana_studio.engine import batch as api
-from banana_studio.engine.batch import DONE_STATES, JobView
+from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.engine.vertex import target_problems
+from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
+from banana_studio.services.batch_records import (
+    BATCH_DIR,
+    LOST,
+    BatchItem,
+    BatchProgress,
+    BatchRecord,
+    ProgressCallback,
+    load_records,
+    pending_batch_cost,
+)
+from banana_studio.services.batch_results import Results as _Results
+from banana_studio.services.batch_results import index_lines as _index_lines
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.studio import _content_for_failure, _grounding_json
 from banana_studio.store import ProjectError, ProjectStore
@@ -49,7 +60,6 @@ from banana_studio.store.files import atomic_write
 if TYPE_CHECKING:  # pragma: no cover
     from banana_studio.services.studio import Studio
 
-BATCH_DIR = "batches"
 INLINE_LIMIT = int(MAX_REQUEST_BYTES * 0.9)
 """Above this total request size the requests go in an uploaded JSONL file instead of inline."""
 RESULT_INLINE_LIMIT = 16 * 1024 * 1024
@@ -59,7 +69,6 @@ so its paid images could never be fetched.  Google recommends a JSONL input file
 batches."""
 TYPICAL_IMAGE_BYTES = {"0.5K": 600_000, "512": 600_000, "1K": 2_000_000, "2K": 7_000_000, "4K": 24_000_000}
 """Typical base64 size of one result image (with its thought signature) per image size."""
-MAX_PROMPTS = 10_000
 JOB_LIFETIME = 48 * 3600.0
 """A job ends (EXPIRED at the latest) within 48 h; polling gives up only well after that."""
 POLL_BACKOFF_CAP = 600.0
@@ -70,8 +79,6 @@ VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/
                      "and Vertex AI batch prediction (Cloud Storage / BigQuery input) is not supported. Unset "
                      "GOOGLE_GENAI_USE_ENTERPRISE / GOOGLE_GENAI_USE_VERTEXAI and use a Gemini API key for batch "
                      "jobs.")
-LOST = "LOST"
-"""Local state: the API no longer knows the job (expired, deleted, or a demo server that restarted)."""
 
 
 class TransientPollError(Exception):
@@ -81,252 +88,9 @@ class TransientPollError(Exception):
         super().__init__(message)
         self.code = code
 
-
-class BatchError(Exception):
-    """A batch problem with a message meant for the user.  ``exit_code``: 2 bad input, 1 API/job failure."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-# -- input ------------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class BatchPrompt:
-    prompt: str
-    settings: GenerationSettings
-    references: list[Path] = field(default_factory=list)
-    key: str = ""
-    parent_id: int | None = None
-
-
-_LINE_SETTING_KEYS = {"aspect": "aspect_ratio", "aspect_ratio": "aspect_ratio", "size": "image_size",
-                      "image_size": "image_size", "seed": "seed", "temperature": "temperature",
-                      "search": "google_search", "google_search": "google_search",
-                      "system": "system_instruction", "system_instruction": "system_instruction"}
-
-
-def parse_prompts(path: Path, defaults: GenerationSettings) -> list[BatchPrompt]:
-    """Read a prompts file.
-
-    ``.txt`` (or anything not ``.jsonl``/``.json``): one prompt per line; blank lines and lines starting
-    with ``#`` are skipped.  ``.jsonl``: one JSON object per line, ``{"prompt": ..., "key": ...,
-    "aspect": "16:9", "size": "2K", "seed": 1, "refs": ["a.png"], "parent": 12}`` (every field but
-    ``prompt`` optional; a bare JSON string is a prompt too).  Relative ref paths are relative to the
-    prompts file.  One model per job: a per-line ``model`` is refused.
-    """
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BatchError(f"Prompts file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BatchError(f"Cannot read prompts file {path}: {exc}.") from None
-    out: list[BatchPrompt] = []
-    is_jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-    keys: set[str] = set()
-    rows: list[tuple[int, Any]] = []
-    if is_jsonl and text.lstrip().startswith("["):  # a .json file holding one array of prompts
-        try:
-            array = json.loads(text)
-        except ValueError as exc:
-            raise BatchError(f"{path.name}: not valid JSON ({exc.msg}, line {exc.lineno}).") from None
-        rows = [(i, obj) for i, obj in enumerate(array, 1)] if isinstance(array, list) else []
-        where = "item"
-    else:
-        rows = [(n, raw) for n, raw in enumerate(text.splitlines(), 1)]
-        where = "line"
-    for n, raw in rows:
-        if isinstance(raw, str):
-            line = raw.strip()
-            if not line or (not is_jsonl and line.startswith("#")):
-                continue
-        if not is_jsonl:
-            item = BatchPrompt(prompt=line, settings=defaults.copy())
-        else:
-            if isinstance(raw, str) and where == "line":
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise BatchError(f"{path.name} line {n}: not valid JSON ({exc.msg}).") from None
-            else:
-                obj = raw
-            item = _prompt_from_json(obj, defaults, path.parent, f"{path.name} {where} {n}")
-        item.key = item.key or f"p{len(out) + 1:04d}"
-        if item.key in keys:
-            raise BatchError(f"{path.name} {where} {n}: duplicate key {item.key!r}.")
-        keys.add(item.key)
-        out.append(item)
-        if len(out) > MAX_PROMPTS:
-            raise BatchError(f"{path.name}: more than {MAX_PROMPTS} prompts; split it into several jobs.")
-    if not out:
-        raise BatchError(f"{path.name} has no prompts (one per line; # starts a comment).")
-    return out
-
-
-def _prompt_from_json(obj: Any, defaults: GenerationSettings, base: Path, where: str) -> BatchPrompt:
-    if isinstance(obj, str):
-        obj = {"prompt": obj}
-    if not isinstance(obj, dict):
-        raise BatchError(f"{where}: expected an object with a \"prompt\" or a string.")
-    prompt = obj.get("prompt", obj.get("text"))
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise BatchError(f"{where}: \"prompt\" is missing or empty.")
-    if "model" in obj and obj["model"] != defaults.model:
-        raise BatchError(f"{where}: a batch job uses one model ({defaults.model}); use --model for the whole "
-                         "file instead of a per-line \"model\".")
-    changes: dict[str, Any] = {}
-    for k, v in obj.items():
-        if k in _LINE_SETTING_KEYS:
-            changes[_LINE_SETTING_KEYS[k]] = v
-    refs_raw = obj.get("refs", obj.get("references", []))
-    if isinstance(refs_raw, str):
-        refs_raw = [refs_raw]
-    if not isinstance(refs_raw, list) or not all(isinstance(r, str) for r in refs_raw):
-        raise BatchError(f"{where}: \"refs\" must be a list of image paths.")
-    refs = [(base / Path(r).expanduser()) if not Path(r).expanduser().is_absolute() else Path(r).expanduser()
-            for r in refs_raw]
-    parent = obj.get("parent")
-    if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
-        raise BatchError(f"{where}: \"parent\" must be a turn id (a number).")
-    key = obj.get("key", "")
-    if not isinstance(key, str):
-        key = str(key)
-    return BatchPrompt(prompt=prompt, settings=defaults.copy(**changes), references=refs, key=key,
-                       parent_id=parent)
-
-
-# -- records ----------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class BatchItem:
-    key: str
-    prompt: str
-    settings: dict[str, Any]
-    references: list[dict[str, str]] = field(default_factory=list)
-    parent_id: int | None = None
-    turn_id: int | None = None
-    status: str = "submitted"
-    """submitted | done | failed (after import)."""
-    error: str = ""
-
-    def reference_objs(self) -> list[Reference]:
-        return [Reference(**r) for r in self.references]
-
-
-@dataclass(slots=True)
-class BatchRecord:
-    """A submitted job, as persisted in ``<project>/batches/<job-id>.json``."""
-
-    name: str
-    """The API's job name, ``batches/<id>``."""
-    model: str
-    display_name: str
-    created_at: float
-    target: str
-    """Where it was submitted (label and base URL, for messages)."""
-    input_mode: str
-    """inline | file"""
-    estimate: float
-    items: list[BatchItem]
-    state: str = "JOB_STATE_PENDING"
-    updated_at: float = 0.0
-    imported: bool = False
-    """True once every item has a finished turn."""
-    error: str = ""
-    input_file: str = ""
-    mode_reason: str = ""
-    """Why inline or file mode was chosen (shown at submit)."""
-
-    @property
-    def job_id(self) -> str:
-        return self.name.rsplit("/", 1)[-1]
-
-    @property
-    def done(self) -> bool:
-        return self.state in DONE_STATES or self.state == LOST
-
-    @property
-    def finished(self) -> bool:
-        """Nothing more will happen: imported, or ended without results to import."""
-        return self.imported or self.state == LOST or (self.done and self.state != "JOB_STATE_SUCCEEDED"
-                                                       and self.state != "JOB_STATE_PARTIALLY_SUCCEEDED")
-
-    @property
-    def short_state(self) -> str:
-        if self.imported:
-            return "imported"
-        return self.state.removeprefix("JOB_STATE_").lower()
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> BatchRecord:
-        items = [BatchItem(**i) for i in obj.get("items", [])]
-        known = {k: v for k, v in obj.items() if k in cls.__dataclass_fields__ and k != "items"}
-        return cls(items=items, **known)
-
-
-@dataclass(slots=True)
-class BatchProgress:
-    """What a progress display needs (CLI line, TUI screen)."""
-
-    record: BatchRecord
-    state: str
-    elapsed: float
-    total: int
-    succeeded: int | None = None
-    failed: int | None = None
-    pending: int | None = None
-    imported: int = 0
-    phase: str = "waiting"
-    """waiting | importing | done"""
-    note: str = ""
-    """A passing problem while waiting, e.g. "Google answered 503 at 14:02; still waiting"."""
-
-    @property
-    def finished_requests(self) -> int | None:
-        """Requests the API reports as finished (from batchStats), if it says."""
-        if self.succeeded is not None or self.failed is not None:
-            return (self.succeeded or 0) + (self.failed or 0)
-        if self.pending is not None:
-            return max(0, self.total - self.pending)
-        return None
-
-    @property
-    def fraction(self) -> float | None:
-        if self.phase in ("importing", "done") and self.imported:
-            return self.imported / max(1, self.total)
-        done = self.finished_requests
-        return None if done is None else done / max(1, self.total)
-
-    def line(self) -> str:
-        mins, secs = divmod(int(self.elapsed), 60)
-        hours, mins = divmod(mins, 60)
-        clock = f"{hours}:{mins:02d}:{secs:02d}" if hours else f"{mins}:{secs:02d}"
-        state = self.state.removeprefix("JOB_STATE_").lower()
-        bits = [f"{self.record.name}", state, clock]
-        done = self.finished_requests
-        if self.phase in ("importing", "done") and self.imported:
-            bits.append(f"imported {self.imported}/{self.total}")
-        elif self.phase == "done":
-            bits.append("results ready" if state in ("succeeded", "partially_succeeded") else "no results")
-        elif done is not None:
-            bits.append(f"{done}/{self.total} requests done" + (f", {self.failed} failed" if self.failed else ""))
-        else:
-            bits.append(f"{self.total} request(s)")
-        frac = self.fraction
-        if frac is not None:
-            filled = round(frac * 20)
-            bits.insert(0, "[" + "#" * filled + "-" * (20 - filled) + "]")
-        if self.note:
-            bits.append(f"— {self.note}")
-        return "  ".join(bits)
-
-
-ProgressCallback = Callable[[BatchProgress], Awaitable[None] | None]
+__all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
+           "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "load_records", "parse_prompts",
+           "pending_batch_cost"]
 
 
 def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int, discount: float) -> float:
@@ -354,27 +118,6 @@ def choose_mode(request_bytes: int, result_bytes: int, n: int) -> tuple[str, str
                         "request(s); Google recommends an input file for large image batches (big inline "
                         "results can time out on every status check)")
     return "inline", f"inline: {n} request(s), about {result_bytes / mb:.0f} MB of results expected"
-
-
-def load_records(project_dir: Path) -> list[BatchRecord]:
-    """Every batch job record of a project, oldest first (unreadable records are skipped)."""
-    out: list[BatchRecord] = []
-    try:
-        files = sorted((Path(project_dir) / BATCH_DIR).glob("*.json"))
-    except OSError:
-        return out
-    for f in files:
-        try:
-            out.append(BatchRecord.from_json(json.loads(f.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, TypeError):
-            continue
-    out.sort(key=lambda r: r.created_at)
-    return out
-
-
-def pending_batch_cost(project_dir: Path) -> float:
-    """Estimated cost of a project's submitted batch jobs that have not been imported yet."""
-    return round(sum(r.estimate for r in load_records(project_dir) if not r.finished), 6)
 
 
 # -- the lane ---------------------------------------------------------------------------------------
@@ -710,53 +453,6 @@ class BatchLane:
         with contextlib.suppress(TransientPollError):
             record, _ = await self.poll(record)
         return record
-
-
-class _Results:
-    """Results of a job: inline ones in memory, or an index of the results file on disk (key → line
-    offset), so one multi-MB line is read and parsed at a time."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.inline: dict[str, tuple[Any, Any]] = {}
-        self.path = path
-        self.offsets: dict[str, int] = {}
-        self.bad: dict[str, str] = {}
-
-    def get(self, key: str) -> tuple[Any, Any] | None:
-        if key in self.inline:
-            return self.inline[key]
-        if key in self.bad:
-            return None, {"message": self.bad[key]}
-        if self.path is None or key not in self.offsets:
-            return None
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offsets[key])
-            obj = json.loads(fh.readline())
-        resp = obj.get("response")
-        return (resp if isinstance(resp, dict) else None), obj.get("error")
-
-
-def _index_lines(path: Path) -> _Results:
-    """Index the complete lines of a (possibly partial) JSONL results file.  A line that is not valid
-    JSON is skipped (the last one of a cut download) or, if it names its key, recorded as failed."""
-    out = _Results(path)
-    offset = 0
-    with open(path, "rb") as fh:
-        for raw in fh:
-            start, offset = offset, offset + len(raw)
-            if not raw.endswith(b"\n") or not raw.strip():
-                continue  # an unterminated last line: the download was cut there
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                m = re.search(rb'"key"\s*:\s*"([^"\\]{1,200})"', raw[:1000])
-                if m:
-                    out.bad.setdefault(m.group(1).decode("utf-8", "replace"),
-                                       "The batch result line for this prompt is not valid JSON.")
-                continue
-            if isinstance(obj, dict):
-                out.offsets.setdefault(str(obj.get("key", "")), start)  # duplicate keys: first wins
-    return out
 
 
 def _progress_of(record: BatchRecord, view: JobView | None, start: float, total: int) -> BatchProgress:
