@@ -96,3 +96,32 @@ async def test_vertex_image_options_only_on_vertex(vertex_studio: Any, demo_stud
         assert not sidebar.query("#output-mime") and not sidebar.query("#person-generation")
         sidebar.load(GenerationSettings(output_mime_type="image/png", person_generation="ALLOW_ALL"))
         assert sidebar.settings.output_mime_type == "" and sidebar.settings.person_generation == ""
+
+
+async def test_f8_keeps_waiting_through_a_503_on_a_status_check(demo_studio: Any, h: Any, tmp_path: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import DataTable, Input, RichLog
+
+    from banana_studio.tui.screens.batch import BatchWatcher
+
+    monkeypatch.setattr(BatchWatcher, "DEMO_POLL", 0.05)
+    await demo_studio._ready_target()  # start the demo server to script it
+    demo_studio.demo_server.batch_seconds = 0
+    demo_studio.demo_server.batches.status_errors = [503, 503]
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red kite\n", encoding="utf-8")
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, BatchScreen), what="batch screen")
+        screen = app.screen
+        await pilot.press("n")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="file prompt")
+        app.screen.query_one(Input).value = str(prompts)
+        await pilot.press("enter")
+        table = screen.query_one(DataTable)
+        await h.wait_until(pilot, lambda: table.row_count == 1 and str(table.get_row_at(0)[1]) == "imported",
+                           timeout=30, what="job imported despite the 503s")
+        log = "\n".join(str(line.text) for line in screen.query_one(RichLog).lines)
+        assert "still waiting; Google answered 503 at" in log
+        assert not any("overloaded" in n.lower() for n in notes(app))
