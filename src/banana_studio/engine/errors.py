@@ -110,6 +110,8 @@ def map_error(exc: BaseException, *, model: str = "", secrets: list[str] | None 
                         _reason(exc), model=model or DEFAULT_MODEL)
     if err is None:
         err = _map(exc, model=model or DEFAULT_MODEL, mid_stream=mid_stream, timeout_seconds=timeout_seconds)
+        if vertex:
+            err.message = err.message.replace("the Gemini API", "Vertex AI")
     err.message = redact(err.message, secrets)
     err.args = (err.message,)
     raw = err.detail or f"{type(exc).__name__}: {exc}"
