@@ -21,6 +21,7 @@ _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "aspect_ratio": (str,), "image_size": (str,), "include_thoughts": (bool,),
     "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
     "thinking_level": (str,), "image_only": (bool,),
+    "output_mime_type": (str,), "output_quality": (int,), "person_generation": (str,),  # Vertex AI only
 }
 """Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""
 IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
