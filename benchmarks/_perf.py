@@ -28,7 +28,7 @@ if sys.argv[2] == "1":
     # Each SSE event is a separate small write; without TCP_NODELAY, Nagle + the client's delayed ACK
     # add ~40 ms stalls at random (a loopback artefact the real API does not show).
     _server._Handler.disable_nagle_algorithm = True
-srv = FakeGemini(port=0, latency=float(sys.argv[1])).start()
+srv = FakeGemini(port=0, latency=float(sys.argv[1]), small=sys.argv[3] == "1").start()
 print(srv.base_url, flush=True)
 sys.stdin.read()   # serve until the parent closes our stdin
 srv.stop()
@@ -37,16 +37,20 @@ srv.stop()
 
 class ServerProcess:
     """``FakeGemini`` in its own process, so its image rendering/encoding never shares the GIL with
-    the client being measured (as with the real API).  ``with ServerProcess() as srv: srv.base_url``."""
+    the client being measured (as with the real API).  ``with ServerProcess() as srv: srv.base_url``.
 
-    def __init__(self, latency: float = 0.0, nodelay: bool = True) -> None:
+    Answers are real-sized (0.5-2.5 MB signatures, ~1 MB 1K / ~8 MB 4K JPEGs, full drafts) unless
+    ``small`` or the environment variable ``BENCH_SMALL=1`` asks for the old small ones."""
+
+    def __init__(self, latency: float = 0.0, nodelay: bool = True, small: bool | None = None) -> None:
+        self.small = os.environ.get("BENCH_SMALL", "") == "1" if small is None else small
         self.latency = latency
         self.nodelay = nodelay
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def __enter__(self) -> ServerProcess:
-        args = [PY, "-c", _SERVER_CODE, str(self.latency), "1" if self.nodelay else "0"]
+        args = [PY, "-c", _SERVER_CODE, str(self.latency), "1" if self.nodelay else "0", "1" if self.small else "0"]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None

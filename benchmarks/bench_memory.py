@@ -1,11 +1,11 @@
 """Memory across 100 generated 4K images in one Studio session (through the service, as the TUI and
 `gen` use it): a 16:9 4K (5504x3072) generation with thoughts and two drafts, 100 times in a row, each
-continuing the previous turn and every tenth starting a new thread (so history replay with images and
+continuing the previous turn and every fifth starting a new thread (so history replay with images and
 signatures is exercised too), against the fake server in its own process.  RSS (VmRSS) is sampled after every
 generation, peak RSS (VmHWM) at the end; the studio runs in a fresh child process.
 Target: bounded — RSS after 100 generations within 64 MB of RSS after 10 (no per-image growth).
 ``--tui`` does the same through the studio App (Pilot 160x50, half-cell previews, prompt + send,
-a new thread every tenth turn), which adds the UI's own memory to the picture.
+a new thread every fifth turn), which adds the UI's own memory to the picture.
 
     .venv/bin/python benchmarks/bench_memory.py [--n 100] [--tui]
 """
@@ -29,6 +29,10 @@ from _common import table
 from _perf import PY, ServerProcess, peak_rss_mb, rss_mb
 
 GROWTH_LIMIT_MB = 64.0
+THREAD_EVERY = 5
+"""A new thread every fifth turn: at real size a 16:9 4K answer (final ~8 MB, two drafts, two
+signatures of up to 2.5 MB) adds ~15 MB of base64 to every later request, so a 4K branch reaches the
+100 MB request limit at its 7th turn (the studio then offers "continue from the image alone")."""
 
 
 async def child(n: int, base_url: str, root: Path) -> dict[str, Any]:
@@ -48,7 +52,7 @@ async def child(n: int, base_url: str, root: Path) -> dict[str, Any]:
     try:
         for i in range(1, n + 1):
             req = GenerateRequest(prompt=f"Banana still life number {i}, oil painting, warm light",
-                                  parent_id=parent if i % 10 else None, settings=settings)
+                                  parent_id=parent if i % THREAD_EVERY else None, settings=settings)
             status = ""
             async for ev in studio.generate(req):
                 if isinstance(ev, FinalImage):
@@ -94,7 +98,7 @@ async def child_tui(n: int, base_url: str, root: Path) -> dict[str, Any]:
             screen = app.screen
             for i in range(1, n + 1):
                 screen.query_one(PromptArea).load_text(f"Banana still life number {i}, oil painting")
-                if i % 10 == 1:  # a new thread every tenth turn (branch replay stays under the request limit)
+                if i % THREAD_EVERY == 1:  # a new thread every fifth turn (branch replay stays under the request limit)
                     screen.parent_override = NEW_ROOT
                 screen.action_send()
                 preview = screen.query_one(ImagePreview)

@@ -210,7 +210,7 @@ async def _drive_preview(app: Any, image: bytes, other: bytes, runs: int) -> dic
 
 
 def make_4k(seed: int) -> bytes:
-    """A real 16:9 4K frame from the fake server's own renderer (same JPEG settings it serves)."""
+    """A real 16:9 4K frame from the fake server's own renderer, at real size (~7.6 MB, as it serves)."""
     from banana_studio.domain.catalogue import pixel_size
     from banana_studio.fakeserver import images as fimages
 
@@ -255,9 +255,10 @@ def photo_like_4k(quality: int = 80) -> bytes:
     return buf.getvalue()
 
 
-async def big_event_stalls(jpeg: bytes, runs: int, tmp: Path) -> dict[str, Any]:
+async def big_event_stalls(jpeg: bytes, runs: int, tmp: Path, sig_bytes: int = 2 * 1024 * 1024) -> dict[str, Any]:
     """Event-loop stalls while the engine receives and parses ONE final-image SSE event carrying
-    ``jpeg`` (the SDK reads, splits, JSON-decodes and base64-decodes it on the event loop)."""
+    ``jpeg`` and a ``sig_bytes`` thought signature (real ones are 0.5-2.5 MB; the SDK reads, splits,
+    JSON-decodes and base64-decodes it on the event loop)."""
     import base64
     import json
     import subprocess
@@ -268,7 +269,7 @@ async def big_event_stalls(jpeg: bytes, runs: int, tmp: Path) -> dict[str, Any]:
 
     event = {"candidates": [{"content": {"role": "model", "parts": [
         {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(jpeg).decode()},
-         "thoughtSignature": base64.b64encode(os.urandom(2048)).decode()}]}, "finishReason": "STOP"}],
+         "thoughtSignature": base64.b64encode(os.urandom(sig_bytes)).decode()}]}, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 2000, "totalTokenCount": 2010},
         "modelVersion": "gemini-3-pro-image", "responseId": "bench"}
     body = tmp / "event.sse"
@@ -318,8 +319,10 @@ async def amain(args: argparse.Namespace) -> int:
         stall_rows.append(("halfcell, demo (in-process server)", demo["max"], demo["max"], demo["p99"], demo["over50"],
                            demo["cpu_max"], demo["seconds"], "/".join(map(str, demo["counters"]))))
         big_rows = []
-        for label, jpeg in (("fake server's 4K (smooth)", make_4k(3)), ("photo-like 4K", photo_like_4k())):
-            r = await big_event_stalls(jpeg, args.runs, tmp)
+        for label, jpeg, sig in (("fake server's real-size 4K, 2 MB signature", make_4k(3), 2 * 1024 * 1024),
+                                 ("photo-like 4K, 2 MB signature", photo_like_4k(), 2 * 1024 * 1024),
+                                 ("photo-like 4K, 2 KB signature (old)", photo_like_4k(), 2048)):
+            r = await big_event_stalls(jpeg, args.runs, tmp, sig)
             big_rows.append((label, f"{len(jpeg) / 1e6:.1f} MB JPEG, {r['mb']:.1f} MB event", med(r["wall"]),
                              max(r["wall"]), max(r["cpu"])))
         image, other = make_4k(1), make_4k(2)

@@ -34,7 +34,7 @@ KEY = "test-key-batch-0123456789"
 
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(batch_seconds=0) as s:
+    with FakeGemini(batch_seconds=0, small=True) as s:
         yield s
 
 
@@ -306,7 +306,7 @@ def test_job_unknown_to_the_server_is_reported_lost(env: Path, srv: FakeGemini,
     prompts.write_text("x\n", encoding="utf-8")
     assert main(["batch", str(prompts), "--no-wait", "-p", "lost"]) == 0
     capsys.readouterr()
-    with FakeGemini(batch_seconds=0) as other:  # e.g. the local server was restarted: it forgot the job
+    with FakeGemini(batch_seconds=0, small=True) as other:  # e.g. the local server was restarted: it forgot the job
         (env / "config.toml").write_text(f'base_url = "{other.base_url}"\n', encoding="utf-8")
         assert main(["batch", "--resume", "-p", "lost", "--poll", "0"]) == 1
     err = capsys.readouterr().err

@@ -116,7 +116,7 @@ def test_unfinished_batch_jobs_count(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini() as s:
+    with FakeGemini(small=True) as s:
         yield s
 
 

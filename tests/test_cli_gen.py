@@ -25,7 +25,7 @@ KEY = "AIza" + "Q" * 35
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0) as server:
+    with FakeGemini(port=0, small=True) as server:
         yield server
 
 

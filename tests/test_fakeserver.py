@@ -27,7 +27,7 @@ PRO = "gemini-3-pro-image"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeGemini]:
-    with FakeGemini() as srv:
+    with FakeGemini(small=True) as srv:
         yield srv
 
 
@@ -88,20 +88,18 @@ def test_every_ratio_exact_pixel_size(client: genai.Client, size: str) -> None:
 
 
 @pytest.mark.parametrize("aspect", ["16:9", "1:1"])
-def test_4k_exact_and_fast(client: genai.Client, aspect: str) -> None:
-    t0 = time.perf_counter()
+def test_4k_exact(client: genai.Client, aspect: str) -> None:
+    # (How fast the local server answers at 4K is a benchmark, not a test threshold.)
     resp = client.models.generate_content(model=PRO, contents=f"4k {aspect}", config=cfg(aspect, "4K"))
-    elapsed = time.perf_counter() - t0
     img = decode(final_image(resp))
     assert img.size == pixel_size(aspect, "4K")
     if aspect == "16:9":
         assert img.size == (5504, 3072)
-    assert elapsed < 3.0  # generous for a loaded CI box; locally ~0.3 s
     assert resp.usage_metadata.candidates_tokens_details[0].token_count == 2000
 
 
 def test_png_format() -> None:
-    with FakeGemini(image_format="png") as srv:
+    with FakeGemini(image_format="png", small=True) as srv:
         c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
         part = final_image(c.models.generate_content(model=PRO, contents="png please", config=cfg("3:2")))
         assert part.inline_data.mime_type == "image/png"
@@ -130,14 +128,14 @@ def test_stream_event_order(client: genai.Client) -> None:
             assert p.thought_signature and 200 < len(p.thought_signature) < 8192
             kinds.append("final")
         elif p.text:
-            assert p.thought_signature is None
+            assert p.thought_signature  # the first part after the thoughts is signed
             kinds.append("answer")
         else:
             assert p.text == ""
             kinds.append("close")
     first_draft = kinds.index("draft")
     assert kinds[:first_draft] == ["thought"] * first_draft and first_draft >= 2
-    assert kinds[first_draft:] == ["draft", "draft", "final", "answer", "close"]
+    assert kinds[first_draft:] == ["draft", "draft", "answer", "final", "close"]
     assert "cheese" in chunks[0].candidates[0].content.parts[0].text
     assert [ch.candidates[0].finish_reason for ch in chunks][:-1] == [None] * (len(chunks) - 1)
     last = chunks[-1]
@@ -147,7 +145,7 @@ def test_stream_event_order(client: genai.Client) -> None:
     assert {d.modality.value: d.token_count for d in u.candidates_tokens_details}["IMAGE"] == 1120
     # drafts are smaller than the final image
     draft = Image.open(io.BytesIO(chunks[first_draft].candidates[0].content.parts[0].inline_data.data))
-    final = Image.open(io.BytesIO(chunks[first_draft + 2].candidates[0].content.parts[0].inline_data.data))
+    final = Image.open(io.BytesIO(chunks[first_draft + 3].candidates[0].content.parts[0].inline_data.data))
     assert draft.width < final.width and final.size == (1376, 768)
 
 
@@ -165,7 +163,7 @@ def test_non_stream_merges_parts_in_order(client: genai.Client) -> None:
     resp = client.models.generate_content(model=PRO, contents="merge", config=cfg(thoughts=True, image_only=False))
     parts = resp.candidates[0].content.parts
     flags = [("t" if p.thought else "-") + ("i" if p.inline_data else "x") for p in parts]
-    assert flags == ["tx", "tx", "tx", "ti", "ti", "-i", "-x"]
+    assert flags == ["tx", "tx", "tx", "ti", "ti", "-x", "-i"]
     assert resp.candidates[0].finish_reason == types.FinishReason.STOP
 
 
@@ -240,7 +238,7 @@ def test_two_turn_edit_signatures(client: genai.Client, srv: FakeGemini) -> None
     assert dist(old_img, new_img) * 2 < dist(old_img, other)
 
     # a restarted server (same secret) still accepts the signatures: they are derived, not stored
-    with FakeGemini() as again:
+    with FakeGemini(small=True) as again:
         c2 = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=again.base_url))
         assert c2.models.generate_content(model=PRO, contents=history, config=cfg()).candidates
 
@@ -250,6 +248,15 @@ def test_two_turn_edit_signatures(client: genai.Client, srv: FakeGemini) -> None
     with pytest.raises(errors.ClientError) as exc:
         client.models.generate_content(model=PRO, contents=[history[0], stripped, history[2]], config=config)
     assert exc.value.code == 400 and exc.value.status == "INVALID_ARGUMENT"
+    text_pos = next(i for i, p in enumerate(stripped.parts) if p.text and not p.thought) + 1
+    assert f"Text part is missing a thought_signature in content position 2, part position {text_pos}" \
+        in exc.value.message
+    stripped = model_turn.model_copy(deep=True)
+    for p in stripped.parts:
+        if p.inline_data and not p.thought:
+            p.thought_signature = None
+    with pytest.raises(errors.ClientError) as exc:
+        client.models.generate_content(model=PRO, contents=[history[0], stripped, history[2]], config=config)
     img_pos = next(i for i, p in enumerate(stripped.parts) if p.inline_data and not p.thought) + 1
     assert f"Image part is missing a thought_signature in content position 2, part position {img_pos}" \
         in exc.value.message
@@ -262,7 +269,7 @@ def test_two_turn_edit_signatures(client: genai.Client, srv: FakeGemini) -> None
         client.models.generate_content(model=PRO, contents=[history[0], forged, history[2]], config=config)
     assert exc.value.message == "Corrupted thought signature."
 
-    with FakeGemini(secret=b"another server") as other_srv:
+    with FakeGemini(secret=b"another server", small=True) as other_srv:
         c3 = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=other_srv.base_url))
         with pytest.raises(errors.ClientError, match="Corrupted thought signature"):
             c3.models.generate_content(model=PRO, contents=history, config=cfg())
@@ -352,7 +359,7 @@ def test_auth(srv: FakeGemini) -> None:
     assert r.status_code == 403
     assert r.json()["error"]["status"] == "PERMISSION_DENIED"
     assert r.json()["error"]["message"].startswith("Method doesn't allow unregistered callers")
-    with FakeGemini(valid_keys={"good"}) as strict:
+    with FakeGemini(valid_keys={"good"}, small=True) as strict:
         ok = genai.Client(api_key="good", http_options=types.HttpOptions(base_url=strict.base_url))
         assert ok.models.generate_content(model=PRO, contents="x", config=cfg()).candidates
         bad = genai.Client(api_key="wrong", http_options=types.HttpOptions(base_url=strict.base_url))
@@ -441,7 +448,7 @@ def test_fault_by_header_tag_and_control_route(srv: FakeGemini) -> None:
     assert exc.value.code == 503
     resp = plain.models.generate_content(model=PRO, contents="tag stripped [fault:slow;seconds=0]",
                                          config=cfg(image_only=False))
-    assert resp.candidates[0].content.parts[-1].text == "Here is your image: tag stripped."
+    assert [p.text for p in resp.candidates[0].content.parts if p.text] == ["Here is your image: tag stripped."]
 
     r = httpx.post(srv.base_url + "/_fake/faults", json={"name": "server", "count": 1}, timeout=5)
     assert r.status_code == 200 and r.json()["pending"] == [{"name": "server", "count": 1}]
@@ -515,7 +522,7 @@ def test_malformed_json(client: genai.Client, srv: FakeGemini) -> None:
 def test_bad_base64(srv: FakeGemini) -> None:
     r = post(srv, f"/v1beta/models/{PRO}:generateContent", {"contents": [{"parts": [{"text": "x"}]}]},
              **{"x-fake-fault": "bad_base64"})
-    data = r.json()["candidates"][0]["content"]["parts"][0]["inlineData"]["data"]
+    (data,) = [p["inlineData"]["data"] for p in r.json()["candidates"][0]["content"]["parts"] if "inlineData" in p]
     with pytest.raises(ValueError):
         base64.b64decode(data, validate=True)
 
@@ -579,7 +586,9 @@ def test_text_base64_empty_signature_text_only(client: genai.Client, srv: FakeGe
     parts = [p for ch in chunks for p in ch.candidates[0].content.parts]
     assert not any(p.inline_data for p in parts)
     answer = [p for p in parts if p.text and not p.thought]
-    assert len(answer) == 1 and answer[0].thought_signature
+    # like a real text stream, the signature arrives on the closing empty text part
+    assert len(answer) == 1 and answer[0].thought_signature is None
+    assert parts[-1].text == "" and parts[-1].thought_signature
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
 
 
@@ -587,12 +596,13 @@ def test_every_fault_is_documented() -> None:
     assert set(FAULTS) == {
         "bad_key", "permission", "not_found", "quota", "server", "overloaded", "slow", "hang", "stream_error",
         "truncated", "malformed_json", "bad_base64", "image_safety", "image_prohibited", "no_image",
-        "blocked_prompt", "parts_null", "candidates_null", "text_base64", "empty_signature", "text_only"}
+        "blocked_prompt", "parts_null", "candidates_null", "text_base64", "empty_signature", "text_only",
+        "key_echo", "hostile_text", "lying_image", "bad_unicode"}
     assert all(isinstance(v, str) and v for v in FAULTS.values())
 
 
 def test_latency_spaces_stream_events() -> None:
-    with FakeGemini(latency=0.05) as slow:
+    with FakeGemini(latency=0.05, small=True) as slow:
         c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=slow.base_url))
         t0 = time.perf_counter()
         chunks = stream(c, "latency")
@@ -634,7 +644,7 @@ def test_not_reachable_on_other_addresses(srv: FakeGemini) -> None:
 def test_stop_interrupts_a_hang() -> None:
     import threading
 
-    srv = FakeGemini().start()
+    srv = FakeGemini(small=True).start()
     srv.inject("hang", seconds=60)
     c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
     outcome: list[BaseException] = []

@@ -19,7 +19,7 @@ PRO = "gemini-3-pro-image"
 
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(batch_seconds=0) as s:
+    with FakeGemini(batch_seconds=0, small=True) as s:
         yield s
 
 
@@ -101,7 +101,7 @@ def test_file_batch_round_trip(srv: FakeGemini) -> None:
 
 
 def test_states_progress_over_time() -> None:
-    with FakeGemini(batch_seconds=0.6) as srv:
+    with FakeGemini(batch_seconds=0.6, small=True) as srv:
         c = client(srv)
         job = c.batches.create(model=PRO, src=[inline_request("slow batch", "x")])
         seen = []
@@ -118,7 +118,7 @@ def test_states_progress_over_time() -> None:
 
 
 def test_cancel_delete_list() -> None:
-    with FakeGemini(batch_seconds=30) as srv:
+    with FakeGemini(batch_seconds=30, small=True) as srv:
         c = client(srv)
         a = c.batches.create(model=PRO, src=[inline_request("a", "a")])
         b = c.batches.create(model=PRO, src=[inline_request("b", "b")])

@@ -22,9 +22,9 @@ BODY = {"contents": [{"role": "user", "parts": [{"text": "a red fox"}]}]}
 
 
 def test_unseeded_requests_vary_only_when_asked() -> None:
-    with FakeGemini() as srv:
+    with FakeGemini(small=True) as srv:
         assert _final_image(srv, BODY) == _final_image(srv, BODY)
-    with FakeGemini(vary_unseeded=True) as srv:
+    with FakeGemini(vary_unseeded=True, small=True) as srv:
         assert _final_image(srv, BODY) != _final_image(srv, BODY)
         seeded = {**BODY, "generationConfig": {"seed": 7}}
         assert _final_image(srv, seeded) == _final_image(srv, seeded)

@@ -31,7 +31,7 @@ KEY = "test-key-for-the-fake-server"
 
 @pytest.fixture
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0) as server:
+    with FakeGemini(port=0, small=True) as server:
         yield server
 
 

@@ -68,13 +68,19 @@ def test_sigkill_mid_complete_turn_marks_interrupted(tmp_path: Path, match: str)
     s.complete_turn(t.id, model_content=mc, status="done")
     print("finished", flush=True)
     """
+    ready = tmp_path / "paused-mid-write"
     proc = run_child(code, str(tmp_path),
-                     env={"BANANA_STUDIO_TEST_WRITE_DELAY": "60", "BANANA_STUDIO_TEST_WRITE_MATCH": match})
+                     env={"BANANA_STUDIO_TEST_WRITE_DELAY": "600", "BANANA_STUDIO_TEST_WRITE_MATCH": match,
+                          "BANANA_STUDIO_TEST_WRITE_READY": str(ready)})
     try:
         assert proc.stdout is not None
         tid = int(proc.stdout.readline())
         project = tmp_path / "p"
-        wait_for(lambda: bool(temp_files(project)))  # half-written file exists now
+        # The store's write hook says when it is paused half-way through the matching file (a temp
+        # file of another write seen earlier would let the kill land between writes).
+        wait_for(ready.exists, timeout=120)
+        assert match in ready.read_text()
+        assert temp_files(project)  # half-written file exists now
         # While the writer is alive its pending turn is not touched by another opener.
         with ProjectStore.open(tmp_path, "p") as live:
             assert live.recovered == []

@@ -22,7 +22,7 @@ from banana_studio.store.storyboard import TILE, html_page, markdown_page, sourc
 
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini() as s:
+    with FakeGemini(small=True) as s:
         yield s
 
 

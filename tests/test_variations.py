@@ -20,7 +20,7 @@ from banana_studio.services.variations import VariationSet, generate_variations,
 
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
-    with FakeGemini() as s:
+    with FakeGemini(small=True) as s:
         yield s
 
 

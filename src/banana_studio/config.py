@@ -20,7 +20,7 @@ from banana_studio.domain.settings import GenerationSettings
 _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "aspect_ratio": (str,), "image_size": (str,), "include_thoughts": (bool,),
     "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
-    "thinking_level": (str,), "image_only": (bool,),
+    "thinking_level": (str,), "image_only": (bool,), "image_search": (bool,), "replay_drafts": (bool,),
     "output_mime_type": (str,), "output_quality": (int,), "person_generation": (str,),  # Vertex AI only
 }
 """Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""

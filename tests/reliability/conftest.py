@@ -15,7 +15,7 @@ from banana_studio.fakeserver import FakeGemini
 def iso_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Every banana-studio directory under tmp_path; no real key or base URL from the outer environment."""
     for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
-                 "BANANA_STUDIO_TEST_WRITE_DELAY", "BANANA_STUDIO_TEST_WRITE_MATCH"):
+                 "BANANA_STUDIO_TEST_WRITE_DELAY", "BANANA_STUDIO_TEST_WRITE_MATCH", "BANANA_STUDIO_TEST_WRITE_READY"):
         monkeypatch.delenv(name, raising=False)
     env = isolated_env(tmp_path)
     for k, v in env.items():
@@ -25,5 +25,5 @@ def iso_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGemini]:
-    with FakeGemini(port=0, latency=0.0) as srv:
+    with FakeGemini(port=0, latency=0.0, small=True) as srv:
         yield srv

@@ -89,6 +89,17 @@ MATRIX: list[Case] = [
     Case("text_only", "text_only", kind="no_image", phrase="text only", terminal="Finished"),
     Case("text_base64", "text_base64", ok=True, terminal="Finished", phrase="base64 text"),
     Case("empty_signature", "empty_signature", ok=True, terminal="Finished", phrase="empty thought signature"),
+    # hostile servers (issue 11): redacted / made visible, never an internal error
+    Case("key_echo", "key_echo", ok=True, terminal="Finished"),
+    Case("hostile_text", "hostile_text", ok=True, terminal="Finished"),
+    Case("bad_unicode", "bad_unicode", kind="safety", phrase="IMAGE_SAFETY", terminal="Finished"),
+    Case("lying_svg", "lying_image", {"kind": "svg"}, kind="bad_image", phrase="not a valid image",
+         terminal="Finished"),
+    Case("lying_truncated_jpeg", "lying_image", {"kind": "truncated_jpeg"}, kind="bad_image",
+         phrase="damaged or incomplete", terminal="Finished"),
+    Case("lying_random", "lying_image", {"kind": "random", "mb": 1}, kind="bad_image", phrase="not a valid image",
+         terminal="Finished"),
+    Case("lying_huge", "lying_image", {"kind": "huge"}, kind="bad_image", phrase="MP", terminal="Finished"),
 ]
 
 CASES = {c.id: c for c in MATRIX}

@@ -104,7 +104,7 @@ def test_two_processes_200_concurrent_turns(tmp_path: Path, fake: FakeGemini) ->
 
 
 def test_two_gen_cli_processes_at_once(tmp_path: Path) -> None:
-    with FakeGemini(latency=0.25) as slow:
+    with FakeGemini(latency=0.25, small=True) as slow:
         env = child_env(tmp_path, GOOGLE_API_KEY=KEY, GOOGLE_GEMINI_BASE_URL=slow.base_url)
         cmd = [sys.executable, "-m", "banana_studio", "gen", "--project-dir", str(tmp_path / "p"), "--project", "two"]
         procs = [subprocess.Popen([*cmd, f"process {i} painting"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -117,9 +117,10 @@ async def test_sigkill_gen_while_writing_final_image(tmp_path: Path, fake: FakeG
     proc = spawn_gen(tmp_path, "a red bicycle", demo=False, env_extra={
         "GOOGLE_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url,
         # store hook: sleep half-way through writing the final image file (images/0001-...)
-        "BANANA_STUDIO_TEST_WRITE_DELAY": "60", "BANANA_STUDIO_TEST_WRITE_MATCH": "images/0001-"})
+        "BANANA_STUDIO_TEST_WRITE_DELAY": "600", "BANANA_STUDIO_TEST_WRITE_MATCH": "images/0001-",
+        "BANANA_STUDIO_TEST_WRITE_READY": str(tmp_path / "paused-mid-write")})
     try:
-        wait_for(lambda: any("0001-" in p.name for p in temp_files(project)), proc)
+        wait_for((tmp_path / "paused-mid-write").exists, proc, timeout=120)  # the hook paused half-way
         half = [p for p in temp_files(project) if "0001-" in p.name]
         assert half and half[0].stat().st_size > 0  # really mid-write
     finally:
@@ -229,14 +230,18 @@ def test_sigkill_between_image_rename_and_commit_leaves_no_orphan(tmp_path: Path
         s.complete_turn(t.id, model_content=mc, status="done")
         """
     )
-    env = child_env(tmp_path, BANANA_STUDIO_TEST_WRITE_DELAY="60", BANANA_STUDIO_TEST_WRITE_MATCH="images/0001-a-cat-2")
+    ready = tmp_path / "paused-mid-write"
+    env = child_env(tmp_path, BANANA_STUDIO_TEST_WRITE_DELAY="600",
+                    BANANA_STUDIO_TEST_WRITE_MATCH="images/0001-a-cat-2",
+                    BANANA_STUDIO_TEST_WRITE_READY=str(ready))
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     project = tmp_path / "p"
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"1"
-        wait_for(lambda: any("0001-a-cat-2" in p.name for p in temp_files(project)), proc)
+        wait_for(ready.exists, proc, timeout=120)  # the store hook paused half-way through that file
+        assert "0001-a-cat-2" in ready.read_text()
         assert (project / "images" / "0001-a-cat.jpg").is_file()  # the first final is complete and visible
     finally:
         kill(proc)

@@ -93,7 +93,10 @@ async def test_engine_fault(case: Case, via: str, fake: FakeGemini) -> None:
     assert len(err.message) < 600
     if isinstance(last, Finished):
         assert last.ok is False
-        assert not last.content.final_images() or case.fault == "bad_base64"
+        assert not last.content.final_images() or case.fault in ("bad_base64", "lying_image")
+        if case.fault == "lying_image":  # the rejected image is not in the content (drafts may be)
+            assert not [p for p in last.content.parts if p.is_image and not p.thought]
+            assert [r.thought for r in last.rejected] == [False]
     if case.partial:
         assert isinstance(last, Failed) and err.retryable
         assert last.partial is not None and last.partial.thought_text()

@@ -44,7 +44,7 @@ async def demo(iso_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Asyn
 async def wait_until(pilot: Any, pred: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.02)  # not pilot.pause(): see tests/tui/conftest.py wait_until
         if pred():
             return
     raise AssertionError(f"timed out waiting for {what}")
@@ -82,6 +82,7 @@ GROUPS: dict[str, list[Case]] = {
     "answers": [c for c in MATRIX if c.fault in ("image_safety", "image_prohibited", "no_image", "blocked_prompt",
                                                  "parts_null", "candidates_null", "text_only", "text_base64",
                                                  "empty_signature")],
+    "hostile": [c for c in MATRIX if c.fault in ("key_echo", "hostile_text", "bad_unicode", "lying_image")],
 }
 
 

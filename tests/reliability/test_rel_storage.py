@@ -139,8 +139,10 @@ async def test_cancel_while_the_final_image_is_written_keeps_it(fake: FakeGemini
     from banana_studio.domain.events import FinalImage
 
     monkeypatch.setenv("GOOGLE_API_KEY", KEY)
-    monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_DELAY", "0.5")  # store hook: pause mid-write
+    ready = tmp_path / "paused-mid-write"
+    monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_DELAY", "1.0")  # store hook: pause mid-write...
     monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_MATCH", "images/0001-")
+    monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_READY", str(ready))  # ...and say so
     studio = Studio.open(Config(base_url=fake.base_url, retry_attempts=1), project="cw", project_dir=tmp_path / "p")
     try:
         got_final = asyncio.Event()
@@ -152,7 +154,11 @@ async def test_cancel_while_the_final_image_is_written_keeps_it(fake: FakeGemini
 
         task = asyncio.create_task(consume())
         await asyncio.wait_for(got_final.wait(), 10)
-        await asyncio.sleep(0.2)  # now inside the (slowed) image write
+        for _ in range(12_000):  # until the write hook is paused half-way (a real point, not a delay)
+            if ready.exists():
+                break
+            await asyncio.sleep(0.01)
+        assert ready.exists(), "the final image write never started"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

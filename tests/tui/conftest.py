@@ -92,9 +92,11 @@ def make_png(tmp_path: Path) -> Callable[..., Path]:
 async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float = 15.0,
                      what: str = "condition") -> None:
     """Pump the app until ``predicate()`` holds (fails the test after ``timeout`` seconds)."""
+    # Poll with a plain sleep: pilot.pause() also waits for every widget to drain its queue, and a widget
+    # removed meanwhile (a footer recompose) never drains it, which stalls for 30 s under CPU load.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.02)
         if predicate():
             return
     raise AssertionError(f"timed out waiting for {what}")

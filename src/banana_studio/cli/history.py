@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import unicodedata
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.output import print_json
 from banana_studio.config import Config, load_config
+from banana_studio.domain.safetext import display_text
 from banana_studio.store import ProjectError, ProjectStore, TurnNode, list_projects, recent_turns
 
 STATUS_MARK = {"done": "done", "failed": "FAIL", "cancelled": "cncl", "interrupted": "intr",
@@ -31,21 +31,9 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def _safe(text: str) -> str:
-    """One printable line: whitespace controls become spaces, other control characters (terminal escape
-    sequences, bidi overrides) are shown escaped instead of being sent to the terminal."""
-    out = []
-    for ch in text:
-        if ch in "\n\r\t\v\f":
-            out.append(" ")
-        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
+    """One printable line (see :func:`banana_studio.domain.safetext.display_text`)."""
+    return display_text(text, one_line=True)
 
 
 def _line(n: TurnNode, depth: int = 0) -> str:
@@ -88,8 +76,8 @@ def _history(args: argparse.Namespace, cfg: Config) -> int:
             keep = {n.id for n in sorted(nodes, key=lambda n: n.id)[-limit:]}
             rows = [(n, d) for n, d in tree_order(nodes) if n.id in keep]
         if args.json:
-            print(json.dumps({"project": store.name, "uuid": store.uuid,
-                              "turns": [{**asdict(n), "depth": d} for n, d in rows]}, indent=2, ensure_ascii=False))
+            print_json({"project": store.name, "uuid": store.uuid,
+                        "turns": [{**asdict(n), "depth": d} for n, d in rows]}, indent=2)
             return 0
         if not rows:
             filtered = bool(args.search or args.starred)

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-fake", help="run the local protocol-faithful Gemini server")
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--latency", type=float, default=None, help="base think time per step in seconds")
+    p.add_argument("--small", action="store_true",
+                   help="small answers (~100 KB images, 500-byte signatures) instead of real-sized ones")
 
     p = sub.add_parser("history", help="list a project's turns")
     _add_project_options(p)
@@ -139,14 +141,18 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command])
-    try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    from banana_studio.cli.output import install_excepthook, safe_output
+
+    install_excepthook()
+    with safe_output():  # every command's output (argparse errors included) passes the one boundary
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        module = importlib.import_module(COMMANDS[args.command])
+        try:
+            return int(module.run(args) or 0)
+        except KeyboardInterrupt:
+            print("Interrupted.", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

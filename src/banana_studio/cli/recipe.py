@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from banana_studio.cli.output import print_json
 from banana_studio.config import load_config, redact
+from banana_studio.domain.safetext import dumps_json
 from banana_studio.store import find_turn_for_image
 from banana_studio.store.recipe import read_recipe
 
@@ -60,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
         project, turn_id = found
         if args.json:
-            print(json.dumps({"project_dir": str(project), "turn_id": turn_id, "recipe": None}))
+            print_json({"project_dir": str(project), "turn_id": turn_id, "recipe": None})
         else:
             print(f"No embedded recipe, but this image is turn {turn_id} of project {project.name} ({project}).")
             print(f"See: banana-studio history --project-dir {project.parent} --project {project.name}")
         return 0
     if args.json:
-        print(redact(json.dumps(recipe, indent=2, ensure_ascii=False)))
+        print(redact(dumps_json(recipe, indent=2)))
     else:
         print(format_recipe(recipe))
     return 0

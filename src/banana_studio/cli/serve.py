@@ -10,11 +10,14 @@ import threading
 from banana_studio.fakeserver import FAULTS, FakeGemini
 
 
-def usage_text(base_url: str) -> str:
+def usage_text(base_url: str, small: bool = False) -> str:
+    size = ("small (--small: ~100 KB images, 500-byte signatures)" if small else
+            "real size (1K JPEG ~1 MB, full-size drafts, 0.5-2.5 MB thought signatures)")
     width = max(len(n) for n in FAULTS)
     faults = "\n".join(f"  {name:<{width}}  {desc}" for name, desc in FAULTS.items())
     return (
         f"Fake Gemini server listening on {base_url} (127.0.0.1 only; synthetic images, no cost).\n"
+        f"Answers: {size}.\n"
         "\n"
         "Use it:\n"
         f"  GOOGLE_GEMINI_BASE_URL={base_url} GOOGLE_API_KEY=anything banana-studio gen \"a banana in space\"\n"
@@ -32,14 +35,15 @@ def usage_text(base_url: str) -> str:
 def run(args: argparse.Namespace) -> int:
     port = int(getattr(args, "port", 8765) or 0)
     latency = getattr(args, "latency", None)
-    srv = FakeGemini(port=port, latency=0.5 if latency is None else float(latency))
+    srv = FakeGemini(port=port, latency=0.5 if latency is None else float(latency),
+                     small=bool(getattr(args, "small", False)))
     try:
         srv.start()
     except OSError as exc:
         print(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
               file=sys.stderr)
         return 1
-    print(usage_text(srv.base_url), flush=True)
+    print(usage_text(srv.base_url, srv.small), flush=True)
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

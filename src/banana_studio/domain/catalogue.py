@@ -68,12 +68,21 @@ class ModelSpec:
     image_tokens: dict[str, int] = field(default_factory=dict)
     known: bool = True
     note: str = ""
+    thinking_levels: tuple[str, ...] = ()
+    """Thinking levels the API accepts for this model (empty: the level cannot be set)."""
+    image_search: bool = False
+    """Google Search can also search images (``googleSearch.searchTypes.imageSearch``)."""
+    verified: bool = True
+    """False: the entry is not confirmed by a public Google source (see ``note``)."""
 
     def pixel_size(self, aspect_ratio: str, size: str) -> tuple[int, int]:
         return pixel_size(aspect_ratio, size, flash25=self.id.startswith("gemini-2.5-flash-image"))
 
 
 DEFAULT_MODEL = "gemini-3-pro-image"
+FLASH_IMAGE_THINKING = ("MINIMAL", "HIGH")
+"""The 3.1 Flash Image family documents ``minimal`` (default) and ``high`` only
+(ai.google.dev/gemini-api/docs/image-generation, "Thinking levels"); LOW/MEDIUM are rejected."""
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -100,6 +109,8 @@ MODELS: tuple[ModelSpec, ...] = (
         prices=Prices(0.50, 3.0, 60.0, {"1K": 0.067, "2K": 0.101, "4K": 0.151}, input_image=0.00056),
         image_tokens={"1K": 1120, "2K": 1680, "4K": 2520},
         note="Prices assumed equal to Nano Banana 2 (3.1 Flash Image).",
+        thinking_levels=FLASH_IMAGE_THINKING,
+        image_search=True,
     ),
     ModelSpec(
         id="gemini-3.1-flash-image",
@@ -113,6 +124,8 @@ MODELS: tuple[ModelSpec, ...] = (
         prices=Prices(0.50, 3.0, 60.0, {"512": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151}, input_image=0.00056),
         image_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
         note="Deprecated 2026-10-06 in favour of gemini-nano-banana-2.1.",
+        thinking_levels=FLASH_IMAGE_THINKING,
+        image_search=True,
     ),
     ModelSpec(
         id="gemini-3.1-flash-lite-image",
@@ -125,6 +138,9 @@ MODELS: tuple[ModelSpec, ...] = (
         supports_search=False,
         prices=Prices(0.25, 1.5, 30.0, {"1K": 0.0336}),
         image_tokens={"1K": 1120},
+        verified=False,
+        note="Unverified: no public Google model page or pricing entry was found for this id; limits and "
+             "prices are guesses from the Flash Image family.",
     ),
     ModelSpec(
         id="gemini-2.5-flash-image",

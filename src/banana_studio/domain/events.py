@@ -69,6 +69,20 @@ class Retrying:
 
 
 @dataclass(slots=True)
+class RejectedImage:
+    """An image part the server sent that is not a usable image (SVG, HTML, truncated, too big, ...).
+    It is left out of the turn's content; the studio keeps the bytes for diagnosis outside images/."""
+
+    data: bytes
+    declared_mime: str
+    reason: str
+    thought: bool
+    """A draft (thought) image rather than a final one."""
+    index: int
+    """0-based position among the drafts / finals the server sent."""
+
+
+@dataclass(slots=True)
 class Finished:
     """The turn completed.  ``content`` is the whole model turn assembled into ONE Content,
     every part as received (thoughts, drafts, signatures) — exactly what to store and replay."""
@@ -83,6 +97,7 @@ class Finished:
     error: EngineError | None = None
     warnings: list[str] = field(default_factory=list)
     """Non-fatal oddities worth showing (empty thought signature, image sent as base64 text, ...)."""
+    rejected: list[RejectedImage] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -90,6 +105,7 @@ class Failed:
     error: EngineError
     partial: Content | None = None
     """Parts received before the failure, if any."""
+    rejected: list[RejectedImage] = field(default_factory=list)
 
 
 class EngineError(Exception):

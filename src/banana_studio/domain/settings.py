@@ -8,9 +8,20 @@ from typing import Any
 from banana_studio.domain.catalogue import DEFAULT_MODEL, get_model
 
 MAX_REFERENCES = 14
-MAX_REQUEST_BYTES = 20 * 1024 * 1024
-"""Conservative inline request limit (the docs long said 20 MB; history re-sends images)."""
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+"""Inline request limit, measured on the base64-encoded request: 100 MB since January 2026 (Google
+blog "Increased file size limits and expanded inputs support in Gemini API"; it was 20 MB before)."""
+REQUEST_WARN_FRACTION = 0.8
+"""The studio warns once the next request reaches this share of :data:`MAX_REQUEST_BYTES`."""
 THINKING_LEVELS = ("", "MINIMAL", "LOW", "MEDIUM", "HIGH")
+
+
+def thinking_levels_for(model: str) -> tuple[str, ...]:
+    """The thinking levels to offer for ``model`` ("" = model default first)."""
+    spec = get_model(model)
+    if not spec.thinking_optional:
+        return ("",)
+    return ("", *spec.thinking_levels) if spec.thinking_levels else THINKING_LEVELS
 
 
 @dataclass(slots=True)
@@ -27,6 +38,11 @@ class GenerationSettings:
     """Empty = model default.  Only models with ``thinking_optional`` accept a level."""
     image_only: bool = False
     """responseModalities = ["IMAGE"] instead of ["TEXT", "IMAGE"]."""
+    image_search: bool = False
+    """With ``google_search``: also search images (3.1 Flash Image family; ``searchTypes.imageSearch``)."""
+    replay_drafts: bool = True
+    """Replay the draft (thought) images of earlier turns in the branch history.  Off: they are left out
+    of the request (much smaller; the signed final image and text stay)."""
     output_mime_type: str = ""
     """Vertex AI only: image/png or image/jpeg ("" = the model's choice)."""
     output_quality: int | None = None
@@ -98,4 +114,11 @@ def validate_settings(s: GenerationSettings) -> list[Problem]:
     if s.thinking_level and not spec.thinking_optional:
         out.append(Problem("thinking_level",
                            f"{spec.label} always thinks; its thinking level cannot be set."))
+    elif s.thinking_level and s.thinking_level.upper() in THINKING_LEVELS and spec.thinking_levels \
+            and s.thinking_level.upper() not in spec.thinking_levels:
+        out.append(Problem("thinking_level",
+                           f"{spec.label} accepts thinking level {' or '.join(spec.thinking_levels).lower()} only, "
+                           f"not {s.thinking_level.lower()}."))
+    if s.image_search and not spec.image_search:
+        out.append(Problem("image_search", f"{spec.label} does not support Google image search."))
     return out

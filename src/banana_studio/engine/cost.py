@@ -7,6 +7,8 @@ are free.  All amounts in USD.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.events import Usage
 from banana_studio.domain.settings import GenerationSettings
@@ -35,8 +37,16 @@ def estimate_cost(settings: GenerationSettings, n_refs: int = 0) -> float:
     return round(cost, 6)
 
 
-def actual_cost(settings: GenerationSettings, usage: Usage, search_queries: int = 0) -> float:
-    """The billed cost of a finished (or failed-but-billed) generation from its usage metadata."""
+def billed_queries(queries: Sequence[str]) -> int:
+    """Search queries that were run and billed: real answers list an empty ``""`` query too."""
+    return sum(1 for q in queries if isinstance(q, str) and q.strip())
+
+
+def actual_cost(settings: GenerationSettings, usage: Usage, search_queries: int | Sequence[str] = 0) -> float:
+    """The billed cost of a finished (or failed-but-billed) generation from its usage metadata.
+    ``search_queries``: the grounding's ``webSearchQueries`` (empty ones are not billed) or a count."""
+    if not isinstance(search_queries, int):
+        search_queries = billed_queries(search_queries)
     prices = get_model(settings.model).prices
     image_tokens = max(0, usage.image_tokens)
     other_out = max(0, usage.candidates_tokens - image_tokens)

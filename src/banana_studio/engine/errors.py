@@ -180,14 +180,22 @@ def _map_api_error(exc: BaseException, *, model: str, mid_stream: bool) -> Engin
         return EngineError("permission", f"Permission denied ({code} {status or 'PERMISSION_DENIED'}): {short} {hint}",
                            status=code)
     if code == 404:
+        failed = model.removeprefix("models/")
+        if failed == DEFAULT_MODEL:
+            hint = ("Check the model id in the settings, or see the available models at "
+                    "https://ai.google.dev/gemini-api/docs/models.")
+        else:
+            hint = f"Use {DEFAULT_MODEL} (Nano Banana Pro)."
         return EngineError("not_found", f"The model {model!r} was not found: it may be retired or misspelled. "
-                           f"Use {DEFAULT_MODEL} (Nano Banana Pro).", status=code)
+                           f"{hint}", status=code)
     if code == 429:
         delay = retry_delay_of(exc)
         wait = f" Google asks to retry after {delay:g} s." if delay is not None else ""
         quota = _quota_ids(exc)
         which = f" ({', '.join(quota)})" if quota else ""
-        free = " Note: the free tier has no image-generation quota; image models need a project with billing."
+        free_tier = "free_tier" in low or any("freetier" in q.lower().replace("-", "").replace("_", "") for q in quota)
+        free = (" The free tier has no image-generation quota: image models need a project with billing."
+                if free_tier else "")
         return EngineError("quota", f"Quota exhausted (429 RESOURCE_EXHAUSTED){which}.{wait}{free}",
                            status=code, retryable=True)
     if code in (408, 504):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.content import Content, Part
-from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings, validate_settings
+from banana_studio.domain.settings import (
+    MAX_REQUEST_BYTES,
+    REQUEST_WARN_FRACTION,
+    GenerationSettings,
+    validate_settings,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.genai import types
@@ -35,10 +41,53 @@ def _b64_len(n: int) -> int:
     return 4 * ((n + 2) // 3)
 
 
-def request_size(history: list[Content], user: Content, settings: GenerationSettings) -> int:
-    """Approximate JSON size of the request in bytes (base64-inflated images and signatures)."""
+def replay_content(c: Content, *, drafts: bool = True) -> Content:
+    """``c`` as it is sent back in a later request's history.
+
+    * A closing empty text part (``{"text": ""}``, the last event of a real stream) is not a part of
+      its own: the API answers 400 "empty text parameter".  A signature riding on it belongs to the
+      part before it, so it moves there (if that part has none); otherwise the part is kept as is.
+    * ``drafts=False`` leaves out draft (thought) images; they never carry signatures.
+    Every other part is sent exactly as received (signed parts are never merged or changed)."""
+    if c.role != "model":
+        return c
+    parts: list[Part] = []
+    for p in c.parts:
+        if not drafts and p.thought and (p.data is not None or p.blob is not None or p.mime_type is not None):
+            continue
+        if p.text == "" and not p.thought and p.mime_type is None and p.data is None and not p.extra:
+            if p.thought_signature is None:
+                continue
+            prev = parts[-1] if parts else None
+            if prev is not None and prev.thought_signature is None and not prev.thought:
+                parts[-1] = Part(prev.text, prev.thought, p.thought_signature, prev.mime_type, prev.data,
+                                 prev.blob, dict(prev.extra))
+                continue
+        parts.append(p)
+    if not parts:  # nothing left to send: keep the turn's parts rather than an invalid empty content
+        return c
+    return Content(c.role, parts)
+
+
+def replay_history(history: list[Content], settings: GenerationSettings) -> list[Content]:
+    return [replay_content(c, drafts=settings.replay_drafts) for c in history]
+
+
+def request_size(history: list[Content], user: Content, settings: GenerationSettings,
+                 blob_size: Callable[[str], int] | None = None) -> int:
+    """Approximate JSON size of the request in bytes (base64-inflated images and signatures), as it
+    will be sent (after :func:`replay_history`).  ``blob_size`` sizes images held as blob references
+    (so a branch can be measured without reading its images)."""
     total = len(settings.system_instruction.encode("utf-8")) + 512
-    for content in [*history, user]:
+    for content in [*replay_history(history, settings), user]:
+        total += contents_size([content], blob_size)
+    return total
+
+
+def contents_size(contents: list[Content], blob_size: Callable[[str], int] | None = None) -> int:
+    """The request bytes ``contents`` add (base64-inflated images and signatures)."""
+    total = 0
+    for content in contents:
         for p in content.parts:
             total += _JSON_OVERHEAD_PER_PART
             if p.text:
@@ -47,6 +96,8 @@ def request_size(history: list[Content], user: Content, settings: GenerationSett
                 total += _b64_len(len(p.thought_signature))
             if p.data is not None:
                 total += _b64_len(len(p.data))
+            elif p.blob is not None and blob_size is not None:
+                total += _b64_len(blob_size(p.blob))
             total += sum(len(str(v)) for v in p.extra.values())
     return total
 
@@ -73,11 +124,29 @@ def validate_request(history: list[Content], user: Content, settings: Generation
                 out.append(f"History content {ci} part {pi} has no image bytes (internal error: blob not inflated).")
     size = request_size(history, user, settings)
     if size > MAX_REQUEST_BYTES:
-        mb = size / (1024 * 1024)
-        limit = MAX_REQUEST_BYTES / (1024 * 1024)
+        mb = size / MB
+        limit = MAX_REQUEST_BYTES / MB
         out.append(f"The request would be {mb:.1f} MB (limit {limit:.0f} MB): the branch history re-sends every "
-                   "earlier image. Fork from an earlier turn, start a new branch, or drop some references.")
+                   f"earlier image. {WAY_ON} Or fork from an earlier turn, or drop some references.")
     return out
+
+
+MB = 1024 * 1024
+WAY_ON = ("Continue from the image alone (new root whose reference is this turn's final image; the "
+          "conversation is not carried over).")
+
+
+def size_warning(size: int, settings: GenerationSettings | None = None) -> str:
+    """The warning for a next request of ``size`` bytes ("" below :data:`REQUEST_WARN_FRACTION`)."""
+    if size < MAX_REQUEST_BYTES * REQUEST_WARN_FRACTION:
+        return ""
+    pct = 100 * size / MAX_REQUEST_BYTES
+    head = (f"Next request {size / MB:.1f} MB: over the {MAX_REQUEST_BYTES / MB:.0f} MB limit."
+            if size > MAX_REQUEST_BYTES else
+            f"Next request {size / MB:.1f} MB, {pct:.0f}% of the {MAX_REQUEST_BYTES / MB:.0f} MB limit.")
+    drafts = " Or turn off replaying draft images (settings: replay_drafts)." \
+        if settings is not None and settings.replay_drafts else ""
+    return f"{head} {WAY_ON}{drafts}"
 
 
 # -- SDK conversion ---------------------------------------------------------------------------------
@@ -143,7 +212,12 @@ def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
     if settings.google_search:
-        kwargs["tools"] = [types.Tool(google_search=types.GoogleSearch())]
+        if settings.image_search and spec.image_search:
+            search = types.GoogleSearch(search_types=types.SearchTypes(web_search=types.WebSearch(),
+                                                                       image_search=types.ImageSearch()))
+        else:
+            search = types.GoogleSearch()
+        kwargs["tools"] = [types.Tool(google_search=search)]
     if settings.system_instruction.strip():
         kwargs["system_instruction"] = settings.system_instruction
     return types.GenerateContentConfig(**kwargs)
@@ -152,7 +226,7 @@ def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
 def build_request(history: list[Content], user: Content, settings: GenerationSettings
                   ) -> tuple[list[types.Content], types.GenerateContentConfig]:
     """(contents, config) exactly as they will be sent; history first, then the new user turn."""
-    contents = [content_to_sdk(c) for c in [*history, user]]
+    contents = [content_to_sdk(c) for c in [*replay_history(history, settings), user]]
     return contents, build_config(settings)
 
 
@@ -162,7 +236,7 @@ def build_stream_request(history: list[Content], user: Content, settings: Genera
     SDK validates dicts into its types faster than it re-validates typed objects (about a third of
     the engine's own overhead per request, benchmarks/bench_engine.py).  Parts carrying ``extra``
     fields go through :func:`build_request` (it drops fields the SDK cannot represent)."""
-    everything = [*history, user]
+    everything = [*replay_history(history, settings), user]
     if any(p.extra for c in everything for p in c.parts):
         return build_request(history, user, settings)
     contents = [{"role": c.role, "parts": [_part_data(p) for p in c.parts]} for c in everything]

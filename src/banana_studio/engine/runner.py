@@ -11,33 +11,25 @@ import asyncio
 import contextlib
 import gc
 import random
-import re
 import sys
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from banana_studio.domain.content import Content, Part, b64decode_any
+from banana_studio.domain.content import Content
 from banana_studio.domain.events import (
-    AnswerText,
     DraftImage,
     EngineError,
     Event,
     Failed,
     FinalImage,
-    Finished,
-    Grounding,
-    GroundingSource,
     Retrying,
-    ThoughtText,
-    Usage,
 )
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.engine.assembler import TurnAssembler
 from banana_studio.engine.errors import (
     RETRYABLE_STATUS,
-    blocked_error,
-    finish_error,
     map_error,
     retry_delay_of,
 )
@@ -45,18 +37,16 @@ from banana_studio.engine.request import (
     API_VERSION,
     build_stream_request,
     request_size,
-    sniff_image_mime,
     validate_request,
 )
+from banana_studio.engine.spliced_body import activate, splice_hook, with_placeholders
+from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
+from banana_studio.engine.stream_thread import WORKER, stream_chunks
 
 _CLIENT_LOCK = threading.Lock()
-_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/_\-=\s]+")
-BASE64_TEXT_MIN = 256
-"""A non-thought text part at least this long made only of base64 characters is checked for an image."""
 INLINE_PREPARE_BYTES = 256 * 1024
 """Requests up to this size are validated and converted on the event loop (well under a millisecond:
 two thread hops cost more than the work); bigger ones, carrying images, go to a worker thread."""
-_PART_CORE_FIELDS = frozenset({"text", "thought", "thought_signature", "inline_data"})
 
 
 @dataclass(slots=True)
@@ -84,6 +74,8 @@ class ApiTarget:
     vertex_setup: Any = field(default=None, repr=False, compare=False)
     """The :class:`~banana_studio.engine.vertex.VertexSetup` once checked (``check_vertex``)."""
     _client: Any = field(default=None, init=False, repr=False, compare=False)
+    _stream_client: Any = field(default=None, init=False, repr=False, compare=False)
+    """The client of the streaming calls, used on the stream worker loop only (see ``stream_thread``)."""
 
     @property
     def label(self) -> str:
@@ -119,7 +111,7 @@ class ApiTarget:
                 self._client = self._new_client()
             return self._client
 
-    def _new_client(self) -> Any:
+    def _new_client(self, *, stream: bool = False) -> Any:
         from google import genai
         from google.genai import types
 
@@ -135,6 +127,12 @@ class ApiTarget:
             opts["base_url"] = self.base_url
         if self.extra_headers:
             opts["headers"] = dict(self.extra_headers)
+        # httpx hooks: the answer stream is bounded while it arrives (stream_cap); on the stream client,
+        # big request bytes are base64-encoded while the body streams out (spliced_body).
+        hooks: dict[str, list[Any]] = {"response": [cap_stream_response]}
+        if stream:
+            hooks["request"] = [splice_hook]
+        opts["async_client_args"] = {"event_hooks": hooks}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
             from banana_studio.engine.vertex import client_kwargs
@@ -148,12 +146,31 @@ class ApiTarget:
             kwargs["api_key"] = self.api_key
         return genai.Client(**kwargs)
 
+    def stream_client(self) -> Any:
+        """Build (or return) the client the stream worker loop uses.  Blocking; call it there."""
+        with _CLIENT_LOCK:
+            if self._stream_client is None:
+                self._stream_client = self._new_client(stream=True)
+            return self._stream_client
+
     async def aclient(self) -> Any:
-        if self._client is not None:
+        """The client, built off the loop the first time (with the stream worker's one)."""
+        if self._client is not None and self._stream_client is not None:
             return self._client
-        return await asyncio.to_thread(self.make_client)
+
+        def both() -> Any:
+            self.stream_client()
+            return self.make_client()
+
+        return await asyncio.to_thread(both)
 
     async def aclose(self) -> None:
+        streamer, self._stream_client = self._stream_client, None
+        if streamer is not None:
+            with contextlib.suppress(Exception):
+                await WORKER.run(streamer.aio.aclose)
+            with contextlib.suppress(Exception):
+                streamer.close()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -184,216 +201,33 @@ def _keep_finish_message() -> None:
     models._Candidate_from_mldev = converter
 
 
-def _enum_name(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(getattr(value, "value", value) or "")
+def _sdk_uses_aiohttp() -> bool:
+    """google-genai switches its async requests to aiohttp when that package is importable and no httpx
+    transport is given; then httpx event hooks never run."""
+    from google.genai import _api_client
 
-
-def _sdk_part_to_part(sp: Any) -> Part:
-    part = Part(text=sp.text, thought=bool(sp.thought), thought_signature=sp.thought_signature)
-    if sp.inline_data is not None:
-        part.mime_type = sp.inline_data.mime_type or None
-        part.data = sp.inline_data.data if sp.inline_data.data is not None else b""
-        if part.mime_type is None:
-            part.mime_type = sniff_image_mime(part.data) or "application/octet-stream"
-    if sp.model_fields_set - _PART_CORE_FIELDS:  # skip the (slow) dump for plain text/image parts
-        extra = sp.model_dump(mode="json", exclude_none=True, exclude=set(_PART_CORE_FIELDS))
-        if extra:
-            part.extra = extra
-    return part
-
-
-def _usage_from(md: Any) -> Usage:
-    def modality_tokens(details: Any, modality: str) -> int:
-        total = 0
-        for d in details or []:
-            if _enum_name(getattr(d, "modality", None)).upper() == modality:
-                total += getattr(d, "token_count", 0) or 0
-        return total
-
-    return Usage(
-        prompt_tokens=md.prompt_token_count or 0,
-        candidates_tokens=md.candidates_token_count or 0,
-        thoughts_tokens=md.thoughts_token_count or 0,
-        total_tokens=md.total_token_count or 0,
-        image_tokens=modality_tokens(md.candidates_tokens_details, "IMAGE"),
-        prompt_image_tokens=modality_tokens(md.prompt_tokens_details, "IMAGE"),
-        tool_use_prompt_tokens=md.tool_use_prompt_token_count or 0,
-        raw=md.model_dump(mode="json", exclude_none=True),
-    )
-
-
-def _grounding_from(gm: Any) -> Grounding:
-    sources: list[GroundingSource] = []
-    for chunk in gm.grounding_chunks or []:
-        web = getattr(chunk, "web", None)
-        if web is not None and (web.uri or web.title):
-            sources.append(GroundingSource(title=web.title or web.domain or "", uri=web.uri or ""))
-    rendered = ""
-    if gm.search_entry_point is not None:
-        rendered = gm.search_entry_point.rendered_content or ""
-    return Grounding(queries=list(gm.web_search_queries or []), sources=sources, rendered_content=rendered)
-
-
-class TurnAssembler:
-    """Collects the streamed chunks of ONE model turn into one Content and the events to emit."""
-
-    def __init__(self) -> None:
-        self.parts: list[Part] = []
-        self.n_drafts = 0
-        self.n_finals = 0
-        self.n_chunks = 0
-        self.saw_candidates = False
-        self.finish_reason = ""
-        self.finish_message = ""
-        self.block_reason = ""
-        self.block_message = ""
-        self.model_version = ""
-        self.response_id = ""
-        self.usage: Usage | None = None
-        self.grounding: Grounding | None = None
-        self.warnings: list[str] = []
-        self.base64_text_failed = False
-
-    @property
-    def saw_data(self) -> bool:
-        return self.n_chunks > 0
-
-    def content(self) -> Content:
-        return Content("model", list(self.parts))
-
-    def feed(self, chunk: Any) -> list[Event]:
-        self.n_chunks += 1
-        events: list[Event] = []
-        if chunk.model_version:
-            self.model_version = chunk.model_version
-        if chunk.response_id:
-            self.response_id = chunk.response_id
-        if chunk.usage_metadata is not None:
-            self.usage = _usage_from(chunk.usage_metadata)
-        pf = chunk.prompt_feedback
-        if pf is not None and pf.block_reason:
-            self.block_reason = _enum_name(pf.block_reason)
-            self.block_message = pf.block_reason_message or ""
-        if not chunk.candidates:
-            return events
-        self.saw_candidates = True
-        cand = chunk.candidates[0]
-        if cand.finish_reason:
-            self.finish_reason = _enum_name(cand.finish_reason)
-        if cand.finish_message:
-            self.finish_message = cand.finish_message
-        if cand.grounding_metadata is not None:
-            self.grounding = _grounding_from(cand.grounding_metadata)
-        sdk_parts = cand.content.parts if cand.content is not None else None
-        for sp in sdk_parts or []:
-            part = _sdk_part_to_part(sp)
-            events.extend(self._add(part))
-        return events
-
-    def _maybe_base64_image(self, part: Part) -> Part:
-        text = part.text or ""
-        if part.thought or len(text) < BASE64_TEXT_MIN or not _BASE64_TEXT.fullmatch(text):
-            return part
-        try:
-            data = b64decode_any("".join(text.split()))
-        except ValueError:
-            self.base64_text_failed = True
-            return part
-        mime = sniff_image_mime(data)
-        if mime is None:
-            self.base64_text_failed = True
-            return part
-        self.warnings.append("The image arrived as base64 text instead of image data; it was decoded and kept.")
-        return Part(thought_signature=part.thought_signature, mime_type=mime, data=data, extra=dict(part.extra))
-
-    def _add(self, part: Part) -> list[Event]:
-        if part.text is not None and not part.is_image:
-            part = self._maybe_base64_image(part)
-        if part.thought_signature is not None and len(part.thought_signature) == 0:
-            self.warnings.append(f"The API sent an empty thought signature (part {len(self.parts)}); it was kept as "
-                                 "received, but editing from this turn may be rejected.")
-        events: list[Event] = []
-        if part.is_image:
-            if part.thought:
-                events.append(DraftImage(part.data or b"", part.mime_type or "", self.n_drafts))
-                self.n_drafts += 1
-            else:
-                events.append(FinalImage(part.data or b"", part.mime_type or "", self.n_finals))
-                self.n_finals += 1
-            self.parts.append(part)
-            return events
-        if part.text:
-            events.append(ThoughtText(part.text) if part.thought else AnswerText(part.text))
-        prev = self.parts[-1] if self.parts else None
-        mergeable = (part.text is not None and part.thought_signature is None and not part.extra
-                     and part.mime_type is None)
-        if (mergeable and prev is not None and prev.text is not None and prev.thought_signature is None
-                and not prev.extra and not prev.is_image and prev.mime_type is None
-                and prev.thought == part.thought):
-            prev.text = (prev.text or "") + (part.text or "")
-        else:
-            self.parts.append(part)
-        return events
-
-    def finish(self) -> list[Event]:
-        """Events that close a stream which ended normally (no exception)."""
-        content = self.content()
-        events: list[Event] = []
-        if self.grounding is not None:
-            events.append(self.grounding)
-        if self.usage is not None:
-            events.append(self.usage)
-        common: dict[str, Any] = {"model_version": self.model_version, "response_id": self.response_id}
-        if not self.saw_candidates:
-            if self.block_reason:
-                err = blocked_error(self.block_reason, self.block_message)
-                events.append(Finished(content, self.block_reason, self.block_message, ok=False, error=err,
-                                       warnings=self.warnings, **common))
-            elif self.n_chunks == 0:
-                events.append(Failed(EngineError("truncated", "The API closed the stream without sending anything. "
-                                                 "Retry.", retryable=True)))
-            else:
-                err = EngineError("no_image", "The API returned an empty answer (no candidates, no reason given). "
-                                  "Try again.", retryable=True)
-                events.append(Finished(content, "", "", ok=False, error=err, warnings=self.warnings, **common))
-            return events
-        if not self.finish_reason:
-            err = EngineError("truncated", "The answer stream ended before the model finished (no finish reason): "
-                              "the image may be missing or incomplete. Retry to generate it again.", retryable=True)
-            events.append(Failed(err, partial=content if content.parts else None))
-            return events
-        finals = content.final_images()
-        bad = self.finish_reason not in ("STOP", "FINISH_REASON_UNSPECIFIED", "MAX_TOKENS", "OTHER")
-        if finals and not bad:
-            if self.n_finals == 0:
-                p = finals[-1]
-                self.warnings.append("The model flagged its only image as a thought; it is used as the final image.")
-                events.append(FinalImage(p.data or b"", p.mime_type or "", 0))
-            events.append(Finished(content, self.finish_reason, self.finish_message, ok=True,
-                                   warnings=self.warnings, **common))
-            return events
-        if not content.parts and self.finish_reason == "STOP":
-            err = EngineError("no_image", "The model finished (STOP) but returned no content at all (parts: null). "
-                              "Try again.", retryable=True)
-        elif self.base64_text_failed and self.finish_reason == "STOP":
-            err = EngineError("no_image", "The model returned base64-looking text that does not decode to an image. "
-                              "Try again.", retryable=True)
-        else:
-            err = finish_error(self.finish_reason, self.finish_message, answer_text=content.answer_text())
-        events.append(Finished(content, self.finish_reason, self.finish_message, ok=False, error=err,
-                               warnings=self.warnings, **common))
-        return events
+    return bool(getattr(_api_client, "has_aiohttp", False))
 
 
 async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any, config: Any,
                        asm: TurnAssembler) -> AsyncIterator[Event]:
+    # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread);
+    # deadlines, idle timeout and cancellation are applied here, on the caller's loop.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
+
+    async def open_stream() -> Any:  # on the worker loop, in a task of its own
+        if _sdk_uses_aiohttp():  # the httpx request hook would not run: let the SDK encode everything
+            sdk_contents = contents
+        else:
+            sdk_contents, placeholders = with_placeholders(contents)
+            activate(placeholders)
+        return await target.stream_client().aio.models.generate_content_stream(
+            model=model, contents=sdk_contents, config=config)
+
     stream: Any = None
     try:
-        stream = await client.aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        stream = stream_chunks(open_stream)
         iterator = stream.__aiter__()
         while True:
             remaining = deadline - loop.time()
@@ -406,6 +240,9 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
             except StopAsyncIteration:
                 break
             for ev in asm.feed(chunk):
+                # Every image is checked (off the loop: Pillow) before anyone sees or saves it.
+                if isinstance(ev, (DraftImage, FinalImage)) and not await asyncio.to_thread(asm.check_image, ev):
+                    continue
                 yield ev
     finally:
         if stream is not None:
@@ -449,7 +286,7 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
     max_attempts = max(1, target.retry_attempts)
     attempt = 1
     while True:
-        asm = TurnAssembler()
+        asm = TurnAssembler(target.secrets())
         err: EngineError | None = None
         delay: float | None = None
         try:
@@ -460,8 +297,15 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
             raise
         except Exception as exc:
             mid = asm.saw_data
-            err = map_error(exc, model=settings.model, secrets=target.secrets(), vertex=target.vertex, mid_stream=mid,
-                            timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
+            big = too_large_in(exc)
+            if big is not None:
+                err = EngineError("bad_image", f"The server sent an answer event over {big.limit / 1e6:.0f} MB "
+                                  "(no valid image is that big); it was refused without being read whole. Retry "
+                                  "to generate it again.", retryable=False)
+            else:
+                err = map_error(exc, model=settings.model, secrets=target.secrets(), vertex=target.vertex,
+                                mid_stream=mid,
+                                timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
             retry = err.retryable and (err.status in RETRYABLE_STATUS or err.kind in ("network", "timeout"))
             if not mid and retry and attempt < max_attempts:
                 delay = _backoff(target, attempt, exc)
@@ -473,7 +317,7 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
                 # "aclose(): asynchronous generator is already running").
                 gc.collect()
                 content = asm.content()
-                yield Failed(err, partial=content if content.parts else None)
+                yield Failed(err, partial=content if content.parts else None, rejected=asm.rejected)
                 return
             if delay is not None:
                 attempt += 1

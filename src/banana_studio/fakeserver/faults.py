@@ -10,9 +10,11 @@ FAULTS: dict[str, str] = {
     "bad_key": "400 INVALID_ARGUMENT, ErrorInfo reason API_KEY_INVALID",
     "permission": "403 PERMISSION_DENIED",
     "not_found": "404 NOT_FOUND for the requested model",
-    "quota": "429 RESOURCE_EXHAUSTED with QuotaFailure (+ RetryInfo if retry_delay=SECONDS is given)",
+    "quota": "429 RESOURCE_EXHAUSTED with QuotaFailure (+ RetryInfo if retry_delay=SECONDS is given; "
+             "free_tier=1: the free tier's limit-0 image quota)",
     "server": "500 INTERNAL",
     "overloaded": "503 UNAVAILABLE 'The model is overloaded. Please try again later.'",
+    "high_demand": "503 UNAVAILABLE 'This model is currently experiencing high demand. ...' (the newer wording)",
     "slow": "wait seconds=S (default 5) before answering normally",
     "hang": "accept the request, send nothing for seconds=S (default 120), then close the connection",
     "stream_error": "200, a few events, then a data: {\"error\": {...503...}} event (non-stream: plain 503)",
@@ -28,9 +30,16 @@ FAULTS: dict[str, str] = {
     "text_base64": "the final image arrives as a text part holding base64",
     "empty_signature": "the final image carries thoughtSignature \"\"",
     "text_only": "the model answers with text only (no image), finishReason STOP",
+    # hostile servers (shaped in fakeserver/hostile.py)
+    "key_echo": "the API key sent comes back in field=finish_message|block_message|model_version|response_id|"
+                "grounding|thought|answer|all (default all)",
+    "hostile_text": "thoughts, answer, finishMessage, modelVersion, grounding carry terminal escapes, C1, bidi "
+                    "overrides and a lone surrogate",
+    "lying_image": "the final image is kind=svg|html|text_png|truncated_jpeg|random (mb=N, default 100)|huge",
+    "bad_unicode": "IMAGE_SAFETY with a lone surrogate in finishMessage",
 }
 
-ERROR_FAULTS = frozenset({"bad_key", "permission", "not_found", "quota", "server", "overloaded"})
+ERROR_FAULTS = frozenset({"bad_key", "permission", "not_found", "quota", "server", "overloaded", "high_demand"})
 """Faults that answer with an HTTP error status (the others shape a 200 answer or the timing)."""
 
 _TAG_RE = re.compile(r"\[fault:([a-z0-9_]+)((?:;[A-Za-z0-9_]+=[^;\]\s]*)*)\]")
@@ -141,11 +150,15 @@ def not_found_error(model: str, version: str, method: str = "generateContent") -
                          "supported methods.")
 
 
-def quota_error(model: str, retry_delay: float | None) -> ApiError:
+def quota_error(model: str, retry_delay: float | None, *, free_tier: bool = False) -> ApiError:
+    metric, limit, quota_id = ("generate_requests_per_model", "20", "GenerateRequestsPerMinutePerProjectPerModel")
+    if free_tier:  # a key without billing: image models have no free quota at all
+        metric, limit, quota_id = ("generate_content_free_tier_requests", "0",
+                                   "GenerateRequestsPerDayPerProjectPerModel-FreeTier")
     msg = ("You exceeded your current quota, please check your plan and billing details. For more information "
            "on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current "
            "usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded for metric: "
-           "generativelanguage.googleapis.com/generate_requests_per_model, limit: 20, model: " + model)
+           f"generativelanguage.googleapis.com/{metric}, limit: {limit}, model: " + model)
     if retry_delay is not None:
         msg += f"\nPlease retry in {format_delay(retry_delay)}."
     details: list[dict[str, Any]] = [
@@ -153,10 +166,10 @@ def quota_error(model: str, retry_delay: float | None) -> ApiError:
          "links": [{"description": "Learn more about Gemini API quotas",
                     "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model",
-                         "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+         "violations": [{"quotaMetric": f"generativelanguage.googleapis.com/{metric}",
+                         "quotaId": quota_id,
                          "quotaDimensions": {"location": "global", "model": model},
-                         "quotaValue": "20"}]},
+                         "quotaValue": limit}]},
     ]
     if retry_delay is not None:
         details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format_delay(retry_delay)})
@@ -172,6 +185,11 @@ def overloaded_error() -> ApiError:
     return ApiError(503, "The model is overloaded. Please try again later.")
 
 
+def high_demand_error() -> ApiError:
+    return ApiError(503, "This model is currently experiencing high demand. Spikes in demand are usually "
+                         "temporary. Please try again later.")
+
+
 def error_for_fault(fault: Fault, model: str, version: str) -> ApiError | None:
     """The HTTP error a fault answers with, or None for faults that shape a 200 response."""
     name = fault.name
@@ -182,9 +200,11 @@ def error_for_fault(fault: Fault, model: str, version: str) -> ApiError | None:
     if name == "not_found":
         return not_found_error(model, version)
     if name == "quota":
-        return quota_error(model, fault.num("retry_delay"))
+        return quota_error(model, fault.num("retry_delay"), free_tier=bool(fault.num("free_tier", 0)))
     if name == "server":
         return server_error()
     if name == "overloaded":
         return overloaded_error()
+    if name == "high_demand":
+        return high_demand_error()
     return None

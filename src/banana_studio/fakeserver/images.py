@@ -45,12 +45,16 @@ class ImageSpec:
     history_digest: str = ""
     variant: int = 0
     """Varies the picture of an unseeded request (demo mode) without claiming a seed in the label."""
+    real_size: bool = True
+    """Encoded sizes like the real API's (film-grain texture, high JPEG quality, full-size drafts);
+    False: small, smooth images for fast unit tests."""
 
     def key(self) -> str:
         h = hashlib.sha256()
         for item in (self.prompt, self.model, self.aspect_ratio, self.image_size, str(self.width),
                      str(self.height), repr(self.seed), self.fmt, self.base_digest,
-                     "|".join(self.reference_digests), self.history_digest, str(self.variant)):
+                     "|".join(self.reference_digests), self.history_digest, str(self.variant),
+                     str(self.real_size)):
             h.update(item.encode("utf-8", "surrogatepass"))
             h.update(b"\x00")
         return h.hexdigest()
@@ -202,10 +206,19 @@ def _render(spec: ImageSpec, key: str) -> RenderedImages:
     draw.text((6, 4), label, fill=(255, 240, 120, 255), font=small)
 
     final_img = canvas.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
-    final = _encode(final_img, spec.fmt)
+    if spec.real_size:
+        final = _encode(grain(final_img, spec.image_size), spec.fmt, real=True, size=spec.image_size)
+    else:
+        final = _encode(final_img, spec.fmt)
 
     drafts: list[bytes] = []
     for div, radius in ((8, 6), (4, 2)):
+        if spec.real_size:  # real drafts are full pictures (up to 1K), only rougher
+            scale = min(1.0, DESIGN_MAX / max(spec.width, spec.height))
+            size = (max(16, round(spec.width * scale)), max(16, round(spec.height * scale)))
+            d = canvas.resize(size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(radius // 2))
+            drafts.append(_encode(grain(d, "1K"), spec.fmt, real=True, size="1K"))
+            continue
         size = (max(16, spec.width // div), max(16, spec.height // div))
         d = canvas.resize(size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(radius))
         drafts.append(_encode(d, spec.fmt))
@@ -213,10 +226,48 @@ def _render(spec: ImageSpec, key: str) -> RenderedImages:
     return RenderedImages(mime, final, tuple(drafts))
 
 
-def _encode(img: PILImage.Image, fmt: str) -> bytes:
+# Real-size encoding: amplitude of the grain (+-A per channel) and JPEG quality per size label,
+# calibrated so a 1K JPEG is ~0.9-1.1 MB like recorded Nano Banana Pro answers, 2K ~3 MB, 4K ~9 MB
+# (tests/test_fakeserver_real.py checks the ranges).
+_GRAIN: dict[str, tuple[int, int]] = {"512": (16, 95), "1K": (14, 95), "2K": (14, 92), "4K": (12, 90)}
+_TILE = 256
+_TILES: dict[int, PILImage.Image] = {}
+_TILE_LOCK = threading.Lock()
+
+
+def _grain_tile(amplitude: int) -> PILImage.Image:
+    """A deterministic 256x256 RGB noise tile with values 0..2A (made once per amplitude)."""
+    from PIL import Image
+
+    with _TILE_LOCK:
+        tile = _TILES.get(amplitude)
+        if tile is None:
+            raw = random.Random(0xBA7A7A + amplitude).randbytes(_TILE * _TILE * 3)
+            table = bytes(i % (2 * amplitude + 1) for i in range(256))
+            tile = Image.frombytes("RGB", (_TILE, _TILE), raw.translate(table))
+            _TILES[amplitude] = tile
+        return tile
+
+
+def grain(img: PILImage.Image, size: str) -> PILImage.Image:
+    """``img`` with a fine, zero-mean film grain: the texture that makes real answers' JPEGs big."""
+    from PIL import Image, ImageChops
+
+    amplitude = _GRAIN.get(size, _GRAIN["1K"])[0]
+    tile = _grain_tile(amplitude)
+    noise = Image.new("RGB", img.size)
+    for y in range(0, img.height, _TILE):
+        for x in range(0, img.width, _TILE):
+            noise.paste(tile, (x, y))
+    return ImageChops.add(img.convert("RGB"), noise, 1.0, -amplitude)
+
+
+def _encode(img: PILImage.Image, fmt: str, *, real: bool = False, size: str = "1K") -> bytes:
     buf = io.BytesIO()
     if fmt == "png":
         img.save(buf, "PNG", compress_level=1)
+    elif real:
+        img.save(buf, "JPEG", quality=_GRAIN.get(size, _GRAIN["1K"])[1], subsampling=0)
     else:
         img.save(buf, "JPEG", quality=85)
     return buf.getvalue()

@@ -3,15 +3,17 @@
 The functions mirror what the real ``generateContent`` endpoint does for Nano Banana Pro closely
 enough for the SDK, the app and the tests: lenient parsing (camelCase and snake_case keys at any
 depth, URL-safe and standard base64, enums in any case), the API's validation errors, thought
-signatures, and the streamed event sequence (thought text → drafts → signed final image → answer
-text → closing event with usage).
+signatures, and the streamed event sequence (thought text → drafts → signed answer text → signed
+final image → closing ``{"text": ""}`` event with usage, as real streams end).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,8 @@ from banana_studio.fakeserver.faults import Fault, find_tag, invalid, not_found_
 RETIRED_MODELS = frozenset({"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-flash-image"})
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 DEFAULT_SECRET = b"banana-studio fake gemini server v1"
+EMPTY_TEXT_MESSAGE = ("Unable to submit request because it has an empty text parameter. Add a value to the parameter "
+                      "and try again.")
 
 _CAMEL_RE = re.compile(r"_([a-z0-9])")
 
@@ -45,39 +49,93 @@ def camelize(obj: Any) -> Any:
 # Thought signatures: derived (HMAC), so a restarted server with the same secret accepts them.
 # ---------------------------------------------------------------------------------------------
 
-_SIG_MAGIC = b"\x0a\x8c\x03BSFK1"
-_SIG_FILLER = 448
+_SIG_MAGIC = b"\x0a\x8c\x03BSFK2"
+_SIG_FILLER_SMALL = 448
+SIG_MIN, SIG_MAX = 512 * 1024, 2560 * 1024
+"""Real-size signatures: 0.5-2.5 MB, as recorded on live Nano Banana Pro answers (0.6-2.2 MB)."""
+_POOL_SIZE = SIG_MAX + 64 * 1024
+_POOL: bytes | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> bytes:
+    """Deterministic pseudo-random bytes that every real-size signature is a slice of (made once)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = random.Random(0x5167).randbytes(_POOL_SIZE)
+        return _POOL
 
 
 class Signer:
-    def __init__(self, secret: bytes = DEFAULT_SECRET) -> None:
+    """``MAGIC | len(rid) | rid | index:2 | filler length:4 | tag:16 | filler``.
+
+    The tag is an HMAC over the compact header; the filler (448 bytes small, 0.5-2.5 MB real size)
+    is a slice of one deterministic pool chosen by the tag.  Verifying recomputes the 16-byte tag
+    and compares the filler with its pool slice (a memcmp), so even 2.5 MB signatures are cheap.
+    """
+
+    def __init__(self, secret: bytes = DEFAULT_SECRET, *, real_size: bool = True) -> None:
         self._secret = secret
+        self.real_size = real_size
+
+    def _header(self, rid: bytes, index: int, length: int) -> bytes:
+        return _SIG_MAGIC + bytes([len(rid)]) + rid + index.to_bytes(2, "big") + length.to_bytes(4, "big")
+
+    def _tag(self, header: bytes) -> bytes:
+        return hmac.new(self._secret, header, hashlib.sha256).digest()[:16]
+
+    def _filler(self, tag: bytes, length: int) -> bytes:
+        if length <= _SIG_FILLER_SMALL:
+            out = bytearray()
+            counter = 0
+            while len(out) < length:
+                out += hmac.new(self._secret, b"fill" + tag + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+                counter += 1
+            return bytes(out[:length])
+        offset = int.from_bytes(tag[:4], "big") % (_POOL_SIZE - length)
+        return _pool()[offset:offset + length]
 
     def sign(self, response_id: str, index: int) -> bytes:
         rid = response_id.encode("ascii", "replace")[:255]
-        head = _SIG_MAGIC + bytes([len(rid)]) + rid + index.to_bytes(2, "big")
-        filler = bytearray()
-        counter = 0
-        while len(filler) < _SIG_FILLER:
-            filler += hmac.new(self._secret, b"fill" + head + counter.to_bytes(4, "big"), hashlib.sha256).digest()
-            counter += 1
-        body = head + bytes(filler[:_SIG_FILLER])
-        return body + hmac.new(self._secret, body, hashlib.sha256).digest()
+        if self.real_size:
+            seed = hmac.new(self._secret, b"len" + rid + index.to_bytes(2, "big"), hashlib.sha256).digest()
+            length = SIG_MIN + int.from_bytes(seed[:4], "big") % (SIG_MAX - SIG_MIN)
+        else:
+            length = _SIG_FILLER_SMALL
+        header = self._header(rid, index, length)
+        tag = self._tag(header)
+        return header + tag + self._filler(tag, length)
 
     def verify(self, sig: bytes) -> bool:
+        """True for a signature this server (same secret) made, whatever its size mode."""
         if not sig.startswith(_SIG_MAGIC) or len(sig) < len(_SIG_MAGIC) + 3:
             return False
         n = sig[len(_SIG_MAGIC)]
         start = len(_SIG_MAGIC) + 1
-        rid = sig[start:start + n]
-        idx_bytes = sig[start + n:start + n + 2]
-        if len(idx_bytes) != 2:
+        head_end = start + n + 6
+        if len(sig) < head_end + 16:
             return False
-        try:
-            rid_text = rid.decode("ascii")
-        except UnicodeDecodeError:
+        length = int.from_bytes(sig[start + n + 2:head_end], "big")
+        if length > _POOL_SIZE - 1 or len(sig) != head_end + 16 + length:
             return False
-        return hmac.compare_digest(sig, self.sign(rid_text, int.from_bytes(idx_bytes, "big")))
+        header = sig[:head_end]
+        tag = sig[head_end:head_end + 16]
+        if not hmac.compare_digest(tag, self._tag(header)):
+            return False
+        return sig[head_end + 16:] == self._filler(tag, length)
+
+
+def slim(obj: Any, max_len: int) -> Any:
+    """``obj`` with every string longer than ``max_len`` replaced by ``"<N chars>"`` (what a
+    real-size server keeps of a recorded request: a replayed branch is tens of MB of base64)."""
+    if isinstance(obj, str):
+        return obj if len(obj) <= max_len else f"<{len(obj)} chars>"
+    if isinstance(obj, dict):
+        return {k: slim(v, max_len) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [slim(v, max_len) for v in obj]
+    return obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,12 +207,23 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
         if not isinstance(parts, list) or not parts:
             raise invalid(f"* GenerateContentRequest.contents[{ci}].parts: contents.parts must not be empty.\n",
                           f"contents[{ci}].parts")
+        first_answer = True
         for pi, part in enumerate(parts):
             if not isinstance(part, dict):
                 raise invalid(f"Invalid value at 'contents[{ci}].parts[{pi}]': expected a Part object.")
             data = _part_image(part, ci, pi)
             is_thought = bool(part.get("thought"))
             raw_sig = part.get("thoughtSignature")
+            if part.get("text") == "" and data is None:
+                raise invalid(EMPTY_TEXT_MESSAGE)
+            if role == "model" and not is_thought and first_answer:
+                first_answer = False
+                if raw_sig in (None, "") and data is None and isinstance(part.get("text"), str) \
+                        and any(isinstance(p, dict) and p.get("inlineData") for p in parts):
+                    # the first part after the thoughts of an image answer is signed; it must come back so
+                    raise invalid(f"Text part is missing a thought_signature in content position {ci + 1}, "
+                                  f"part position {pi + 1}. Please refer to "
+                                  "https://ai.google.dev/gemini-api/docs/thought-signatures for more details.")
             if role == "model":
                 if raw_sig not in (None, "") and raw_sig != SKIP_SIGNATURE:
                     try:
@@ -224,9 +293,10 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
     if level and level not in ("MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH", "THINKING_LEVEL_UNSPECIFIED"):
         raise invalid(f"Invalid value at 'generation_config.thinking_config.thinking_level' (type.googleapis.com/"
                       f"google.ai.generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), \"{level}\"")
-    if level == "MINIMAL" and not spec.thinking_optional:
-        raise invalid("Thinking level MINIMAL is not supported for this model. "
-                      "Please use one of the supported levels: LOW, HIGH.")
+    allowed = spec.thinking_levels if spec.thinking_optional else ("LOW", "HIGH")
+    if level and level != "THINKING_LEVEL_UNSPECIFIED" and allowed and level not in allowed:
+        raise invalid(f"Thinking level {level} is not supported for this model. "
+                      "Please retry with other thinking level.")
     if budget == 0 and not spec.thinking_optional:
         raise invalid("This model only works in thinking mode.")
 
@@ -263,6 +333,10 @@ def parse_generate(raw: Any, model: str, version: str, signer: Signer) -> GenReq
     for tool in body.get("tools") or []:
         if isinstance(tool, dict) and ("googleSearch" in tool or "googleSearchRetrieval" in tool):
             search = True
+            types_ = (tool.get("googleSearch") or {}).get("searchTypes") if isinstance(tool.get("googleSearch"),
+                                                                                      dict) else None
+            if isinstance(types_, dict) and "imageSearch" in types_ and not spec.image_search and spec.known:
+                raise invalid("Image search is not supported for this model.")
 
     seed = _int(gen.get("seed"), "generation_config.seed")
     is_pro_like = spec.id.startswith("gemini-3-pro") or not spec.known
@@ -405,8 +479,10 @@ def grounding(req: GenRequest, answer: str) -> dict[str, Any]:
                               f"AUZIY{digest[i * 8:(i + 1) * 8]}fake{i}", "title": site}}
               for i, site in enumerate(sites)]
     queries = [subject, f"{subject} reference photos"]
+    visible = queries
+    queries = [*queries, ""]  # real answers carry an empty query too; it is neither run nor billed
     chips = "".join(f'<a class="chip" href="https://www.google.com/search?q={q.replace(" ", "+")}">{q}</a>'
-                    for q in queries)
+                    for q in visible)
     meta: dict[str, Any] = {
         "webSearchQueries": queries,
         "searchEntryPoint": {"renderedContent": "<style>.container{display:flex}.chip{border-radius:16px;"
@@ -490,10 +566,11 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
             text = f"I can describe it instead: {subject} — but I won't draw this one."
         else:  # responseModalities without IMAGE
             text = f"A short description, as requested in text only: {subject}."
+        # Like the real stream of a text answer, the signature arrives on the closing empty text part.
         sig = b64encode(signer.sign(response_id, len(thoughts)))
-        steps.append(Step("answer", event([{"text": text, "thoughtSignature": sig}])))
+        steps.append(Step("answer", event([{"text": text}])))
         use = usage(req, final=True, answer=text, image=False, thoughts_chars=thought_chars)
-        steps.append(Step("close", event([{"text": ""}], {"finishReason": "STOP"}, use)))
+        steps.append(Step("close", event([{"text": "", "thoughtSignature": sig}], {"finishReason": "STOP"}, use)))
         return steps
 
     if thoughts:
@@ -502,6 +579,13 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
             steps.append(Step("draft", event([draft])))
 
     index = sum(1 for s in steps if s.kind in ("thought", "draft"))
+    # The answer text leads and, as the first part after the thoughts, carries a signature; the
+    # final image carries its own (docs: thought-signatures, image generation and editing).
+    answer = "" if req.image_only else answer_text(req)
+    if answer:
+        steps.append(Step("answer", event([{"text": answer,
+                                            "thoughtSignature": b64encode(signer.sign(response_id, index))}])))
+        index += 1
     sig_text = "" if name == "empty_signature" else b64encode(signer.sign(response_id, index))
     data_text = b64encode(final)
     if name == "bad_base64":
@@ -513,9 +597,6 @@ def build_steps(req: GenRequest, *, response_id: str, signer: Signer, mime: str,
         final_part = {"inlineData": {"mimeType": mime, "data": data_text}, "thoughtSignature": sig_text}
     steps.append(Step("final", event([final_part])))
 
-    answer = "" if req.image_only else answer_text(req)
-    if answer:
-        steps.append(Step("answer", event([{"text": answer}])))
     use = usage(req, final=True, answer=answer, thoughts_chars=thought_chars)
     extra: dict[str, Any] = {"finishReason": "STOP"}
     if req.search:
@@ -533,7 +614,9 @@ def merge_steps(steps: list[Step]) -> dict[str, Any]:
     for s in steps:
         cand = (s.event.get("candidates") or [{}])[0]
         for p in (cand.get("content") or {}).get("parts") or []:
-            if p == {"text": ""}:
+            if p.get("text") == "" and set(p) <= {"text", "thoughtSignature"}:
+                if "thoughtSignature" in p and parts and "thoughtSignature" not in parts[-1]:
+                    parts[-1] = {**parts[-1], "thoughtSignature": p["thoughtSignature"]}
                 continue
             parts.append(p)
     out = dict(last)

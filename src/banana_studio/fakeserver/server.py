@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from banana_studio.domain.catalogue import MODELS, get_model
-from banana_studio.fakeserver import protocol
+from banana_studio.fakeserver import hostile, protocol
 from banana_studio.fakeserver.batch import BatchStore
 from banana_studio.fakeserver.faults import (
     ERROR_FAULTS,
@@ -36,6 +36,8 @@ _SECRET_HEADERS = {"x-goog-api-key", "authorization", "proxy-authorization", "co
 _API_RE = re.compile(r"^(?P<prefix>.*?)(?P<kind>/upload|/download)?/(?P<ver>v1|v1beta|v1alpha)/(?P<rest>.+)$")
 _MODEL_CALL_RE = re.compile(r"^models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
 MAX_BODY = 512 * 1024 * 1024
+RECORD_MAX_STRING = 64 * 1024
+"""A real-size server records longer strings (images, signatures) as ``"<N chars>"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class FakeGemini:
 
     def __init__(self, port: int = 0, latency: float = 0.0, valid_keys: set[str] | None = None,
                  image_format: str = "jpeg", batch_seconds: float = 3.0,
-                 secret: bytes = protocol.DEFAULT_SECRET, vary_unseeded: bool = False) -> None:
+                 secret: bytes = protocol.DEFAULT_SECRET, vary_unseeded: bool = False, small: bool = False) -> None:
         if image_format not in ("jpeg", "png"):
             raise ValueError("image_format must be 'jpeg' or 'png'")
         self.port = port
@@ -88,7 +90,10 @@ class FakeGemini:
         self.valid_keys = set(valid_keys) if valid_keys is not None else None
         self.image_format = image_format
         self.batch_seconds = float(batch_seconds)
-        self.signer = protocol.Signer(secret)
+        self.small = small
+        """Small answers (smooth ~100 KB images, 500-byte signatures) for fast unit tests; the default
+        is real size: 0.5-2.5 MB signatures, ~1 MB 1K JPEGs, full-size drafts, like Google's."""
+        self.signer = protocol.Signer(secret, real_size=not small)
         self.vary_unseeded = vary_unseeded
         """Like the real model, give each unseeded request a different picture (demo mode); off by
         default so tests get one deterministic image per request."""
@@ -183,6 +188,9 @@ class FakeGemini:
             return list(self._requests)
 
     def record(self, req: RecordedRequest) -> None:
+        if not self.small and req.body is not None:  # don't hold every replayed branch's images in memory
+            req = RecordedRequest(req.method, req.path, req.query, req.headers,
+                                  protocol.slim(req.body, RECORD_MAX_STRING), req.received_at)
         with self._lock:
             self._requests.append(req)
             if len(self._requests) > self.max_recorded:
@@ -216,7 +224,7 @@ class FakeGemini:
             base_digest=hashlib.sha256(req.base_image).hexdigest() if req.base_image else "",
             references=tuple(req.references),
             reference_digests=tuple(hashlib.sha256(r).hexdigest() for r in req.references),
-            history_digest=req.history_digest,
+            history_digest=req.history_digest, real_size=not self.small,
         ))
         response_id = secrets.token_urlsafe(16)[:22]
         return protocol.build_steps(req, response_id=response_id, signer=self.signer, mime=rendered.mime_type,
@@ -448,7 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Abort
             if fault.name == "slow" and fake.sleep(fault.num("seconds", 5.0) or 0.0):
                 raise _Abort
-        steps = fake.generate_steps(model, version, body, fault)
+        steps = hostile.reshape(fake.generate_steps(model, version, body, fault), fault,
+                                self.headers.get("x-goog-api-key") or "")
         name = fault.name if fault else ""
         if stream:
             self._stream(steps, name)
@@ -461,7 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort
         if fault == "stream_error":
             raise overloaded_error()
-        data = json.dumps(protocol.merge_steps(steps), ensure_ascii=False).encode("utf-8")
+        data = _json_bytes(protocol.merge_steps(steps))
         if fault == "malformed_json":
             data = data[: max(1, len(data) // 3)]
             self.send_bytes(200, data, "application/json; charset=UTF-8")
@@ -491,7 +500,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         def send_event(obj: Any) -> None:
-            chunk(b"data: " + json.dumps(obj, ensure_ascii=False).encode("utf-8") + b"\r\n\r\n")
+            chunk(b"data: " + _json_bytes(obj) + b"\r\n\r\n")
 
         if fault in ("stream_error", "truncated", "malformed_json"):
             pre = [s for s in steps if s.kind in ("thought", "draft")] or steps[:1]
@@ -514,6 +523,14 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Abort
             send_event(s.event)
         chunk(b"")
+
+
+def _json_bytes(obj: Any) -> bytes:
+    """UTF-8 JSON; a lone surrogate (fault ``bad_unicode``) is sent as its ``\\udXXX`` escape."""
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")
 
 
 class _BadJsonType:

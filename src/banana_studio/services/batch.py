@@ -93,7 +93,8 @@ __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "Batch
            "pending_batch_cost"]
 
 
-def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int, discount: float) -> float:
+def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int | list[str],
+               discount: float) -> float:
     """Tokens at the batch discount; Google Search queries at the full price.  Google's batch docs and
     pricing page give the 50 % discount for tokens and say nothing of grounding, so search is not
     assumed to be discounted."""
@@ -408,15 +409,16 @@ class BatchLane:
             status, content, usage, grounding, err_kind = "failed", None, None, None, "batch"
             err_text = redact(msg, secrets)
         else:
-            asm = TurnAssembler()
-            try:
-                sdk_resp = await asyncio.to_thread(api.parse_response, resp)
-                events = asm.feed(sdk_resp) + asm.finish()
+            asm = TurnAssembler(secrets)
+            try:  # parsed by the streaming path's converter (keeps finishMessage); images verified
+                events = await asyncio.to_thread(lambda: asm.feed_checked(api.parse_response(resp)) + asm.finish())
             except Exception as exc:  # a result the SDK cannot read: a failed turn, not a crash
                 events = [Failed(map_error(exc, model=settings.model, secrets=secrets))]
             usage = next((e for e in events if isinstance(e, Usage)), None)
             grounding = next((e for e in events if isinstance(e, Grounding)), None)
             last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
+            if isinstance(last, (Finished, Failed)) and last.rejected:  # kept outside images/, said where
+                await self.studio.keep_rejected(item.turn_id, last)
             if isinstance(last, Finished):
                 ok = last.ok
                 content = last.content if ok else _content_for_failure(last.content)
@@ -431,7 +433,7 @@ class BatchLane:
             err_kind = err.kind if (err and not ok) else ""
         cost = 0.0
         if usage is not None:
-            cost = batch_cost(settings, usage, len(grounding.queries) if grounding else 0, discount)
+            cost = batch_cost(settings, usage, grounding.queries if grounding else 0, discount)
         saved = await asyncio.to_thread(
             store.complete_turn, item.turn_id, model_content=content, status=status,
             usage=asdict(usage) if usage is not None else {},

@@ -35,10 +35,12 @@ from banana_studio.domain.events import (
     TurnStarted,
     Usage,
 )
+from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
 from banana_studio.engine.vertex import target_problems
+from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,8 +144,9 @@ class Studio:
             if self._fake is None:
                 from banana_studio.fakeserver import FakeGemini
 
+                small = os.environ.get("BANANA_STUDIO_DEMO_SMALL", "").strip() not in ("", "0")
                 self._fake = FakeGemini(port=0, latency=self._demo_latency(), image_format="jpeg",
-                                        vary_unseeded=True).start()
+                                        vary_unseeded=True, small=small).start()
             return self._fake.base_url
 
     def _demo_latency(self) -> float:
@@ -178,6 +181,12 @@ class Studio:
     # -- requests -----------------------------------------------------------------------------------
     def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
         return estimate_cost(settings, n_refs)
+
+    def next_request_size(self, parent_id: int | None, settings: GenerationSettings,
+                          references: list[Path] | None = None, prompt: str = "") -> RequestSize:
+        """How big a send from ``parent_id`` would be (history + refs) and the warning near the
+        100 MB limit.  Sync (stats files): async callers use ``asyncio.to_thread``."""
+        return next_request_size(self.store, parent_id, settings, references, prompt)
 
     def check_budget(self, settings: GenerationSettings, n: int = 1, *, n_refs: int = 0,
                      batch: bool = False, estimate: float | None = None) -> BudgetVerdict:
@@ -250,6 +259,7 @@ class Studio:
         running = False
         finished = False
         saving = False
+        drafts: asyncio.Future[None] | None = None  # the draft saves, chained in order, off the stream's path
         try:
             target = await self._ready_target()
             async with contextlib.aclosing(run_turn(target, history, user, settings)) as events:
@@ -258,12 +268,14 @@ class Studio:
                         running = True
                         await asyncio.to_thread(store.set_status, turn.id, "running")
                     if isinstance(ev, DraftImage):
-                        await asyncio.to_thread(store.save_draft, turn.id, ev.data, ev.mime_type, ev.index)
+                        drafts = _save_after(drafts, store.save_draft, turn.id, ev.data, ev.mime_type, ev.index)
                     elif isinstance(ev, Usage):
                         usage = ev
                     elif isinstance(ev, Grounding):
                         grounding = ev
                     if isinstance(ev, (Finished, Failed)):
+                        if drafts is not None:
+                            await drafts  # complete_turn records the drafts already on disk
                         saving = True
                         saved = await self._complete_shielded(turn, ev, settings, usage, grounding)
                         finished = True
@@ -279,6 +291,9 @@ class Studio:
             yield Failed(err)
             yield TurnSaved(saved)
         except (asyncio.CancelledError, GeneratorExit):
+            if drafts is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(drafts)  # a draft being written lands before the status changes
             if not finished and not saving:
                 await self._mark_cancelled(turn.id)
             raise
@@ -288,7 +303,8 @@ class Studio:
             if isinstance(exc, (ProjectError, OSError)):
                 err = EngineError("storage", f"Could not save the turn: {exc}")
             else:
-                err = EngineError("unknown", f"Internal error while saving the turn: {type(exc).__name__}: {exc}")
+                err = EngineError("unknown", valid_text(f"Internal error while saving the turn: {type(exc).__name__}: "
+                                                        f"{exc}"))
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
             yield Failed(err)
@@ -321,7 +337,7 @@ class Studio:
     async def _complete(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings, usage: Usage | None,
                         grounding: Grounding | None) -> Turn:
         usage_json = asdict(usage) if usage is not None else {}
-        cost = actual_cost(settings, usage, len(grounding.queries) if grounding else 0) if usage else 0.0
+        cost = actual_cost(settings, usage, grounding.queries if grounding else 0) if usage else 0.0
         secrets = self.target.secrets()
         if isinstance(ev, Finished):
             ok = ev.ok
@@ -334,11 +350,30 @@ class Studio:
             content = _content_for_failure(ev.partial)
             error = ev.error
             kwargs = {}
+        if ev.rejected:
+            await self.keep_rejected(turn.id, ev)
         return await asyncio.to_thread(
             self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
             usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
-            error=redact(error.message, secrets) if (error and not ok) else "",
+            error=redact(valid_text(error.message), secrets) if (error and not ok) else "",
             error_kind=error.kind if (error and not ok) else "", **kwargs)
+
+    async def keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
+        """Keep the bytes of images the server sent that were not images (never in images/), and say
+        where in the turn's error."""
+        from banana_studio.store.rejected import keep_rejected
+
+        try:
+            paths = await asyncio.to_thread(keep_rejected, self.store.path, turn_id, ev.rejected)
+        except OSError as exc:
+            where = f" (they could not be kept for diagnosis: {exc.strerror or exc})"
+        else:
+            rel = [p.relative_to(self.store.path).as_posix() for p in paths]
+            where = f" The data received is kept for diagnosis in {', '.join(rel)}."
+        ev.rejected = []  # the bytes are on disk now; do not hold them
+        if ev.error is not None and ev.error.kind == "bad_image":
+            ev.error.message += where
+            ev.error.args = (ev.error.message,)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -347,3 +382,16 @@ class Studio:
         if fake is not None:
             await asyncio.to_thread(fake.stop)
         await asyncio.to_thread(self.store.close)
+
+
+def _save_after(previous: asyncio.Future[None] | None, save: Any, *args: Any) -> asyncio.Future[None]:
+    """Run ``save(*args)`` in a worker thread once ``previous`` is done (drafts stay in order); the
+    stream is not held up by the write.  An error surfaces where the chain is awaited."""
+    async def run() -> None:
+        if previous is not None:
+            await previous
+        await asyncio.to_thread(save, *args)
+
+    job = asyncio.ensure_future(run())
+    job.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if never awaited
+    return job

@@ -16,9 +16,13 @@ TMP_MARK = ".bstmp"
 def _test_delay(path: Path) -> None:
     # Test hook: lets the crash tests kill a process while a blob/image is half-written.
     # BANANA_STUDIO_TEST_WRITE_DELAY=seconds, optionally only for paths containing
-    # BANANA_STUDIO_TEST_WRITE_MATCH.
+    # BANANA_STUDIO_TEST_WRITE_MATCH.  BANANA_STUDIO_TEST_WRITE_READY=file: that file is created (holding
+    # the path) once the first half is written and the pause begins -- the point a test kills at.
     delay = os.environ.get("BANANA_STUDIO_TEST_WRITE_DELAY")
     if delay and os.environ.get("BANANA_STUDIO_TEST_WRITE_MATCH", "") in str(path):
+        ready = os.environ.get("BANANA_STUDIO_TEST_WRITE_READY")
+        if ready:
+            Path(ready).write_text(str(path))
         time.sleep(float(delay))
 
 
@@ -28,7 +32,7 @@ def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
     return (tmp_dir or path.parent) / name
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+def atomic_write(path: Path, data: bytes | memoryview, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
     """Write ``data`` to ``path`` via a temp file + fsync + rename: readers never see a partial file.
 
     ``tmp_dir`` (same file system) keeps half-written files out of the target folder altogether."""

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid as uuid_mod
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
+from banana_studio.store import queries
 from banana_studio.store.files import (
     atomic_write,
     blob_rel,
@@ -119,12 +120,7 @@ class ProjectInfo:
     """Set when the project could not be read (corrupt, newer schema...)."""
 
 
-_NODE_SQL = (
-    "SELECT t.id, t.parent_id, substr(t.prompt, 1, 120), t.status, t.starred, t.label, t.created_at, "
-    "coalesce(n.n, 0), t.kind, t.cost, t.model, t.image_size FROM turns t "
-    "LEFT JOIN (SELECT turn_id, count(*) AS n FROM images WHERE kind = 'final' GROUP BY turn_id) n "
-    "ON n.turn_id = t.id"
-)
+_NODE_SQL = queries.NODE_SQL
 
 
 def _node(row: tuple[Any, ...]) -> TurnNode:
@@ -262,6 +258,7 @@ class ProjectStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            queries.ensure_indexes(conn)  # query indexes, not schema: created once, idempotently
             row = conn.execute("SELECT value FROM meta WHERE key = 'uuid'").fetchone()
             if row is None:
                 conn.execute("BEGIN IMMEDIATE")
@@ -871,28 +868,47 @@ class ProjectStore:
         return out
 
     def tree_index(self) -> list[TurnNode]:
-        return [_node(r) for r in self._query(_NODE_SQL + " ORDER BY t.id")]
+        return [_node(r) for r in self._query(queries.TREE_INDEX_SQL)]
+
+    def tree_skeleton(self) -> tuple[list[int], list[int | None]]:
+        """Every turn's id and parent id (ids ascending): what the branch tree lays out; the display
+        rows of the turns on screen come from :meth:`nodes_for`."""
+        with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
+            try:
+                return queries.tree_skeleton(self._conn)
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
+
+    def nodes_for(self, ids: Sequence[int]) -> list[TurnNode]:
+        """The light rows of the given turns (id order; unknown ids are left out)."""
+        with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
+            try:
+                return [_node(r) for r in queries.nodes_for(self._conn, ids)]
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
 
     def search(self, text: str, *, limit: int = 200, starred: bool = False) -> list[TurnNode]:
         terms = re.findall(r"\w+", text or "")
-        star_sql = " AND t.starred = 1" if starred else ""
         if not terms:
-            where = " WHERE t.starred = 1" if starred else ""
-            return [_node(r) for r in self._query(_NODE_SQL + where + " ORDER BY t.id DESC LIMIT ?", (limit,))]
-        match = " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
-        sql = (_NODE_SQL + " JOIN turns_fts f ON f.rowid = t.id WHERE turns_fts MATCH ?" + star_sql
-               + " ORDER BY t.id DESC LIMIT ?")
+            return [_node(r) for r in self._query(queries.search_sql(fts=False, starred=starred), (limit,))]
+        match = queries.fts_match(terms)
         try:
-            rows = self._query(sql, (match, limit))
+            if starred:
+                with self._lock:
+                    rows = queries.starred_search(self._conn, match, limit)
+            else:
+                rows = self._query(queries.search_sql(fts=True, starred=False), (match, limit))
         except sqlite3.OperationalError:
             like = "%" + text.replace("%", r"\%").replace("_", r"\_") + "%"
-            rows = self._query(_NODE_SQL + " WHERE t.prompt LIKE ? ESCAPE '\\'" + star_sql
-                               + " ORDER BY t.id DESC LIMIT ?", (like, limit))
+            rows = self._query(queries.search_sql(fts=False, starred=starred, like=True), (like, limit))
         return [_node(r) for r in rows]
 
     def recent(self, limit: int = 50) -> list[TurnNode]:
-        return [_node(r) for r in self._query(_NODE_SQL + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?",
-                                              (limit,))]
+        return [_node(r) for r in self._query(queries.RECENT_SQL, (limit,))]
 
     def star(self, turn_id: int, on: bool = True) -> None:
         with self._tx() as c:
@@ -988,10 +1004,11 @@ class ProjectStore:
     # -- costs and export ---------------------------------------------------------------------------
     def costs(self, turn_id: int | None = None) -> dict[str, float]:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        project, today = self._query(
-            "SELECT coalesce(sum(cost), 0), coalesce(sum(CASE WHEN created_at >= ? THEN cost ELSE 0 END), 0) "
-            "FROM turns", (midnight,)
-        )[0]
+        with self._lock:
+            try:
+                project, today = queries.cost_sums(self._conn, midnight)
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
         turn = branch = 0.0
         if turn_id is not None:
             ids = self._path_ids(turn_id)
@@ -1130,7 +1147,7 @@ def recent_turns(root: Path, limit: int = 20) -> list[tuple[ProjectInfo, TurnNod
         try:
             conn = _ro_connect(info.path / DB_NAME)
             try:
-                for r in conn.execute(_NODE_SQL + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?", (limit,)):
+                for r in conn.execute(queries.RECENT_SQL, (limit,)):
                     rows.append((info, _node(r)))
             finally:
                 conn.close()

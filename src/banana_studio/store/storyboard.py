@@ -14,10 +14,12 @@ from __future__ import annotations
 import html
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_PIXELS
 from banana_studio.store.files import atomic_write
 
 TILE = 320
@@ -122,6 +124,27 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
+def _tile_image(path: Path) -> Any:
+    """The tile for one image, or why it cannot be drawn (damaged, missing, or too many pixels: an
+    image over the limit — a decompression bomb — is never decoded)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as src:
+                if src.width * src.height > RECEIVED_IMAGE_MAX_PIXELS:
+                    return f"image too large to draw ({src.width}×{src.height})"
+                src.draft("RGB", (TILE, TILE))
+                tile = src.convert("RGB")
+                tile.thumbnail((TILE, TILE))
+                return tile
+    except Image.DecompressionBombError:
+        return "image too large to draw"
+    except (OSError, ValueError, KeyError):
+        return "image missing or damaged"
+
+
 def contact_sheet(doc: dict[str, Any], out_dir: Path, *, columns: int = 4) -> bytes:
     """The contact sheet PNG bytes: a header, then one captioned tile per image (or failed turn)."""
     from PIL import Image, ImageDraw
@@ -143,15 +166,12 @@ def contact_sheet(doc: dict[str, Any], out_dir: Path, *, columns: int = 4) -> by
         y = HEADER_H + PAD + (n // cols) * (TILE + CAPTION_H + PAD)
         drawn = False
         if im is not None:
-            try:
-                with Image.open(out_dir / im["file"]) as src:
-                    src.draft("RGB", (TILE, TILE))
-                    tile = src.convert("RGB")
-                    tile.thumbnail((TILE, TILE))
+            tile = _tile_image(out_dir / im["file"])
+            if isinstance(tile, str):
+                turn = {**turn, "error": tile}
+            else:
                 sheet.paste(tile, (x + (TILE - tile.width) // 2, y + (TILE - tile.height) // 2))
                 drawn = True
-            except (OSError, ValueError, KeyError):
-                drawn = False
         if not drawn:
             draw.rectangle((x, y, x + TILE - 1, y + TILE - 1), outline=FAIL if im is None else DIM, width=2)
             status = str(turn.get("status", ""))

@@ -31,9 +31,11 @@ from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.terminal_guard import install as _install_terminal_guard
 from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
 
 _apply_textual_fixes()
+_install_terminal_guard()  # no widget can write a raw control character to the terminal
 
 
 class StudioApp(App[None]):
@@ -85,6 +87,13 @@ class StudioApp(App[None]):
         # gets an empty one so that switching projects can replace it like any other main screen.
         self._main._push_result_callback(self, None)
         return self._main
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications never parse markup: their text often holds outside data (server messages,
+        prompts, file names), and ``[@click=…]`` / ``[link=…]`` in it must stay plain text.  (Widgets'
+        ``notify`` passes its own ``markup=True`` default through; it is ignored here on purpose.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         theme = self.config.theme

@@ -116,16 +116,17 @@ class StudioCommands(Provider):
         m = _TURN_RE.match(query)
         if main is not None and m:
             turn_id = int(m.group(1))
-            node = main._turn_nodes.get(turn_id)
+            known = await asyncio.to_thread(main.store.nodes_for, [turn_id])
+            node = known[0] if known else None
             if node is not None:
                 yield Hit(1.0, f"Go to turn #{turn_id}", partial(self._goto, turn_id), help=node.prompt[:80])
         needle = query.strip().lower()
         if main is not None and len(needle) >= 2:
-            # Prompt search: a plain substring filter first (fast on 10,000 turns), newest first.
-            newest = list(reversed(list(main._turn_nodes.values())))
-            found = [n for n in newest if needle in n.prompt.lower()][:50]
+            # Prompt search over the whole project (the tree only holds the rows on screen), newest first.
+            store = main.store
+            found = list(await asyncio.to_thread(store.search, query, limit=50))
             if not found and matcher.match("Go to turn") > 0:
-                found = newest[:20]  # "go to turn…": offer the latest turns
+                found = list(await asyncio.to_thread(store.recent, 20))  # "go to turn…": the latest turns
             for node in found:
                 text = f"Go to turn #{node.id}: {node.prompt[:70]}"
                 score = matcher.match(text) or 0.5

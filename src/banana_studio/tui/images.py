@@ -538,22 +538,40 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         self._bs_on_terminal = None if covered else (shown, sixel)
         if not covered:
             _ON_TERMINAL.add(self)
-        if previous is not None and not covered and previous[0] == shown and previous[1] is sixel:
+        if (previous is not None and not covered and previous[0] == shown and previous[1] is sixel
+                and not self._cut_inside(placement.visible_region, region.y + crop.y, region.y + crop.bottom)):
             STATS.sixel_skips += 1
-            end = Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text
-            return [Strip([])] * (crop.height - 1) + [Strip([Segment(end, style=_NULL_STYLE)], cell_length=crop.width)]
+            # Every row must still be *claimed* with a strip as wide as the crop that writes nothing:
+            # an empty Strip([]) claims no cell, so Textual paints the widget underneath (blank
+            # cells) there instead -- over the picture -- and only one band of it would be left.
+            # The cursor move at the end of each row keeps the rest of a full-screen line in place.
+            return [Strip([_move_segment(region.x + crop.right, region.y + y)], cell_length=crop.width)
+                    for y in range(crop.y, crop.bottom)]
         STATS.sixel_writes += 1
         segments = [
-            Segment(Control.move_to(region.x + encode.x, region.y + encode.y).segment.text, style=_NULL_STYLE),
+            _move_segment(region.x + encode.x, region.y + encode.y),
             Segment(sixel, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
-            Segment(Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text,
-                    style=_NULL_STYLE),
+            _move_segment(region.x + crop.right, region.y + crop.bottom - 1),
         ]
         return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
 
     _bs_pending: tuple[Any, ...] | None = None
     _bs_on_terminal: tuple[tuple[Any, ...], str] | None = None
     """(where and in which screen epoch, data) of the picture last written to the terminal."""
+
+    def _cut_inside(self, visible: Region, top: int, bottom: int) -> bool:
+        """True when another widget's edge falls inside the picture on a screen row in [top, bottom).
+
+        Textual divides each row at such edges and a strip that writes nothing can only claim the
+        first part of a divided row (the rest would be painted by the widget underneath), so the
+        picture is then written again rather than left in place."""
+        try:
+            cuts = self.screen._compositor.cuts
+        except Exception:
+            return True
+        left, right = visible.x, visible.right
+        rows = range(max(0, top), min(bottom, len(cuts)))
+        return any(left < cut < right for y in rows for cut in cuts[y])
 
     def _covered(self, visible: Region) -> bool:
         """True when a widget painted above this one (toast, tooltip, overlay) overlaps it."""
@@ -615,6 +633,12 @@ class _StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
 
     def _scale_image(self, image_data: Any, terminal_sizes: Any) -> Any:
         return _scale_to(image_data, self.content_size, terminal_sizes)
+
+
+def _move_segment(x: int, y: int) -> Segment:
+    """A cursor move to screen cell (x, y) as a segment of no width (never split by Textual)."""
+    return Segment(Control.move_to(x, y).segment.text, style=_NULL_STYLE,
+                   control=((ControlType.CURSOR_MOVE_TO, x + 1, y + 1),))
 
 
 def _scale_to(image_data: Any, size: Size, terminal_sizes: Any) -> Any:

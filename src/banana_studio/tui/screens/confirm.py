@@ -30,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
             box.border_title = self._title
-            yield Static(self._message, classes="modal-message")
+            yield Static(self._message, classes="modal-message", markup=False)
             with Horizontal(classes="modal-buttons"):
                 yield Button(f"{self._yes} (y)", id="yes", variant="error" if self._danger else "primary")
                 yield Button(f"{self._no} (n)", id="no")
@@ -61,7 +61,7 @@ class TextPromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
             box.border_title = self._title
-            yield Label(self._message, classes="modal-message")
+            yield Label(self._message, classes="modal-message", markup=False)
             yield Input(self._value, placeholder=self._placeholder, id="text-value")
             yield Static("", id="text-error", classes="field-error")
             yield Static("Enter to confirm · Esc to cancel", classes="modal-hint")

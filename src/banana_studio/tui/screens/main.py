@@ -15,6 +15,7 @@ the screen is ready, so they can query any widget at once (see ``DEFER_MOUNT``).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import shutil
 import subprocess
@@ -215,20 +216,19 @@ class MainScreen(Screen[None]):
             self.started.set()
 
     async def _load_project(self) -> None:
-        nodes = await asyncio.to_thread(self.store.tree_index)
-        self._apply_nodes(nodes)
-        tree = self.query_one(BranchTree)
-        if self._open_turn is not None and tree.select_turn(self._open_turn):
+        turn_ids, parents = await asyncio.to_thread(self.store.tree_skeleton)
+        at = bisect.bisect_left(turn_ids, self._open_turn) if self._open_turn is not None else len(turn_ids)
+        found = at < len(turn_ids) and turn_ids[at] == self._open_turn
+        latest = turn_ids[-1] if turn_ids else None
+        await self._show_tree(turn_ids, parents, select=self._open_turn if found else latest)
+        if found and self._open_turn is not None:
             # `open IMAGE`: restore that turn's settings too (the branch is the tree cursor).
             try:
                 opened = await asyncio.to_thread(self.store.get_turn, self._open_turn)
                 self.query_one(SettingsSidebar).load(opened.settings)
             except Exception:
                 pass
-        elif nodes:
-            latest = max(nodes, key=lambda n: n.id)
-            tree.select_turn(latest.id)
-        else:
+        elif not turn_ids:
             self.query_one(TurnDetail).show_empty()
         await self._refresh_costs()
         from banana_studio.tui.screens.batch import resume_batches
@@ -259,18 +259,22 @@ class MainScreen(Screen[None]):
         prompt = self.query_one(PromptArea)
         prompt.prompt_history = full + prompt.prompt_history
 
-    def _apply_nodes(self, nodes: list[Any]) -> None:
-        self._turn_nodes = {n.id: n for n in nodes}
+    async def _show_tree(self, ids: list[int], parents: list[int | None], *, select: int | None) -> BranchTree:
+        """The branch tree from the project's skeleton; display rows load lazily (on screen + ancestors)."""
         tree = self.query_one(BranchTree)
-        tree.refresh_index(nodes)
-        tree.border_title = f"Branches · {len(nodes)} turn{'s' if len(nodes) != 1 else ''}"
+        await tree.load(ids, parents, self._fetch_nodes, select=select)
+        self._turn_nodes = tree.loaded_nodes
+        n = tree.turn_count
+        tree.border_title = f"Branches · {n} turn{'s' if n != 1 else ''}"
         self._update_prompt_title()
+        return tree
+
+    async def _fetch_nodes(self, ids: list[int]) -> list[Any]:
+        return await asyncio.to_thread(self.store.nodes_for, ids)
 
     async def reload_tree(self, select: int | None = None) -> None:
-        nodes = await asyncio.to_thread(self.store.tree_index)
-        self._apply_nodes(nodes)
-        if select is not None:
-            self.query_one(BranchTree).select_turn(select)
+        ids, parents = await asyncio.to_thread(self.store.tree_skeleton)
+        await self._show_tree(ids, parents, select=select)
 
     async def _refresh_costs(self) -> None:
         costs = await asyncio.to_thread(self.store.costs, self.selected_id)
@@ -358,7 +362,20 @@ class MainScreen(Screen[None]):
             return self.parent_override
         return self.selected_id
 
+    @work(exclusive=True, group="request-size")
+    async def _refresh_request_size(self) -> None:
+        """Measure the next request (history + refs) off the loop and show it under the cost."""
+        sidebar = self.query_one(SettingsSidebar)
+        refs = list(self.query_one(RefTray).paths)
+        try:
+            size = await asyncio.to_thread(self.studio.next_request_size, self.requested_parent(),
+                                           sidebar.settings, refs)
+        except Exception:  # a measurement must never break the screen
+            return
+        sidebar.set_request_size(size.label(), size.warning)
+
     def _update_prompt_title(self) -> None:
+        self._refresh_request_size()
         prompt = self.query_one(PromptArea)
         if self.parent_override == NEW_ROOT:
             prompt.border_title = "Prompt → new thread (a new root turn)"
@@ -977,11 +994,13 @@ class MainScreen(Screen[None]):
     @on(RefTray.Changed)
     def _refs_changed(self, event: RefTray.Changed) -> None:
         self.query_one(SettingsSidebar).set_reference_count(len(event.paths))
+        self._refresh_request_size()
 
     @on(SettingsSidebar.Changed)
     def _settings_changed(self, event: SettingsSidebar.Changed) -> None:
         spec = get_model(event.settings.model)
         self.query_one(RefTray).set_limit(spec.max_references, spec.label)
+        self._refresh_request_size()
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:

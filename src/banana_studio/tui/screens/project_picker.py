@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -158,7 +159,7 @@ class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
         self.query_one("#picker-list", OptionList).action_cursor_up()
 
     def _error(self, message: str) -> None:
-        self.query_one("#picker-error", Static).update(message)
+        self.query_one("#picker-error", Static).update(Content(message))  # text, not markup
 
     def action_new(self) -> None:
         self._mode = "new"

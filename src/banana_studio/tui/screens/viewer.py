@@ -14,6 +14,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -93,7 +94,7 @@ class ViewerScreen(Screen[None]):
         if path is not None:
             title = self.titles[self.index] if self.index < len(self.titles) else path.name
         count = f"{self.index + 1}/{len(self.paths)}" if self.paths else "0/0"
-        self.query_one("#viewer-title", Static).update(f"{count}  {title}")
+        self.query_one("#viewer-title", Static).update(Content(f"{count}  {title}"))  # text, not markup
         size = self.preview.source_size or self._full_size
         mode = "1:1" if self.one_to_one else "fit"
         parts = [f"mode {mode}"]

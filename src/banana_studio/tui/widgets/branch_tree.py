@@ -8,6 +8,11 @@ the turn id, the position among its siblings ("2/3"), the prompt, the label and 
 Keys: ↑/↓ visual order, ← parent, → last-visited (else first) child, ``[`` / ``]`` previous / next
 sibling, Home/End, PgUp/PgDn, Enter selects.  The branch root → cursor is highlighted.
 
+Loading: :meth:`BranchTree.refresh_index` takes every node at once (small projects, tests);
+:meth:`BranchTree.load` takes only ids and parent ids, lays the lines out in a worker thread and
+fetches the display rows of the lines on screen (and of the cursor's ancestors) through a loader,
+more as the view scrolls — a 100,000-turn project never becomes 100,000 row objects.
+
 Messages: :class:`BranchTree.TurnHighlighted` whenever the cursor lands on another turn (also after
 :meth:`BranchTree.select_turn` or :meth:`BranchTree.refresh_index` moved it), and
 :class:`BranchTree.TurnSelected` on Enter / double click.
@@ -15,7 +20,8 @@ Messages: :class:`BranchTree.TurnHighlighted` whenever the cursor lands on anoth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from rich.segment import Segment
@@ -27,6 +33,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from banana_studio.tui.widgets.tree_layout import Row, TreeLayout, layout
+
+NodeLoader = Callable[[list[int]], Awaitable[Sequence[Any]]]
+"""Fetch the display rows (``TurnNodeLike``) of the given turn ids (off the event loop)."""
 
 
 class TurnNodeLike(Protocol):
@@ -56,16 +67,7 @@ KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈
 """Marks for turns that are not plain continuations (every child turn is an "edit": no mark)."""
 
 
-class _Row:
-    """One visual line: the node plus the guide text in front of it."""
-
-    __slots__ = ("guide", "id", "sib_count", "sib_index")
-
-    def __init__(self, turn_id: int, guide: str, sib_index: int, sib_count: int) -> None:
-        self.id = turn_id
-        self.guide = guide
-        self.sib_index = sib_index
-        self.sib_count = sib_count
+_Row = Row
 
 
 class BranchTree(ScrollView, can_focus=True):
@@ -147,8 +149,13 @@ class BranchTree(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.empty_text = empty_text
         self._bt_nodes: dict[int, Any] = {}
+        """Display rows known so far (all of them after :meth:`refresh_index`; loaded lazily after :meth:`load`)."""
+        self._bt_parent: dict[int, int | None] = {}
         self._bt_children: dict[int | None, list[int]] = {}
-        self._bt_rows: list[_Row] = []
+        self._bt_rows: list[Row] = []
+        self._bt_loader: NodeLoader | None = None
+        self._bt_generation = 0
+        self._bt_fetch_due = False
         self._bt_row_of: dict[int, int] = {}
         self._bt_last_child: dict[int | None, int] = {}
         self._bt_path: set[int] = set()
@@ -161,59 +168,112 @@ class BranchTree(ScrollView, can_focus=True):
 
     def _build(self, nodes: Iterable[Any]) -> None:
         by_id: dict[int, Any] = {n.id: n for n in nodes}
-        children: dict[int | None, list[int]] = {}
-        for tid, node in by_id.items():
-            parent = node.parent_id if node.parent_id in by_id else None
-            children.setdefault(parent, []).append(tid)
-        for kids in children.values():
-            kids.sort()
-        rows: list[_Row] = []
-        # Iterative DFS; each stack entry: (id, guide for this row, continuation for its children, idx, count)
-        roots = children.get(None, [])
-        stack: list[tuple[int, str, str, int, int]] = []
-        multi_root = len(roots) > 1
-        for i in range(len(roots) - 1, -1, -1):
-            if multi_root:
-                last = i == len(roots) - 1
-                stack.append((roots[i], "└─" if last else "├─", "  " if last else "│ ", i, len(roots)))
-            else:
-                stack.append((roots[i], "", "", i, len(roots)))
-        while stack:
-            tid, guide, cont, idx, count = stack.pop()
-            rows.append(_Row(tid, guide, idx, count))
-            kids = children.get(tid)
-            if not kids:
-                continue
-            if len(kids) == 1:
-                stack.append((kids[0], cont, cont, 0, 1))
-                continue
-            n = len(kids)
-            for i in range(n - 1, -1, -1):
-                last = i == n - 1
-                stack.append((kids[i], cont + ("└─" if last else "├─"), cont + ("  " if last else "│ "), i, n))
-        self._bt_nodes = by_id
-        self._bt_children = children
-        self._bt_rows = rows
-        self._bt_row_of = {row.id: i for i, row in enumerate(rows)}
-        self._bt_last_child = {p: c for p, c in self._bt_last_child.items() if c in by_id}
-        self.virtual_size = Size(0, max(1, len(rows)))
+        self._apply_layout(layout(list(by_id), [n.parent_id for n in by_id.values()]), by_id)
+
+    def _apply_layout(self, lay: TreeLayout, nodes: dict[int, Any]) -> None:
+        self._bt_nodes = nodes
+        self._bt_parent = lay.parent
+        self._bt_children = lay.children
+        self._bt_rows = lay.rows
+        self._bt_row_of = lay.row_of
+        self._bt_last_child = {p: c for p, c in self._bt_last_child.items() if c in lay.parent}
+        self.virtual_size = Size(0, max(1, len(lay.rows)))
+
+    def _ancestors(self, turn_id: int | None) -> list[int]:
+        out: list[int] = []
+        while turn_id is not None and turn_id in self._bt_parent:
+            out.append(turn_id)
+            turn_id = self._bt_parent[turn_id]
+        return out
 
     def refresh_index(self, nodes: Sequence[Any]) -> None:
         """Replace the data (e.g. after a generation).  Keeps the cursor on the same turn when it still
         exists, else on its closest surviving ancestor."""
-        keep = self.cursor_id
-        ancestors: list[int] = []
-        cur = keep
-        while cur is not None and cur in self._bt_nodes:
-            ancestors.append(cur)
-            cur = self._bt_nodes[cur].parent_id
+        ancestors = self._ancestors(self.cursor_id)
+        self._bt_generation += 1
+        self._bt_loader = None
         self._build(nodes)
-        if self._bt_selected_id is not None and self._bt_selected_id not in self._bt_nodes:
+        if self._bt_selected_id is not None and self._bt_selected_id not in self._bt_parent:
             self._bt_selected_id = None
         target = next((a for a in ancestors if a in self._bt_row_of), None)
         row = self._bt_row_of.get(target, 0) if target is not None else 0
         self._set_cursor(min(row, max(0, len(self._bt_rows) - 1)), force=True)
         self.refresh()
+
+    async def load(self, ids: Sequence[int], parents: Sequence[int | None], loader: NodeLoader, *,
+                   select: int | None = None) -> None:
+        """Replace the data with the turns ``ids`` (ascending) whose parents are ``parents``: the lines are
+        laid out in a worker thread, and only the display rows around the cursor (``select`` when given
+        and present, else the current cursor turn or its closest surviving ancestor) and of its
+        ancestors are fetched before the view switches over; the rest arrive through ``loader`` as they
+        scroll into view.  A newer :meth:`load` or :meth:`refresh_index` supersedes a running one."""
+        self._bt_generation += 1
+        generation = self._bt_generation
+        ancestors = self._ancestors(self.cursor_id)
+        lay = await asyncio.to_thread(layout, ids, parents)
+        if generation != self._bt_generation:
+            return
+        target = select if select in lay.row_of else next((a for a in ancestors if a in lay.row_of), None)
+        row = lay.row_of.get(target, 0) if target is not None else 0
+        if not lay.rows:
+            fetched: Sequence[Any] = []
+        else:
+            # The screens around the cursor, and the cursor's parent (a send continues from it).  The
+            # ancestors' structure is in the skeleton; their display rows load when they scroll in.
+            want = {lay.rows[i].id for i in self._window(row - self._page(), len(lay.rows))}
+            parent = lay.parent.get(lay.rows[row].id)
+            if parent is not None:
+                want.add(parent)
+            fetched = await loader(sorted(want))
+        if generation != self._bt_generation:
+            return
+        self._bt_loader = loader
+        self._apply_layout(lay, {n.id: n for n in fetched})
+        if self._bt_selected_id is not None and self._bt_selected_id not in self._bt_parent:
+            self._bt_selected_id = None
+        if select is not None and select in lay.row_of:
+            self._bt_selected_id = select
+        self._set_cursor(row, force=True)
+        self.refresh()
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height, self.size.height, 20)
+
+    def _window(self, top: int, n_rows: int) -> range:
+        """Row indexes worth having when line ``top`` is the first on screen: that screen and one either side."""
+        page = self._page()
+        return range(max(0, top - page), min(n_rows, top + 2 * page))
+
+    def _need_rows(self) -> None:
+        """A line without its display row was drawn: fetch the ones around the view (one fetch at a time)."""
+        if self._bt_loader is None or self._bt_fetch_due or not self.is_attached:
+            return
+        self._bt_fetch_due = True
+        self.run_worker(self._fetch_visible(), group="branch-tree-rows", exit_on_error=False)
+
+    async def _fetch_visible(self) -> None:
+        generation, loader = self._bt_generation, self._bt_loader
+        try:
+            top = int(self.scroll_offset.y)
+            rows = self._bt_rows
+            missing = [rows[i].id for i in self._window(top, len(rows)) if rows[i].id not in self._bt_nodes]
+            if not missing or loader is None:
+                return
+            fetched = await loader(missing)
+            if generation == self._bt_generation:
+                self._bt_nodes.update((n.id, n) for n in fetched)
+                self.refresh()
+        finally:
+            self._bt_fetch_due = False
+
+    @property
+    def loaded_nodes(self) -> dict[int, Any]:
+        """The display rows fetched so far, by turn id (the cursor's branch is always among them)."""
+        return self._bt_nodes
+
+    @property
+    def turn_count(self) -> int:
+        return len(self._bt_parent)
 
     @property
     def node_count(self) -> int:
@@ -237,19 +297,13 @@ class BranchTree(ScrollView, can_focus=True):
         return list(self._bt_children.get(turn_id, []))
 
     def siblings_of(self, turn_id: int) -> list[int]:
-        node = self._bt_nodes.get(turn_id)
-        if node is None:
+        if turn_id not in self._bt_parent:
             return []
-        parent = node.parent_id if node.parent_id in self._bt_nodes else None
-        return list(self._bt_children.get(parent, []))
+        return list(self._bt_children.get(self._bt_parent[turn_id], []))
 
     def path_to(self, turn_id: int) -> list[int]:
         """Turn ids root → ``turn_id``."""
-        path: list[int] = []
-        cur: int | None = turn_id
-        while cur is not None and cur in self._bt_nodes:
-            path.append(cur)
-            cur = self._bt_nodes[cur].parent_id
+        path = self._ancestors(turn_id)
         path.reverse()
         return path
 
@@ -278,9 +332,7 @@ class BranchTree(ScrollView, can_focus=True):
         self.set_reactive(BranchTree.cursor_row, row)
         turn_id = self._bt_rows[row].id
         self._bt_path = set(self.path_to(turn_id))
-        node = self._bt_nodes[turn_id]
-        parent = node.parent_id if node.parent_id in self._bt_nodes else None
-        self._bt_last_child[parent] = turn_id
+        self._bt_last_child[self._bt_parent[turn_id]] = turn_id
         self._scroll_to_row(row)
         self.refresh()
         if force or turn_id != self._bt_announced:
@@ -339,8 +391,7 @@ class BranchTree(ScrollView, can_focus=True):
         cur = self.cursor_id
         if cur is None:
             return
-        parent = self._bt_nodes[cur].parent_id
-        self._move_to(parent if parent in self._bt_nodes else None)
+        self._move_to(self._bt_parent.get(cur))
 
     def action_child(self) -> None:
         cur = self.cursor_id
@@ -420,12 +471,18 @@ class BranchTree(ScrollView, can_focus=True):
 
     def _render_row(self, row_index: int, width: int, base: Style) -> Strip:
         row = self._bt_rows[row_index]
-        node = self._bt_nodes[row.id]
+        node = self._bt_nodes.get(row.id)
         line = base
         if row.id in self._bt_path:
             line = line + self._style("branch")
         if row_index == self.cursor_row:
             line = line + self._style("cursor")
+        if node is None:  # display row not fetched yet: the guides and the id, the rest in a moment
+            self._need_rows()
+            segs = [Segment("▸" if row_index == self.cursor_row else " ", line),
+                    Segment(row.guide, line + self._style("guide")), Segment("·", line + self._style("guide")),
+                    Segment(f" #{row.id}", line + self._style("id"))]
+            return Strip(segs).crop_extend(0, width, line)
         status = str(getattr(node, "status", "done"))
         status_style = "running" if status == "pending" else status
         segs: list[Segment] = [Segment("▸" if row_index == self.cursor_row else " ", line)]
@@ -468,4 +525,4 @@ class BranchTree(ScrollView, can_focus=True):
         return strip.crop_extend(0, width, line)
 
 
-__all__ = ["KIND_MARKS", "STATUS_GLYPHS", "BranchTree", "TurnNodeLike"]
+__all__ = ["KIND_MARKS", "STATUS_GLYPHS", "BranchTree", "NodeLoader", "TurnNodeLike"]

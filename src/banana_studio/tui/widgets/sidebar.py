@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
 from banana_studio.domain.catalogue import MODELS, STANDARD_RATIOS, get_model, pixel_size
-from banana_studio.domain.settings import THINKING_LEVELS, GenerationSettings, Problem, validate_settings
+from banana_studio.domain.settings import GenerationSettings, Problem, thinking_levels_for, validate_settings
 
 CUSTOM = "__custom__"
 ALL_RATIOS = (*STANDARD_RATIOS, "1:4", "4:1", "1:8", "8:1")
@@ -62,6 +62,8 @@ class SettingsSidebar(Vertical):
         self._settings = self._fit_target(settings.copy())
         self._estimator = estimator or _fallback_estimate
         self._n_refs = 0
+        self._request_label = ""
+        self._request_warning = ""
         self.problems: list[Problem] = validate_settings(self._settings)
         self._defer_fields = defer_fields
         self._fields_ready = False
@@ -103,12 +105,14 @@ class SettingsSidebar(Vertical):
                        Switch(value=s.include_thoughts, id="thoughts"), classes="switch-row"),
             Horizontal(Label("Google Search", classes="switch-label"),
                        Switch(value=s.google_search, id="search"), classes="switch-row"),
+            Horizontal(Label("Image search", classes="switch-label"),
+                       Switch(value=s.image_search, id="image-search"), classes="switch-row"),
             Horizontal(Label("Image only", classes="switch-label"),
                        Switch(value=s.image_only, id="image-only",
                               tooltip="Ask for the image without a text answer (response modalities: IMAGE)"),
                        classes="switch-row"),
             Label("Thinking level", classes="field-label"),
-            Select([(lvl.title() if lvl else "Model default", lvl) for lvl in THINKING_LEVELS],
+            Select([(lvl.title() if lvl else "Model default", lvl) for lvl in thinking_levels_for(s.model)],
                    value=s.thinking_level.upper() if s.thinking_level else "", allow_blank=False,
                    id="thinking", compact=True),
             Label("Temperature", classes="field-label"),
@@ -192,6 +196,12 @@ class SettingsSidebar(Vertical):
         self._n_refs = n
         self._refresh_notes()
 
+    def set_request_size(self, label: str, warning: str = "") -> None:
+        """Show how big the next request will be (under the cost) and its warning near the limit."""
+        if (label, warning) != (self._request_label, self._request_warning):
+            self._request_label, self._request_warning = label, warning
+            self._refresh_notes()
+
     def load(self, settings: GenerationSettings) -> None:
         """Show ``settings`` (e.g. from a selected turn) in every control."""
         self._settings = self._fit_target(settings.copy())
@@ -207,6 +217,7 @@ class SettingsSidebar(Vertical):
             custom.value = "" if settings.model in known else settings.model
             self.query_one("#thoughts", Switch).value = settings.include_thoughts
             self.query_one("#search", Switch).value = settings.google_search
+            self.query_one("#image-search", Switch).value = settings.image_search
             self.query_one("#image-only", Switch).value = settings.image_only
             self.query_one("#thinking", Select).value = settings.thinking_level.upper()
             self.query_one("#temperature", Input).value = "" if settings.temperature is None else str(
@@ -238,7 +249,10 @@ class SettingsSidebar(Vertical):
             s.image_size = new
         if not spec.supports_search:
             s.google_search = False
-        if not spec.thinking_optional:
+        if not spec.image_search:
+            s.image_search = False
+        levels = thinking_levels_for(s.model)
+        if s.thinking_level.upper() not in levels:
             s.thinking_level = ""
         if not self._fields_ready:
             self._pending_fallbacks = fallbacks  # shown when the controls arrive
@@ -268,7 +282,14 @@ class SettingsSidebar(Vertical):
                 search.value = False
                 search.disabled = True
                 search.tooltip = f"{spec.label} does not support Google Search grounding."
+            image_search = self.query_one("#image-search", Switch)
+            image_search.disabled = not spec.image_search
+            image_search.value = s.image_search
+            image_search.tooltip = ("With Google Search on, also search images for visual references"
+                                    if spec.image_search else f"{spec.label} has no Google image search.")
             thinking = self.query_one("#thinking", Select)
+            thinking.set_options([(lvl.title() if lvl else "Model default", lvl) for lvl in levels])
+            thinking.value = s.thinking_level.upper()
             if spec.thinking_optional:
                 thinking.disabled = False
                 thinking.tooltip = "How hard the model thinks before drawing"
@@ -287,6 +308,8 @@ class SettingsSidebar(Vertical):
             "references",
             f"{self._n_refs} reference images: {spec.label} accepts at most {spec.max_references}."))
         lines = [("✗ " if p.fatal else "⚠ ") + p.message for p in self.problems]
+        if self._request_warning:
+            lines.append("⚠ " + self._request_warning)
         problems = self.query_one("#problems", Static)
         problems.update("\n".join(lines))
         problems.set_class(not lines, "-empty")
@@ -296,7 +319,8 @@ class SettingsSidebar(Vertical):
             cost = f"≈ ${est:.3f}"
         except Exception:  # an estimator must never break the sidebar
             cost = "≈ $?"
-        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost}/image")
+        size = f"\n{self._request_label}" if self._request_label else ""
+        self.query_one("#estimate", Static).update(f"{w}×{h} px · {cost}/image{size}")
 
     def _changed(self) -> None:
         self._refresh_notes()
@@ -348,6 +372,8 @@ class SettingsSidebar(Vertical):
             self._settings.google_search = event.value
         elif event.switch.id == "image-only":
             self._settings.image_only = event.value
+        elif event.switch.id == "image-search":
+            self._settings.image_search = event.value
         self._changed()
 
     @on(Input.Changed, "#temperature")

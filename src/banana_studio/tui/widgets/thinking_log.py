@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -129,6 +130,7 @@ class ThinkingLog(VerticalScroll):
 
     def sources(self, queries: list[str], sources: list[Any]) -> None:
         out = Text()
+        queries = [q for q in queries if q.strip()]  # real answers list an empty query too
         if queries:
             out.append("Searched: ", style="bold")
             out.append("; ".join(queries) + "\n")
@@ -187,4 +189,4 @@ class ThinkingLog(VerticalScroll):
         line = self.query_one("#log-status", Static)
         if self.run_status == "running" and self._started:
             text = f"{text}  ({time.monotonic() - self._started:.0f}s)"
-        line.update(text)
+        line.update(Content(text))  # text, not markup

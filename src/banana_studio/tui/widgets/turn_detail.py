@@ -205,7 +205,7 @@ class TurnDetail(VerticalScroll):
                 if title and uri:
                     src_text.append(f"  {uri}", style="dim")
                 src_text.append("\n")
-        queries = (turn.grounding or {}).get("queries") or []
+        queries = [q for q in (turn.grounding or {}).get("queries") or [] if str(q).strip()]
         if queries:
             src_text.append("Searched: " + "; ".join(map(str, queries)), style="dim")
         self.query_one("#detail-sources", Static).update(src_text)

@@ -1,0 +1,24 @@
+"""Suite-wide fixtures: how big the local server's answers are.
+
+The local Gemini server answers at real size by default (~1 MB 1K JPEGs, full-size drafts, 0.5-2.5 MB
+thought signatures).  Most tests check behaviour that does not depend on size, so they use small
+answers: tests building their own server pass ``FakeGemini(small=True)``, and demo-mode studios
+(``Studio.open(demo=True)``, ``banana-studio --demo`` subprocesses) follow ``BANANA_STUDIO_DEMO_SMALL``,
+set here for every test.  Tests about limits, memory, stalls or multi-turn request the
+``real_size_demo`` fixture (or build ``FakeGemini()`` without ``small``) and run at real size.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _small_demo_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_SMALL", "1")
+
+
+@pytest.fixture
+def real_size_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Demo-mode studios in this test talk to a real-size local server."""
+    monkeypatch.delenv("BANANA_STUDIO_DEMO_SMALL", raising=False)
