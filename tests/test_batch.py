@@ -26,7 +26,6 @@ from banana_studio.services.batch import (
     BatchProgress,
     load_records,
     parse_prompts,
-    rest_request,
 )
 from banana_studio.store import ProjectStore
 
@@ -46,6 +45,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, srv: FakeGemini) -> Pat
     monkeypatch.setenv("GOOGLE_API_KEY", KEY)
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_GENAI_USE_VERTEXAI", raising=False)
+    monkeypatch.delenv("GOOGLE_GENAI_USE_ENTERPRISE", raising=False)
     (tmp_path / "config.toml").write_text(f'base_url = "{srv.base_url}"\n', encoding="utf-8")
     return tmp_path
 
@@ -129,15 +129,25 @@ def test_missing_prompts_file(tmp_path: Path) -> None:
         parse_prompts(tmp_path / "nope.txt", GenerationSettings())
 
 
-def test_rest_request_matches_the_sdk_request() -> None:
-    """The JSONL (file input) form carries the same fields the SDK sends for interactive requests."""
+def test_jsonl_request_matches_the_sdk_request(srv: FakeGemini) -> None:
+    """The JSONL (file input) form carries the same fields the SDK sends for interactive requests
+    (it is produced by the SDK's own converter, not a hand-kept copy)."""
+    from banana_studio.engine import ApiTarget
+    from banana_studio.engine.batch import jsonl_lines
+
     settings = GenerationSettings(aspect_ratio="21:9", image_size="2K", google_search=True, seed=5,
                                   temperature=0.5, system_instruction="be bold")
     history = [user_content("a fox"), Content("model", [Part(text="Drafting", thought=True),
                                                         Part(mime_type="image/png", data=png("red"),
                                                              thought_signature=b"\x01\x02sig")])]
     user = user_content("make it blue", [(png("blue"), "image/png")])
-    body = rest_request([*history, user], settings)
+    client = ApiTarget(api_key=KEY, base_url=srv.base_url).make_client()
+    (line,) = list(jsonl_lines(client, [("k1", [*history, user], settings)]))
+    obj = json.loads(line)
+    assert obj["key"] == "k1" and line.endswith(b"\n")
+    from banana_studio.fakeserver.protocol import camelize
+
+    body = camelize(obj["request"])  # the SDK's wire mixes snake_case and camelCase; the API takes both
     contents, config = build_request(history, user, settings)
     sdk = {"contents": [c.model_dump(mode="json", exclude_none=True, by_alias=True) for c in contents]}
     assert len(body["contents"]) == len(sdk["contents"]) == 3
@@ -150,7 +160,7 @@ def test_rest_request_matches_the_sdk_request() -> None:
     assert gen["thinkingConfig"] == {"includeThoughts": True}
     assert gen["seed"] == 5 and gen["temperature"] == 0.5
     assert body["tools"] == [{"googleSearch": {}}]
-    assert body["systemInstruction"] == {"parts": [{"text": "be bold"}]}
+    assert body["systemInstruction"]["parts"] == [{"text": "be bold"}]
 
 
 def test_progress_line() -> None:
@@ -421,25 +431,14 @@ def test_vertex_is_refused_clearly(env: Path, srv: FakeGemini, monkeypatch: pyte
 
 def test_duplicate_result_lines_are_imported_once(env: Path) -> None:
     """Batch result files have been seen to repeat a key (billing bug reports): only the first counts."""
-    from types import SimpleNamespace
-
     line = {"candidates": [{"content": {"role": "model", "parts": [{"text": "first"}]}, "finishReason": "STOP"}]}
     dup = {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": "STOP"}]}
     data = "\n".join(json.dumps(x) for x in [{"key": "a", "response": line}, {"key": "a", "response": dup},
-                                               {"key": "b", "error": {"code": 500, "message": "boom"}}]).encode()
-
-    async def download(file: str) -> bytes:
-        assert file == "files/out"
-        return data
-
-    client = SimpleNamespace(aio=SimpleNamespace(files=SimpleNamespace(download=download)))
-    job = SimpleNamespace(dest=SimpleNamespace(inlined_responses=None, file_name="files/out"))
-    studio = Studio.open(load_config(), project="dups")
-    try:
-        rec = batch_mod.BatchRecord(name="batches/x", model="m", display_name="", created_at=0, target="t",
-                                    input_mode="file", estimate=0, items=[])
-        out = asyncio.run(BatchLane(studio)._results(client, job, rec))
-    finally:
-        studio.store.close()
-    assert out["a"][0].candidates[0].content.parts[0].text == "first"
-    assert out["b"][0] is None and out["b"][1]["code"] == 500
+                                               {"key": "b", "error": {"code": 500, "message": "boom"}}]) + "\n"
+    path = env / "results.jsonl"
+    path.write_text(data, encoding="utf-8")
+    out = batch_mod._index_lines(path)
+    a, b = out.get("a"), out.get("b")
+    assert a is not None and b is not None
+    assert a[0]["candidates"][0]["content"]["parts"][0]["text"] == "first"
+    assert b[0] is None and b[1]["code"] == 500

@@ -21,6 +21,7 @@ _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "aspect_ratio": (str,), "image_size": (str,), "include_thoughts": (bool,),
     "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
     "thinking_level": (str,), "image_only": (bool,), "image_search": (bool,), "replay_drafts": (bool,),
+    "output_mime_type": (str,), "output_quality": (int,), "person_generation": (str,),  # Vertex AI only
 }
 """Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""
 IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
@@ -44,7 +45,11 @@ class Config:
     retry_attempts: int = 5
     timeout_seconds: float = 360.0
     base_url: str = ""
-    """Override the API base URL (the SDK also honours GOOGLE_GEMINI_BASE_URL)."""
+    """Override the Gemini API base URL (the SDK also honours GOOGLE_GEMINI_BASE_URL).  Never used for
+    Vertex AI, which has its own ``[vertex] base_url`` (or GOOGLE_VERTEX_BASE_URL)."""
+    vertex_project: str = ""
+    vertex_location: str = ""
+    vertex_base_url: str = ""
     path: Path | None = None
     problems: list[str] = field(default_factory=list)
     """Human-readable problems found while loading (the defaults were kept for those)."""
@@ -139,6 +144,11 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
         v = take(top, key, typ, "")
         if v is not None:
             setattr(cfg, key, v)
+    vertex = top.get("vertex", {}) if isinstance(top.get("vertex", {}), dict) else {}
+    for key in ("project", "location", "base_url"):
+        v = take(vertex, key, str, "vertex.")
+        if v is not None:
+            setattr(cfg, f"vertex_{key}", v.strip())
     ui = top.get("ui", {}) if isinstance(top.get("ui", {}), dict) else {}
     v = take(ui, "send_key", str, "ui.")
     if v is not None:
@@ -191,6 +201,8 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
                                     "; using the default.")
             else:
                 clean[key] = float(value) if key == "temperature" else value
+        if isinstance(clean.get("model"), str):
+            clean["model"] = normalize_model_id(clean["model"])
         cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **clean})
 
 
@@ -213,9 +225,32 @@ def resolve_api_key(cfg: Config | None = None) -> tuple[str, str]:
     return "", ""
 
 
+VERTEX_ENV = ("GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_USE_VERTEXAI")
+"""google-genai 3.x's switch, then its legacy name (the SDK's order: the first one set decides)."""
+
+
+def vertex_switch() -> tuple[bool, str]:
+    """(Vertex AI on?, the variable that decided) — exactly google-genai's rule: ``true``/``1``
+    (any case) is on, anything else off; GOOGLE_GENAI_USE_ENTERPRISE wins over the legacy name."""
+    for name in VERTEX_ENV:
+        raw = os.environ.get(name)
+        if raw is not None:
+            return raw.lower() in ("true", "1"), name
+    return False, ""
+
+
 def uses_vertex() -> bool:
-    """True when the SDK's own Vertex AI environment variables are set."""
-    return os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true", "yes")
+    """True when the SDK's own Vertex AI switch is on (see :func:`vertex_switch`)."""
+    return vertex_switch()[0]
+
+
+def normalize_model_id(model: str) -> str:
+    """``models/gemini-3-pro-image`` or ``publishers/google/models/…`` → the bare id both APIs accept."""
+    mid = model.strip()
+    for prefix in ("publishers/google/models/", "models/"):
+        if mid.startswith(prefix):
+            return mid.removeprefix(prefix)
+    return mid
 
 
 def write_private(path: Path, text: str | bytes) -> None:

@@ -27,7 +27,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANANA_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("BANANA_STUDIO_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("BANANA_STUDIO_EXPORT_DIR", str(tmp_path / "exports"))
-    for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GEMINI_BASE_URL",
+    for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE",
+                 "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL",
                  "BANANA_STUDIO_IMAGE_PROTOCOL", "SSH_CONNECTION"):
         monkeypatch.delenv(name, raising=False)
 

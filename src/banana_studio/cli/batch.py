@@ -23,7 +23,14 @@ from typing import Any, TextIO
 from banana_studio.cli.exits import error
 from banana_studio.config import Config, load_config
 from banana_studio.domain.settings import GenerationSettings
-from banana_studio.services.batch import BatchError, BatchLane, BatchProgress, BatchRecord, parse_prompts
+from banana_studio.services.batch import (
+    VERTEX_BATCH_TEXT,
+    BatchError,
+    BatchLane,
+    BatchProgress,
+    BatchRecord,
+    parse_prompts,
+)
 from banana_studio.services.budget import check_studio_budget
 from banana_studio.store import ProjectError
 
@@ -41,6 +48,12 @@ def settings_from_args(args: argparse.Namespace, base: GenerationSettings) -> Ge
         changes["google_search"] = True
     if getattr(args, "no_thoughts", False):
         changes["include_thoughts"] = False
+    if getattr(args, "output_mime", None):  # Vertex-only options: refused at submit with the reason
+        changes["output_mime_type"] = f"image/{args.output_mime}"
+    if getattr(args, "quality", None) is not None:
+        changes["output_quality"] = args.quality
+    if getattr(args, "person_generation", None):
+        changes["person_generation"] = args.person_generation.upper()
     return base.copy(**changes)
 
 
@@ -65,7 +78,7 @@ class ProgressPrinter:
             return
         elapsed = p.elapsed + (time.monotonic() - self._latest_at)
         self._draw(BatchProgress(p.record, p.state, elapsed, p.total, p.succeeded, p.failed, p.pending,
-                                 p.imported, p.phase))
+                                 p.imported, p.phase, p.note))
 
     def _draw(self, p: BatchProgress) -> None:
         line = p.line()
@@ -162,9 +175,16 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     interval = max(0.0, float(args.poll))
     if args.list:
         return await asyncio.to_thread(_print_list, lane)
+    if studio.target.vertex:  # said before reading any prompts file
+        print(f"Error: {VERTEX_BATCH_TEXT}", file=sys.stderr)
+        return 2
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
-        print(f"{record.name}: {record.short_state}")
+        if record.done:
+            print(f"{record.name}: {record.short_state}")
+        else:
+            print(f"{record.name}: cancel requested; Google is still stopping it ({record.short_state}). "
+                  "Requests already finished are kept: `banana-studio batch --resume` imports them once it ends.")
         return 0
     if args.resume:
         pending = lane.unfinished()
@@ -192,7 +212,7 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
         return EXIT_BUDGET
     record = await lane.submit(prompts, display_name=args.name or "")
     print(f"Submitted {record.name}: {len(prompts)} prompt(s), ~${estimate:.3f} at the batch price "
-          f"({record.input_mode} requests) to {record.target}. The job id is saved in project "
+          f"({record.mode_reason or record.input_mode}) to {record.target}. The job id is saved in project "
           f"{lane.store.name!r}.", file=sys.stderr)
     if args.no_wait:
         if studio.demo:

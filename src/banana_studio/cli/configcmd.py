@@ -13,7 +13,7 @@ import re
 import sys
 
 from banana_studio import paths
-from banana_studio.config import ConfigWriteError, load_config, resolve_api_key, save_api_key, uses_vertex
+from banana_studio.config import ConfigWriteError, load_config, resolve_api_key, save_api_key, vertex_switch
 
 _KEY_SOURCES = {
     "GOOGLE_API_KEY": "environment variable GOOGLE_API_KEY",
@@ -44,13 +44,26 @@ def show() -> int:
         ("Default project", cfg.default_project),
         ("Cache dir", str(paths.cache_dir())),
         ("Log dir", str(paths.log_dir())),
-        ("API key", _describe_key(source, key)),
     ]
-    if uses_vertex():
-        rows.append(("Vertex AI", "on (GOOGLE_GENAI_USE_VERTEXAI is set)"))
-    base = cfg.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "")
-    if base:
-        rows.append(("API base URL", base + ("" if cfg.base_url else " (from GOOGLE_GEMINI_BASE_URL)")))
+    vertex, switch = vertex_switch()
+    problem = ""
+    if vertex:
+        from banana_studio.engine.vertex import check_setup
+
+        setup = check_setup(api_key=key, key_source=source, project=cfg.vertex_project,
+                            location=cfg.vertex_location)
+        rows.append(("Target", f"Vertex AI ({switch}=true)"))
+        rows.extend(setup.describe())
+        base = cfg.vertex_base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL", "")
+        if base:
+            rows.append(("Vertex base URL", base + ("" if cfg.vertex_base_url else " (from GOOGLE_VERTEX_BASE_URL)")))
+        problem = setup.error.message if setup.error is not None else ""
+    else:
+        rows.append(("Target", "Gemini API" + (f" ({switch} is not true)" if switch else "")))
+        rows.append(("API key", _describe_key(source, key)))
+        base = cfg.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL", "")
+        if base:
+            rows.append(("API base URL", base + ("" if cfg.base_url else " (from GOOGLE_GEMINI_BASE_URL)")))
     d = cfg.defaults
     rows.append(("Defaults", f"{d.model} · {d.aspect_ratio} · {d.image_size}"
                  + (" · search" if d.google_search else "") + ("" if d.include_thoughts else " · no thoughts")))
@@ -58,12 +71,14 @@ def show() -> int:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k + ':':<{width + 2}}{v}")
+    if problem:
+        print(f"\nVertex AI is not ready: {problem}")
     if cfg.problems:
         print("\nProblems found in the config (defaults were used for these):")
         for p in cfg.problems:
             print(f"  • {p}")
         return 1
-    return 0
+    return 1 if problem else 0
 
 
 def set_key() -> int:

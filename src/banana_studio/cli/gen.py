@@ -70,6 +70,12 @@ def _settings(config: Config, args: argparse.Namespace) -> Any:
         changes["seed"] = args.seed
     if getattr(args, "system", None):
         changes["system_instruction"] = args.system
+    if getattr(args, "output_mime", None):
+        changes["output_mime_type"] = f"image/{args.output_mime}"
+    if getattr(args, "quality", None) is not None:
+        changes["output_quality"] = args.quality
+    if getattr(args, "person_generation", None):
+        changes["person_generation"] = args.person_generation.upper()
     if getattr(args, "no_thoughts", False):
         changes["include_thoughts"] = False
     return s.copy(**changes) if changes else s
@@ -137,6 +143,10 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             _err(f"error: project {studio.store.name!r} is a real project ({studio.demo_into_real}). Demo turns "
                  "belong in the demo projects folder (the default with --demo); pass --mix-demo to add them "
                  "here anyway (they are marked demo and cost nothing).")
+            return EXIT_INVALID, None, None
+        setup_error = await studio.check_target()  # Vertex AI: project, location, credentials
+        if setup_error is not None:
+            _err(f"error: {setup_error.message}")
             return EXIT_INVALID, None, None
         settings = _settings(config, args)
         from banana_studio.domain.settings import validate_settings

@@ -14,12 +14,14 @@ import sys
 from collections.abc import Sequence
 
 from banana_studio import __version__
+from banana_studio.config import normalize_model_id
 
 ASPECTS_HELP = "aspect ratio, e.g. 1:1, 16:9, 9:16, 21:9 (default from config)"
 
 
 def _add_gen_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="model id (default gemini-3-pro-image or config)")
+    p.add_argument("--model", "-m", type=normalize_model_id,
+                   help="model id (default gemini-3-pro-image or config; a models/ prefix is dropped)")
     p.add_argument("--aspect", "-a", help=ASPECTS_HELP)
     p.add_argument("--size", "-s", help="image size: 512 (some models), 1K, 2K or 4K (default from config)")
     p.add_argument("--search", action="store_true", default=None, help="ground with Google Search")
@@ -27,6 +29,10 @@ def _add_gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed (best effort; not a reproducibility guarantee)")
     p.add_argument("--system", help="system instruction")
     p.add_argument("--no-thoughts", action="store_true", help="do not request thought summaries")
+    p.add_argument("--output-mime", choices=("png", "jpeg"), help="Vertex AI only: image format of the result")
+    p.add_argument("--quality", type=int, help="Vertex AI only: JPEG quality 0-100 (with --output-mime jpeg)")
+    p.add_argument("--person-generation", choices=("allow_all", "allow_adult", "allow_none"),
+                   help="Vertex AI only: whether people may be generated")
 
 
 def _add_project_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:

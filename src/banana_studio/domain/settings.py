@@ -43,6 +43,12 @@ class GenerationSettings:
     replay_drafts: bool = True
     """Replay the draft (thought) images of earlier turns in the branch history.  Off: they are left out
     of the request (much smaller; the signed final image and text stay)."""
+    output_mime_type: str = ""
+    """Vertex AI only: image/png or image/jpeg ("" = the model's choice)."""
+    output_quality: int | None = None
+    """Vertex AI only: JPEG compression quality 0-100."""
+    person_generation: str = ""
+    """Vertex AI only: ALLOW_ALL | ALLOW_ADULT | ALLOW_NONE ("" = the default)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +63,12 @@ class GenerationSettings:
         data = self.to_json()
         data.update(changes)
         return GenerationSettings.from_json(data)
+
+
+OUTPUT_MIME_TYPES = ("image/png", "image/jpeg")
+PERSON_GENERATION = ("ALLOW_ALL", "ALLOW_ADULT", "ALLOW_NONE")
+VERTEX_ONLY_SETTINGS = ("output_mime_type", "output_quality", "person_generation")
+"""Image options only Vertex AI accepts (google-genai refuses them for the Gemini API)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,14 @@ def validate_settings(s: GenerationSettings) -> list[Problem]:
         out.append(Problem("seed", "Seed must be an integer between 0 and 2147483647."))
     if s.thinking_level and s.thinking_level.upper() not in THINKING_LEVELS:
         out.append(Problem("thinking_level", f"Unknown thinking level {s.thinking_level!r}."))
+    if s.output_mime_type and s.output_mime_type not in OUTPUT_MIME_TYPES:
+        out.append(Problem("output_mime_type", f"Output type must be one of {', '.join(OUTPUT_MIME_TYPES)}."))
+    if s.output_quality is not None and not (0 <= s.output_quality <= 100):
+        out.append(Problem("output_quality", "Output quality must be between 0 and 100."))
+    if s.output_quality is not None and s.output_mime_type != "image/jpeg":
+        out.append(Problem("output_quality", "Output quality applies to JPEG only: also ask for image/jpeg."))
+    if s.person_generation and s.person_generation.upper() not in PERSON_GENERATION:
+        out.append(Problem("person_generation", f"Person generation must be one of {', '.join(PERSON_GENERATION)}."))
     if s.thinking_level and not spec.thinking_optional:
         out.append(Problem("thinking_level",
                            f"{spec.label} always thinks; its thinking level cannot be set."))

@@ -96,13 +96,22 @@ def _class_path(exc: BaseException) -> str:
 
 
 def map_error(exc: BaseException, *, model: str = "", secrets: list[str] | None = None, mid_stream: bool = False,
-              timeout_seconds: float | None = None) -> EngineError:
+              timeout_seconds: float | None = None, vertex: bool = False) -> EngineError:
     """Map any exception raised while talking to the API to a user-facing :class:`EngineError`.
 
     ``mid_stream``: the failure happened after part of the answer had arrived (it may be billed; the
     engine does not retry it silently, but the error is marked retryable so the UI can offer it).
     """
-    err = _map(exc, model=model or DEFAULT_MODEL, mid_stream=mid_stream, timeout_seconds=timeout_seconds)
+    err = None
+    if vertex and _is_api_error(exc) and not mid_stream:  # Vertex AI wording: engine/vertex.py
+        from banana_studio.engine.vertex import api_error
+
+        err = api_error(int(getattr(exc, "code", 0) or 0), str(getattr(exc, "status", "") or ""), _api_message(exc),
+                        _reason(exc), model=model or DEFAULT_MODEL)
+    if err is None:
+        err = _map(exc, model=model or DEFAULT_MODEL, mid_stream=mid_stream, timeout_seconds=timeout_seconds)
+        if vertex:
+            err.message = err.message.replace("the Gemini API", "Vertex AI")
     err.message = redact(err.message, secrets)
     err.args = (err.message,)
     raw = err.detail or f"{type(exc).__name__}: {exc}"

@@ -196,6 +196,12 @@ def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
     image_cfg: dict[str, Any] = {"aspect_ratio": settings.aspect_ratio}
     if not spec.id.startswith("gemini-2.5-flash-image"):
         image_cfg["image_size"] = settings.image_size
+    if settings.output_mime_type:  # Vertex AI only (refused earlier on the Gemini API)
+        image_cfg["output_mime_type"] = settings.output_mime_type
+    if settings.output_quality is not None:
+        image_cfg["output_compression_quality"] = settings.output_quality
+    if settings.person_generation:
+        image_cfg["person_generation"] = settings.person_generation.upper()
     kwargs["image_config"] = types.ImageConfig(**image_cfg)
     if spec.thinks or settings.thinking_level:
         thinking: dict[str, Any] = {"include_thoughts": bool(settings.include_thoughts)}

@@ -67,6 +67,12 @@ class ApiTarget:
     max_backoff: float = 60.0
     idle_timeout: float = 120.0
     """Longest silence allowed between two stream chunks once the stream has started."""
+    vertex_project: str = ""
+    vertex_location: str = ""
+    """From the config's [vertex] table (the environment wins); see :mod:`banana_studio.engine.vertex`."""
+    key_source: str = ""
+    vertex_setup: Any = field(default=None, repr=False, compare=False)
+    """The :class:`~banana_studio.engine.vertex.VertexSetup` once checked (``check_vertex``)."""
     _client: Any = field(default=None, init=False, repr=False, compare=False)
     _stream_client: Any = field(default=None, init=False, repr=False, compare=False)
     """The client of the streaming calls, used on the stream worker loop only (see ``stream_thread``)."""
@@ -76,11 +82,27 @@ class ApiTarget:
         if self.demo:
             return "Demo (local server)"
         if self.vertex:
+            setup = self.vertex_setup
+            if setup is not None and setup.express:
+                return "Vertex AI (express)"
+            if setup is not None and setup.project:
+                return f"Vertex AI · {setup.project} · {setup.location}"
             return "Vertex AI"
         return "Gemini API"
 
     def secrets(self) -> list[str]:
         return [self.api_key] if self.api_key else []
+
+    def check_vertex(self) -> Any:
+        """Run (once) and return the Vertex AI setup check.  Blocking; ``None`` when not Vertex."""
+        if not self.vertex:
+            return None
+        if self.vertex_setup is None:
+            from banana_studio.engine.vertex import check_setup
+
+            self.vertex_setup = check_setup(api_key=self.api_key, key_source=self.key_source,
+                                            project=self.vertex_project, location=self.vertex_location)
+        return self.vertex_setup
 
     def make_client(self) -> Any:
         """Build (or return the cached) ``genai.Client``.  Blocking: imports google-genai."""
@@ -113,7 +135,12 @@ class ApiTarget:
         opts["async_client_args"] = {"event_hooks": hooks}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
-            kwargs["vertexai"] = True
+            from banana_studio.engine.vertex import client_kwargs
+
+            setup = self.check_vertex()
+            if setup.error is not None:
+                raise setup.error
+            kwargs.update(client_kwargs(setup))
         else:
             kwargs["vertexai"] = False
             kwargs["api_key"] = self.api_key
@@ -245,7 +272,7 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
             contents, config = await asyncio.to_thread(build_stream_request, history, user, settings)
         client = await target.aclient()
     except Exception as exc:
-        yield Failed(map_error(exc, model=settings.model, secrets=target.secrets()))
+        yield Failed(map_error(exc, model=settings.model, secrets=target.secrets(), vertex=target.vertex))
         return
     max_attempts = max(1, target.retry_attempts)
     attempt = 1
@@ -267,7 +294,8 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
                                   "(no valid image is that big); it was refused without being read whole. Retry "
                                   "to generate it again.", retryable=False)
             else:
-                err = map_error(exc, model=settings.model, secrets=target.secrets(), mid_stream=mid,
+                err = map_error(exc, model=settings.model, secrets=target.secrets(), vertex=target.vertex,
+                                mid_stream=mid,
                                 timeout_seconds=(target.idle_timeout if mid else target.timeout_seconds))
             retry = err.retryable and (err.status in RETRYABLE_STATUS or err.kind in ("network", "timeout"))
             if not mid and retry and attempt < max_attempts:

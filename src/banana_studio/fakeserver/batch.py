@@ -7,7 +7,15 @@ operation ``{"name": "batches/<id>", "metadata": {"@type": ..., "state": "BATCH_
 ``output.responsesFile = "files/<id>"``, downloadable as JSONL ``{"key", "response"|"error"}`` lines.
 
 A job moves PENDING → RUNNING → SUCCEEDED over ``FakeGemini.batch_seconds`` (state is derived from
-the clock when polled); results are computed once, the first time the job is seen finished.
+the clock when polled); results are computed once, the first time the job is seen finished.  Result
+files are named ``files/batch-<job id>`` as Google names them.
+
+The rude parts of the real service, scripted on :class:`BatchStore` (deterministic: counted, not timed):
+``outcome`` (the next job ends ``FAILED`` with ``outcome_error``, or ``EXPIRED`` with no results),
+``status_errors`` (HTTP codes answered, in order, to the next status checks), ``download_errors`` (same
+for result downloads), ``download_cut`` (while set, every download closes after that many bytes), and
+``cancel_polls`` (after a cancel the job still reports RUNNING for that many status checks).  Per-line
+failures come from ``[fault:…]`` tags in a request's prompt.
 """
 
 from __future__ import annotations
@@ -88,6 +96,10 @@ class BatchJob:
     results: list[dict[str, Any]] | None = None
     """Per request ``{"key", "response"|"error"}`` once finished."""
     result_file: str = ""
+    outcome: str = "SUCCEEDED"
+    """SUCCEEDED | FAILED | EXPIRED — how the job ends."""
+    outcome_error: dict[str, Any] | None = None
+    cancel_polls_left: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -98,6 +110,31 @@ class BatchStore:
         self._jobs: dict[str, BatchJob] = {}
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, str] = {}  # upload_id -> file id
+        self.outcome = "SUCCEEDED"
+        self.outcome_error: dict[str, Any] | None = None
+        self.status_errors: list[int] = []
+        self.download_errors: list[int] = []
+        self.download_cut: int | None = None
+        self.cancel_polls = 0
+
+    def fail_next(self, message: str = "The batch job failed: internal error while processing the input file.",
+                  code: int = 13) -> None:
+        """The next created job ends FAILED with this google.rpc.Status error."""
+        self.outcome, self.outcome_error = "FAILED", {"code": code, "message": message}
+
+    def expire_next(self) -> None:
+        """The next created job ends EXPIRED (no results), as after 48 h in the queue."""
+        self.outcome, self.outcome_error = "EXPIRED", None
+
+    def _take(self, queue: list[int]) -> ApiError | None:
+        with self._lock:
+            if not queue:
+                return None
+            code = queue.pop(0)
+        text = {429: "Resource has been exhausted (e.g. check quota).", 500: "Internal error encountered.",
+                502: "Bad Gateway", 503: "The service is currently unavailable.",
+                504: "Deadline expired before operation could complete.", 408: "Request timed out."}
+        return ApiError(code, text.get(code, "Server error."))
 
     # -- batches ---------------------------------------------------------------------------------
     def create(self, model: str, body: Any, version: str = "v1beta") -> dict[str, Any]:
@@ -141,22 +178,30 @@ class BatchStore:
         job = BatchJob(id=_new_id(), model=model, display_name=display, created=time.time(), requests=requests,
                        input_config=kept_cfg, file_input=file_input, version=version)
         with self._lock:
+            job.outcome, job.outcome_error = self.outcome, self.outcome_error
+            self.outcome, self.outcome_error = "SUCCEEDED", None
+        with self._lock:
             self._jobs[job.id] = job
         return self.resource(job)
 
     def _state(self, job: BatchJob, now: float) -> str:
-        if job.cancelled_at is not None:
+        if job.cancelled_at is not None and job.cancel_polls_left <= 0:
             return "BATCH_STATE_CANCELLED"
         total = self.fake.batch_seconds
         elapsed = now - job.created
+        if job.cancelled_at is not None:
+            return "BATCH_STATE_RUNNING"  # a cancel takes a while on the real service
         if elapsed >= total:
-            return "BATCH_STATE_SUCCEEDED"
+            return f"BATCH_STATE_{job.outcome}"
         return "BATCH_STATE_PENDING" if elapsed < total / 3 else "BATCH_STATE_RUNNING"
 
     def resource(self, job: BatchJob, *, polled: bool = False) -> dict[str, Any]:
         now = time.time()
         state = self._state(job, now) if polled else (
             "BATCH_STATE_CANCELLED" if job.cancelled_at is not None else "BATCH_STATE_PENDING")
+        if polled and job.cancelled_at is not None and job.cancel_polls_left > 0:
+            with job.lock:
+                job.cancel_polls_left -= 1
         meta: dict[str, Any] = {
             "@type": BATCH_TYPE,
             "model": f"models/{job.model}",
@@ -192,6 +237,11 @@ class BatchStore:
         elif state == "BATCH_STATE_CANCELLED":
             meta["endTime"] = _stamp(job.cancelled_at or now)
             out["done"] = True
+        elif state in ("BATCH_STATE_FAILED", "BATCH_STATE_EXPIRED"):
+            meta["endTime"] = _stamp(job.created + max(0.0, self.fake.batch_seconds))
+            out["done"] = True
+            if job.outcome_error is not None:
+                out["error"] = dict(job.outcome_error)
         meta["batchStats"] = stats
         return out
 
@@ -202,7 +252,7 @@ class BatchStore:
             results = [self._run_one(job, key, request) for key, request in job.requests]
             if job.file_input:
                 lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results).encode("utf-8")
-                fid = _new_id()
+                fid = f"batch-{job.id}"
                 f = StoredFile(fid, "application/jsonl", f"batch-{job.id}-results", time.time(), lines,
                                len(lines), True, "GENERATED")
                 with self._lock:
@@ -259,9 +309,14 @@ class BatchStore:
         job_id, _, verb = tail.partition(":")
         job = self._job(job_id)
         if method == "GET" and not verb:
+            err = self._take(self.status_errors)
+            if err is not None:
+                raise err
             handler.send_json(200, self.resource(job, polled=True))
         elif method == "POST" and verb == "cancel":
-            if self._state(job, time.time()) in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING"):
+            if job.cancelled_at is None and self._state(job, time.time()) in ("BATCH_STATE_PENDING",
+                                                                              "BATCH_STATE_RUNNING"):
+                job.cancel_polls_left = self.cancel_polls
                 job.cancelled_at = time.time()
             handler.send_json(200, {})
         elif method == "DELETE" and not verb:
@@ -349,4 +404,17 @@ class BatchStore:
             raise ApiError(404, f"File files/{file_id} not found.", "NOT_FOUND")
         if stored.source != "GENERATED":
             raise invalid("Only generated files can be downloaded.")
+        err = self._take(self.download_errors)
+        if err is not None:
+            raise err
+        cut = self.download_cut
+        if cut is not None:  # announce the whole file, send part of it, drop the connection
+            handler.send_response(200)
+            handler.send_header("Content-Type", stored.mime_type)
+            handler.send_header("Content-Length", str(len(stored.data)))
+            handler.end_headers()
+            handler.wfile.write(stored.data[:cut])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return
         handler.send_bytes(200, stored.data, stored.mime_type)

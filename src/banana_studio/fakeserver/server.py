@@ -31,6 +31,7 @@ from banana_studio.fakeserver.faults import (
     overloaded_error,
     parse_spec,
 )
+from banana_studio.fakeserver.vertex import VertexRoutes, is_vertex_path
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = {"x-goog-api-key", "authorization", "proxy-authorization", "cookie"}
@@ -102,6 +103,7 @@ class FakeGemini:
         self.control_token = secrets.token_urlsafe(24)
         """Required (``X-Fake-Token`` header) by the ``/_fake/`` control routes; new for every server."""
         self.batches = BatchStore(self)
+        self.vertex = VertexRoutes(self)
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining]
         self._requests: list[RecordedRequest] = []
@@ -367,6 +369,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- API routes ----------------------------------------------------------------------------
     def _api_route(self, method: str, path: str, query: dict[str, str], body: Any, raw: bytes) -> None:
+        if is_vertex_path(path):  # Vertex AI REST paths (fakeserver/vertex.py)
+            model, version, verb = self.fake.vertex.route(self, method, path)
+            if body is _BadJson:
+                raise invalid("Invalid JSON payload received. Unexpected token.")
+            self._generate(model, version, body, stream=verb == "streamGenerateContent")
+            return
         m = _API_RE.match(path)
         if not m:
             raise ApiError(404, f"Requested entity was not found: {path}", "NOT_FOUND")

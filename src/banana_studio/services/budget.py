@@ -34,8 +34,10 @@ LIVE_STATUSES = ("pending", "running")
 def request_estimate(settings: GenerationSettings, n: int = 1, n_refs: int = 0, *, batch: bool = False) -> float:
     """Estimated cost of ``n`` generations with ``settings`` (batch = the Batch API discount)."""
     one = estimate_cost(settings, n_refs)
-    if batch:
-        one *= get_model(settings.model).prices.batch_discount
+    if batch:  # the discount covers tokens; Google Search grounding is charged in full (no source says otherwise)
+        prices = get_model(settings.model).prices
+        search = prices.search_per_1000 / 1000 if settings.google_search else 0.0
+        one = (one - search) * prices.batch_discount + search
     return round(one * max(0, n), 6)
 
 

@@ -40,6 +40,7 @@ from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
 from banana_studio.domain.turn import Reference, Turn
 from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.engine.vertex import target_problems
 from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.store import ProjectError, ProjectStore
 
@@ -127,7 +128,12 @@ class Studio:
         if demo:
             target = ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
         else:
-            target = ApiTarget(api_key=key, base_url=config.base_url or None, vertex=vertex, **common)
+            # The two targets' base URLs stay apart: [vertex] base_url never reaches the Gemini API, and
+            # the Gemini API's base_url never reaches Vertex AI.
+            base = (config.vertex_base_url if vertex else config.base_url) or None
+            target = ApiTarget(api_key=key, base_url=base, vertex=vertex, key_source=source,
+                               vertex_project=config.vertex_project, vertex_location=config.vertex_location,
+                               **common)
         studio = cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
                      key_source=source, demo_latency=demo_latency)
         if demo:
@@ -207,6 +213,14 @@ class Studio:
             self.target.base_url = await asyncio.to_thread(self._start_fake)
         return self.target
 
+    async def check_target(self) -> EngineError | None:
+        """The target's setup problem (Vertex AI: project, location, credentials), or None.  Checked
+        once, off the event loop; call it when the studio or a command starts."""
+        if not self.target.vertex:
+            return None
+        setup = await asyncio.to_thread(self.target.check_vertex)
+        return setup.error if setup is not None else None
+
     # -- requests -----------------------------------------------------------------------------------
     def estimate_cost(self, settings: GenerationSettings, n_refs: int = 0) -> float:
         return estimate_cost(settings, n_refs)
@@ -276,8 +290,13 @@ class Studio:
             yield Failed(EngineError("validation", str(exc)))
             return
         problems = await asyncio.to_thread(validate_request, history, user, settings)
+        problems += target_problems(settings, vertex=self.target.vertex)
         if problems:
             yield Failed(EngineError("validation", "\n".join(problems)))
+            return
+        setup_error = await self.check_target()
+        if setup_error is not None:  # a setup problem records no turn
+            yield Failed(setup_error)
             return
         try:
             turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,

@@ -22,7 +22,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
 from banana_studio.config import redact
-from banana_studio.services.batch import BatchError, BatchLane, BatchProgress, BatchRecord, parse_prompts
+from banana_studio.services.batch import (
+    VERTEX_BATCH_TEXT,
+    BatchError,
+    BatchLane,
+    BatchProgress,
+    BatchRecord,
+    parse_prompts,
+)
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 from banana_studio.tui.screens.variations import budget_allows
 
@@ -144,6 +151,11 @@ class BatchScreen(Screen[bool]):
         self.records: dict[str, BatchRecord] = {}
         self.imported_any = False
         self._last_state: dict[str, str] = {}
+        self._last_note: dict[str, str] = {}
+
+    @property
+    def vertex(self) -> bool:
+        return bool(getattr(self.studio.target, "vertex", False))
 
     @property
     def watcher(self) -> BatchWatcher:
@@ -154,8 +166,10 @@ class BatchScreen(Screen[bool]):
         return self.watcher.progress
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · "
-                                   "half price, results usually within hours"), id="batch-title")
+        tail = ("not available on Vertex AI: batch jobs need the Gemini API" if self.vertex
+                else "half price, results usually within hours")
+        yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · {tail}"),
+                     id="batch-title")
         table: DataTable[Any] = DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield ProgressBar(id="batch-progress", show_eta=False)
@@ -185,7 +199,9 @@ class BatchScreen(Screen[bool]):
         records = await asyncio.to_thread(self.lane.records)
         for r in records:
             self._put(r)
-        if not records:
+        if self.vertex:
+            self.log_line(VERTEX_BATCH_TEXT)
+        elif not records:
             self.log_line("No batch jobs in this project yet. Press n to submit a prompts file.")
         for r in records:
             if not r.finished:
@@ -251,6 +267,9 @@ class BatchScreen(Screen[bool]):
         if self._last_state.get(p.record.name) != p.state:
             self.log_line(f"{p.record.name}: {p.state.removeprefix('JOB_STATE_').lower()}")
         self._last_state[p.record.name] = p.state
+        if p.note and self._last_note.get(p.record.name) != p.note.split(",")[0]:
+            self.log_line(f"{p.record.name}: {p.note}")  # e.g. still waiting; Google answered 503 at 14:02
+        self._last_note[p.record.name] = p.note.split(",")[0] if p.note else ""
 
     def batch_finished(self, record: BatchRecord, error: str) -> None:
         if not self.is_mounted:
@@ -279,6 +298,10 @@ class BatchScreen(Screen[bool]):
         self._load()
 
     def action_new(self) -> None:
+        if self.vertex:  # say it before asking for a file, not after
+            self.notify(VERTEX_BATCH_TEXT, title="Batch needs the Gemini API", severity="warning")
+            return
+
         def done(path: str | None) -> None:
             if path:
                 self._submit(Path(path).expanduser())
@@ -305,7 +328,8 @@ class BatchScreen(Screen[bool]):
             self.notify(str(exc), title="Batch not submitted", severity="error")
             return
         self._put(record)
-        self.log_line(f"Submitted {record.name} ({record.input_mode}); its id is saved in the project.")
+        self.log_line(f"Submitted {record.name} ({record.mode_reason or record.input_mode}); its id is saved in "
+                      "the project.")
         self._watch(record)
 
     def action_cancel_job(self) -> None:

@@ -199,6 +199,7 @@ class MainScreen(MainLayout, Screen[None]):
                 yield SettingsSummary(id="settings-summary")
                 yield PromptArea(send_key=self.config.send_key, id="prompt")
             yield SettingsSidebar(self.config.defaults, estimator=self._estimate, id="sidebar",
+                                  vertex=self.studio.target.vertex,
                                   defer_fields=self._defers_mount())
         yield StatusLine(id="status")
         yield StudioFooter()
@@ -280,6 +281,9 @@ class MainScreen(MainLayout, Screen[None]):
         from banana_studio.tui.screens.batch import resume_batches
 
         resume_batches(self)  # unfinished Batch API jobs of the project keep being polled
+        from banana_studio.tui.setup_check import check_target_on_start
+
+        check_target_on_start(self)  # Vertex AI: project, location, credentials — said up front
         recovered = list(getattr(self.store, "recovered", []) or [])
         if recovered:
             ids = ", ".join(f"#{i}" for i in recovered[:6]) + ("…" if len(recovered) > 6 else "")

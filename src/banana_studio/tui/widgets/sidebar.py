@@ -61,9 +61,11 @@ class SettingsSidebar(Vertical):
             return self.sidebar
 
     def __init__(self, settings: GenerationSettings, *, estimator: Estimator | None = None,
-                 id: str | None = None, defer_fields: bool = False) -> None:
+                 id: str | None = None, defer_fields: bool = False, vertex: bool = False) -> None:
         super().__init__(id=id)
-        self._settings = settings.copy()
+        self._vertex = vertex
+        """Vertex AI target: offer its image options (the Gemini API refuses them: hidden, cleared)."""
+        self._settings = self._fit_target(settings.copy())
         self._estimator = estimator or _fallback_estimate
         self._n_refs = 0
         self._request_label = ""
@@ -128,7 +130,28 @@ class SettingsSidebar(Vertical):
             Label("System instruction", classes="field-label"),
             TextArea(s.system_instruction, id="system", soft_wrap=True, compact=True,
                      placeholder="optional style guide…"),
+            *(self._vertex_widgets() if self._vertex else []),
         ]
+
+    def _vertex_widgets(self) -> list[Widget]:
+        s = self._settings
+        return [
+            Label("Output type (Vertex AI)", classes="field-label"),
+            Select([("Model default", ""), ("PNG", "image/png"), ("JPEG", "image/jpeg")],
+                   value=s.output_mime_type, allow_blank=False, id="output-mime", compact=True),
+            Label("JPEG quality (Vertex AI)", classes="field-label"),
+            Input(value="" if s.output_quality is None else str(s.output_quality), placeholder="default",
+                  id="output-quality", compact=True, restrict=r"[0-9]*"),
+            Label("People (Vertex AI)", classes="field-label"),
+            Select([("Default", ""), ("Allow all", "ALLOW_ALL"), ("Adults only", "ALLOW_ADULT"),
+                    ("No people", "ALLOW_NONE")], value=s.person_generation.upper(), allow_blank=False,
+                   id="person-generation", compact=True),
+        ]
+
+    def _fit_target(self, settings: GenerationSettings) -> GenerationSettings:
+        if not self._vertex:  # e.g. a turn made on Vertex AI, re-opened on the Gemini API
+            settings.output_mime_type, settings.output_quality, settings.person_generation = "", None, ""
+        return settings
 
     def on_mount(self) -> None:
         self.border_title = "Settings"
@@ -188,7 +211,7 @@ class SettingsSidebar(Vertical):
 
     def load(self, settings: GenerationSettings) -> None:
         """Show ``settings`` (e.g. from a selected turn) in every control."""
-        self._settings = settings.copy()
+        self._settings = self._fit_target(settings.copy())
         if not self._fields_ready:  # the controls are built from the settings when they are mounted
             self._sync_model_dependent()
             self._changed()
@@ -208,6 +231,11 @@ class SettingsSidebar(Vertical):
                 settings.temperature)
             self.query_one("#seed", Input).value = "" if settings.seed is None else str(settings.seed)
             self.query_one("#system", TextArea).text = settings.system_instruction
+            if self._vertex:
+                self.query_one("#output-mime", Select).value = settings.output_mime_type
+                self.query_one("#output-quality", Input).value = ("" if settings.output_quality is None
+                                                                  else str(settings.output_quality))
+                self.query_one("#person-generation", Select).value = settings.person_generation.upper()
         self._sync_model_dependent()
         self._changed()
 
@@ -363,6 +391,25 @@ class SettingsSidebar(Vertical):
             self._settings.temperature = float(text) if text else None
         except ValueError:
             self._settings.temperature = -1.0  # reported by validate_settings
+        self._changed()
+
+    @on(Select.Changed, "#output-mime")
+    @on(Select.Changed, "#person-generation")
+    def _vertex_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.BLANK:
+            return
+        field = "output_mime_type" if event.select.id == "output-mime" else "person_generation"
+        if str(event.value) == str(getattr(self._settings, field)):
+            return
+        setattr(self._settings, field, str(event.value))
+        self._changed()
+
+    @on(Input.Changed, "#output-quality")
+    def _quality_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = event.value.strip()
+        self._settings.output_quality = int(text) if text.isdigit() else None
         self._changed()
 
     @on(Input.Changed, "#seed")
