@@ -278,3 +278,22 @@ def test_a_heif_header_followed_by_junk_is_refused_not_sent(project: Path) -> No
     junk = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(4096)
     with ProjectStore.open_path(project) as s, pytest.raises(ProjectError, match=r"photo\.heic"):
         s.add_reference_bytes(junk, "", "photo.heic")
+
+
+def test_save_as_never_writes_into_the_project_or_through_a_link(project: Path, tmp_path: Path) -> None:
+    """The studio's "save image as" (ProjectStore.save_copy): refused inside the project, and a link at the
+    destination is replaced, not written through."""
+    with ProjectStore.open_path(project) as s:
+        img = project / s.get_turn(1).images[0].path
+        before = _snapshot(project)
+        with pytest.raises(ProjectError, match="inside the project"):
+            s.save_copy(img, project / "images" / "copy.jpg")
+        victim = tmp_path / "victim.txt"
+        victim.write_text("keep me")
+        link = tmp_path / "out" / "link.jpg"
+        link.parent.mkdir()
+        link.symlink_to(victim)
+        out = s.save_copy(img, link)
+        assert out.read_bytes() == img.read_bytes() and not out.is_symlink()
+        assert victim.read_text() == "keep me"
+        assert _snapshot(project) == before

@@ -1095,6 +1095,18 @@ class ProjectStore:
     def _check_export_dir(self, out_dir: Path) -> None:
         check_outside_project(self.path, out_dir, self.name)
 
+    def save_copy(self, src: Path, dest: Path) -> Path:
+        """Save a copy of one of the project's files at ``dest`` ("save image as"): never inside the
+        project, never through a symlink or hard link at ``dest``."""
+        dest = Path(dest).expanduser()
+        check_outside_project(self.path, dest, self.name)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"Cannot create folder {dest.parent}: {exc.strerror}.") from exc
+        copy_out(Path(src), dest)
+        return dest
+
     def export_branch(self, turn_id: int, out_dir: Path) -> Path:
         """Copy the branch's images into ``out_dir`` and write ``branch.json``; returns the JSON path."""
         out_dir = Path(out_dir).expanduser()

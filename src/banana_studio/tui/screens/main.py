@@ -35,6 +35,7 @@ from textual.worker import Worker, WorkerState
 from banana_studio.config import redact
 from banana_studio.domain import events as ev
 from banana_studio.domain.catalogue import get_model
+from banana_studio.store import ProjectError
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.messages import GenerationEnded, GenerationEvent
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
@@ -900,7 +901,10 @@ class MainScreen(MainLayout, Screen[None]):
             if out.suffix.lower() != path.suffix.lower():
                 out = out.with_name(out.name + path.suffix)
             try:
-                await asyncio.to_thread(_copy_file, path, out)
+                await asyncio.to_thread(self.store.save_copy, path, out)
+            except ProjectError as exc:
+                self.notify(str(exc), title="Save failed", severity="error")
+                return
             except OSError as exc:
                 self.notify(f"Cannot save {out}: {exc.strerror or exc}.", title="Save failed", severity="error")
                 return
@@ -1148,11 +1152,6 @@ def _breakpoint_classes(screen: Screen[Any]) -> str | None:
                 names.append(name)
                 break
     return " ".join(names) or None
-
-
-def _copy_file(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
 
 
 def _count_descendants(tree: BranchTree, turn_id: int) -> int:
