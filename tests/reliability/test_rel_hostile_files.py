@@ -49,7 +49,7 @@ def test_export_into_the_project_is_refused_and_changes_nothing(where: str, proj
     (tmp_path / "link-to-images").symlink_to(project / "images")
     out = tmp_path / where if where == "link-to-images" else project / where
     before = _snapshot(project)
-    assert main(_cli(["export", "1", "-o", str(out), "--storyboard"], project)) == 1
+    assert main(_cli(["export", "1", "-o", str(out), "--storyboard"], project)) == 2  # a bad argument
     err = capsys.readouterr().err
     assert "inside the project" in err and "Traceback" not in err
     assert _snapshot(project) == before  # recipe and hash of the image intact
@@ -84,8 +84,8 @@ def test_export_works_when_images_is_a_symlink(project: Path, tmp_path: Path,
 
 # -- .locks is a file -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("args", "code"), [(["history"], 1), (["gen", "--demo", "-q", "a cat"], 2),
-                                           (["export", "1", "-o", "OUT"], 1)])
+@pytest.mark.parametrize(("args", "code"), [(["history"], 2), (["gen", "--demo", "-q", "a cat"], 2),
+                                           (["export", "1", "-o", "OUT"], 2)])
 def test_locks_being_a_file_is_a_clear_error(args: list[str], code: int, project: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
@@ -93,7 +93,7 @@ def test_locks_being_a_file_is_a_clear_error(args: list[str], code: int, project
     shutil.rmtree(project / ".locks", ignore_errors=True)
     (project / ".locks").write_text("not a folder")
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in args]
-    assert main(_cli(argv, project)) == code  # gen: 2 = could not start (its documented exit codes)
+    assert main(_cli(argv, project)) == code  # 2 = invalid input or setup (the README's exit-code table)
     err = capsys.readouterr().err
     assert ".locks is not a folder" in err and "Traceback" not in err
 
@@ -105,7 +105,7 @@ def test_recipe_of_a_device_or_a_fifo_is_refused(tmp_path: Path, iso_env: dict[s
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
     for target in ("/dev/zero", str(fifo), str(tmp_path)):
-        assert main(["recipe", target]) == 1
+        assert main(["recipe", target]) == 2  # an unreadable input file (the README's exit-code table)
         err = capsys.readouterr().err
         assert "not an image file" in err and "Traceback" not in err, err
 
