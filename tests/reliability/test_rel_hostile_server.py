@@ -153,7 +153,7 @@ def test_batch_results_are_verified_and_redacted_too(tmp_path: Path, iso_env: di
     prompts = tmp_path / "p.txt"
     prompts.write_text("a fine image\nsvg [fault:lying_image;kind=svg]\n", encoding="utf-8")
     main(["batch", str(prompts), "-p", "b", "--demo", "--poll", "0.05"])
-    project = Path(iso_env["BANANA_STUDIO_DATA_DIR"]) / "projects" / "b"
+    project = Path(iso_env["BANANA_STUDIO_DATA_DIR"]) / "projects-demo" / "b"  # --demo keeps to the demo root
     db = sqlite3.connect(project / "project.db")
     rows = dict(db.execute("SELECT prompt, status || ' ' || error_kind FROM turns").fetchall())
     db.close()

@@ -51,7 +51,7 @@ def test_safetext_units() -> None:
 
 
 def test_every_cli_command_shows_hostile_text_escaped(tmp_path: Path) -> None:
-    root = tmp_path / "data" / "projects"
+    root = tmp_path / "data" / "projects-demo"  # --demo keeps to the demo root
     prompt = f"a lighthouse {ARGV_HOSTILE} [fault:hostile_text]"
     out_dir = tmp_path / "out"
     results: dict[str, subprocess.CompletedProcess[bytes]] = {}
@@ -67,20 +67,20 @@ def test_every_cli_command_shows_hostile_text_escaped(tmp_path: Path) -> None:
     cfg.write_text('default_project = "evil"\n[defaults]\n'
                    'system_instruction = "\\u001b]0;EVIL-TITLE\\u0007 \\u009b31m \\u202e"\n', encoding="utf-8")
     commands = {
-        "history": ["history", "-p", "evil"],
-        "history_json": ["history", "-p", "evil", "--json"],
-        "history_search": ["history", "-p", "evil", "--search", "lighthouse"],
-        "projects": ["projects"],
-        "projects_recent": ["projects", "--recent", "5"],
+        "history": ["history", "--demo", "-p", "evil"],
+        "history_json": ["history", "--demo", "-p", "evil", "--json"],
+        "history_search": ["history", "--demo", "-p", "evil", "--search", "lighthouse"],
+        "projects": ["projects", "--demo"],
+        "projects_recent": ["projects", "--demo", "--recent", "5"],
         "recipe": ["recipe", str(image)],
         "recipe_json": ["recipe", str(image), "--json"],
-        "export": ["export", "1", "-p", "evil", "-o", str(tmp_path / "exp"), "--storyboard"],
+        "export": ["export", "1", "--demo", "-p", "evil", "-o", str(tmp_path / "exp"), "--storyboard"],
         "gen_child": ["gen", "--demo", "-p", "evil", "--parent", "1", f"again {ARGV_HOSTILE} [fault:hostile_text]"],
         "gen_refused": ["gen", "--demo", "-p", "evil", "--ref", str(tmp_path / f"missing{ARGV_HOSTILE}.png"), "x"],
         "batch": ["batch", str(prompts), "--demo", "-p", "evil", "--poll", "0.05"],
-        "batch_list": ["batch", "--list", "-p", "evil"],
+        "batch_list": ["batch", "--list", "--demo", "-p", "evil"],
         "config": ["config"],
-        "bad_project": ["history", "-p", f"nope{ARGV_HOSTILE}"],
+        "bad_project": ["history", "--demo", "-p", f"nope{ARGV_HOSTILE}"],
         "argparse": ["history", "--bogus", ARGV_HOSTILE],
     }
     for name, argv in commands.items():
