@@ -138,6 +138,9 @@ def test_the_studio_never_writes_hostile_text_raw_to_the_terminal(tmp_path: Path
     term = Terminal([sys.executable, "-m", "banana_studio", "--demo", "--project-dir", str(root), "--project",
                      "evil"], env)
     try:
+        # demo mode on a project with real-looking turns asks first; add the demo turns here
+        term.wait(lambda: "Add demo turns here" in term.text(), "the demo-into-a-real-project question")
+        os.write(term.master, b"y")
         term.wait(lambda: "Send" in term.text() and "night" in term.text(), "the studio with its tree")
         # a new generation whose thoughts, answer, finish message and grounding are hostile (the prompt
         # has the focus at start)
@@ -148,7 +151,16 @@ def test_the_studio_never_writes_hostile_text_raw_to_the_terminal(tmp_path: Path
         term.wait(lambda: _statuses(root / "evil") == ["done", "failed", "done"], "the hostile generation")
         term.wait(lambda: "Thinking" in term.text(), "the thinking log with the hostile thought")
         # the prompt history: ↑ recalls an earlier (hostile) prompt into the editor
-        term.show(b"\x1b[A\x1b[A\x1b[A", "night", "a recalled prompt")
+        os.write(term.master, b"\x1bOQ")  # F2: the prompt has the focus for the recall
+        start = term.mark()
+        for _ in range(8):  # ↑ walks back through the session's and the project's prompts
+            os.write(term.master, b"\x1b[A")
+            try:
+                term.wait(lambda: "night" in term.text(start), "a recalled prompt", timeout=5.0)
+                break
+            except AssertionError:
+                continue
+        assert "night" in term.text(start), "the stored hostile prompt was never recalled"
         term.show(b"\x1b", "", "leave the prompt")
         # the tree → turn detail of the old turns (prompt, label, error, thoughts, finish, grounding)
         term.show(b"\x1bOR", "", "focus the tree")  # F3
