@@ -48,6 +48,11 @@ async def test_tree_shows_a_demo_badge_only_on_demo_turns(demo_studio: Any, h: A
         await h.send_prompt(pilot, main, "a demo lighthouse")
         tree = main.query_one(BranchTree)
         await h.wait_until(pilot, lambda: tree.node_count == 2, what="two turns")
+        if tree.size.width == 0:  # the layout hides the tree at this width by default: show it
+            main.action_toggle_tree()
+        # the tree fetches its display rows lazily: wait until both are drawn
+        await h.wait_until(pilot, lambda: sum(f"#{i} " in "".join(tree_lines(tree))
+                                              for i in (real_id, main.selected_id)) == 2, what="both tree rows")
         lines = tree_lines(tree)
         real_line = next((line for line in lines if f"#{real_id} " in line), "")
         demo_id = main.selected_id
