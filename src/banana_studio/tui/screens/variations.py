@@ -208,9 +208,13 @@ class VariationsScreen(Screen[int | None]):
         ordered = sorted(cells, key=lambda c: int(c.turn_id or 0))
         grid = self.query_one("#variations-grid")
         if ordered != cells:
+            focused = self._focused_cell()
+            at = cells.index(focused) if focused in cells else None
             for cell in ordered:
                 if cell is not grid.children[-1]:
                     grid.move_child(cell, after=grid.children[-1])
+            if at is not None:  # the focus stays where it was on the grid, not with the moved cell
+                ordered[at].focus()
         for pos, cell in enumerate(ordered):
             cell.border_title = f"{pos + 1} · #{cell.turn_id}"
 
