@@ -224,8 +224,17 @@ def match(shot: Image.Image, picture: Picture, cell: tuple[int, int], tolerance:
     cw, ch = cell
     box = shot.crop((x * cw, y * ch, (x + w) * cw, (y + h) * ch))
     seen = box.resize((w, h), Image.Resampling.BOX)
+    _, by, _, bh = picture.box
     with Image.open(picture.source) as source:
-        expected = source.convert("RGB").resize((w * cw, h * ch), Image.Resampling.BILINEAR)
+        # A picture scrolled partly out of view (a thumbnail at the bottom of the turn detail) shows only
+        # its rows inside the visible region: compare with that band of the file.  Its fitted height
+        # (from its aspect) is then taller than the region; a letterboxed picture's is not.
+        fitted_h = round(w * cw * source.height / max(1, source.width) / ch)
+        clipped = h < fitted_h - 1 and fitted_h <= bh + 1
+        full_h = fitted_h if clipped else h
+        top = min(max(0, y - by), full_h - h) if clipped else 0
+        expected = source.convert("RGB").resize((w * cw, full_h * ch), Image.Resampling.BILINEAR)
+    expected = expected.crop((0, top * ch, w * cw, (top + h) * ch))
     expected = expected.resize((w, h), Image.Resampling.BOX)
     diff = ImageChops.difference(seen, expected).getdata()
     ok = [max(px) <= tolerance for px in diff]
