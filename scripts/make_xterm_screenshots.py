@@ -42,10 +42,10 @@ def make_project(root: Path) -> None:
                        env=env_for(root), check=True, capture_output=True, timeout=600)
 
 
-def save(session: Session, name: str) -> None:
+def save(session: Session, name: str, size: tuple[int, int] = (COLS, ROWS)) -> None:
     assert session.last_shot is not None
     cw, ch = session.last_layout["cell"]
-    session.last_shot.crop((0, 0, COLS * cw, ROWS * ch)).save(OUT / name)
+    session.last_shot.crop((0, 0, size[0] * cw, size[1] * ch)).save(OUT / name)
     print("wrote", OUT / name)
 
 
@@ -85,9 +85,34 @@ def main() -> int:
             save(session, "viewer-1to1-xterm.png")
         finally:
             session.close()
+        sized_shots(tmp, (160, 48), [("main-160x48-xterm-sixel.png", ()),
+                                     ("main-160x48-xterm-sixel-key1-F6.png", ("F6",))])
+        sized_shots(tmp, (80, 24), [("main-80x24-xterm-sixel.png", ()),
+                                    ("main-80x24-xterm-sixel-key1-Escape.png", ("Escape",))])
+        sized_shots(tmp, (160, 48), [("main-160x48-xterm-halfcell.png", ())], "halfcell")
+        sized_shots(tmp, (80, 24), [("main-80x24-xterm-halfcell.png", ())], "halfcell")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def sized_shots(tmp: Path, size: tuple[int, int], shots: list[tuple[str, tuple[str, ...]]],
+                protocol: str = "") -> None:
+    """The main screen at one terminal size (the layout's breakpoints), after each shot's keys."""
+    work = tmp / f"work-{size[0]}x{size[1]}-{protocol or 'sixel'}"
+    work.mkdir()
+    session = Session(tmp, work)
+    extra = ["--image-protocol", protocol] if protocol else []
+    try:
+        session.start_x()
+        session.start_studio("xterm", [*extra, "--demo", "-p", "demo"], geometry=size)
+        for name, keys in shots:
+            if keys:
+                session.key(*keys)
+            session.wait_for(name, shows("MainScreen", "preview", fills=0.9))
+            save(session, name, size)
+    finally:
+        session.close()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ FORBIDDEN = {
     "engine": {"textual", "textual_image", "sqlite3", "banana_studio.tui", "banana_studio.store"},
     "store": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.engine"},
     "fakeserver": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.store"},
-    "services": {"textual", "textual_image", "banana_studio.tui"},
+    "services": {"textual", "textual_image", "google", "banana_studio.tui"},  # only engine/ talks to the SDK
     "tui": {"google", "sqlite3"},
 }
 
