@@ -45,7 +45,10 @@ def env_for(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GEMINI_BASE_URL",
                         "BANANA_STUDIO_IMAGE_PROTOCOL", "TMUX", "SSH_CONNECTION", "TEXTUAL_CELL_WIDTH",
-                        "TEXTUAL_CELL_HEIGHT")}
+                        "TEXTUAL_CELL_HEIGHT", "GOOGLE_GENAI_USE_ENTERPRISE",
+                        # pytest-xdist workers set COLUMNS=80 LINES=24, and Textual believes them over the
+                        # terminal's own size: the real terminal must decide
+                        "COLUMNS", "LINES")}
     env.update({"BANANA_STUDIO_DATA_DIR": str(data / "data"), "BANANA_STUDIO_CONFIG": str(data / "config.toml"),
                 "BANANA_STUDIO_CACHE_DIR": str(data / "cache"), "BANANA_STUDIO_LOG_DIR": str(data / "logs")})
     return env
