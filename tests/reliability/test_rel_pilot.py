@@ -194,7 +194,9 @@ async def test_studio_opens_after_a_crash_and_retries_the_interrupted_turn(demo:
             tree = main.query_one(BranchTree)
             await wait_until(pilot, lambda: tree.node(tid) is not None, what="the tree")
             assert tree.node(tid).status == "interrupted"
-            assert any("nterrupted" in str(n.message) or "nterrupted" in str(n.title) for n in app._notifications)
+            # the notice comes after the tree (the project's costs and batch jobs load in between)
+            await wait_until(pilot, lambda: any("nterrupted" in str(n.message) or "nterrupted" in str(n.title)
+                                                for n in app._notifications), what="the interrupted notice")
             tree.select_turn(tid)
             await wait_until(pilot, lambda: main.selected_id == tid, what="selection")
             await main.action_retry()
