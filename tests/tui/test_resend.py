@@ -79,8 +79,9 @@ async def test_a_streamed_generation_sends_each_image_once(sixel_protocol: None,
         await studio.aclose()
     again = [(where, len(s)) for (where, s), n in Counter(written).items() if n > 1]
     assert not again, f"unchanged pictures written again at the same place: {again}"
-    # preview (drafts + final), the draft thumbnails in the log, the turn's thumbnails in the detail
-    assert len(written) >= 1 + n_drafts + 1
+    # Not vacuous: the final image in the preview and the turn's thumbnail in the detail are always drawn
+    # (a draft superseded before the next paint is rightly never drawn, so drafts are not counted).
+    assert len(written) >= 2, written
 
 
 class _Modal(ModalScreen[None]):
