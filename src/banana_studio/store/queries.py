@@ -1,5 +1,5 @@
 """Read queries over the project index that must stay fast at 100,000+ turns: tree rows, search,
-recent turns and cost sums.
+recent turns.
 
 Every query here is bounded by what it returns, not by the size of the project:
 
@@ -126,14 +126,5 @@ def nodes_for(conn: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[Any, .
     return out
 
 
-def cost_sums(conn: sqlite3.Connection, since: float) -> tuple[float, float]:
-    """(whole project, turns created at or after ``since``), both from the covering
-    ``turns_created_cost`` index: the project total reads the index, never the wide table rows, and
-    ``since`` is a range on it."""
-    total = conn.execute("SELECT coalesce(sum(cost), 0) FROM turns").fetchone()[0]
-    recent = conn.execute("SELECT coalesce(sum(cost), 0) FROM turns WHERE created_at >= ?", (since,)).fetchone()[0]
-    return float(total), float(recent)
-
-
-__all__ = ["NODE_COLUMNS", "NODE_SQL", "QUERY_INDEXES", "RECENT_SQL", "TREE_INDEX_SQL", "cost_sums",
+__all__ = ["NODE_COLUMNS", "NODE_SQL", "QUERY_INDEXES", "RECENT_SQL", "TREE_INDEX_SQL",
            "ensure_indexes", "fts_match", "nodes_for", "search_sql", "starred_search", "tree_skeleton"]
