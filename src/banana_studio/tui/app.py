@@ -311,8 +311,12 @@ class StudioApp(App[None]):
             worker.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker.wait(), 5)
+        self.exit()  # the project closes in on_unmount, after the screens handled their last messages
+
+    async def on_unmount(self) -> None:
+        """Close the project only once every screen has stopped: a handler still finishing a cancelled
+        generation (tree, costs) must not find the store closed under it."""
         await _aclose(self.studio)
-        self.exit()
 
 
 async def _aclose(studio: Any) -> None:
