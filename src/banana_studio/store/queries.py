@@ -110,14 +110,10 @@ def starred_search(conn: sqlite3.Connection, match: str, limit: int) -> list[tup
 def tree_skeleton(conn: sqlite3.Connection) -> tuple[list[int], list[int | None]]:
     """Every turn's ``(id, parent_id)``, ids ascending, from the covering ``turns_parent_id`` index
     (no table row is read).  Two flat lists: a 100k-turn project costs a few MB, not a row object each."""
-    ids: list[int] = []
-    parents: list[int | None] = []
     # No ORDER BY: sorting by id would make SQLite read the table in rowid order instead of the index.
-    rows = sorted(conn.execute("SELECT id, parent_id FROM turns").fetchall())
-    for tid, parent in rows:
-        ids.append(tid)
-        parents.append(parent)
-    return ids, parents
+    rows = conn.execute("SELECT id, parent_id FROM turns").fetchall()
+    rows.sort()
+    return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def nodes_for(conn: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:

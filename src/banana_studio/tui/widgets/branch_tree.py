@@ -37,7 +37,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from banana_studio.domain.target import DEMO_BADGE
-from banana_studio.tui.widgets.tree_layout import Row, TreeLayout, layout
+from banana_studio.tui.widgets.tree_layout import Row, Rows, TreeLayout, layout
 
 NodeLoader = Callable[[list[int]], Awaitable[Sequence[Any]]]
 """Fetch the display rows (``TurnNodeLike``) of the given turn ids (off the event loop)."""
@@ -156,7 +156,7 @@ class BranchTree(ScrollView, can_focus=True):
         """Display rows known so far (all of them after :meth:`refresh_index`; loaded lazily after :meth:`load`)."""
         self._bt_parent: dict[int, int | None] = {}
         self._bt_children: dict[int | None, list[int]] = {}
-        self._bt_rows: list[Row] = []
+        self._bt_rows: Rows = Rows()
         self._bt_loader: NodeLoader | None = None
         self._bt_generation = 0
         self._bt_fetch_due = False
@@ -224,7 +224,7 @@ class BranchTree(ScrollView, can_focus=True):
         else:
             # The screens around the cursor, and the cursor's parent (a send continues from it).  The
             # ancestors' structure is in the skeleton; their display rows load when they scroll in.
-            want = {lay.rows[i].id for i in self._window(row - self._page(), len(lay.rows))}
+            want = {lay.rows.ids[i] for i in self._window(row - self._page(), len(lay.rows))}
             parent = lay.parent.get(lay.rows[row].id)
             if parent is not None:
                 want.add(parent)
@@ -260,7 +260,7 @@ class BranchTree(ScrollView, can_focus=True):
         try:
             top = int(self.scroll_offset.y)
             rows = self._bt_rows
-            missing = [rows[i].id for i in self._window(top, len(rows)) if rows[i].id not in self._bt_nodes]
+            missing = [rows.ids[i] for i in self._window(top, len(rows)) if rows.ids[i] not in self._bt_nodes]
             if not missing or loader is None:
                 return
             fetched = await loader(missing)
@@ -312,7 +312,7 @@ class BranchTree(ScrollView, can_focus=True):
         return path
 
     def visual_order(self) -> list[int]:
-        return [row.id for row in self._bt_rows]
+        return list(self._bt_rows.ids)
 
     def select_turn(self, turn_id: int) -> bool:
         """Move the cursor to ``turn_id``, scroll it into view and mark it selected.  Posts
