@@ -52,7 +52,7 @@ class TurnWrites(Reads, TurnLocks):
 
     def _create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
                      references: list[Reference], user_content: Content, kind: str, target: str = "unknown") -> Turn:
-        user_json, shas = self._content_json(user_content)
+        user_json, shas, _ext = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
         refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
                                 for r in references])
@@ -92,6 +92,7 @@ class TurnWrites(Reads, TurnLocks):
         if status in FINISHED_STATUSES:
             with self._lock:
                 self._release_turn_lock(turn_id)
+                self._forget_digests()
 
     def _recipe(self, row: dict[str, Any], sha: str, kind: str, index: int) -> dict[str, Any]:
         settings = json.loads(row["settings_json"] or "{}")
@@ -184,7 +185,7 @@ class TurnWrites(Reads, TurnLocks):
         if model_content is not None:
             for p in model_content.parts:
                 if p.data is not None:
-                    raw_by_sha[sha256_hex(p.data)] = p.data
+                    raw_by_sha[self._digest(p.data)] = p.data
         written: list[str] = []
         try:
             model_json, shas, draft_rows, final_rows = self._write_answer(turn_id, row, model_content, raw_by_sha,
@@ -218,6 +219,7 @@ class TurnWrites(Reads, TurnLocks):
         if status in FINISHED_STATUSES:
             with self._lock:
                 self._release_turn_lock(turn_id)
+                self._forget_digests()
         return self.get_turn(turn_id)
 
     def _write_answer(self, turn_id: int, row: dict[str, Any], model_content: Content | None,
@@ -225,8 +227,7 @@ class TurnWrites(Reads, TurnLocks):
                       ) -> tuple[str | None, set[str], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Blobs, draft files and final files (recipe embedded) of an answer; ``written`` collects the
         image files placed so far, so a failure half-way can take them back."""
-        model_json, shas = self._content_json(model_content)
-        ext = Content.from_json(json.loads(model_json)) if model_json else None
+        model_json, shas, ext = self._content_json(model_content)
         existing = self._query("SELECT sha256 FROM images WHERE turn_id = ? AND kind = 'draft'", (turn_id,))
         have_drafts = {r[0] for r in existing}
         draft_rows: list[tuple[Any, ...]] = []
@@ -285,6 +286,7 @@ class TurnWrites(Reads, TurnLocks):
                           [(turn_id, sha) for sha in landed])
         with self._lock:
             self._release_turn_lock(turn_id)
+            self._forget_digests()
 
     def star(self, turn_id: int, on: bool = True) -> None:
         with self._tx() as c:
