@@ -43,12 +43,9 @@ class TurnNode:
         return self.target == "local"
 
 
-
-
 def _node(row: tuple[Any, ...]) -> TurnNode:
     return TurnNode(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
                     row[10], row[11], row[12], row[13])
-
 
 
 class Reads(Blobs):
@@ -60,6 +57,36 @@ class Reads(Blobs):
             "SELECT kind, idx, sha256, mime, path, width, height FROM images WHERE turn_id = ? "
             "ORDER BY kind DESC, idx", (turn_id,)
         )
+        return self._turn_of(row, images)
+
+    def _turns(self, ids: Sequence[int]) -> list[Turn]:
+        """The turns ``ids`` in that order, read in batches (two queries per 500 turns, not two per turn)."""
+        rows: dict[int, dict[str, Any]] = {}
+        images: dict[int, list[tuple[Any, ...]]] = {}
+        unique = sorted(set(ids))
+        with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
+            try:
+                for i in range(0, len(unique), 500):
+                    batch = unique[i:i + 500]
+                    marks = ",".join("?" * len(batch))
+                    cur = self._conn.execute(f"SELECT * FROM turns WHERE id IN ({marks})", batch)
+                    names = [d[0] for d in cur.description]
+                    for r in cur.fetchall():
+                        rows[r[0]] = dict(zip(names, r, strict=True))
+                    for im in self._conn.execute(
+                            "SELECT turn_id, kind, idx, sha256, mime, path, width, height FROM images "
+                            f"WHERE turn_id IN ({marks}) ORDER BY turn_id, kind DESC, idx", batch):
+                        images.setdefault(im[0], []).append(im[1:])
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
+        missing = next((i for i in ids if i not in rows), None)
+        if missing is not None:
+            raise ProjectError(f"Turn {missing} does not exist in project {self.name!r}.")
+        return [self._turn_of(rows[i], images.get(i, [])) for i in ids]
+
+    def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]]) -> Turn:
         refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"])
                 for r in json.loads(row["refs_json"] or "[]")]
         return Turn(
@@ -94,7 +121,7 @@ class Reads(Blobs):
             rows = self._query("SELECT id FROM turns WHERE parent_id IS NULL ORDER BY id")
         else:
             rows = self._query("SELECT id FROM turns WHERE parent_id = ? ORDER BY id", (turn_id,))
-        return [self.get_turn(r[0]) for r in rows]
+        return self._turns([r[0] for r in rows])
 
     def siblings(self, turn_id: int) -> list[Turn]:
         row = self._turn_row(turn_id)
@@ -113,7 +140,7 @@ class Reads(Blobs):
         return [r[0] for r in rows]
 
     def path_to(self, turn_id: int) -> list[Turn]:
-        return [self.get_turn(i) for i in self._path_ids(turn_id)]
+        return self._turns(self._path_ids(turn_id))
 
     def replay_contents(self, turn_id: int) -> list[Content]:
         """The history to send when continuing from ``turn_id`` (inflated, signatures byte-exact)."""
