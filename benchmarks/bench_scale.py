@@ -7,13 +7,15 @@ Then, medians of ``--runs`` runs:
 * store queries as the studio calls them — ``recent(50)``, ``search`` with its LIMIT (one word, two
   words, starred, starred with no words), ``costs`` (on every cursor move), ``tree_skeleton`` (what
   the branch tree lays out) and the full ``tree_index`` (CLI ``history``) — each interleaved with the
-  query the store used before (``LEFT JOIN (… GROUP BY turn_id)``, the floor to beat), in the same run;
+  query the store used before (``LEFT JOIN (… GROUP BY turn_id)``; for ``costs`` the sums over every
+  turn that the kept totals replaced), the floor to beat, in the same run;
+* the branch tree's layout of the whole skeleton (``tree_layout.layout``, in the parent);
 * in a fresh child process per run, the whole studio (Pilot, 160x50): from ``App.run_test`` start
   to the main screen showing the tree with its cursor, then browsing (Home, PgDn, End…), and the
   child's peak RSS (VmHWM).
 
-Targets: ``recent(50)`` < 20 ms and ``search`` with LIMIT < 50 ms, flat with size; at 100k the tree
-shown < 1 s and the studio's peak RSS < 300 MB.
+Targets: ``recent(50)`` < 20 ms, ``costs`` < 20 ms and ``search`` with LIMIT < 50 ms, flat with size;
+at 100k the tree shown < 1 s and the studio's peak RSS < 300 MB.
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--runs 5]
 """
@@ -53,18 +55,25 @@ _OLD = {
     "search 'cat' starred (limit 200)": (_OLD_NODE_SQL + " JOIN turns_fts f ON f.rowid = t.id WHERE turns_fts MATCH ?"
                                          " AND t.starred = 1 ORDER BY t.id DESC LIMIT ?", ('"cat"*', 200)),
     "search '' starred (limit 200)": (_OLD_NODE_SQL + " WHERE t.starred = 1 ORDER BY t.id DESC LIMIT ?", (200,)),
-    "costs (project + today)": ("SELECT coalesce(sum(cost), 0), coalesce(sum(CASE WHEN created_at >= ? THEN cost "
-                                "ELSE 0 END), 0) FROM turns", (time.time() - 86400,)),
+    "costs (project + today)": (
+        "SELECT coalesce(sum(CASE WHEN target != 'local' AND created_at >= ? THEN cost ELSE 0 END), 0), "
+        "coalesce(sum(CASE WHEN target != 'local' THEN cost ELSE 0 END), 0), "
+        "coalesce(sum(CASE WHEN target = 'local' AND created_at >= ? THEN cost ELSE 0 END), 0), "
+        "coalesce(sum(CASE WHEN target = 'local' THEN cost ELSE 0 END), 0) FROM turns",
+        (time.time() - 86400, time.time() - 86400)),
     "tree_index (every TurnNode)": (_OLD_NODE_SQL + " ORDER BY t.id", ()),
 }
 TARGETS = {"recent(50)": 20.0, "search 'fox' (limit 200)": 50.0, "search 'watercolour fox' (limit 200)": 50.0,
-           "search 'cat' starred (limit 200)": 50.0, "search '' starred (limit 200)": 50.0}
+           "search 'cat' starred (limit 200)": 50.0, "search '' starred (limit 200)": 50.0,
+           "costs (project + today)": 20.0}
 
 
 def store_rows(root: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
     from banana_studio.store import ProjectStore
+    from banana_studio.tui.widgets.tree_layout import layout
 
     store = ProjectStore.open(root, "bench")
+    skeleton = store.tree_skeleton()
     old = sqlite3.connect(str(store.path / "project.db"))
     new_calls = {
         "recent(50)": lambda: store.recent(50),
@@ -74,6 +83,7 @@ def store_rows(root: Path, runs: int) -> dict[str, tuple[list[float], list[float
         "search '' starred (limit 200)": lambda: store.search("", starred=True),
         "costs (project + today)": lambda: store.costs(),
         "tree_skeleton (ids + parents)": store.tree_skeleton,
+        "tree layout (every line, no Textual)": lambda: layout(*skeleton),
         "tree_index (every TurnNode)": store.tree_index,
     }
     out: dict[str, tuple[list[float], list[float]]] = {}
