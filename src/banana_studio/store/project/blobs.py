@@ -10,9 +10,7 @@ from typing import Any
 
 from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.store import files
-from banana_studio.store.files import (
-    blob_rel,
-)
+from banana_studio.store.files import blob_rel
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.connection import StoreConnection
 

@@ -8,9 +8,7 @@ from pathlib import Path
 
 from banana_studio.domain.content import sha256_hex
 from banana_studio.store import queries
-from banana_studio.store.files import (
-    read_image_file,
-)
+from banana_studio.store.files import read_image_file
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.connection import BUSY_TIMEOUT_MS, DB_NAME, _check_header
 from banana_studio.store.project.reads import TurnNode, _node

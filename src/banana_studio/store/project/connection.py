@@ -70,7 +70,6 @@ class StoreConnection:
         self.spending_roots: list[Path] = [path.parent]
         """Folders whose projects make up "today" (the opener adds the configured projects root)."""
         self._lock = threading.RLock()
-        self._turn_locks: dict[int, int] = {}
         self._closed = False
 
     # -- opening ------------------------------------------------------------------------------
@@ -202,9 +201,11 @@ class StoreConnection:
             if self._closed:
                 return
             self._closed = True
-            for tid in list(self._turn_locks):
-                self._release_turn_lock(tid)
+            self._before_close()
             self._conn.close()
+
+    def _before_close(self) -> None:
+        """Layers above release what they hold here (the locks layer: its turn locks)."""
 
     def __enter__(self) -> Self:
         return self

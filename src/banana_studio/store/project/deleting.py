@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from banana_studio.store import deletion
-from banana_studio.store.files import (
-    blob_rel,
-    fault_point,
-)
+from banana_studio.store.files import blob_rel, fault_point
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.locks import LIVE_STATUSES, TurnLocks
 

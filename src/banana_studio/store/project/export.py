@@ -13,10 +13,7 @@ from typing import Any
 from banana_studio import __version__
 from banana_studio.domain.catalogue import round_money
 from banana_studio.domain.content import Content
-from banana_studio.store.files import (
-    atomic_write,
-    temp_name,
-)
+from banana_studio.store.files import atomic_write, temp_name
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.reads import Reads
 

@@ -7,10 +7,9 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from banana_studio.store.files import (
-    pid_alive,
-)
+from banana_studio.store.files import pid_alive
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.connection import StoreConnection
 
@@ -28,6 +27,16 @@ FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
 
 class TurnLocks(StoreConnection):
     """Process locks: the blob garbage-collection guard and one owner lock (flock) per live turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn_locks: dict[int, int] = {}
+        """Turn id -> the open, flock-held lock file of a turn this store is generating."""
+
+    def _before_close(self) -> None:
+        for tid in list(self._turn_locks):
+            self._release_turn_lock(tid)
+        super()._before_close()
 
     @contextlib.contextmanager
     def _gc_guard(self, exclusive: bool = False) -> Iterator[None]:

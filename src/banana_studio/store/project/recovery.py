@@ -6,9 +6,7 @@ import contextlib
 import os
 import time
 
-from banana_studio.store.files import (
-    sweep_temp_files,
-)
+from banana_studio.store.files import sweep_temp_files
 from banana_studio.store.project.deleting import Deleting
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 from banana_studio.domain.content import sha256_hex
 from banana_studio.domain.turn import Reference
 from banana_studio.store import references
-from banana_studio.store.files import (
-    ext_for,
-)
+from banana_studio.store.files import ext_for
 from banana_studio.store.names import ProjectError
 from banana_studio.store.project.blobs import Blobs
 

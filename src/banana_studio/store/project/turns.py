@@ -15,11 +15,7 @@ from banana_studio.domain.content import Content, sha256_hex
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
-from banana_studio.store.files import (
-    blob_rel,
-    ext_for,
-    temp_name,
-)
+from banana_studio.store.files import blob_rel, ext_for, temp_name
 from banana_studio.store.names import ProjectError, slugify
 from banana_studio.store.project.locks import FINISHED_STATUSES, LIVE_STATUSES, TurnLocks
 from banana_studio.store.project.reads import Reads
