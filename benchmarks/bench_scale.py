@@ -10,9 +10,10 @@ Then, medians of ``--runs`` runs:
   query the store used before (``LEFT JOIN (… GROUP BY turn_id)``; for ``costs`` the sums over every
   turn that the kept totals replaced), the floor to beat, in the same run;
 * the branch tree's layout of the whole skeleton (``tree_layout.layout``, in the parent);
-* in a fresh child process per run, the whole studio (Pilot, 160x50): from ``App.run_test`` start
-  to the main screen showing the tree with its cursor, then browsing (Home, PgDn, End…), and the
-  child's peak RSS (VmHWM).
+* in a fresh child process per session, the whole studio (Pilot, 160x50), sessions interleaved round
+  by round with an empty project (the floor): from ``App.run_test`` start to the tree holding every
+  turn with its cursor ("ready") and to Pilot's next pause after that ("shown": drawn and settled,
+  the selected turn shown too), then browsing (Home, PgDn, End…), and the child's peak RSS (VmHWM).
 
 Targets: ``recent(50)`` < 20 ms, ``costs`` < 20 ms and ``search`` with LIMIT < 50 ms, flat with size;
 at 100k the tree shown < 1 s and the studio's peak RSS < 300 MB.
@@ -121,7 +122,7 @@ async def _child_main(root: Path, runs: int) -> dict[str, Any]:
     from banana_studio.tui.widgets.branch_tree import BranchTree
 
     config = load_config()
-    out: dict[str, Any] = {"rss_start_mb": peak_rss_mb(), "shown": [], "browse": []}
+    out: dict[str, Any] = {"rss_start_mb": peak_rss_mb(), "shown": [], "ready": [], "browse": []}
     for _ in range(runs):
         studio = Studio.open(config, project="bench", project_dir=root, demo=True)
         n = len(studio.store.tree_skeleton()[0])
@@ -139,8 +140,9 @@ async def _child_main(root: Path, runs: int) -> dict[str, Any]:
                 if time.perf_counter() - t0 > 60:
                     raise RuntimeError("the studio did not show the project tree within 60 s")
                 await pilot.pause(0.005)
+            out["ready"].append((time.perf_counter() - t0) * 1000)  # the tree is there, with its cursor
             await pilot.pause()
-            out["shown"].append((time.perf_counter() - t0) * 1000)
+            out["shown"].append((time.perf_counter() - t0) * 1000)  # ... and the app has drawn and settled
             started = getattr(main, "started", None)
             if started is not None:  # the rest of the initial load (costs, prompt history) settles first
                 await asyncio.wait_for(started.wait(), 60)
@@ -204,11 +206,12 @@ def main() -> int:
             queries[n] = store_rows(roots[n], args.runs)
         # Whole-studio sessions interleaved round by round (empty, 1k, 10k, 100k, empty, ...), so each
         # size is paired with the empty project's session of the same round (machine load drifts).
-        merged = {n: {"shown": [], "browse": [], "peak_rss_mb": [], "loaded_rows": 0} for n in roots}
+        merged = {n: {"shown": [], "ready": [], "browse": [], "peak_rss_mb": [], "loaded_rows": 0} for n in roots}
         for _ in range(args.runs):
             for n, root in roots.items():
                 one = run_child(root, 1, root.parent)
                 merged[n]["shown"] += one["shown"]
+                merged[n]["ready"] += one["ready"]
                 merged[n]["browse"] += one["browse"]
                 merged[n]["peak_rss_mb"].append(one["peak_rss_mb"])
                 merged[n]["loaded_rows"] = one.get("loaded_rows", 0)
@@ -238,16 +241,18 @@ def main() -> int:
     print(f"Store queries, medians of {args.runs} interleaved runs (now vs the previous query, same run):")
     print(table([*heads, "target"], rows))
     print()
-    srows: list[tuple[Any, ...]] = [("empty project (floor)", med(empty["shown"]), spread(empty["shown"]), "-",
-                                     med(empty["browse"]), 0, empty["peak_rss_mb"])]
+    srows: list[tuple[Any, ...]] = [("empty project (floor)", med(empty["ready"]), med(empty["shown"]),
+                                     spread(empty["shown"]), "-", med(empty["browse"]), 0, empty["peak_rss_mb"])]
     for n in sizes:
         s = studio[n]
-        srows.append((f"{n // 1000}k turns", med(s["shown"]), spread(s["shown"]), med(s["paired"]),
+        srows.append((f"{n // 1000}k turns", med(s["ready"]), med(s["shown"]), spread(s["shown"]), med(s["paired"]),
                       med(s["browse"]), s["loaded_rows"], s["peak_rss_mb"]))
     print(f"Whole studio (Pilot 160x50, a fresh child process per session, rounds interleaved with the empty "
           f"project, medians of {args.runs}):")
-    print(table(["project", "tree shown ms", "min–max", "vs empty (paired) ms", "browse 8 keys ms", "rows loaded",
-                 "peak RSS MB"], srows))
+    print(table(["project", "tree ready ms", "tree shown ms", "min–max", "shown vs empty (paired) ms",
+                 "browse 8 keys ms", "rows loaded", "peak RSS MB"], srows))
+    print("ready: the tree has every turn and its cursor; shown: after that, Pilot's pause (the app drew and settled,")
+    print("which includes showing the selected turn: image, detail, request size).")
     big = studio[sizes[-1]]
     shown_ok = med(big["shown"]) < 1000
     print(f"100k: tree shown < 1000 ms: {'ok' if shown_ok else 'OVER'} (the empty project's own start-up: "
