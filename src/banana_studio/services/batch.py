@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.config import redact
-from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.content import Content, user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Turn
-from banana_studio.engine import actual_cost, map_error, request_size, validate_request
 from banana_studio.engine import batch as api
+from banana_studio.engine import map_error, request_size, validate_request
 from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.engine.vertex import target_problems
@@ -53,7 +52,8 @@ from banana_studio.services.batch_records import (
 from banana_studio.services.batch_results import Results as _Results
 from banana_studio.services.batch_results import index_lines as _index_lines
 from banana_studio.services.budget import request_estimate
-from banana_studio.services.studio import _content_for_failure, _grounding_json
+from banana_studio.services.completion import batch_cost, complete_turn
+from banana_studio.services.turn_request import prepare_request
 from banana_studio.store import ProjectError, ProjectStore
 from banana_studio.store.files import atomic_write
 
@@ -89,18 +89,8 @@ class TransientPollError(Exception):
         self.code = code
 
 __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
-           "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "load_records", "parse_prompts",
-           "pending_batch_cost"]
-
-
-def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int | list[str],
-               discount: float) -> float:
-    """Tokens at the batch discount; Google Search queries at the full price.  Google's batch docs and
-    pricing page give the 50 % discount for tokens and say nothing of grounding, so search is not
-    assumed to be discounted."""
-    tokens = actual_cost(settings, usage, 0)
-    search = actual_cost(settings, usage, search_queries) - tokens
-    return round(tokens * discount + search, 6)
+           "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "batch_cost", "load_records",
+           "parse_prompts", "pending_batch_cost"]
 
 
 def expected_result_bytes(settings: list[GenerationSettings]) -> int:
@@ -163,7 +153,7 @@ class BatchLane:
         return round(sum(request_estimate(p.settings, 1, len(p.references), batch=True) for p in prompts), 6)
 
     async def _client(self) -> Any:
-        target = await self.studio._ready_target()
+        target = await self.studio.ready_target()
         return await target.aclient()
 
     async def submit(self, prompts: list[BatchPrompt], *, display_name: str = "") -> BatchRecord:
@@ -184,14 +174,10 @@ class BatchLane:
         problems: list[str] = []
         for p in prompts:
             try:
-                refs = [await asyncio.to_thread(self.store.add_reference, r) for r in p.references]
-                history = (await asyncio.to_thread(self.store.replay_contents, p.parent_id)
-                           if p.parent_id is not None else [])
-                images = [(await asyncio.to_thread(self.store.reference_bytes, r), r.mime_type) for r in refs]
+                refs, history, user = await prepare_request(self.store, p.prompt, p.references, p.parent_id)
             except ProjectError as exc:
                 problems.append(f"{p.key}: {exc}")
                 continue
-            user = user_content(p.prompt, images)
             for msg in await asyncio.to_thread(validate_request, history, user, p.settings):
                 problems.append(f"{p.key}: {msg}")
             for msg in target_problems(p.settings, vertex=False):  # batch jobs run on the Gemini API
@@ -403,44 +389,24 @@ class BatchLane:
             await asyncio.to_thread(self.save, record)  # the id is durable before any further work
         assert item.turn_id is not None
         secrets = self.studio.target.secrets()
-        discount = get_model(settings.model).prices.batch_discount
-        kwargs: dict[str, Any] = {}
         if resp is None:
             msg = _job_error_text(error) if error is not None else "The batch job returned no result for this prompt."
-            status, content, usage, grounding, err_kind = "failed", None, None, None, "batch"
-            err_text = redact(msg, secrets)
+            events: list[Any] = [Failed(EngineError("batch", msg))]
         else:
             asm = TurnAssembler(secrets)
             try:  # parsed by the streaming path's converter (keeps finishMessage); images verified
                 events = await asyncio.to_thread(lambda: asm.feed_checked(api.parse_response(resp)) + asm.finish())
             except Exception as exc:  # a result the SDK cannot read: a failed turn, not a crash
                 events = [Failed(map_error(exc, model=settings.model, secrets=secrets))]
-            usage = next((e for e in events if isinstance(e, Usage)), None)
-            grounding = next((e for e in events if isinstance(e, Grounding)), None)
-            last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
-            if isinstance(last, (Finished, Failed)) and last.rejected:  # kept outside images/, said where
-                await self.studio.keep_rejected(item.turn_id, last)
-            if isinstance(last, Finished):
-                ok = last.ok
-                content = last.content if ok else _content_for_failure(last.content)
-                kwargs = {"finish_reason": last.finish_reason, "finish_message": last.finish_message,
-                          "model_version": last.model_version, "response_id": last.response_id}
-                err = last.error
-            else:
-                assert isinstance(last, Failed)
-                ok, content, err = False, _content_for_failure(last.partial), last.error
-            status = "done" if ok else "failed"
-            err_text = redact(err.message, secrets) if (err and not ok) else ""
-            err_kind = err.kind if (err and not ok) else ""
-        cost = 0.0
-        if usage is not None:
-            cost = batch_cost(settings, usage, grounding.queries if grounding else 0, discount)
-        saved = await asyncio.to_thread(
-            store.complete_turn, item.turn_id, model_content=content, status=status,
-            usage=asdict(usage) if usage is not None else {},
-            grounding=_grounding_json(grounding), cost=cost, error=err_text, error_kind=err_kind, **kwargs)
-        item.status = status
-        item.error = err_text
+        usage = next((e for e in events if isinstance(e, Usage)), None)
+        grounding = next((e for e in events if isinstance(e, Grounding)), None)
+        last = events[-1] if events else None
+        if not isinstance(last, (Finished, Failed)):
+            last = Failed(EngineError("no_image", "Empty batch result."))
+        saved, outcome = await complete_turn(store, item.turn_id, last, settings, usage, grounding,
+                                             secrets=secrets, batch=True)
+        item.status = outcome.status
+        item.error = outcome.error
         await asyncio.to_thread(self.save, record)
         return saved
 
