@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from banana_studio.domain.batch_job import DONE_STATES
 from banana_studio.domain.content import Content
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.engine.request import build_request
 
-DONE_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
-               "JOB_STATE_PARTIALLY_SUCCEEDED")
 DOWNLOAD_CHUNK = 64 * 1024
 
 

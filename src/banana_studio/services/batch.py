@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from dataclasses import asdict
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.config import redact
+from banana_studio.domain.batch_job import LOST, BatchItem, BatchRecord
 from banana_studio.domain.content import Content, user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
@@ -39,23 +39,21 @@ from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.engine.vertex import target_problems
 from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
-from banana_studio.services.batch_records import (
-    BATCH_DIR,
-    LOST,
-    BatchItem,
-    BatchProgress,
-    BatchRecord,
-    ProgressCallback,
-    load_records,
-    pending_batch_cost,
-)
+from banana_studio.services.batch_progress import BatchProgress, ProgressCallback
 from banana_studio.services.batch_results import Results as _Results
 from banana_studio.services.batch_results import index_lines as _index_lines
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.completion import batch_cost, complete_turn
 from banana_studio.services.turn_request import prepare_request
 from banana_studio.store import ProjectError, ProjectStore
-from banana_studio.store.files import atomic_write
+from banana_studio.store.batch_jobs import (
+    BATCH_DIR,
+    find_record,
+    load_records,
+    pending_batch_cost,
+    results_path,
+    save_record,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from banana_studio.services.studio import Studio
@@ -119,16 +117,10 @@ class BatchLane:
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self.store: ProjectStore = studio.store
-        self.dir = self.store.path / BATCH_DIR
 
-    # records
-    def _record_path(self, record: BatchRecord) -> Path:
-        return self.dir / f"{record.job_id}.json"
-
+    # records (kept by the store: banana_studio.store.batch_jobs)
     def save(self, record: BatchRecord) -> None:
-        record.updated_at = time.time()
-        data = json.dumps(record.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
-        atomic_write(self._record_path(record), data, tmp_dir=self.store.path / ".tmp")
+        save_record(self.store.path, record)
 
     def records(self) -> list[BatchRecord]:
         """Every job of the project, oldest first (unreadable records are skipped)."""
@@ -138,15 +130,10 @@ class BatchLane:
         return [r for r in self.records() if not r.finished]
 
     def get(self, name: str) -> BatchRecord:
-        want = name.rsplit("/", 1)[-1]
-        for r in self.records():
-            if r.job_id == want:
-                return r
-        raise BatchError(f"No batch job {name!r} in project {self.store.name!r}.")
-
-    def pending_cost(self) -> float:
-        """Estimated cost of submitted jobs not imported yet (for the budget guard)."""
-        return pending_batch_cost(self.store.path)
+        found = find_record(self.store.path, name)
+        if found is None:
+            raise BatchError(f"No batch job {name!r} in project {self.store.name!r}.")
+        return found
 
     # submit
     def estimate(self, prompts: list[BatchPrompt]) -> float:
@@ -284,7 +271,7 @@ class BatchLane:
     # import
     def results_path(self, record: BatchRecord) -> Path:
         """Where a file-mode job's results are streamed to (kept for a resumed import)."""
-        return self.dir / f"{record.job_id}.results.jsonl"
+        return results_path(self.store.path, record)
 
     async def _download(self, client: Any, record: BatchRecord, file_name: str) -> tuple[Path, bool]:
         """Stream the results file to disk; (path, complete).  A failed download leaves the part file:

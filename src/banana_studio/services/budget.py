@@ -198,7 +198,7 @@ def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
                             root=config.projects_root(), project_dir=store.path, project_name=store.name,
                             estimate=estimate, roots=store.spending_roots)
-    from banana_studio.services.batch import pending_batch_cost
+    from banana_studio.store.batch_jobs import pending_batch_cost
 
     return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
                         project_budget=config.project_budget, root=config.projects_root(),
