@@ -20,7 +20,7 @@ from typing import Any
 from banana_studio.domain.batch_job import DONE_STATES
 from banana_studio.domain.content import Content
 from banana_studio.domain.settings import GenerationSettings
-from banana_studio.engine.request import build_request
+from banana_studio.engine.request import build_request, rest_request
 
 DOWNLOAD_CHUNK = 64 * 1024
 
@@ -108,15 +108,11 @@ def inline_requests(requests: list[tuple[str, list[Content], GenerationSettings]
     return out
 
 
-def jsonl_lines(client: Any, requests: list[tuple[str, list[Content], GenerationSettings]]) -> Iterator[bytes]:
-    """One JSONL line per request, ``{"key", "request"}``, in the wire form the SDK itself would send
-    for the same inline request (so file and inline jobs carry byte-identical requests)."""
-    from google.genai import _common, batches
-
-    for item in inline_requests(requests):
-        wire = batches._InlinedRequest_to_mldev(client._api_client, item)
-        body = _common.encode_unserializable_types(_common.convert_to_dict(wire.get("request") or {}))
-        key = (item.metadata or {}).get("key", "")
+def jsonl_lines(requests: list[tuple[str, list[Content], GenerationSettings]]) -> Iterator[bytes]:
+    """One JSONL line per request, ``{"key", "request"}``: the REST body of the same request an inline
+    job carries (contents and config from the engine's one field table, :func:`rest_request`)."""
+    for key, contents, settings in requests:
+        body = rest_request(contents[:-1], contents[-1], settings)
         yield (json.dumps({"key": key, "request": body}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -127,7 +123,7 @@ async def create_job(client: Any, model: str, requests: list[tuple[str, list[Con
     if mode == "inline":
         src: Any = await asyncio.to_thread(inline_requests, requests)
     else:
-        data = await asyncio.to_thread(lambda: b"".join(jsonl_lines(client, requests)))
+        data = await asyncio.to_thread(lambda: b"".join(jsonl_lines(requests)))
         uploaded = await client.aio.files.upload(
             file=io.BytesIO(data), config={"mime_type": "jsonl", "display_name": display_name[:120]})
         input_file = str(uploaded.name)
