@@ -27,6 +27,7 @@ from banana_studio.services.batch import (
     load_records,
     parse_prompts,
 )
+from banana_studio.services.batch_results import index_lines
 from banana_studio.store import ProjectStore
 
 KEY = "test-key-batch-0123456789"
@@ -464,7 +465,7 @@ def test_duplicate_result_lines_are_imported_once(env: Path) -> None:
                                                {"key": "b", "error": {"code": 500, "message": "boom"}}]) + "\n"
     path = env / "results.jsonl"
     path.write_text(data, encoding="utf-8")
-    out = batch_mod._index_lines(path)
+    out = index_lines(path)
     a, b = out.get("a"), out.get("b")
     assert a is not None and b is not None
     assert a[0]["candidates"][0]["content"]["parts"][0]["text"] == "first"

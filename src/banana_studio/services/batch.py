@@ -4,7 +4,7 @@ Life of a job::
 
     prompts.txt / prompts.jsonl ──parse_prompts──▶ [BatchPrompt]
         ──BatchLane.submit──▶ Batch API job (inline requests, or an uploaded JSONL file when large)
-        ──record written to <project>/batches/<job-id>.json right after creation──
+        ──record written to <project>/batches/<job-id>.json right after creation (store/batch_jobs.py)──
         ──BatchLane.wait / poll (state, progress)──▶ SUCCEEDED
         ──BatchLane.import_results──▶ one turn per request (kind "batch", cost at the batch price)
 
@@ -23,28 +23,25 @@ import asyncio
 import contextlib
 import random
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.config import redact
 from banana_studio.domain.batch_job import LOST, BatchItem, BatchRecord
-from banana_studio.domain.content import Content, user_content
+from banana_studio.domain.content import user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Turn
 from banana_studio.engine import batch as api
-from banana_studio.engine import map_error, request_size, validate_request
+from banana_studio.engine import map_error
 from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
-from banana_studio.engine.vertex import target_problems
 from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
-from banana_studio.services.batch_progress import BatchProgress, ProgressCallback
-from banana_studio.services.batch_results import Results as _Results
-from banana_studio.services.batch_results import index_lines as _index_lines
+from banana_studio.services.batch_progress import BatchProgress, ProgressCallback, emit_progress, progress_of
+from banana_studio.services.batch_requests import batch_requests
+from banana_studio.services.batch_results import Results, index_lines, job_failure_text, request_error_text
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.completion import batch_cost, complete_turn
-from banana_studio.services.turn_request import prepare_request
 from banana_studio.store import ProjectError, ProjectStore
 from banana_studio.store.batch_jobs import (
     BATCH_DIR,
@@ -155,27 +152,7 @@ class BatchLane:
         model = prompts[0].settings.model
         if any(p.settings.model != model for p in prompts):
             raise BatchError("A batch job uses one model; these prompts name several.")
-        items: list[BatchItem] = []
-        requests: list[tuple[str, list[Content], GenerationSettings]] = []
-        total = 0
-        problems: list[str] = []
-        for p in prompts:
-            try:
-                refs, history, user = await prepare_request(self.store, p.prompt, p.references, p.parent_id)
-            except ProjectError as exc:
-                problems.append(f"{p.key}: {exc}")
-                continue
-            for msg in await asyncio.to_thread(validate_request, history, user, p.settings):
-                problems.append(f"{p.key}: {msg}")
-            for msg in target_problems(p.settings, vertex=False):  # batch jobs run on the Gemini API
-                problems.append(f"{p.key}: {msg}")
-            total += request_size(history, user, p.settings)
-            items.append(BatchItem(key=p.key, prompt=p.prompt, settings=p.settings.to_json(),
-                                   references=[asdict(r) for r in refs], parent_id=p.parent_id))
-            requests.append((p.key, [*history, user], p.settings))
-        if problems:
-            shown = problems[:10] + ([f"... and {len(problems) - 10} more"] if len(problems) > 10 else [])
-            raise BatchError("Nothing was submitted; fix these prompts first:\n" + "\n".join(shown))
+        items, requests, total = await batch_requests(self.store, prompts)
         mode, why = choose_mode(total, expected_result_bytes([p.settings for p in prompts]), len(prompts))
         display = display_name or f"banana-studio {self.store.name} {time.strftime('%Y-%m-%d %H:%M')}"
         client = await self._client()
@@ -224,7 +201,7 @@ class BatchLane:
             raise BatchError(f"Could not check the status of {record.name}: {err.message}", 1) from None
         record.state = view.state
         if view.state in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
-            record.error = redact(_job_failure_text(view), secrets)
+            record.error = redact(job_failure_text(view), secrets)
         await asyncio.to_thread(self.save, record)
         return record, view
 
@@ -254,12 +231,12 @@ class BatchLane:
                 what = f"Google answered {exc.code}" if exc.code else "Google could not be reached"
                 note = (f"still waiting; {what} at {when} to a status check"
                         + (f", checking again in {delay:.0f} s" if delay >= 1 else ""))
-                await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
-                                                    phase="waiting", note=note))
+                await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                            phase="waiting", note=note))
                 await asyncio.sleep(delay)
                 continue
             misses = 0
-            await _emit(progress, _progress_of(record, view, start, total))
+            await emit_progress(progress, progress_of(record, view, start, total))
             if record.done:
                 break
             await asyncio.sleep(max(0.0, interval))
@@ -303,10 +280,10 @@ class BatchLane:
         record.error = redact(f"The results download did not finish ({last})", secrets)
         return part, False
 
-    async def _results(self, client: Any, view: JobView, record: BatchRecord) -> tuple[_Results, bool]:
+    async def _results(self, client: Any, view: JobView, record: BatchRecord) -> tuple[Results, bool]:
         """key → result, and whether every result was received."""
         if view.inlined is not None:
-            out = _Results()
+            out = Results()
             for i, r in enumerate(view.inlined):
                 fallback = record.items[i].key if i < len(record.items) else f"#{i}"
                 key = str((r.get("metadata") or {}).get("key") or fallback)
@@ -314,9 +291,9 @@ class BatchLane:
             return out, True
         if view.result_file:
             path, complete = await self._download(client, record, view.result_file)
-            index = await asyncio.to_thread(_index_lines, path)
+            index = await asyncio.to_thread(index_lines, path)
             return index, complete
-        return _Results(), True
+        return Results(), True
 
     async def import_results(self, record: BatchRecord, view: JobView | None = None, *,
                              progress: ProgressCallback | None = None, started: float | None = None) -> list[Turn]:
@@ -343,12 +320,12 @@ class BatchLane:
             resp, error = found or (None, None)
             turn = await self._import_item(record, item, resp, error)
             touched.append(turn)
-            await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
-                                                imported=n, phase="importing"))
+            await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                        imported=n, phase="importing"))
         record.imported = all(i.status in ("done", "failed") for i in record.items)
         await asyncio.to_thread(self.save, record)
-        await _emit(progress, BatchProgress(record, record.state, time.time() - start, total, imported=total - missing,
-                                            phase="done"))
+        await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                    imported=total - missing, phase="done"))
         if missing:
             raise BatchError(f"{record.error or 'The results download did not finish'}. Imported what arrived; "
                              f"{missing} result(s) still to fetch: run `banana-studio batch --resume` again.", 1)
@@ -377,7 +354,8 @@ class BatchLane:
         assert item.turn_id is not None
         secrets = self.studio.target.secrets()
         if resp is None:
-            msg = _job_error_text(error) if error is not None else "The batch job returned no result for this prompt."
+            msg = (request_error_text(error) if error is not None
+                   else "The batch job returned no result for this prompt.")
             events: list[Any] = [Failed(EngineError("batch", msg))]
         else:
             asm = TurnAssembler(secrets)
@@ -409,37 +387,3 @@ class BatchLane:
         with contextlib.suppress(TransientPollError):
             record, _ = await self.poll(record)
         return record
-
-
-def _progress_of(record: BatchRecord, view: JobView | None, start: float, total: int) -> BatchProgress:
-    """One consistent progress reading: state and counts from the same answer."""
-    v = view or JobView(record.name, record.state)
-    return BatchProgress(record, v.state if view else record.state, time.time() - start, total, v.succeeded,
-                         v.failed, v.pending, phase="done" if record.done else "waiting")
-
-
-def _job_failure_text(view: JobView) -> str:
-    state = view.state.removeprefix("JOB_STATE_").lower()
-    if view.error_message or view.error_code is not None:
-        code = f" (code {view.error_code})" if view.error_code is not None else ""
-        return f"The job {state}{code}: {view.error_message or 'no reason given'}"
-    if view.state == "JOB_STATE_EXPIRED":
-        return "The job expired: Google did not finish it within 48 hours; nothing was billed for unfinished requests."
-    return f"The job ended {state}."
-
-
-def _job_error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        code, message = error.get("code"), error.get("message")
-    else:
-        code, message = getattr(error, "code", None), getattr(error, "message", None)
-    message = message or "unknown error"
-    return f"The batch request failed ({code}): {message}" if code else f"The batch request failed: {message}"
-
-
-async def _emit(cb: ProgressCallback | None, progress: BatchProgress) -> None:
-    if cb is None:
-        return
-    result = cb(progress)
-    if asyncio.iscoroutine(result):
-        await result

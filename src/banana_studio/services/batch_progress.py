@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from banana_studio.domain.batch_job import BatchRecord
+from banana_studio.engine.batch import JobView
 
 
 @dataclass(slots=True)
@@ -66,3 +69,18 @@ class BatchProgress:
 
 
 ProgressCallback = Callable[[BatchProgress], Awaitable[None] | None]
+
+
+def progress_of(record: BatchRecord, view: JobView | None, start: float, total: int) -> BatchProgress:
+    """One consistent progress reading: state and counts from the same answer."""
+    v = view or JobView(record.name, record.state)
+    return BatchProgress(record, v.state if view else record.state, time.time() - start, total, v.succeeded,
+                         v.failed, v.pending, phase="done" if record.done else "waiting")
+
+
+async def emit_progress(cb: ProgressCallback | None, progress: BatchProgress) -> None:
+    if cb is None:
+        return
+    result = cb(progress)
+    if asyncio.iscoroutine(result):
+        await result
