@@ -132,9 +132,16 @@ async def create_job(client: Any, model: str, requests: list[tuple[str, list[Con
     return str(job.name), state_name(job.state), input_file
 
 
+def _transport(client: Any) -> Any:
+    """The SDK's HTTP layer (key, base URL, retries, error mapping).  Two calls have no public form and
+    use it, here only: one raw GET of a job (the SDK's converter drops the job's ``error``, and state,
+    stats and results must come from one answer) and a results download in small chunks."""
+    return client.aio._api_client
+
+
 async def get_job(client: Any, name: str) -> JobView:
     """One GET of the raw job resource (raises the SDK's API / transport errors)."""
-    resp = await client.aio._api_client.async_request("get", name, {})
+    resp = await _transport(client).async_request("get", name, {})
     body = json.loads(resp.body or "{}")
     view = job_view(body if isinstance(body, dict) else {})
     view.name = view.name or name
@@ -151,8 +158,8 @@ async def download_results(client: Any, file_name: str, dest: Path) -> None:
     with open(dest, "wb") as fh:
         # files.download streams too, but in 1 MiB pieces: a dropped connection would lose the last
         # whole lines that arrived.  Same request, smaller pieces.
-        await client.aio._api_client.async_download_file(f"files/{name}:download?alt=media", destination=fh,
-                                                         chunk_size=DOWNLOAD_CHUNK)
+        await _transport(client).async_download_file(f"files/{name}:download?alt=media", destination=fh,
+                                                     chunk_size=DOWNLOAD_CHUNK)
         fh.flush()
 
 
