@@ -270,7 +270,7 @@ def config_values(settings: GenerationSettings) -> dict[str, Any]:
 def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
     from google.genai import types
 
-    return types.GenerateContentConfig.model_validate(config_values(settings))
+    return types.GenerateContentConfig(**config_values(settings))
 
 
 def rest_config(settings: GenerationSettings) -> dict[str, Any]:
