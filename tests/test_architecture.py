@@ -163,6 +163,20 @@ def test_no_import_circle_in_services() -> None:
     assert circles == []
 
 
+def test_one_way_a_turn_is_completed() -> None:
+    """Outside the store, only services/completion.py writes a turn's end (``store.complete_turn``):
+    both lanes (interactive, Batch API import) complete turns through it."""
+    allowed = SERVICES / "completion.py"
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        if path == allowed or path.is_relative_to(PKG / "store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "complete_turn":
+                bad.append(f"{path.relative_to(PKG)}:{node.lineno}")
+    assert bad == []
+
+
 def test_services_modules_stay_small() -> None:
     big = [f"{p.relative_to(PKG)}: {n} lines" for p in sorted(SERVICES.rglob("*.py"))
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > SERVICES_MAX_LINES]
