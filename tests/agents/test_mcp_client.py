@@ -74,8 +74,14 @@ async def test_tools_generate_edit_fork_list_recipe_image(tmp_path: Path) -> Non
         assert {"generate", "edit", "fork", "reroll", "list_turns", "get_recipe", "get_image",
                 "list_projects"} <= tools
 
+        said: list[str] = []
+
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            said.append(message or "")
+
         gen = await session.call_tool("generate", {"prompt": "a banana on the moon",
-                                                   "settings": {"aspect_ratio": "16:9", "image_size": "1K"}})
+                                                   "settings": {"aspect_ratio": "16:9", "image_size": "1K"}},
+                                      progress_callback=progress)
         assert not gen.is_error, _text(gen)
         first = _data(gen)
         assert first["ok"] and first["status"] == "done" and first["parent_id"] is None
@@ -83,6 +89,8 @@ async def test_tools_generate_edit_fork_list_recipe_image(tmp_path: Path) -> Non
         assert first["demo"] is True and first["cost"] > 0 and first["estimated_cost"] > 0
         assert first["costs"]["demo_project"] >= first["cost"] and first["costs"]["project"] == 0  # demo: no money
         assert first["settings"]["aspect_ratio"] == "16:9"
+        assert said[0].startswith(f"Turn #{first['id']} started") and "final image 1 received" in said
+        assert any(m.startswith("thinking: ") for m in said), said
         image_path = Path(first["images"][0]["path"])
         assert image_path.is_file()
 

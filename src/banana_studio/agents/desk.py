@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from banana_studio.agents.images import FittedImage, clamp_size, fit_image
 from banana_studio.agents.views import money, node_json, turn_json, turn_uri
 from banana_studio.config import Config, normalize_model_id
-from banana_studio.domain.events import DraftImage, Failed, FinalImage, Finished, Retrying, TurnSaved, TurnStarted
+from banana_studio.domain.events import (
+    DraftImage,
+    Failed,
+    FinalImage,
+    Finished,
+    Retrying,
+    ThoughtText,
+    TurnSaved,
+    TurnStarted,
+)
 from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings, validate_settings
 from banana_studio.store import ProjectError
@@ -269,6 +278,10 @@ class AgentDesk:
             if isinstance(ev, TurnStarted):
                 started = True
                 await _say(progress, f"Turn #{ev.turn.id} started ({studio.target_label}, est. ${estimate:.3f})")
+            elif isinstance(ev, ThoughtText):
+                first = ev.text.strip().splitlines()[0][:120] if ev.text.strip() else ""
+                if first:  # a long think keeps the client's request alive (progress resets its timeout)
+                    await _say(progress, f"thinking: {first}")
             elif isinstance(ev, DraftImage):
                 await _say(progress, f"draft {ev.index + 1} received")
             elif isinstance(ev, FinalImage):
