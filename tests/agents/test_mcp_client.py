@@ -145,6 +145,9 @@ async def test_resources_projects_and_turns(tmp_path: Path) -> None:
         assert turn["prompt"] == "a lighthouse" and turn["source"] == "mcp"
         with pytest.raises(Exception, match="does not exist"):
             await session.read_resource("banana://projects/agentwork/turns/999")
+        spaced = _data(await session.call_tool("generate", {"prompt": "a quay", "project": "my café"}))
+        assert spaced["uri"] == "banana://projects/my%20caf%C3%A9/turns/1"
+        assert json.loads((await session.read_resource(spaced["uri"])).contents[0].text)["project"] == "my café"
 
 
 async def test_refusals_and_failures_are_tool_errors(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.agents.images import FittedImage, clamp_size, fit_image
-from banana_studio.agents.views import money, node_json, turn_json, turn_uri
+from banana_studio.agents.views import money, node_json, project_uri, turn_json, turn_uri
 from banana_studio.config import Config, normalize_model_id
 from banana_studio.domain.events import (
     DraftImage,
@@ -119,7 +119,7 @@ class AgentDesk:
         from banana_studio.store import list_projects
 
         infos = await asyncio.to_thread(list_projects, self.root)
-        return [{"name": i.name, "uri": f"banana://projects/{i.name}", "turns": i.n_turns,
+        return [{"name": i.name, "uri": project_uri(i.name), "turns": i.n_turns,
                  "updated_at": when(i.updated_at), "cost": round(i.cost, 6), "demo_cost": round(i.demo_cost, 6),
                  **({"error": i.error} if i.error else {})} for i in infos]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from banana_studio.config import redact
 from banana_studio.domain.safetext import display_text
@@ -37,8 +38,13 @@ def when(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else ""
 
 
+def project_uri(project: str) -> str:
+    """The project's resource URI (the name percent-encoded: spaces, non-ASCII, ``%``)."""
+    return f"{SCHEME}://projects/{quote(project, safe='')}"
+
+
 def turn_uri(project: str, turn_id: int) -> str:
-    return f"{SCHEME}://projects/{project}/turns/{turn_id}"
+    return f"{project_uri(project)}/turns/{turn_id}"
 
 
 def node_json(node: Any) -> dict[str, Any]:
