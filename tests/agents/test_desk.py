@@ -86,3 +86,27 @@ async def test_a_cancelled_agent_request_leaves_a_cancelled_turn(tmp_path: Path)
         assert [t["status"] for t in listing["turns"]] == ["cancelled"]
     finally:
         await desk.aclose()
+
+
+def test_projects_recent_still_lists_a_project_from_before_sources(tmp_path: Path) -> None:
+    """A schema-4 project (not opened since the upgrade: read-only peeks do not migrate) keeps its
+    place in `projects --recent`; its turns count as made by people."""
+    import sqlite3
+
+    from banana_studio.domain.content import user_content
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.store import ProjectStore, recent_turns
+
+    with ProjectStore.open(tmp_path, "old") as store:
+        store.create_turn(None, "an old turn", GenerationSettings(), [], user_content("an old turn"))
+        db = store.path / "project.db"
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE turns DROP COLUMN source")
+    conn.execute("ALTER TABLE turns DROP COLUMN source_client")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    rows = recent_turns(tmp_path, 5)
+    assert [(info.name, node.prompt, node.source) for info, node in rows] == [("old", "an old turn", "")]
+    with ProjectStore.open(tmp_path, "old") as store:  # opening migrates it
+        assert store.get_turn(1).source == "" and store.tree_index()[0].source == ""
