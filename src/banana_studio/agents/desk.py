@@ -10,6 +10,7 @@ out and always ends done / failed / cancelled, and every answer reports its cost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,38 +275,39 @@ class AgentDesk:
         started = False
         error = ""
         warnings = list(notes)
-        async for ev in studio.generate(req):
-            if isinstance(ev, TurnStarted):
-                started = True
-                await _say(progress, f"Turn #{ev.turn.id} started ({studio.target_label}, est. ${estimate:.3f})")
-            elif isinstance(ev, ThoughtText):
-                first = ev.text.strip().splitlines()[0][:120] if ev.text.strip() else ""
-                if first:  # a long think keeps the client's request alive (progress resets its timeout)
-                    await _say(progress, f"thinking: {first}")
-            elif isinstance(ev, DraftImage):
-                await _say(progress, f"draft {ev.index + 1} received")
-            elif isinstance(ev, FinalImage):
-                await _say(progress, f"final image {ev.index + 1} received")
-            elif isinstance(ev, Retrying):
-                await _say(progress, f"retrying in {ev.delay:.1f} s (attempt {ev.attempt}/{ev.max_attempts}): "
-                                     f"{ev.reason}")
-            elif isinstance(ev, Finished):
-                warnings += list(ev.warnings)
-                if not ev.ok:
-                    error = ev.error.message if ev.error else "The model returned no image."
-            elif isinstance(ev, Failed):
-                if not started:  # refused before anything was recorded or sent
-                    raise AgentError(f"Not sent: {ev.error.message}")
-                error = ev.error.message
-            elif isinstance(ev, TurnSaved):
-                saved = ev.turn
+        async with contextlib.aclosing(studio.generate(req)) as events:  # closed on a refusal too
+            async for ev in events:
+                if isinstance(ev, TurnStarted):
+                    started = True
+                    await _say(progress, f"Turn #{ev.turn.id} started ({studio.target_label}, est. ${estimate:.3f})")
+                elif isinstance(ev, ThoughtText):
+                    first = ev.text.strip().splitlines()[0][:120] if ev.text.strip() else ""
+                    if first:  # a long think keeps the client's request alive (progress resets its timeout)
+                        await _say(progress, f"thinking: {first}")
+                elif isinstance(ev, DraftImage):
+                    await _say(progress, f"draft {ev.index + 1} received")
+                elif isinstance(ev, FinalImage):
+                    await _say(progress, f"final image {ev.index + 1} received")
+                elif isinstance(ev, Retrying):
+                    await _say(progress, f"retrying in {ev.delay:.1f} s (attempt {ev.attempt}/{ev.max_attempts}): "
+                                         f"{ev.reason}")
+                elif isinstance(ev, Finished):
+                    warnings += list(ev.warnings)
+                    if not ev.ok:
+                        error = ev.error.message if ev.error else "The model returned no image."
+                elif isinstance(ev, Failed):
+                    if not started:  # refused before anything was recorded or sent
+                        raise AgentError(f"Not sent: {ev.error.message}")
+                    error = ev.error.message
+                elif isinstance(ev, TurnSaved):
+                    saved = ev.turn
         if saved is None:
             raise AgentError(error or "The generation ended without a turn.")
         costs = await asyncio.to_thread(studio.costs, saved.id)
         kids = await asyncio.to_thread(studio.store.children, saved.id)
         out = turn_json(saved, studio.store.name, studio.store.path, children=[k.id for k in kids], costs=costs)
         out.update({"ok": saved.status == "done" and not error, "estimated_cost": round(estimate, 6),
-                    "warnings": warnings, "target": studio.target_label, "uri": turn_uri(studio.store.name, saved.id)})
+                    "warnings": warnings, "sent_to": studio.target_label, "uri": turn_uri(studio.store.name, saved.id)})
         if error and not out.get("error"):
             out["error"] = error
         return out

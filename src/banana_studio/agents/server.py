@@ -56,7 +56,8 @@ class Settings(BaseModel):
 ProjectArg = Annotated[str | None, Field(description="project name (default: the server's project)")]
 TurnArg = Annotated[int, Field(description="turn id in the project")]
 PromptArg = Annotated[str, Field(description="what to make or change")]
-RefsArg = Annotated[list[str] | None, Field(description="reference image files on this machine (up to 14)")]
+RefsArg = Annotated[list[str] | None, Field(description="reference image files on this machine, absolute paths "
+                                                           "(up to 14; PNG, JPEG, WebP, GIF, HEIC)")]
 PreviewArg = Annotated[int, Field(ge=0, le=2048, description="also return the image inline, at most this many "
                                                              "pixels on its long side (0 = no inline image)")]
 
