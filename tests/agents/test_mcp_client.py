@@ -94,8 +94,11 @@ async def test_tools_generate_edit_fork_list_recipe_image(tmp_path: Path) -> Non
         image_path = Path(first["images"][0]["path"])
         assert image_path.is_file()
 
-        edit = _data(await session.call_tool("edit", {"turn_id": first["id"], "prompt": "make the sky pink",
-                                                      "preview_size": 64}))
+        edited = await session.call_tool("edit", {"turn_id": first["id"], "prompt": "make the sky pink",
+                                                  "preview_size": 64})
+        edit = _data(edited)
+        preview = [c for c in edited.content if c.type == "image"]
+        assert len(preview) == 1 and max(Image.open(io.BytesIO(base64.b64decode(preview[0].data))).size) == 64
         assert edit["parent_id"] == first["id"] and edit["kind"] == "edit" and edit["ok"]
         assert edit["settings"]["aspect_ratio"] == "16:9"  # the parent's settings carry on
         fork = _data(await session.call_tool("fork", {"turn_id": edit["id"], "prompt": "make the sky green"}))
