@@ -7,6 +7,7 @@ messages and polls, never on sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -17,7 +18,6 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import Implementation
 
-from banana_studio.agents.desk import AgentDesk, Ask
 from banana_studio.config import load_config
 from banana_studio.services import Studio
 from banana_studio.tui.app import make_app
@@ -92,25 +92,48 @@ async def test_turns_from_the_mcp_server_appear_in_the_open_studio(tmp_path: Pat
             await studio.aclose()
 
 
-async def test_turns_written_by_the_service_in_another_connection_are_counted_by_source(until: Any) -> None:
+AGENT_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from banana_studio.agents.desk import AgentDesk, Ask
+from banana_studio.config import load_config
+
+async def main():
+    desk = AgentDesk(load_config(), project="twice", project_dir=Path(sys.argv[1]), demo=True)
+    try:
+        for prompt in ("agent one", "agent two"):
+            assert (await desk.generate(Ask(prompt=prompt, client="bot 1")))["ok"]
+    finally:
+        await desk.aclose()
+
+asyncio.run(main())
+"""
+
+
+async def _run(*args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.PIPE)
+    _out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode(errors="replace")
+
+
+async def test_turns_from_other_processes_are_counted_by_source(until: Any) -> None:
+    """Two turns by the agent service and one by `gen` in another shell, all landing between two
+    polls: one notice names both sources."""
     studio = Studio.open(load_config(), project="twice", demo=True)
     changes: list[ProjectChanged] = []
     app = make_app(studio)
-    desk = AgentDesk(load_config(), project="twice", demo=True, demo_latency=0)
-    other = Studio.open(load_config(), project="twice", demo=True, demo_latency=0)  # a person elsewhere (`gen`)
+    root = str(studio.store.path.parent)
     try:
         async with app.run_test(size=SIZE, message_hook=lambda m: _keep(changes, m)) as pilot:
             main = app.screen
             assert isinstance(main, MainScreen)
             await until(lambda: main.started.is_set(), "the project to load")
             await until(lambda: main.project_watch.polls > 0, "the watch's baseline")
-            main.project_watch.stop()  # from here each poll is run by the test: both writes land in one
-            await desk.generate(Ask(prompt="agent one", client="bot 1"))
-            await desk.generate(Ask(prompt="agent two", client="bot 1"))
-            from banana_studio.services import GenerateRequest
-
-            async for _ev in other.generate(GenerateRequest(prompt="a person in another shell")):
-                pass
+            main.project_watch.stop()  # from here the test runs each poll: all three writes land in one
+            await _run(sys.executable, "-c", AGENT_SCRIPT, root)
+            await _run(sys.executable, "-m", "banana_studio", "gen", "--demo", "--project-dir", root,
+                       "--project", "twice", "-q", "a person in another shell")
             change = await main.project_watch.check()
             assert change is not None and len(change.new_ids) == 3
             assert change.by_source == {"mcp": 2, "another process": 1}
@@ -122,7 +145,5 @@ async def test_turns_written_by_the_service_in_another_connection_are_counted_by
             await until(lambda: change.notice in [n.message for n in app._notifications], "the notice")
             await pilot.pause()
     finally:
-        await desk.aclose()
-        await other.aclose()
         with contextlib.suppress(Exception):
             await studio.aclose()

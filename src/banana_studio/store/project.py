@@ -930,6 +930,15 @@ class ProjectStore:
             except sqlite3.DatabaseError as exc:
                 raise self._db_error(exc) from exc
 
+    def turns_after(self, turn_id: int, *, other_processes: bool = False) -> tuple[list[TurnNode], int]:
+        """The light rows of turns newer than ``turn_id`` (ids only grow: AUTOINCREMENT), oldest first,
+        and the newest id.  ``other_processes``: leave out the turns this process created."""
+        mine = " AND t.owner_pid != ?" if other_processes else ""
+        params: tuple[Any, ...] = (int(turn_id), os.getpid()) if other_processes else (int(turn_id),)
+        rows = self._query(queries.NODE_SQL + " WHERE t.id > ?" + mine + " ORDER BY t.id", params)
+        latest = self._query("SELECT coalesce(max(id), 0) FROM turns")[0][0]
+        return [_node(r) for r in rows], int(latest)
+
     def tree_skeleton(self) -> tuple[list[int], list[int | None]]:
         """Every turn's id and parent id (ids ascending): what the branch tree lays out; the display
         rows of the turns on screen come from :meth:`nodes_for`."""

@@ -4,8 +4,9 @@ another shell, a second studio) without a restart.
 Cheap polling, off the event loop: every :data:`INTERVAL` seconds a worker thread reads SQLite's
 ``PRAGMA data_version`` on the studio's own connection (one integer; it changes only when ANOTHER
 connection committed, never for this studio's own writes).  Only when it changed does it read the
-tree skeleton, diff it with the ids seen last time and post :class:`ProjectChanged` to the screen,
-which reloads the tree keeping the selection and says "2 new turns from mcp".
+turns above the newest id seen (ids only grow) and post :class:`ProjectChanged` to the screen, which
+reloads the tree keeping the selection and says "2 new turns from mcp".  Both reads are bounded by
+what changed, not by the size of the project (benchmarks/bench_watch.py).
 
 A poll is never started while the previous one still runs (a busy disk just makes polls rarer), and
 a closed or unreadable project quietly stops the watch until the studio changes.
@@ -27,8 +28,6 @@ from banana_studio.domain.words import plural
 
 INTERVAL = 1.0
 """Seconds between two polls (a PRAGMA on an open connection: microseconds)."""
-MAX_SOURCES = 50
-"""New turns whose source is read for the notice (beyond that they are counted, not named)."""
 OTHER = "another process"
 """How a new turn a person made elsewhere (``gen``, a second studio) is named."""
 
@@ -40,7 +39,7 @@ class ProjectChanged(Message):
     bubble = False  # for the screen that watches, not the app
 
     new_ids: list[int] = field(default_factory=list)
-    """Turns that were not there at the previous poll (and that this studio is not making)."""
+    """Turns other processes added since the previous poll."""
     by_source: dict[str, int] = field(default_factory=dict)
     """How many of them each source made: {"mcp": 2, "another process": 1}."""
 
@@ -54,7 +53,8 @@ class ProjectChanged(Message):
 class _Seen:
     store: Any
     version: int
-    ids: set[int]
+    last_id: int
+    """The newest turn id seen (ids only grow, so what is new is what lies above it)."""
 
 
 class ProjectWatch:
@@ -66,7 +66,7 @@ class ProjectWatch:
         self.studio = studio
         """Read at every poll: the screen may switch projects (then the watch starts over)."""
         self.known = known
-        """Ids the screen already shows (its own new turns are not announced as someone else's)."""
+        """Ids never to announce (the turns this process creates are left out anyway: their owner pid)."""
         self.interval = interval
         self.polls = 0
         """Polls completed (tests wait on it, never on time)."""
@@ -112,16 +112,19 @@ class ProjectWatch:
         seen = self._seen
         if seen is not None and seen.store is store and seen.version == version:
             return None
-        ids, _parents = store.tree_skeleton()
-        now = set(ids)
-        self._seen = _Seen(store, version, now)
-        if seen is None or seen.store is not store:
-            return None  # the baseline of a newly watched project
-        new = sorted(now - seen.ids - mine)
+        if seen is None or seen.store is not store:  # the baseline of a newly watched project
+            _nodes, latest = store.turns_after(2**62)
+            self._seen = _Seen(store, version, latest)
+            return None
+        # Bounded by what is new, not by the project: the rows above the last id seen, made elsewhere.
+        nodes, latest = store.turns_after(seen.last_id, other_processes=True)
+        self._seen = _Seen(store, version, max(latest, seen.last_id))
         counts: Counter[str] = Counter()
-        for node in store.nodes_for(new[-MAX_SOURCES:]):
+        new_ids: list[int] = []
+        for node in nodes:
+            if node.id in mine:
+                continue
+            new_ids.append(node.id)
             source = display_text(getattr(node, "source", "") or "", one_line=True)[:40]
             counts[source or OTHER] += 1
-        if len(new) > MAX_SOURCES:
-            counts[OTHER if not counts else counts.most_common(1)[0][0]] += len(new) - MAX_SOURCES
-        return ProjectChanged(new_ids=new, by_source=dict(counts))
+        return ProjectChanged(new_ids=new_ids, by_source=dict(counts))

@@ -1143,7 +1143,7 @@ class MainScreen(MainLayout, Screen[None]):
     def _watch_project(self) -> None:
         from banana_studio.tui.project_watch import ProjectWatch
 
-        self.project_watch = ProjectWatch(self, lambda: self.studio, known=lambda: self._turn_nodes)
+        self.project_watch = ProjectWatch(self, lambda: self.studio)
         self.project_watch.start()
 
     async def on_project_changed(self, message: Any) -> None:
