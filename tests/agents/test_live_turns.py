@@ -67,7 +67,7 @@ async def test_turns_from_the_mcp_server_appear_in_the_open_studio(tmp_path: Pat
                       "--project", "shared"])
             with open(os.devnull, "w") as errlog:
                 async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(
-                        read, write, client_info=Implementation(name="claude-code", version="2.1")) as session:
+                        read, write, client_info=Implementation(name="claude-code\x1b[2J", version="2.1")) as session:
                     await session.initialize()
                     made = await session.call_tool("generate", {"prompt": "a blue kite over the sea"})
                     assert not made.is_error, made.content[0].text
@@ -86,7 +86,8 @@ async def test_turns_from_the_mcp_server_appear_in_the_open_studio(tmp_path: Pat
             await until(lambda: main._shown_turn is not None and main._shown_turn.id == new_ids[0],
                         "the agent's turn to load")
             text = " ".join(str(w.render()) for w in detail.query("Static"))
-            assert "an agent over MCP" in text and "claude-code 2.1" in text
+            assert "an agent over MCP" in text and "claude-code\\x1b[2J 2.1" in text  # its name, made inert
+            assert "\x1b" not in text
     finally:
         with contextlib.suppress(Exception):
             await studio.aclose()
