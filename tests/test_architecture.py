@@ -21,6 +21,8 @@ FORBIDDEN = {
     # only engine/ talks to the SDK; only store/ opens the project databases
     "services": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui"},
     "tui": {"google", "sqlite3"},
+    # The MCP server goes through services/ (validation, budgets, costs), never around it to the engine.
+    "agents": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui", "banana_studio.engine"},
 }
 
 

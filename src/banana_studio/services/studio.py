@@ -254,7 +254,7 @@ class Studio:
             return
         try:
             turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
-                                                 req.kind, self.target_kind.value)
+                                                 req.kind, self.target_kind.value, req.source, req.source_client)
         except ProjectError as exc:
             yield Failed(EngineError("storage", f"Could not record the turn: {exc}"))
             return

@@ -28,6 +28,10 @@ class GenerateRequest:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     kind: str = "generate"
     """generate | reroll | edit | batch | variation | from_image."""
+    source: str = ""
+    """Who asks: "" = a person (studio, command line), "mcp" = an agent (recorded with the turn)."""
+    source_client: str = ""
+    """With an agent source: the client's announced name and version."""
 
 
 async def prepare_request(store: ProjectStore, prompt: str, references: Sequence[Path | Reference],
