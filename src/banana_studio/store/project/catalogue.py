@@ -90,7 +90,10 @@ def recent_turns(root: Path, limit: int = 20) -> list[tuple[ProjectInfo, TurnNod
         try:
             conn = _ro_connect(info.path / DB_NAME)
             try:
-                for r in conn.execute(queries.RECENT_SQL, (limit,)):
+                sql = queries.RECENT_SQL
+                if "source" not in {c[1] for c in conn.execute("PRAGMA table_info(turns)")}:
+                    sql = sql.replace(", t.source", ", ''")  # not opened since schema 5: made by people
+                for r in conn.execute(sql, (limit,)):
                     rows.append((info, _node(r)))
             finally:
                 conn.close()

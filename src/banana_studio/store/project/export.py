@@ -78,6 +78,7 @@ class Export(Reads):
                 "error": t.error,
                 "model_version": t.model_version,
                 "target": t.target,
+                **({"source": t.source, "source_client": t.source_client} if t.source else {}),
                 "demo": t.is_demo,
                 "response_id": t.response_id,
                 "starred": t.starred,

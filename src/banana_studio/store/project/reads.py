@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ class TurnNode:
     image_size: str = ""
     target: str = "unknown"
     model_version: str = ""
+    source: str = ""
+    """"" = a person made it, "mcp" = an agent (see :attr:`Turn.source`)."""
 
     @property
     def is_demo(self) -> bool:
@@ -45,7 +48,7 @@ class TurnNode:
 
 def _node(row: tuple[Any, ...]) -> TurnNode:
     return TurnNode(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
-                    row[10], row[11], row[12], row[13])
+                    row[10], row[11], row[12], row[13], (row[14] or "") if len(row) > 14 else "")
 
 
 class Reads(Blobs):
@@ -112,6 +115,8 @@ class Reads(Blobs):
             model_version=row["model_version"],
             response_id=row["response_id"],
             target=row.get("target") or "unknown",
+            source=row.get("source") or "",
+            source_client=row.get("source_client") or "",
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -154,6 +159,27 @@ class Reads(Blobs):
 
     def tree_index(self) -> list[TurnNode]:
         return [_node(r) for r in self._query(queries.TREE_INDEX_SQL)]
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this store's connection: it changes when ANOTHER
+        connection (another process: an MCP server, ``gen``, a second studio) commits to the index,
+        never for this store's own writes.  A cheap poll for "someone else changed the project"."""
+        with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
+            try:
+                return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
+
+    def turns_after(self, turn_id: int, *, other_processes: bool = False) -> tuple[list[TurnNode], int]:
+        """The light rows of turns newer than ``turn_id`` (ids only grow: AUTOINCREMENT), oldest first,
+        and the newest id.  ``other_processes``: leave out the turns this process created."""
+        mine = " AND t.owner_pid != ?" if other_processes else ""
+        params: tuple[Any, ...] = (int(turn_id), os.getpid()) if other_processes else (int(turn_id),)
+        rows = self._query(queries.NODE_SQL + " WHERE t.id > ?" + mine + " ORDER BY t.id", params)
+        latest = self._query("SELECT coalesce(max(id), 0) FROM turns")[0][0]
+        return [_node(r) for r in rows], int(latest)
 
     def tree_skeleton(self) -> tuple[list[int], list[int | None]]:
         """Every turn's id and parent id (ids ascending): what the branch tree lays out; the display

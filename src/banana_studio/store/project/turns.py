@@ -39,15 +39,17 @@ class TurnWrites(Reads, TurnLocks):
 
     def create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
                     references: list[Reference], user_content: Content, kind: str = "generate",
-                    target: str = "unknown") -> Turn:
+                    target: str = "unknown", source: str = "", source_client: str = "") -> Turn:
         """Record a new turn as ``pending`` (committed) before the request is sent.  ``target``: where
-        it is sent (a :class:`~banana_studio.domain.target.Target` value)."""
+        it is sent (a :class:`~banana_studio.domain.target.Target` value); ``source``: who asked
+        ("" = a person, "mcp" = an agent, ``source_client`` its announced name)."""
         with self._gc_guard():
             return self._create_turn(parent_id, prompt, settings, references, user_content, kind,
-                                     Target.parse(target).value)
+                                     Target.parse(target).value, source, source_client)
 
     def _create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
-                     references: list[Reference], user_content: Content, kind: str, target: str = "unknown") -> Turn:
+                     references: list[Reference], user_content: Content, kind: str, target: str = "unknown",
+                     source: str = "", source_client: str = "") -> Turn:
         user_json, shas, _ext = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
         refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
@@ -58,10 +60,10 @@ class TurnWrites(Reads, TurnLocks):
                 raise ProjectError(f"Turn {parent_id} does not exist in project {self.name!r}.")
             cur = c.execute(
                 "INSERT INTO turns (parent_id, prompt, kind, status, settings_json, refs_json, user_json, "
-                "created_at, updated_at, owner_pid, heartbeat, model, image_size, target) "
-                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, owner_pid, heartbeat, model, image_size, target, source, source_client) "
+                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (parent_id, prompt, kind, json.dumps(settings.to_json()), refs_json, user_json, now, now,
-                 os.getpid(), now, settings.model, settings.image_size, target),
+                 os.getpid(), now, settings.model, settings.image_size, target, source, source_client),
             )
             tid = int(cur.lastrowid or 0)
             c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
@@ -107,6 +109,8 @@ class TurnWrites(Reads, TurnLocks):
             "image_sha256": sha,
             "target": row.get("target") or "unknown",
             "model_version": row.get("model_version") or "",
+            **({"source": row["source"], "source_client": row.get("source_client") or ""}
+               if row.get("source") else {}),
             "kind": kind,
             "index": index,
             "created_at": datetime.fromtimestamp(row["created_at"]).astimezone().isoformat(timespec="seconds"),
