@@ -163,10 +163,10 @@ async def test_gallery_badge_and_status_line_today_across_projects(demo_studio: 
         assert isinstance(main, MainScreen)
         await h.send_prompt(pilot, main, "a demo owl")
         status = main.query_one(StatusLine)
-        assert status.today_cost == 0.134 and status.project_cost == 0.0 and status.demo_cost > 0
+        assert status.money.today_cost == 0.134 and status.money.project_cost == 0.0 and status.money.demo_cost > 0
         demo_studio.config.daily_budget = 100.0
         budget = await asyncio.to_thread(demo_studio.check_budget, demo_studio.config.defaults)
-        assert budget.spent_today == status.today_cost
+        assert budget.spent_today == status.money.today_cost
         await pilot.press("ctrl+g")
         await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="the gallery")
         gallery = app.screen

@@ -24,13 +24,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from banana_studio.config import redact
+from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.commands import StudioCommands
 from banana_studio.tui.gc_tuning import tune_for_interactive
+from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
 from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.session import SessionTotals
 from banana_studio.tui.terminal_guard import install as _install_terminal_guard
 from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
 
@@ -61,9 +64,9 @@ class StudioApp(App[None]):
         self.user_keymap: dict[str, str] = dict(self.config.keymap or {})
         self._opener = studio_opener
         self._main: MainScreen | None = None
-        self.session_cost = 0.0
-        """USD spent by this app run (all projects)."""
-        self.session_tokens = 0
+        self.session = SessionTotals()
+        """What this app run spent (all projects)."""
+        self._batch_watchers: dict[int, BatchWatcher] = {}
         self._size_checked = False
 
     @property
@@ -179,6 +182,20 @@ class StudioApp(App[None]):
             self.notify(redact(str(exc)), title=f"Cannot open project {project!r}", severity="error")
             return None
 
+    # -- batch jobs -------------------------------------------------------------------------------
+
+    def batch_watcher_for(self, studio: Any) -> BatchWatcher:
+        """The watcher of ``studio``'s batch jobs (one per opened studio, for the whole session)."""
+        watcher = self._batch_watchers.get(id(studio))
+        if watcher is None or watcher.studio is not studio:
+            watcher = self._batch_watchers[id(studio)] = BatchWatcher(self, studio)
+        return watcher
+
+    def on_batch_imported(self, message: BatchImported) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen) and screen.studio is message.studio:
+                screen.post_message(BatchImported(message.studio))
+
     # -- terminal size --------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
@@ -231,7 +248,7 @@ class StudioApp(App[None]):
 
     def _busy(self) -> bool:
         main = self._main
-        if main is not None and main._generating:
+        if main is not None and main.generating:
             self.notify("A generation is running — wait for it or cancel it (Esc) first.", severity="warning")
             return True
         return False
@@ -306,7 +323,7 @@ class StudioApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; a running generation is cancelled first so its turn is recorded as cancelled."""
         main = self._main
-        if main is not None and main.gen_worker is not None and main._generating:
+        if main is not None and main.gen_worker is not None and main.generating:
             worker = main.gen_worker
             worker.cancel()
             with contextlib.suppress(Exception):

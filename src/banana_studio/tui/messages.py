@@ -29,7 +29,8 @@ class GenerationEnded(Message):
 
 
 @dataclass
-class StudioReady(Message):
-    """A (new) studio/project was opened and the main screen should reload everything."""
+class BatchImported(Message, bubble=False):
+    """A batch job's results were imported as turns of ``studio``'s project (posted to the app by its
+    batch watcher; the main screen of that project reloads its tree)."""
 
-    project: str
+    studio: Any
