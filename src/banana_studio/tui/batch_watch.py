@@ -77,23 +77,3 @@ class BatchWatcher:
         """Watch every unfinished job of the project; returns how many."""
         records = await asyncio.to_thread(self.lane.unfinished)
         return sum(1 for r in records if self.watch(r))
-
-
-def watcher_for(app: Any, studio: Any) -> BatchWatcher:
-    watchers: dict[int, BatchWatcher] = app.__dict__.setdefault("_banana_batch_watchers", {})
-    w = watchers.get(id(studio))
-    if w is None or w.studio is not studio:
-        w = watchers[id(studio)] = BatchWatcher(app, studio)
-    return w
-
-
-def resume_batches(main: Any) -> None:
-    """Main-screen start-up hook: keep polling the project's unfinished batch jobs in the background."""
-
-    async def go() -> None:
-        n = await watcher_for(main.app, main.studio).resume()
-        if n:
-            main.notify(f"Waiting for {n} batch job{'s' if n > 1 else ''} in the background; results are "
-                        "imported when ready (F8 shows progress).", title="Batch jobs")
-
-    main.run_worker(go(), group="batch-resume", exclusive=True, exit_on_error=False)

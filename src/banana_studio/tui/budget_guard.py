@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.dom import DOMNode
 
-    from banana_studio.services import Studio
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.services import GenerateRequest, Studio
 
 
-async def budget_allows(app: App[Any], studio: Studio, settings: Any, n: int = 1, n_refs: int = 0, *,
+async def budget_allows(app: App[Any], studio: Studio, settings: GenerationSettings, n: int = 1, n_refs: int = 0, *,
                         batch: bool = False, estimate: float | None = None) -> bool:
     """True if the request is within budget or the user confirms it anyway.  Call from a worker.
 
@@ -33,7 +34,7 @@ async def budget_allows(app: App[Any], studio: Studio, settings: Any, n: int = 1
     return bool(answer)
 
 
-def guarded(node: DOMNode, studio: Studio, request: Any, go: Callable[[], Any], n: int = 1) -> None:
+def guarded(node: DOMNode, studio: Studio, request: GenerateRequest, go: Callable[[], Any], n: int = 1) -> None:
     """Run ``go()`` now, or after confirming a request over the configured budget (in a worker of
     ``node``)."""
     if studio.config.daily_budget is None and studio.config.project_budget is None:

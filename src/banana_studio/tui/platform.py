@@ -11,7 +11,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 
 def system_opener() -> str | None:
@@ -41,7 +44,7 @@ class Edited:
     severity: str = "warning"
 
 
-def edit_text(app: Any, text: str) -> Edited:
+def edit_text(app: App[Any], text: str) -> Edited:
     """Let the user edit ``text`` in $VISUAL / $EDITOR; the app is suspended meanwhile."""
     from textual.app import SuspendNotSupported
 

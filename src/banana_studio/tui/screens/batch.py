@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
@@ -31,11 +30,13 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.tui import actions
 from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.budget_guard import budget_allows
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 
 if TYPE_CHECKING:
+    from banana_studio.domain.settings import GenerationSettings
     from banana_studio.services import Studio
     from banana_studio.tui.app import StudioApp
 
@@ -54,14 +55,9 @@ def _when(ts: float) -> str:
 class BatchScreen(Screen[bool]):
     """Dismisses with True when turns were imported (the caller reloads its tree)."""
 
-    BINDINGS = [
-        Binding("escape,q", "close", "Back", id="batch-close"),
-        Binding("n", "new", "New batch from file", id="batch-new"),
-        Binding("c", "cancel_job", "Cancel job", id="batch-cancel"),
-        Binding("r", "refresh", "Refresh", id="batch-refresh"),
-    ]
+    BINDINGS = actions.bindings("batch")
 
-    def __init__(self, studio: Studio, settings: Any = None) -> None:
+    def __init__(self, studio: Studio, settings: GenerationSettings | None = None) -> None:
         super().__init__()
         self.studio = studio
         self.lane = BatchLane(studio)
@@ -87,13 +83,13 @@ class BatchScreen(Screen[bool]):
         tail = ("not available on Vertex AI: batch jobs need the Gemini API" if self.vertex
                 else "half price, results usually within hours")
         yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · {tail}"),
-                     id="batch-title")
+                     id="batch-title", classes="screen-title")
         table: DataTable[Any] = DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield ProgressBar(id="batch-progress", show_eta=False)
         yield RichLog(id="batch-log", wrap=True, markup=False)
         yield Static("n: submit a prompts file (.txt one per line, .jsonl) · c: cancel · r: refresh · Esc: back",
-                     id="batch-hint")
+                     id="batch-hint", classes="screen-hint")
         yield Footer()
 
     def on_mount(self) -> None:

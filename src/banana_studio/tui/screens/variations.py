@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.events import Click
 from textual.reactive import reactive
@@ -32,10 +31,12 @@ from banana_studio.domain.events import (
     TurnStarted,
 )
 from banana_studio.services.variations import DEFAULT_VARIATIONS, VariationSet, generate_variations
+from banana_studio.tui import actions
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.footer import StudioFooter
 
 if TYPE_CHECKING:
+    from banana_studio.domain.events import StudioEvent
     from banana_studio.domain.turn import Turn
     from banana_studio.services import GenerateRequest, Studio
 
@@ -84,14 +85,7 @@ class VariationCell(Vertical, can_focus=True):
 class VariationsScreen(Screen[VariationsResult]):
     """Runs the variations as soon as it is shown.  Dismisses with a :class:`VariationsResult`."""
 
-    BINDINGS = [
-        Binding("enter", "pick", "Pick", id="variations-pick"),
-        Binding("escape", "close", "Cancel / back", id="variations-close"),
-        Binding("left,h", "move(-1, 0)", "←", show=False),
-        Binding("right,l", "move(1, 0)", "→", show=False),
-        Binding("up,k", "move(0, -1)", "↑", show=False),
-        Binding("down,j", "move(0, 1)", "↓", show=False),
-    ]
+    BINDINGS = actions.bindings("variations")
 
     def __init__(self, studio: Studio, request: GenerateRequest, n: int = DEFAULT_VARIATIONS) -> None:
         super().__init__()
@@ -109,12 +103,12 @@ class VariationsScreen(Screen[VariationsResult]):
         parent = f"from #{self.request.parent_id}" if self.request.parent_id is not None else "new thread"
         yield Static(Text.assemble((f"Variations ×{self.n}", "bold"), f"  {parent} · {s.aspect_ratio} "
                                    f"{s.image_size} · est. ${est:.3f}  ", (prompt, "italic")),
-                     id="variations-title")
+                     id="variations-title", classes="screen-title")
         grid = Grid(*[VariationCell(i) for i in range(self.n)], id="variations-grid")
         grid.styles.grid_size_columns = self.columns
         yield grid
         yield Static("←↑↓→ choose · Enter keeps the chosen one and continues from it · Esc cancels / goes back",
-                     id="variations-hint")
+                     id="variations-hint", classes="screen-hint")
         yield StudioFooter()  # at 80 columns the least important keys give way
 
     def on_mount(self) -> None:
@@ -145,7 +139,7 @@ class VariationsScreen(Screen[VariationsResult]):
         done = len(self.result.done)
         self.notify(f"{done} of {self.n} variations done — pick one with Enter.", title="Variations")
 
-    async def _apply(self, cell: VariationCell, ev: Any) -> None:
+    async def _apply(self, cell: VariationCell, ev: StudioEvent) -> None:
         if isinstance(ev, TurnStarted):
             cell.turn_id = int(ev.turn.id)
             cell.border_title = f"{cell.index + 1} · #{cell.turn_id}"

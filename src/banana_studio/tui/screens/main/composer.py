@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -50,7 +50,8 @@ class Composer(Vertical):
         yield SettingsSummary(id="settings-summary")
         yield PromptArea(send_key=self._send_key, id="prompt")
 
-    def on_mount(self) -> None:
+    def start(self) -> None:
+        """Once the screen is mounted (the sidebar too): the summary line and the tray's limit."""
         self.show_summary()
         spec = get_model(self.sidebar.settings.model)
         self.tray.set_limit(spec.max_references, spec.label)
@@ -115,7 +116,7 @@ class Composer(Vertical):
         self.prompt.load_text("")
         self.tray.clear()
 
-    def load_request(self, request: Any) -> None:
+    def load_request(self, request: GenerateRequest | None) -> None:
         """Give the prompt and references back (a request refused before it was recorded)."""
         if request is None or getattr(request, "kind", "generate") not in ("generate", "from_image"):
             return

@@ -25,25 +25,23 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from banana_studio.config import redact
-from banana_studio.domain import events as ev
-from banana_studio.tui.budget_guard import guarded
-from banana_studio.tui.messages import BatchImported, GenerationEnded, GenerationEvent
+from banana_studio.tui import actions
+from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.main.composer import Composer
 from banana_studio.tui.screens.main.file_actions import FileActions
 from banana_studio.tui.screens.main.layout import MainLayout
+from banana_studio.tui.screens.main.sending import Sending
 from banana_studio.tui.screens.main.stage import Stage
 from banana_studio.tui.screens.main.turn_actions import NEW_ROOT, TurnActions
 from banana_studio.tui.widgets.branch_tree import BranchTree
 from banana_studio.tui.widgets.footer import StudioFooter
-from banana_studio.tui.widgets.prompt import PromptArea
 from banana_studio.tui.widgets.settings_summary import SettingsSummary
 from banana_studio.tui.widgets.sidebar import SettingsSidebar
 from banana_studio.tui.widgets.status_line import Money, StatusLine
@@ -52,80 +50,21 @@ if TYPE_CHECKING:
     from banana_studio.domain.settings import GenerationSettings
     from banana_studio.domain.turn import Turn
     from banana_studio.services import GenerateRequest, Studio
+    from banana_studio.store import TurnNode
     from banana_studio.tui.app import StudioApp
 
 __all__ = ["NEW_ROOT", "MainScreen"]
 
 
-class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
+class MainScreen(Sending, TurnActions, FileActions, MainLayout, Screen[None]):
     """Where images are made."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
-    BINDINGS = [
-        Binding("ctrl+enter,ctrl+j", "send", "Send", key_display="ctrl+⏎", id="send",
-                tooltip="Send the prompt; continues from the selected turn (a new turn in the tree)"),
-        Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Cancel the running generation"),
-        Binding("escape", "leave_input", "Leave the prompt (letters then act on the turn)", show=False,
-                id="leave-input"),
-        Binding("ctrl+r", "reroll", "Re-roll", id="reroll", tooltip="Same prompt and settings, a new sibling"),
-        Binding("ctrl+t,R", "retry", "Retry", id="retry", show=False,
-                tooltip="Send a failed, cancelled or interrupted turn again (same request)"),
-        Binding("ctrl+f", "fork", "Fork", id="fork",
-                tooltip="Load the selected turn's prompt/settings to change them; the send makes a sibling"),
-        Binding("ctrl+n", "new_thread", "New thread", id="new-thread", show=False,
-                tooltip="The next send starts a new root turn instead of continuing"),
-        Binding("ctrl+b", "toggle_tree", "Tree", id="toggle-tree", tooltip="Show or hide the branch tree"),
-        # priority: the prompt's TextArea binds F6 to "select line"; here F6 is the focus mode everywhere.
-        Binding("f6", "focus_mode", "Focus", id="focus-mode", priority=True,
-                tooltip="Only the picture and the prompt (F6 again: back to the panels)"),
-        Binding("ctrl+g", "gallery", "Gallery", id="gallery",
-                tooltip="Every image of the project as thumbnails; search, star, compare"),
-        Binding("ctrl+l", "add_reference", "Add ref", id="add-reference", show=False,
-                tooltip="Add a reference image by path (or paste/drop files on the prompt)"),
-        Binding("ctrl+o", "projects", "Projects", id="project-picker", show=False,
-                tooltip="Switch to, create or rename a project"),
-        Binding("f2", "focus('prompt')", "Focus prompt", id="focus-prompt", show=False,
-                tooltip="Go to the prompt"),
-        Binding("f3", "focus('tree')", "Focus tree", id="focus-tree", show=False,
-                tooltip="Go to the branch tree (shown if hidden)"),
-        Binding("f4", "toggle_settings", "Settings", id="focus-sidebar", show=False,
-                tooltip="Open the settings (from inside them: fold them to one line)"),
-        Binding("u", "use_as_reference", "Use as reference", id="use-as-reference", show=False,
-                tooltip="Add the selected turn's image to the references"),
-        Binding("i", "continue_from_image", "Continue from the image alone", id="continue-from-image", show=False,
-                tooltip="A new root turn with the selected turn's image as its reference; the conversation is "
-                        "not carried over (works across demo / Gemini API / Vertex AI)"),
-        Binding("s", "star", "Star", id="star", show=False,
-                tooltip="Star or unstar the selected turn"),
-        Binding("l", "label", "Label", id="label", show=False,
-                tooltip="Give the selected turn a short label"),
-        Binding("e", "export", "Export branch", id="export", show=False,
-                tooltip="Copy the images and a branch.json of the path to the selected turn"),
-        Binding("c", "copy_path", "Copy image path", id="copy-path", show=False,
-                tooltip="Copy the selected image's file path (OSC 52 clipboard)"),
-        Binding("w", "save_as", "Save image as…", id="save-as", show=False,
-                tooltip="Save a copy of the selected image (the recipe stays embedded)"),
-        Binding("o", "open_external", "Open in viewer app", id="open-external", show=False,
-                tooltip="Open the selected image in the system's image viewer"),
-        Binding("D", "delete_branch", "Delete branch", id="delete-branch", show=False,
-                tooltip="Delete the selected turn and every turn below it (asks first)"),
-        Binding("v", "viewer", "View full screen", id="viewer", show=False,
-                tooltip="The selected image full screen (fit / 1:1, drafts too)"),
-        Binding("m", "compare", "Compare (mark two)", id="compare", show=False,
-                tooltip="Mark a turn, then another: side by side with their differences"),
-        Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False,
-                tooltip="Turn panel: detail ⇄ thinking log (a past turn's stored thoughts and drafts)"),
-        Binding("f9", "external_editor", "Edit prompt in $EDITOR", id="external-editor", show=False,
-                tooltip="Write the prompt in your editor; the studio waits"),
-        Binding("f5", "variations", "Variations", id="variations",
-                tooltip="Send the prompt N times at once and pick the best (N sibling turns)"),
-        Binding("f8", "batch_jobs", "Batch jobs", id="batch-jobs", show=False,
-                tooltip="Gemini Batch API jobs of the project (half price, results later)"),
-        Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False,
-                tooltip="Contact sheet PNG and HTML/Markdown pages of the branch"),
-    ]
+    BINDINGS = actions.bindings("main")
+    """Declared in :mod:`banana_studio.tui.actions` (owner ``main``): a new key of the main screen goes
+    there, its action method in :mod:`.turn_actions` (or :mod:`.file_actions`)."""
 
     DEFER_MOUNT: ClassVar[bool | None] = None
     """Mount the settings controls and load the project only after the first paint.  None: only when
@@ -238,6 +177,7 @@ class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
 
     def on_mount(self) -> None:
         self.update_prompt_title()
+        self.composer.start()
         self.composer.focus_prompt()
         if self._defers_mount():
             self.call_after_refresh(self._finish_start)
@@ -334,7 +274,7 @@ class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
         ids, parents = await asyncio.to_thread(self.store.tree_skeleton)
         await self._show_tree(ids, parents, select=select)
 
-    def node(self, turn_id: int | None) -> Any:
+    def node(self, turn_id: int | None) -> TurnNode | None:
         """The tree row of ``turn_id`` (status, parent, star, label) if it is loaded, else None."""
         return self.tree.loaded_nodes.get(turn_id) if turn_id is not None else None
 
@@ -403,49 +343,6 @@ class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
             return  # the live preview (drafts) stays
         await self.stage.show_image(turn, abs_path(shown[0].path) if shown else None)
 
-    def requested_parent(self) -> int | None:
-        """The turn the next send continues from: a fork/new-thread override, else the tree cursor."""
-        if self.parent_override == NEW_ROOT:
-            return None
-        if self.parent_override is not None:
-            return self.parent_override
-        return self.selected_id
-
-    @work(exclusive=True, group="request-size")
-    async def _refresh_request_size(self) -> None:
-        """Measure the next request (history + refs) off the loop and show it under the cost."""
-        composer = self.composer
-        settings, refs = composer.settings, composer.references
-        try:
-            size = await asyncio.to_thread(self.studio.next_request_size, self.requested_parent(), settings, refs)
-        except Exception:  # a measurement must never break the screen
-            return
-        self.query_one(SettingsSidebar).set_request_size(size.label(), size.warning)
-
-    def update_prompt_title(self) -> None:
-        """The prompt's title says where the next send goes (and the request is measured again)."""
-        self._refresh_request_size()
-        composer = self.composer
-        if self.parent_override == NEW_ROOT and self.image_alone_of is not None:
-            from banana_studio.tui.from_image import IMAGE_ALONE_TITLE
-
-            composer.title = IMAGE_ALONE_TITLE.format(id=self.image_alone_of)
-        elif self.parent_override == NEW_ROOT:
-            composer.title = "Prompt → new thread (a new root turn)"
-        elif self.parent_override is not None:
-            composer.title = f"Prompt → fork: continues from #{self.parent_override} (a sibling branch)"
-        elif self.selected_id is not None:
-            node = self.node(self.selected_id)
-            if self.generating and self.selected_id == self.live_turn_id:
-                composer.title = f"Prompt → #{self.selected_id} is generating (Esc cancels)"
-            elif node is not None and node.status not in ("done",):
-                where = f"#{node.parent_id}" if node.parent_id is not None else "the start"
-                composer.title = f"Prompt → continues from {where} (#{self.selected_id} has no result)"
-            else:
-                composer.title = f"Prompt → continues from #{self.selected_id}"
-        else:
-            composer.title = "Prompt → first turn of this project"
-
     @on(Composer.Changed)
     def _composer_changed(self) -> None:
         self._refresh_request_size()
@@ -462,178 +359,6 @@ class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
     def _viewer_requested(self) -> None:
         self.action_viewer()
 
-    # -- sending --------------------------------------------------------------------------------
-
-    @property
-    def live_unsaved(self) -> bool:
-        """A generation is running and its turn is not saved yet (live log/preview own the view)."""
-        return self.generating and not self._live_saved
-
-    def count_spent(self, turns: list[Any]) -> None:
-        """Add finished turns to the session totals (kept by the app across project switches)."""
-        self.studio_app.session.count(turns)
-
-    def busy(self) -> bool:
-        """True (and said) while a generation runs: one at a time."""
-        if self.generating:
-            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
-        return self.generating
-
-    @on(PromptArea.Submitted)
-    def _prompt_submitted(self, event: PromptArea.Submitted) -> None:
-        event.stop()
-        self.action_send()
-
-    def action_send(self) -> None:
-        if not self.composer.ready():  # an empty prompt or settings that cannot be sent: said why
-            return
-        if self.generating:
-            self.notify("A generation is running — wait for it or press Esc to cancel it.", severity="warning")
-            return
-        parent = self.requested_parent()
-        node = self.node(parent)
-        if node is not None and node.status in ("failed", "cancelled", "interrupted", "pending", "running"):
-            # Nothing to continue from in an unfinished turn: the new turn becomes its sibling.
-            self.notify(f"Turn #{parent} has no result ({node.status}); this prompt continues from "
-                        f"{'#' + str(node.parent_id) if node.parent_id is not None else 'the start'} instead.")
-            parent = node.parent_id
-        image_alone = parent is None and self.image_alone_of is not None
-        request = self.composer.build_request(parent, kind="from_image" if image_alone else "generate")
-        if request is None:
-            return
-
-        def go() -> None:
-            self.composer.sent(request)
-            self.parent_override = None
-            self.image_alone_of = None
-            self.start_generation(request, f"New turn from #{parent}" if parent is not None else "New turn")
-
-        guarded(self, self.studio, request, go)
-
-    def start_generation(self, request: GenerateRequest, title: str) -> None:
-        """Send ``request`` (the budget was checked): the stage follows it live."""
-        self.gen_id += 1
-        self.live_turn_id = None
-        self.last_error = ""
-        self._live_request = request
-        self._live_saved = False
-        self.activity = "◌ Generating…"
-        self.money = dataclasses.replace(self.money, turn_cost=None, turn_tokens=0)
-        self.generating = True
-        self.gen_worker = self._generate(self.gen_id, request, title)
-        self.refresh_bindings()
-
-    @work(group="gen", exit_on_error=False)
-    async def _generate(self, gen_id: int, request: GenerateRequest, title: str) -> None:
-        # Reset the log before the first event can arrive (the worker runs on the UI loop).
-        await self.stage.begin(title)
-        async for event in self.studio.generate(request):
-            self.post_message(GenerationEvent(gen_id, event))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel":
-            return self.generating
-        if action == "leave_input":
-            return not self.generating
-        return True
-
-    def action_leave_input(self) -> None:
-        """Esc while typing: move to the tree so single-letter keys act on the selected turn."""
-        if self.tree.has_focus:
-            return
-        self.action_focus("tree")
-
-    def action_cancel(self) -> None:
-        if self.gen_worker is not None and self.generating:
-            self.gen_worker.cancel()
-            self.activity = "⊘ Cancelling…"
-
-    @on(Worker.StateChanged)
-    def _worker_state(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker is not self.gen_worker:
-            if event.state == WorkerState.ERROR and worker.group in ("load", "detail"):
-                self.notify(redact(str(worker.error)), title="Could not load the project", severity="error")
-            return
-        if event.state == WorkerState.SUCCESS:
-            self.post_message(GenerationEnded(self.gen_id, "done"))
-        elif event.state == WorkerState.CANCELLED:
-            self.post_message(GenerationEnded(self.gen_id, "cancelled"))
-        elif event.state == WorkerState.ERROR:
-            self.post_message(GenerationEnded(self.gen_id, "error", redact(str(worker.error))))
-        self.generating = worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
-        self.refresh_bindings()
-
-    async def on_generation_event(self, message: GenerationEvent) -> None:
-        if message.gen_id != self.gen_id:
-            return
-        e = message.event
-        if isinstance(e, ev.TurnStarted):
-            self.live_turn_id = e.turn.id
-        activity = await self.stage.consume(e, follow=self.selected_id in (self.live_turn_id, None))
-        if activity is not None:
-            self.activity = activity
-        match e:
-            case ev.TurnStarted(turn=turn):
-                await self.reload_tree(select=turn.id)
-            case ev.Usage(total_tokens=tokens):
-                self.money = dataclasses.replace(self.money, turn_tokens=tokens)
-                self.studio_app.session.tokens += tokens
-            case ev.Finished(ok=ok, error=error, warnings=warnings):
-                for warning in warnings:  # e.g. an empty thought signature: editing from this turn may fail
-                    self.notify(redact(warning), title="Warning", severity="warning", timeout=12)
-                if not ok and error is not None:
-                    self._show_error(error.message)
-            case ev.Failed(error=error):
-                self._show_error(error.message)
-                parent = self._live_request.parent_id if self._live_request is not None else None
-                if error.kind == "cross_target" and parent is not None:  # offer the way that works
-                    from banana_studio.tui.from_image import offer_image_alone
-
-                    offer_image_alone(self, parent, error.message)
-            case ev.TurnSaved(turn=turn):
-                self._live_saved = True
-                self.count_spent([turn])
-                self._pin_log_turn = None if turn.status == "done" else turn.id
-                self.composer.saved_with(turn)
-                await self.reload_tree(select=turn.id)
-                self.load_turn(turn.id)
-            case _:
-                pass
-
-    def _show_error(self, message: str) -> None:
-        message = redact(message)
-        self.last_error = message
-        self.stage.error(message)
-        self.notify(message, title="Generation failed", severity="error", timeout=10)
-
-    async def on_generation_ended(self, message: GenerationEnded) -> None:
-        if message.gen_id != self.gen_id:
-            return
-        stage = self.stage
-        if message.outcome == "cancelled":
-            stage.finish("cancelled")
-            self.activity = ""
-            self.notify("Generation cancelled.", severity="warning")
-        elif message.outcome == "error":
-            stage.error(f"Unexpected error: {message.message}")
-            stage.finish("failed")
-            self.activity = ""
-            self.notify(message.message, title="Unexpected error", severity="error")
-        elif not self._live_saved:
-            # Refused before anything was recorded (e.g. a reference vanished): nothing to show but the error.
-            stage.finish("failed", "nothing was sent")
-            self.activity = ""
-        if self.live_turn_id is None and message.outcome != "cancelled":
-            self.composer.load_request(self._live_request)
-        if message.outcome in ("cancelled", "error"):
-            await self.reload_tree(select=self.live_turn_id)
-            if self.live_turn_id is not None:
-                self.load_turn(self.live_turn_id)
-        await self.refresh_costs()
-        self.refresh_bindings()
-        self.update_prompt_title()
-
     # -- focus ----------------------------------------------------------------------------------
 
     def action_focus(self, target: str) -> None:
@@ -646,9 +371,6 @@ class MainScreen(TurnActions, FileActions, MainLayout, Screen[None]):
             self.call_after_refresh(self.query_one(SettingsSidebar).focus_first)
         else:
             self.composer.focus_prompt()
-
-    def action_projects(self) -> None:
-        self.studio_app.action_projects()
 
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:
