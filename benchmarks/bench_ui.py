@@ -140,7 +140,7 @@ async def _drive_generation(app: Any) -> dict[str, Any]:
         while True:
             await asyncio.sleep(0.01)
             src = preview.source
-            if src is not None and Path(src).exists() and not screen._generating:
+            if src is not None and Path(src).exists() and not screen.generating:
                 break
             if time.perf_counter() - t0 > 60:
                 raise RuntimeError("the generation did not finish within 60 s")

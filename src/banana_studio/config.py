@@ -167,7 +167,7 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
             cfg.problems.append(f"Config ui.image_protocol must be one of {', '.join(IMAGE_PROTOCOLS)}; got {v!r}.")
     keymap = top.get("keymap", {})
     if isinstance(keymap, dict):
-        cfg.keymap = {str(k): str(val) for k, val in keymap.items() if isinstance(val, str)}
+        cfg.keymap = _flat_keymap(keymap)
     budget = top.get("budget", {}) if isinstance(top.get("budget", {}), dict) else {}
     cfg.daily_budget = _budget(cfg, "daily", take(budget, "daily", (int, float), "budget."))
     cfg.project_budget = _budget(cfg, "project", take(budget, "project", (int, float), "budget."))
@@ -331,4 +331,16 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     out = re.sub(r"AIza[0-9A-Za-z_\-]{35}", "[REDACTED]", out)
     out = re.sub(r"(?i)(x-goog-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", r"\1[REDACTED]", out)
     out = re.sub(r"(?i)([?&]key=)[^&\s'\"]+", r"\1[REDACTED]", out)
+    return out
+
+
+def _flat_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``[keymap]`` as binding id → keys.  A dotted id written bare (``main.reroll = "ctrl+y"``) is a
+    nested table in TOML; it is flattened back to ``"main.reroll"``."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flat_keymap(value, f"{prefix}{key}."))
+        elif isinstance(value, str):
+            out[f"{prefix}{key}"] = value
     return out
