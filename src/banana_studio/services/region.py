@@ -170,6 +170,11 @@ async def protect_turn(store: ProjectStore, turn: Turn, plan: RegionPlan) -> Tur
     return turn
 
 
+def image_variants(turn: Turn, index: int = 0) -> tuple[Any, Any, bool]:
+    """``(protected, model_output, protected_is_shown)`` of a turn's final image (see store/variants.py)."""
+    return variants.variants(turn, index)
+
+
 async def show_variant(store: ProjectStore, turn_id: int, protected: bool) -> Turn:
     return await asyncio.to_thread(variants.show, store, turn_id, protected)
 

@@ -113,6 +113,8 @@ class MainScreen(MainLayout, Screen[None]):
                 tooltip="Delete the selected turn and every turn below it (asks first)"),
         Binding("v", "viewer", "View full screen", id="viewer", show=False,
                 tooltip="The selected image full screen (fit / 1:1, drafts too)"),
+        Binding("r", "region_edit", "Region edit", id="region-edit", show=False,
+                tooltip="Mark where on the shown picture, change only there (issue 15)"),
         Binding("m", "compare", "Compare (mark two)", id="compare", show=False,
                 tooltip="Mark a turn, then another: side by side with their differences"),
         Binding("L", "toggle_log", "Log / detail", id="toggle-log", show=False,
@@ -756,7 +758,7 @@ class MainScreen(MainLayout, Screen[None]):
         if turn is None or turn.id != self.selected_id:
             self.notify("Select a turn to fork first.", severity="warning")
             return
-        self.load_settings(turn.settings, f"of #{turn.id}")
+        self.load_settings(turn.settings, f"of #{turn.id}", keep_region=True)
         prompt = self.query_one(PromptArea)
         prompt.load_text(turn.prompt)
         self.parent_override = turn.parent_id if turn.parent_id is not None else NEW_ROOT
@@ -1057,6 +1059,20 @@ class MainScreen(MainLayout, Screen[None]):
         titles = [f"#{turn.id}{badge} · {i.kind} {i.index + 1} · {Path(i.path).name}" for i in images]
         self.app.push_screen(ViewerScreen([self.store.abs_path(i.path) for i in images], 0, titles=titles))
 
+    # -- region edits (issue 15): the viewer marks, tui/region_flow.py builds the request ----------
+    def action_region_edit(self) -> None:
+        from banana_studio.tui.region_flow import open_region_viewer
+
+        open_region_viewer(self, self._shown_turn)
+
+    def start_region_edit(self, request: Any, title: str) -> bool:
+        """Send a region edit made in the viewer like any prompt (budget check, live log)."""
+        if self._generating:
+            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
+            return False
+        self._budget_guard(request, lambda: self._start(request, title))
+        return True
+
     def action_compare(self) -> None:
         turn_id = self._need_turn()
         if turn_id is None:
@@ -1105,8 +1121,11 @@ class MainScreen(MainLayout, Screen[None]):
     def _summary_clicked(self) -> None:
         self.action_toggle_settings()
 
-    def load_settings(self, settings: Any, source: str) -> None:
-        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8")."""
+    def load_settings(self, settings: Any, source: str, *, keep_region: bool = False) -> None:
+        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8").  A region edit's
+        region is kept only by fork (``keep_region``): the next plain prompt is no region edit."""
+        if settings.region and not keep_region:
+            settings = settings.copy(region={})
         self._settings_source = source
         self._settings_base = settings.copy()
         self.query_one(SettingsSidebar).load(settings)
