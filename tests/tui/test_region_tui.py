@@ -14,6 +14,7 @@ from banana_studio.tui.screens.confirm import TextPromptScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.viewer import ViewerScreen
 from banana_studio.tui.widgets.region_overlay import RegionCanvas
+from banana_studio.tui.widgets.sidebar import SettingsSidebar
 from banana_studio.tui.widgets.turn_detail import TurnDetail
 
 SIZE = (140, 45)
@@ -70,6 +71,17 @@ async def test_region_edit_with_keys_from_the_main_screen(demo_studio: Any, h: A
         await h.wait_until(pilot, lambda: "Region" in app.export_screenshot(), what="the region in the detail")
         detail = main.query_one(TurnDetail)
         assert "2 rectangles" in str(detail.query_one("#detail-meta", Static).render())
+        sidebar = main.query_one(SettingsSidebar)
+        assert not sidebar.settings.region  # the next plain prompt is no region edit ...
+        await h.wait_until(pilot, lambda: main.selected_id == 2 and main._shown_turn is not None
+                           and main._shown_turn.id == 2, what="the edit selected")
+        main.set_focus(None)
+        await pilot.press("ctrl+f")  # ... but fork with changed settings replays the region
+        await h.wait_until(pilot, lambda: bool(sidebar.settings.region), what="the region in the fork")
+        await h.send_prompt(pilot, main, "a blue boat")
+        fork = demo_studio.store.get_turn(3)
+        assert fork.parent_id == 1 and region_of(fork.settings).boxes == spec.boxes
+        assert any(i.kind == "model" for i in fork.images)
 
 
 async def test_region_drawn_with_the_mouse_and_esc_leaves(demo_studio: Any, h: Any) -> None:

@@ -71,6 +71,10 @@ def diff_rows(a: Turn, b: Turn) -> list[tuple[str, Text | str, Text | str, bool]
     for key, label in SETTING_LABELS:
         va, vb = sa.get(key), sb.get(key)
         rows.append((label, _fmt(va), _fmt(vb), va != vb))
+    from banana_studio.domain.region import region_of
+
+    ra, rb = region_of(a.settings), region_of(b.settings)
+    rows.append(("Region", ra.describe() or "—", rb.describe() or "—", ra != rb))
     refs_a = {r.sha256: r.name for r in a.references}
     refs_b = {r.sha256: r.name for r in b.references}
     ta, tb = Text(), Text()
