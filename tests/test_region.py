@@ -295,3 +295,23 @@ def test_an_unrecorded_composite_is_swept(tmp_path: Path) -> None:
     stray.write_bytes(b"x")
     assert variants.sweep_unrecorded(store) == ["images/0001-x-protected.png"] and not stray.exists()
     store.close()
+
+
+async def test_change_map_of_a_plain_edit(studio: Studio) -> None:
+    root = await saved(studio, GenerateRequest("a harbour at dawn"))
+    edit = await saved(studio, GenerateRequest("now at night", parent_id=root.id))
+    cmap = await region_service.change_map(studio.store, edit.id)
+    assert cmap.stats.inside is None and cmap.stats.changed > 0.05
+    assert "overall" not in cmap.caption() and "changed" in cmap.caption()
+    with pytest.raises(RegionError):
+        await region_service.change_map(studio.store, root.id)  # a root has no parent to compare with
+
+
+def test_instruction_template_is_configurable_and_brace_safe() -> None:
+    spec = RegionSpec((BOX,))
+    text = region_service.instruction("a {weird} prompt", spec, template="Only in {boxes}: {prompt} ({count})")
+    assert text == "Only in [250, 250, 500, 625]: a {weird} prompt (1)"
+    default = region_service.instruction("a boat", spec)
+    assert "box_2d" in default and "a boat" in default and "magenta" in default
+    out = region_service.instruction("", RegionSpec(outpaint="16:9:left", boxes=(Box(0, 0, 0.4, 1),)))
+    assert "Extend the first image" in out and "[0, 0, 1000, 400]" in out

@@ -150,3 +150,30 @@ async def test_change_map_and_output_switch_in_the_viewer_and_compare(demo_studi
         await pilot.press("d")
         await h.wait_until(pilot, lambda: not compare.change_caption and preview.source is not None,
                            what="the picture again")
+
+
+async def test_outpaint_from_the_viewer(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        main.set_focus(None)
+        await pilot.press("v")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="the viewer")
+        await pilot.press("x")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the outpaint prompt")
+        app.screen.query_one(Input).value = "16:9:sideways a beach"
+        await pilot.press("enter")  # a bad side: refused with the reason, nothing sent
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="back in the viewer")
+        assert len(demo_studio.store.tree_index()) == 1
+        await pilot.press("x")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the outpaint prompt")
+        app.screen.query_one(Input).value = "16:9:left a beach"
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back on the main screen")
+        await h.wait_until(pilot, lambda: len(demo_studio.store.tree_index()) == 2, what="the outpaint turn")
+        await h.wait_generation(pilot, main)
+        edit = demo_studio.store.get_turn(2)
+        assert edit.kind == "outpaint" and edit.settings.aspect_ratio == "16:9" and edit.prompt == "a beach"
+        assert edit.final_images[0].width > edit.final_images[0].height
+        assert any(i.kind == "model" for i in edit.images)

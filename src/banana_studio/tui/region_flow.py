@@ -85,6 +85,19 @@ def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Any) -> An
                            settings=turn.settings.copy(region=spec.to_json()), kind="region")
 
 
+def outpaint_request(turn: Turn, text: str, config: Any) -> Any:
+    """``"16:9:left a quiet beach"`` → the outpaint request (raises RegionError with the reason)."""
+    from banana_studio.domain.region import parse_outpaint
+    from banana_studio.services import GenerateRequest
+
+    spec_text, _, prompt = text.strip().partition(" ")
+    parse_outpaint(spec_text)
+    spec = RegionSpec(protect=bool(getattr(config, "region_protect", True)),
+                      feather=int(getattr(config, "region_feather", 12)), outpaint=spec_text)
+    return GenerateRequest(prompt=prompt.strip() or "extend the scene", parent_id=turn.id, references=[],
+                           settings=turn.settings.copy(region=spec.to_json()), kind="outpaint")
+
+
 def deliver(app: App[Any], request: Any, title: str) -> bool:
     """Hand ``request`` to the screen that sends generations; False (with a notice) if none can."""
     for screen in reversed(app.screen_stack):

@@ -49,6 +49,7 @@ class ViewerScreen(Screen[None]):
         Binding("r", "region", "Region edit", id="viewer.region"),
         Binding("e", "region_prompt", "Write the edit", id="viewer.region_prompt"),
         Binding("d", "change_map", "Change map", id="viewer.change_map"),
+        Binding("x", "outpaint", "Extend (outpaint)", show=False, id="viewer.outpaint"),
         Binding("o", "switch_output", "Protected / model output", show=False, id="viewer.output"),
     ]
 
@@ -258,7 +259,7 @@ class ViewerScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "region_prompt":
             return self.region_canvas is not None
-        if action in ("toggle_zoom", "change_map", "switch_output", "next", "prev"):
+        if action in ("toggle_zoom", "change_map", "switch_output", "next", "prev", "outpaint"):
             return self.region_canvas is None
         return True
 
@@ -319,6 +320,32 @@ class ViewerScreen(Screen[None]):
         self.app.push_screen(TextPromptScreen(
             f"Region edit of #{turn.id}", f"What should change inside the marked area? ({region_flow.describe(boxes)}; "
             "outside it stays the source's)", placeholder="e.g. a red umbrella"), send)
+
+    async def action_outpaint(self) -> None:
+        path = self.current
+        turn = await region_flow.turn_of(self.app, path)
+        if turn is None or path is None or not region_flow.is_final(turn, path, region_flow.store_of(self.app)):
+            self.notify("Outpaint starts from a turn's final picture of this project.", severity="warning")
+            return
+        from banana_studio.tui.screens.confirm import TextPromptScreen
+
+        screen = TextPromptScreen(
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
+            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            placeholder="16:9:left a quiet beach")
+
+        def send(text: str | None) -> None:
+            if not (text or "").strip():
+                return
+            try:
+                request = region_flow.outpaint_request(turn, text or "", getattr(self.app, "config", None))
+            except ValueError as exc:
+                self.notify(str(exc), title="Outpaint", severity="error")
+                return
+            if region_flow.deliver(self.app, request, f"Outpaint of #{turn.id}"):
+                self.dismiss(None)
+
+        self.app.push_screen(screen, send)
 
     async def action_change_map(self) -> None:
         if self.change_map_on:
