@@ -315,3 +315,16 @@ def test_instruction_template_is_configurable_and_brace_safe() -> None:
     assert "box_2d" in default and "a boat" in default and "magenta" in default
     out = region_service.instruction("", RegionSpec(outpaint="16:9:left", boxes=(Box(0, 0, 0.4, 1),)))
     assert "Extend the first image" in out and "[0, 0, 1000, 400]" in out
+
+
+def test_region_config_section(tmp_path: Path) -> None:
+    from banana_studio.config import load_config
+
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text('[region]\ntemplate = "no placeholder"\nfeather = 5\nprotect = false\n'
+                        'outpaint_template = "Fill: {prompt}"\n[generation]\nregion = {boxes = []}\n')
+    cfg = load_config(cfg_path)
+    assert cfg.region_feather == 5 and cfg.region_protect is False
+    assert cfg.region_template == "" and cfg.outpaint_template == "Fill: {prompt}"
+    assert any("region.template" in p for p in cfg.problems)
+    assert any("generation.region" in p for p in cfg.problems) and not cfg.defaults.region

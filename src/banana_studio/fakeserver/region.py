@@ -28,6 +28,15 @@ def region_boxes(prompt: str) -> list[tuple[int, int, int, int]]:
     return out[:16]
 
 
+_WORDS_RE = re.compile(r"(?:In the marked area|Fill the empty area[^.]*\.)\s*:?\s*(.+?)(?:\n|$)")
+
+
+def user_words(prompt: str) -> str:
+    """The user's own words in a region instruction (what the fill picture shows), else the whole text."""
+    m = _WORDS_RE.search(prompt)
+    return m.group(1).strip() if m and m.group(1).strip() else prompt
+
+
 def paint(source: bytes, fill: bytes, boxes: list[tuple[int, int, int, int]], size: tuple[int, int], fmt: str,
           *, leak: bool = False) -> bytes | None:
     """The answer: ``source`` at ``size`` with ``fill`` (a freshly rendered picture) inside ``boxes``.

@@ -233,12 +233,17 @@ class FakeGemini:
             history_digest=req.history_digest, real_size=not self.small,
         ))
         final = rendered.final
-        from banana_studio.fakeserver.region import paint, region_boxes
+        from banana_studio.fakeserver.region import paint, region_boxes, user_words
 
         boxes = region_boxes(req.prompt)
         if boxes and req.references:  # a region edit: paint inside the boxes only (or leak, on purpose)
             leak = self.region_leak or (fault is not None and fault.name == "region_leak")
-            final = paint(req.references[0], rendered.final, boxes, (w, h), self.image_format, leak=leak) or final
+            fill = render(ImageSpec(
+                prompt=user_words(req.prompt), model=model, aspect_ratio=req.aspect_ratio,
+                image_size=req.image_size, width=w, height=h, seed=req.seed, variant=variant, fmt=self.image_format,
+                base_image=req.references[0], base_digest=hashlib.sha256(req.references[0]).hexdigest(),
+                history_digest=req.history_digest, real_size=not self.small)).final
+            final = paint(req.references[0], fill, boxes, (w, h), self.image_format, leak=leak) or final
         response_id = secrets.token_urlsafe(16)[:22]
         return protocol.build_steps(req, response_id=response_id, signer=self.signer, mime=rendered.mime_type,
                                     final=final, drafts=rendered.drafts, fault=fault)
