@@ -38,7 +38,7 @@ def user_words(prompt: str) -> str:
 
 
 def paint(source: bytes, fill: bytes, boxes: list[tuple[int, int, int, int]], size: tuple[int, int], fmt: str,
-          *, leak: bool = False) -> bytes | None:
+          *, leak: bool = False, label: str = "") -> bytes | None:
     """The answer: ``source`` at ``size`` with ``fill`` (a freshly rendered picture) inside ``boxes``.
     None when the source is no picture (then the normal answer is sent)."""
     from PIL import Image, ImageDraw
@@ -60,6 +60,25 @@ def paint(source: bytes, fill: bytes, boxes: list[tuple[int, int, int, int]], si
         pixel_boxes.append(box)
         draw.rectangle(box, fill=255)
     out = Image.composite(new, base, mask)
+    if label:  # the "object" the words asked for, inside each box (so the edit is visible at a glance)
+        import hashlib
+
+        from banana_studio.fakeserver.images import _font
+
+        pen = ImageDraw.Draw(out, "RGBA")
+        digest = hashlib.sha256(label.encode("utf-8", "surrogatepass")).digest()
+        colour = (64 + digest[0] % 192, 64 + digest[1] % 192, 64 + digest[2] % 192, 235)
+        for left, top, right, bottom in pixel_boxes:
+            bw, bh = right - left, bottom - top
+            if bw < 8 or bh < 8:
+                continue
+            pen.ellipse((left + bw // 6, top + bh // 8, right - bw // 6, bottom - bh // 4), fill=colour)
+            font = _font(max(10, min(bh // 8, bw // max(4, len(label[:24])))))
+            try:
+                pen.text((left + bw // 2, bottom - bh // 8), label[:24], fill=(255, 255, 255, 255), font=font,
+                         anchor="mm")
+            except ValueError:  # a bitmap font (Pillow without FreeType) has no anchors
+                pen.text((left + 4, bottom - bh // 5), label[:24], fill=(255, 255, 255, 255), font=font)
     if leak:
         out = Image.blend(out, Image.new("RGB", size, (255, 170, 40)), 0.22)
         pen = ImageDraw.Draw(out)

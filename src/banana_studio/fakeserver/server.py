@@ -238,12 +238,14 @@ class FakeGemini:
         boxes = region_boxes(req.prompt)
         if boxes and req.references:  # a region edit: paint inside the boxes only (or leak, on purpose)
             leak = self.region_leak or (fault is not None and fault.name == "region_leak")
+            words = user_words(req.prompt)
             fill = render(ImageSpec(
-                prompt=user_words(req.prompt), model=model, aspect_ratio=req.aspect_ratio,
+                prompt=words, model=model, aspect_ratio=req.aspect_ratio,
                 image_size=req.image_size, width=w, height=h, seed=req.seed, variant=variant, fmt=self.image_format,
                 base_image=req.references[0], base_digest=hashlib.sha256(req.references[0]).hexdigest(),
                 history_digest=req.history_digest, real_size=not self.small)).final
-            final = paint(req.references[0], fill, boxes, (w, h), self.image_format, leak=leak) or final
+            final = paint(req.references[0], fill, boxes, (w, h), self.image_format, leak=leak,
+                          label=words) or final
         response_id = secrets.token_urlsafe(16)[:22]
         return protocol.build_steps(req, response_id=response_id, signer=self.signer, mime=rendered.mime_type,
                                     final=final, drafts=rendered.drafts, fault=fault)

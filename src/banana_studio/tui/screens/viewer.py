@@ -259,7 +259,7 @@ class ViewerScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "region_prompt":
             return self.region_canvas is not None
-        if action in ("toggle_zoom", "change_map", "switch_output", "next", "prev", "outpaint"):
+        if action in ("toggle_zoom", "change_map", "switch_output", "next", "prev", "outpaint", "region"):
             return self.region_canvas is None
         return True
 
