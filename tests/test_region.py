@@ -172,8 +172,13 @@ async def test_region_request_carries_instruction_source_and_guide(studio: Studi
     last = body["contents"][-1]["parts"]
     text = last[0]["text"]
     assert "a red boat" in text and "box_2d" in text and "[250, 250, 500, 625]" in text
-    images = [p for p in last if "inlineData" in p or "inline_data" in p]
+    images = [p.get("inlineData") or p.get("inline_data") for p in last if "inlineData" in p or "inline_data" in p]
     assert len(images) == 2  # the source and the guide
+    import base64
+
+    sent_source = base64.urlsafe_b64decode(images[0]["data"] + "=" * (-len(images[0]["data"]) % 4))
+    assert sent_source == studio.store.blob_bytes(root.final_images[0].sha256)  # as made: no re-encode, no recipe
+    assert (images[1].get("mimeType") or images[1].get("mime_type")) == "image/jpeg"
     assert edit.prompt == "a red boat"  # the turn records the user's words; the request the instruction
     assert edit.settings.region["boxes"] == [BOX.to_json()]
 

@@ -86,6 +86,9 @@ class RegionPlan:
     source: bytes
     """The picture the region refers to (for an outpaint: the padded canvas), PNG or the file's bytes."""
     guide: bytes
+    """The guide as sent (JPEG: it only has to show where)."""
+    send: tuple[bytes, str] = (b"", "")
+    """The source as sent: the picture's own bytes when the API takes them (no re-encode), else a JPEG."""
     settings_changes: dict[str, Any] = field(default_factory=dict)
     keep: Box | None = None
     """Outpaint: the original picture's area on the canvas (kept exactly)."""
@@ -96,7 +99,7 @@ def _final_of(store: ProjectStore, turn_id: int) -> bytes:
     finals = turn.final_images
     if not finals:
         raise RegionError(f"Turn #{turn_id} has no image to edit.")
-    return store.abs_path(finals[0].path).read_bytes()
+    return store.blob_bytes(finals[0].sha256)  # the picture without the embedded recipe
 
 
 def _build(source_bytes: bytes, spec: RegionSpec, ratios: tuple[str, ...] = ()) -> RegionPlan:
@@ -119,7 +122,9 @@ def _build(source_bytes: bytes, spec: RegionSpec, ratios: tuple[str, ...] = ()) 
     elif not spec.boxes:
         raise RegionError("A region edit needs at least one rectangle.")
     changes["region"] = spec.to_json()
-    return RegionPlan(spec, source_bytes, px.png_bytes(px.guide_image(src, spec.boxes)), changes, keep)
+    mime = "" if keep is not None else px.mime_of(source_bytes)
+    send = (source_bytes, mime) if mime else (px.jpeg_bytes(src, 95), "image/jpeg")
+    return RegionPlan(spec, source_bytes, px.jpeg_bytes(px.guide_image(src, spec.boxes)), send, changes, keep)
 
 
 async def plan_request(store: ProjectStore, config: Config | None, prompt: str, parent_id: int | None,
@@ -138,15 +143,11 @@ async def plan_request(store: ProjectStore, config: Config | None, prompt: str, 
     plan = await asyncio.to_thread(_build, source_bytes, spec, tuple(get_model(settings.model).aspect_ratios))
     text = instruction(prompt, plan.spec, getattr(config, "region_template", ""),
                        getattr(config, "outpaint_template", ""))
-    parts = [Part(text=text), Part(mime_type="image/png", data=await asyncio.to_thread(_as_png, plan.source)),
-             Part(mime_type="image/png", data=plan.guide)]
+    parts = [Part(text=text), Part(mime_type=plan.send[1], data=plan.send[0]),
+             Part(mime_type="image/jpeg", data=plan.guide)]
     for r in rest:
         parts.append(Part(mime_type=r.mime_type, data=await asyncio.to_thread(store.reference_bytes, r)))
     return plan, Content("user", parts)
-
-
-def _as_png(data: bytes) -> bytes:
-    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else px.png_bytes(px.open_rgb(data))
 
 
 def _protect_one(source: bytes, answer: bytes, plan: RegionPlan) -> tuple[bytes, tuple[int, int]]:

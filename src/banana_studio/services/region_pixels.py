@@ -41,6 +41,24 @@ def png_bytes(img: PILImage.Image) -> bytes:
     return buf.getvalue()
 
 
+def jpeg_bytes(img: PILImage.Image, quality: int = 92) -> bytes:
+    """What is *sent* for generated pictures (guide, outpaint canvas): a fraction of a PNG's size at 4K."""
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=quality, subsampling=0)
+    return buf.getvalue()
+
+
+def mime_of(data: bytes) -> str:
+    """The image type of ``data`` by its signature ("" if it is not one the API takes)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
+
+
 def source_at(source: PILImage.Image, size: tuple[int, int]) -> PILImage.Image:
     """The source at the answer's resolution (itself when the sizes already agree)."""
     from PIL import Image
