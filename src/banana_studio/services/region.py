@@ -196,8 +196,9 @@ class ChangeMap:
         return f"change map #{self.after} vs #{self.before}: {self.stats.text()}"
 
 
-def _map(before: bytes, after: bytes, boxes: tuple[Box, ...]) -> tuple[bytes, px.ChangeStats]:
-    img, stats = px.change_map(px.open_rgb(before), px.open_rgb(after), boxes)
+def _map(before: bytes, after: bytes, boxes: tuple[Box, ...],
+         max_side: int | None = None) -> tuple[bytes, px.ChangeStats]:
+    img, stats = px.change_map(px.open_rgb(before), px.open_rgb(after), boxes, max_side=max_side)
     return px.png_bytes(img), stats
 
 
@@ -207,8 +208,10 @@ def _image_bytes(store: ProjectStore, turn: Turn) -> bytes:
     return store.abs_path(turn.final_images[0].path).read_bytes()
 
 
-async def change_map(store: ProjectStore, after_id: int, before_id: int | None = None) -> ChangeMap:
-    """Where turn ``after_id`` differs from ``before_id`` (default: its parent), region shares included."""
+async def change_map(store: ProjectStore, after_id: int, before_id: int | None = None, *,
+                     max_side: int | None = None) -> ChangeMap:
+    """Where turn ``after_id`` differs from ``before_id`` (default: its parent), region shares included
+    (counted at full resolution; ``max_side`` shrinks the heat map, for the terminal)."""
     after = await asyncio.to_thread(store.get_turn, after_id)
     if before_id is None:
         before_id = after.parent_id
@@ -223,7 +226,7 @@ async def change_map(store: ProjectStore, after_id: int, before_id: int | None =
         a, boxes = plan.source, plan.spec.boxes
     else:
         boxes = spec.boxes
-    png, stats = await asyncio.to_thread(_map, a, b, boxes)
+    png, stats = await asyncio.to_thread(_map, a, b, boxes, max_side)
     return ChangeMap(png, stats, before_id, after_id, boxes)
 
 

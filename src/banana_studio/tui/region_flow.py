@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
     from textual.app import App
 
+HEAT_MAX = 1600
+"""Long side of the heat map the terminal shows (the shares are counted at full resolution)."""
 CANVAS_MAX = 480
 """Long side of the picture the region canvas draws from (the terminal shows far fewer pixels)."""
 HELP = ("Region mode · drag with the mouse, or arrows move / shift+arrows resize · enter adds · "
@@ -126,7 +128,7 @@ async def change_map_png(app: App[Any], after: int, before: int | None = None) -
     """The heat map (PNG) and its caption, or raises ValueError/ProjectError with the reason."""
     from banana_studio.services.region import change_map
 
-    cmap = await change_map(store_of(app), after, before)
+    cmap = await change_map(store_of(app), after, before, max_side=HEAT_MAX)
     return cmap.png, cmap.caption()
 
 
