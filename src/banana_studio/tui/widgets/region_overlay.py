@@ -125,7 +125,8 @@ class RegionCanvas(Widget, can_focus=True):
         row = y - oy
         if row < 0 or row * 2 >= ph:
             return Strip([Segment(" " * width)], width)
-        img = self._pixels()
+        img = self._pixels().load()  # pixel access object: much faster than Image.getpixel per cell
+        assert img is not None
         rects = [(self.cell_rect(b), COMMITTED, i + 1) for i, b in enumerate(self.boxes)]
         if self.current is not None:
             rects.append((self.cell_rect(self.current), EDITING, 0))
@@ -133,8 +134,8 @@ class RegionCanvas(Widget, can_focus=True):
         segments: list[Segment] = [Segment(" " * ox)] if ox > 0 else []
         for cx in range(pw):
             x = ox + cx
-            top = img.getpixel((cx, row * 2))
-            bottom = img.getpixel((cx, row * 2 + 1))
+            top = img[cx, row * 2]
+            bottom = img[cx, row * 2 + 1]
             inside = any(r[0] <= x <= r[2] and r[1] <= y <= r[3] for r, _, _ in rects)
             if marked and not inside:
                 top = tuple(int(c * DIM) for c in top)
