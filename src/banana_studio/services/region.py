@@ -236,5 +236,4 @@ def turn_for_path(store: ProjectStore, path: Path) -> int | None:
         rel = Path(path).resolve().relative_to(store.path.resolve()).as_posix()
     except (ValueError, OSError):
         return None
-    rows = store._query("SELECT turn_id FROM images WHERE path = ? LIMIT 1", (rel,))
-    return int(rows[0][0]) if rows else None
+    return variants.turn_of_path(store, rel)

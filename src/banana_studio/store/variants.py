@@ -121,3 +121,9 @@ def _sweep(store: ProjectStore, folder: os.PathLike[str], names: list[str]) -> l
             except OSError:
                 continue
     return removed
+
+
+def turn_of_path(store: ProjectStore, rel: str) -> int | None:
+    """The turn an image file (path relative to the project) belongs to, any kind."""
+    rows = store._query("SELECT turn_id FROM images WHERE path = ? LIMIT 1", (rel,))
+    return int(rows[0][0]) if rows else None
