@@ -177,3 +177,19 @@ async def test_outpaint_from_the_viewer(demo_studio: Any, h: Any) -> None:
         assert edit.kind == "outpaint" and edit.settings.aspect_ratio == "16:9" and edit.prompt == "a beach"
         assert edit.final_images[0].width > edit.final_images[0].height
         assert any(i.kind == "model" for i in edit.images)
+
+
+async def test_change_map_of_a_plain_edit_from_the_main_screen_viewer(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        await h.send_prompt(pilot, main, "now at night")  # continues from #1: a plain edit
+        main.set_focus(None)
+        await pilot.press("v")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="the viewer")
+        viewer = app.screen
+        await pilot.press("d")
+        await h.wait_until(pilot, lambda: viewer.change_map_on, what="the change map")
+        info = str(viewer.query_one("#viewer-info", Static).render())
+        assert "#2 vs #1" in info and "of the image" in info and "inside" not in info
