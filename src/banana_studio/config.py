@@ -22,6 +22,7 @@ _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
     "thinking_level": (str,), "image_only": (bool,), "image_search": (bool,), "replay_drafts": (bool,),
     "output_mime_type": (str,), "output_quality": (int,), "person_generation": (str,),  # Vertex AI only
+    "region": (dict,),  # per edit, never a default: refused in [generation] (see [region])
 }
 """Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""
 IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
@@ -50,6 +51,11 @@ class Config:
     vertex_project: str = ""
     vertex_location: str = ""
     vertex_base_url: str = ""
+    region_template: str = ""
+    """The instruction sent with a region edit ("" = the built-in one; see services/region.py)."""
+    outpaint_template: str = ""
+    region_feather: int = 12
+    region_protect: bool = True
     path: Path | None = None
     problems: list[str] = field(default_factory=list)
     """Human-readable problems found while loading (the defaults were kept for those)."""
@@ -102,6 +108,26 @@ def load_config(path: Path | None = None) -> Config:
 
 
 MAX_BUDGET = 1_000_000.0
+
+
+def _load_region(cfg: Config, section: Any, take: Any) -> None:
+    """``[region]``: template / outpaint_template (with {prompt}, {boxes}, {count}), feather (px), protect."""
+    if not isinstance(section, dict):
+        return
+    for key in ("template", "outpaint_template"):
+        v = take(section, key, str, "region.")
+        if v is not None:
+            if "{prompt}" in v:
+                setattr(cfg, "region_template" if key == "template" else key, v)
+            else:
+                cfg.problems.append(f"Config region.{key} must contain {{prompt}} (the user's words); using the "
+                                    "built-in template.")
+    v = take(section, "feather", int, "region.")
+    if v is not None:
+        cfg.region_feather = max(0, min(512, v))
+    v = take(section, "protect", bool, "region.")
+    if v is not None:
+        cfg.region_protect = v
 
 
 def _budget(cfg: Config, key: str, value: float | None) -> float | None:
@@ -168,6 +194,7 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
     keymap = top.get("keymap", {})
     if isinstance(keymap, dict):
         cfg.keymap = _flat_keymap(keymap)
+    _load_region(cfg, top.get("region", {}), take)
     budget = top.get("budget", {}) if isinstance(top.get("budget", {}), dict) else {}
     cfg.daily_budget = _budget(cfg, "daily", take(budget, "daily", (int, float), "budget."))
     cfg.project_budget = _budget(cfg, "project", take(budget, "project", (int, float), "budget."))
@@ -185,6 +212,9 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
             want = _GENERATION_TYPES.get(key)
             if want is None:
                 cfg.problems.append(f"Config generation.{key}: unknown setting; ignored.")
+            elif key == "region":
+                cfg.problems.append("Config generation.region: a region belongs to one edit, not to the defaults; "
+                                    "ignored (the [region] section sets the template, feather and protect).")
             elif isinstance(value, bool) is not (want == (bool,)) or not isinstance(value, want):
                 # Wrong types used to reach validate_settings and crash it (e.g. temperature = "hot").
                 what = "a number" if float in want else {str: "a string", bool: "true or false",

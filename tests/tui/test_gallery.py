@@ -212,7 +212,7 @@ async def test_gallery_viewer_and_compare(store: ProjectStore) -> None:
         assert {"Prompt", "Seed", "Aspect ratio", "Cost"} <= differs and "Model" not in differs
         shot = app.export_screenshot()
         assert "Seed" in shot and "Model" not in shot  # equal rows hidden by default
-        await pilot.press("d")
+        await pilot.press("e")
         assert "Model" in app.export_screenshot()
         await pilot.press("escape")
         await pilot.pause()

@@ -123,6 +123,8 @@ ACTIONS: tuple[Action, ...] = (
        "below it (asks first)", show=False, palette=True, aliases=("delete-branch",)),
     _a("main.viewer", "v", "viewer", "View full screen", "The selected image full screen (fit / 1:1, drafts too)",
        show=False, palette=True, aliases=("viewer",)),
+    _a("main.region_edit", "r", "region_edit", "Region edit", "Mark where on the shown picture, change only "
+       "there", show=False, palette=True, aliases=("region-edit",)),
     _a("main.compare", "m", "compare", "Compare (mark two)", "Mark a turn, then another: side by side with their "
        "differences", show=False, palette=True, aliases=("compare",)),
     _a("main.toggle_log", "L", "toggle_log", "Log / detail", "Turn panel: detail ⇄ thinking log (a past turn's "

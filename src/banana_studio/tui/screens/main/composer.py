@@ -128,7 +128,7 @@ class Composer(Vertical):
 
     def load_turn(self, turn: Turn, references: list[Path]) -> None:
         """Fork: ``turn``'s prompt, settings and references (their files), ready to change."""
-        self.load_settings(turn.settings, f"of #{turn.id}")
+        self.load_settings(turn.settings, f"of #{turn.id}", keep_region=True)
         self.prompt.load_text(turn.prompt)
         self.tray.clear()
         if references:
@@ -154,8 +154,11 @@ class Composer(Vertical):
 
     # -- settings ---------------------------------------------------------------------------------
 
-    def load_settings(self, settings: GenerationSettings, source: str) -> None:
-        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8")."""
+    def load_settings(self, settings: GenerationSettings, source: str, *, keep_region: bool = False) -> None:
+        """Put ``settings`` in the sidebar; ``source`` says where they came from ("of #8").  A region edit's
+        region is kept only by fork (``keep_region``): the next plain prompt is no region edit."""
+        if settings.region and not keep_region:
+            settings = settings.copy(region={})
         self.settings_source = source
         self._settings_base = settings.copy()
         self.sidebar.load(settings)

@@ -17,6 +17,7 @@ from banana_studio.tui.budget_guard import guarded
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 
 if TYPE_CHECKING:
+    from banana_studio.services import GenerateRequest
     from banana_studio.tui.screens.main.screen import MainScreen
     from banana_studio.tui.widgets.branch_tree import BranchTree
 
@@ -214,6 +215,20 @@ class TurnActions:
 
         a, self.compare_mark = self.compare_mark, None
         self.app.push_screen(CompareScreen(self.studio, a, turn_id))
+
+    # -- region edits (issue 15): the viewer marks, tui/region_flow.py builds the request ----------
+    def action_region_edit(self: MainScreen) -> None:
+        from banana_studio.tui.region_flow import open_region_viewer
+
+        open_region_viewer(self, self.shown_turn)
+
+    def start_region_edit(self: MainScreen, request: GenerateRequest, title: str) -> bool:
+        """Send a region edit made in the viewer like any prompt (budget check, live log)."""
+        if self.generating:
+            self.notify("A generation is running — wait for it or press Esc.", severity="warning")
+            return False
+        guarded(self, self.studio, request, lambda: self.start_generation(request, title))
+        return True
 
 
 def _count_descendants(tree: BranchTree, turn_id: int) -> int:
