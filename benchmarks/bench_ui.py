@@ -175,8 +175,8 @@ async def preview_timings(image: bytes, other: bytes, protocol: str, runs: int) 
 
 
 async def _drive_preview(app: Any, image: bytes, other: bytes, runs: int) -> dict[str, Any]:
-    from banana_studio.tui import images as tui_images
     from banana_studio.tui.images import CACHE, STATS, ImagePreview
+    from banana_studio.tui.images import halfcell as tui_halfcell
 
     first: list[float] = []
     cached: list[float] = []
@@ -186,8 +186,7 @@ async def _drive_preview(app: Any, image: bytes, other: bytes, runs: int) -> dic
         await pilot.pause()
         for _ in range(runs):
             CACHE.clear()
-            if hasattr(tui_images, "_HALFCELL_CACHE"):
-                tui_images._HALFCELL_CACHE.clear()
+            tui_halfcell._HALFCELL_CACHE.clear()
             t0 = time.perf_counter()
             assert await preview.show_bytes(image, name="final")
             await pilot.pause()  # the screen update (widget render) has run
