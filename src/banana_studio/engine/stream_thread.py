@@ -4,8 +4,9 @@ Sending a turn makes the SDK base64-encode every image and signature of the hist
 ``json.dumps`` the whole request (~15 ms per MB: a 60 MB branch would freeze the studio for most of
 a second), and every streamed chunk is JSON-parsed, base64-decoded and validated into pydantic
 objects.  All of that happens inside ``generate_content_stream`` and its iterator, so both run here,
-on the worker loop, with their own ``genai.Client`` (an async HTTP client belongs to one loop); the
-caller's loop only receives finished SDK chunk objects through a queue.
+on the worker loop, with their own ``genai.Client`` (an async HTTP client belongs to one loop).  An
+optional ``transform`` also runs here, per chunk, in order (the engine turns each chunk into its typed,
+checked events there), so the caller's loop only receives finished results through a queue.
 
 Cancel, timeouts and retries stay with the caller: :func:`stream_chunks` is an async iterator on the
 caller's loop; leaving it for any reason (cancellation, an ``asyncio.timeout`` around ``__anext__``,
@@ -77,8 +78,10 @@ WORKER = WorkerLoop()
 
 
 async def stream_chunks(open_stream: Callable[[], Awaitable[AsyncIterator[Any]]],
-                        worker: WorkerLoop = WORKER) -> AsyncIterator[Any]:
-    """Open the stream with ``open_stream()`` on the worker loop and yield its chunks here."""
+                        worker: WorkerLoop = WORKER,
+                        transform: Callable[[Any], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
+    """Open the stream with ``open_stream()`` on the worker loop and yield its chunks here (each one
+    passed through ``await transform(chunk)`` on the worker loop first, when given)."""
     caller = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     closed = asyncio.Event()
@@ -92,7 +95,7 @@ async def stream_chunks(open_stream: Callable[[], Awaitable[AsyncIterator[Any]]]
         try:
             stream = await open_stream()
             async for chunk in stream:
-                put(_CHUNK, chunk)
+                put(_CHUNK, chunk if transform is None else await transform(chunk))
             put(_END, None)
         except asyncio.CancelledError:
             # Cancelled by the consumer leaving (it is no longer reading); or, should the SDK cancel
