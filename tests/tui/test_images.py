@@ -603,3 +603,22 @@ def test_the_probe_is_the_first_import_of_the_package() -> None:
     others = [p.name for p in init.parent.glob("*.py") if p.name not in ("probe.py", "__init__.py")]
     for name in others:  # no other module performs the probe itself
         assert "import textual_image.widget  #" not in (init.parent / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
+def test_sixel_encoder_fixes_give_the_same_bytes(mode: str) -> None:
+    """The two GIL-friendly replacements inside textual-image's encoder change nothing in its output."""
+    import textual_image._sixel as s
+
+    img = _gradient(180, 90)
+    img = img.convert(mode) if mode != "P" else img.quantize(40)
+    fixed = s.image_to_sixels(img)
+    saved = s._prepare_image, s._compact_palette
+    try:
+        s._prepare_image = im_patches._ORIGINAL_PREPARE_IMAGE  # type: ignore[assignment]
+        s._compact_palette = im_patches._ORIGINAL_COMPACT_PALETTE  # type: ignore[assignment]
+        original = s.image_to_sixels(img)
+    finally:
+        s._prepare_image, s._compact_palette = saved  # type: ignore[assignment]
+    assert s._prepare_image is im_patches._prepare_image
+    assert fixed == original

@@ -6,7 +6,10 @@ Importing this module installs them (once; the package ``__init__`` does it):
   bound the name, by :func:`fixed_image_to_sixels`: xterm mis-paints colour registers that are
   defined part-way through an image, so every ``#N;2;r;g;b`` definition is moved to the start of the
   sixel data (and each encode is counted in ``STATS``).  :func:`ensure_fast_sixel` re-imports the
-  encoder with numpy when the tmux start-up imported it without.
+  encoder with numpy when the tmux start-up imported it without.  Two of the encoder's steps that are
+  single GIL-holding C calls over every pixel (a useless ``set`` of the bytes, a ``Counter`` of the
+  palette indices) are replaced by equivalents with the same output, so a sixel encode in a thread no
+  longer freezes the event loop for 100-200 ms.
 * **The compositor journal** -- ``Compositor.render_update`` is wrapped to keep :class:`Frames`: what
   the terminal may have lost since a sixel picture was written (a full repaint, a frame of another
   screen's compositor) and which pictures left their place.  The sixel widget reads it to avoid
@@ -82,6 +85,59 @@ for _mod in (_ti_sixel, _ti_renderable_sixel, _ti_widget_sixel):
     _mod.image_to_sixels = fixed_image_to_sixels  # type: ignore[attr-defined]
 
 
+_ORIGINAL_PREPARE_IMAGE: Callable[..., PILImage.Image] = _ti_sixel._prepare_image
+
+
+def _prepare_image(image: PILImage.Image, options: Any, background: Any) -> PILImage.Image:
+    """textual-image's ``_prepare_image`` without its ``len(set(image.tobytes()))``: with 256 colours (the
+    default) an 8-bit image never has more distinct byte values than that, so the test is always true,
+    yet building the set is one C call holding the GIL for ~100 ms on a preview -- the event loop stood
+    still while a thread encoded.  Same result; other colour counts take the original path."""
+    if options.colors < _ti_sixel.MAX_COLORS or image.mode not in ("RGB", "P", "L"):
+        return _ORIGINAL_PREPARE_IMAGE(image, options, background)
+    match image.mode:
+        case "P" if "transparency" not in image.info:
+            result = image
+        case "L":
+            result = image.convert("P")
+        case "RGB":
+            result = _ti_sixel._quantize_rgb_image(image, options)
+        case _:
+            return _ORIGINAL_PREPARE_IMAGE(image, options, background)
+    if smooth := options.smooth:
+        from PIL import ImageFilter
+
+        result = result.filter(ImageFilter.ModeFilter(size=smooth))
+    return result
+
+
+def _compact_palette(image: PILImage.Image, data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """textual-image's ``_compact_palette`` counting palette indices with Pillow's histogram instead of
+    ``Counter(data)`` (one C loop over every pixel holding the GIL, ~85 ms on a preview).  The remap
+    ranks colours by (count, colour), so the counts' order does not matter: same output."""
+    palette = image.getpalette() or []
+    counts = image.histogram() if image.mode == "P" else None
+    if counts is None or len(counts) != _ti_sixel.MAX_COLORS:
+        return _ORIGINAL_COMPACT_PALETTE(image, data)
+    freq = {i: n for i, n in enumerate(counts) if n}
+    remap, registers = _ti_sixel._build_palette_map(palette, freq)
+    table = bytearray(_ti_sixel.MAX_COLORS)
+    for idx, new_idx in remap.items():
+        table[idx] = new_idx
+    return data.translate(bytes(table)), registers
+
+
+_ORIGINAL_COMPACT_PALETTE: Callable[..., tuple[bytes, tuple[bytes, ...]]] = _ti_sixel._compact_palette
+
+
+def _install_encoder_fixes() -> None:
+    _ti_sixel._prepare_image = _prepare_image  # type: ignore[assignment]
+    _ti_sixel._compact_palette = _compact_palette  # type: ignore[assignment]
+
+
+_install_encoder_fixes()
+
+
 def ensure_fast_sixel() -> None:
     """Re-import textual-image's sixel encoder with numpy if it was imported without (tmux start-up)."""
     global _ORIGINAL_IMAGE_TO_SIXELS
@@ -95,6 +151,7 @@ def ensure_fast_sixel() -> None:
         return
     importlib.reload(_ti_sixel)
     _ORIGINAL_IMAGE_TO_SIXELS = _ti_sixel.image_to_sixels
+    _install_encoder_fixes()
     for module in (_ti_sixel, _ti_renderable_sixel, _ti_widget_sixel):
         module.image_to_sixels = fixed_image_to_sixels  # type: ignore[attr-defined]
 

@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from banana_studio.tui.images import cells as cells_mod
 from banana_studio.tui.images import halfcell, sixel
 from banana_studio.tui.images.cells import StableTGPImage, StableUnicodeImage
 from banana_studio.tui.images.decode import Decoded, ImageDecodeError, load_scaled
@@ -48,11 +49,13 @@ def image_widget_class(protocol: str | None = None) -> type[Widget] | None:
 def prerender(image: PILImage.Image, cells: tuple[int, int], protocol: str,
               background: tuple[int, int, int, float] | None = None) -> None:
     """Build (and cache) what the ``protocol`` widget will paint for ``image`` at ``cells``: half-cell
-    strips or sixel data.  Blocking and thread-safe: call it in a thread.  Other protocols: no-op."""
+    strips, sixel data or the kitty upload.  Blocking and thread-safe: call it in a thread.  Other protocols: no-op."""
     if protocol == "halfcell":
         halfcell.halfcell_strips(image, *cells)
     elif protocol == "sixel" and background is not None:
         sixel.presixel(image, cells, background)
+    elif protocol == "kitty":
+        cells_mod.kitty_payload(image, cells_mod.kitty_pixels(image.size, ("auto", "auto"), Size(*cells)))
 
 
 class ImagePreview(Widget):
@@ -203,7 +206,7 @@ class ImagePreview(Widget):
         await self._after_layout()
         target = self.target_pixels()
         box = (self.content_size.width, self.content_size.height)
-        warm = self.protocol in ("halfcell", "sixel") and box[0] > 0 and box[1] > 0
+        warm = self.protocol in ("halfcell", "sixel", "kitty") and box[0] > 0 and box[1] > 0
         background: tuple[int, int, int, int] | None = None
         if warm and self.protocol == "sixel":
             colour = self.background_colors[1]
@@ -211,12 +214,12 @@ class ImagePreview(Widget):
 
         def prepare() -> Decoded:
             decoded = load_scaled(source, target, digest=digest)
-            if warm:  # build the half-cell strips / sixel data for the size the widget is about to get
+            if warm:  # build the half-cell strips / sixel data / kitty upload for the size the widget will get
                 cells = fitted_cells(decoded.image.size, box)
-                if background is None:
-                    halfcell.halfcell_strips(decoded.image, *cells)
-                else:
+                if background is not None:
                     sixel.presixel(decoded.image, cells, background)
+                else:
+                    prerender(decoded.image, cells, self.protocol)
             return decoded
 
         try:

@@ -175,7 +175,9 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         options = self._sixel_options
         image = self.image
         cached = self._cached_sixels
-        if cached is not None and cached.is_hit(image, encode, size, cells, options, background):
+        # Same image *object* (upstream's ``is_hit`` compares PIL images with ``==``: both copied to
+        # bytes and compared, tens of milliseconds on the event loop at every repaint).
+        if cached is not None and cached.image is image and cached[1:6] == (encode, size, cells, options, background):
             self._bs_pending = None
             return cached.sixel_data
         full = encode == Region(0, 0, size.width, size.height) and isinstance(image, PILImage.Image)
