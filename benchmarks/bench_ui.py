@@ -90,6 +90,16 @@ class StallMonitor:
         return lags[-1], p99, sum(1 for v in lags if v > 50), len(lags), max(self.cpu_lags or [0.0])
 
 
+def _nice_server(srv: ServerProcess) -> None:
+    """The real API does its rendering elsewhere; the local server that stands in for it runs on the same
+    2 cores as the studio being measured, so it is niced (it still competes, less)."""
+    if srv.proc is not None and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, srv.proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10))
+        except OSError:
+            pass
+
+
 def _env(tmp: Path) -> None:
     os.environ.update({"BANANA_STUDIO_CONFIG": str(tmp / "config.toml"), "BANANA_STUDIO_DATA_DIR": str(tmp / "data"),
                        "BANANA_STUDIO_CACHE_DIR": str(tmp / "cache"), "BANANA_STUDIO_LOG_DIR": str(tmp / "log")})
@@ -339,6 +349,7 @@ async def amain(args: argparse.Namespace) -> int:
         stall_rows = []
         floors: list[dict[str, Any]] = []
         with ServerProcess(latency=0.3) as srv:
+            _nice_server(srv)
             for proto in args.protocols.split(","):
                 runs = []
                 for i in range(args.gen_runs):  # interleaved with the floor

@@ -296,6 +296,7 @@ async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
         sent: list[dict[str, object]] = []
         monkeypatch.setattr("textual_image.renderable.tgp._send_tgp_message",
                             lambda **kw: sent.append(kw))
+        monkeypatch.setattr("banana_studio.tui.images.cells.write_terminal", lambda seq: sent.append({"seq": seq}))
     app = PreviewApp(protocol=protocol)
     async with app.run_test(size=(100, 36)) as pilot:
         preview = app.query_one(im.ImagePreview)
@@ -315,7 +316,8 @@ async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
         assert im.STATS.renderables == built
         if protocol == "kitty":
             # One PNG upload (final chunk: f=100, m=0) for the whole test: no re-upload per paint.
-            uploads = [m for m in sent if m.get("f") == 100 and m.get("m") == 0]
+            uploads = [m for m in sent if (m.get("f") == 100 and m.get("m") == 0)
+                       or ",m=0,f=100" in str(m.get("seq", ""))]  # prepared uploads are written at once
             assert len(uploads) == 1
 
 
@@ -622,3 +624,30 @@ def test_sixel_encoder_fixes_give_the_same_bytes(mode: str) -> None:
         s._prepare_image, s._compact_palette = saved  # type: ignore[assignment]
     assert s._prepare_image is im_patches._prepare_image
     assert fixed == original
+
+
+def test_prepared_kitty_upload_writes_upstreams_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kitty upload prepared in a thread and written at once is byte for byte upstream's messages."""
+    import re
+
+    import textual_image.renderable.tgp as tgp
+
+    from banana_studio.tui.images import cells
+
+    img = _gradient(300, 200)
+    upstream: list[str] = []
+
+    def send(*, payload: str | None = None, **kw: Any) -> None:
+        args = ",".join(f"{k}={v}" for k, v in kw.items() if v is not None)
+        upstream.append(f"\x1b_G{args}{';' + payload if payload else ''}\x1b\\")
+
+    ours: list[str] = []
+    monkeypatch.setattr(tgp, "_send_tgp_message", send)
+    monkeypatch.setattr(cells, "write_terminal", ours.append)
+    tgp.Image(img, "auto", "auto")._send_image_to_terminal(280, 180)
+    prepared = cells._PreparedTGPRenderable(img, "auto", "auto")
+    prepared._bs_source = img
+    cells.kitty_payload(img, (280, 180))
+    prepared._send_image_to_terminal(280, 180)
+    assert len(ours) == 1 and len(upstream) > 1
+    assert re.sub(r"i=\d+", "i=N", ours[0]) == re.sub(r"i=\d+", "i=N", "".join(upstream))

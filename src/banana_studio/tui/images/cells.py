@@ -10,7 +10,7 @@ widget paints once it is ready.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -25,6 +25,7 @@ from textual.geometry import Size
 from textual_image._geometry import ImageSize
 from textual_image._terminal import get_cell_size
 
+from banana_studio.tui.images.background import in_background
 from banana_studio.tui.images.stats import STATS
 
 
@@ -93,6 +94,15 @@ def kitty_payload(image: PILImage.Image, pixels: tuple[int, int]) -> str:
     return payload
 
 
+def write_terminal(sequence: str) -> None:
+    """Write to the terminal outside Textual's output, as textual-image's kitty renderable does."""
+    out = sys.__stdout__
+    if out is None:
+        raise _ti_tgp.TerminalError("sys.__stdout__ is None")
+    out.write(sequence)
+    out.flush()
+
+
 class _PreparedTGPRenderable(_ti_widget.TGPRenderable):
     """textual-image's kitty renderable, uploading the payload prepared by :func:`kitty_payload`."""
 
@@ -104,9 +114,14 @@ class _PreparedTGPRenderable(_ti_widget.TGPRenderable):
             super()._send_image_to_terminal(width, height)
             return
         self.terminal_image_id = next(type(self)._image_id_counter)
-        while payload:
-            chunk, payload = payload[:4096], payload[4096:]
-            _ti_tgp._send_tgp_message(i=self.terminal_image_id, m=1 if payload else 0, f=100, payload=chunk, q=2)
+        # Upstream's messages (4096-byte chunks, m=1 until the last), written at once: one write and
+        # one flush instead of one per chunk (hundreds for a preview, ~30 ms on the event loop).
+        ident = self.terminal_image_id
+        n = len(payload)
+        sequence = "".join(
+            f"{_ti_tgp._TGP_MESSAGE_START}i={ident},m={1 if start + 4096 < n else 0},f=100,q=2;"
+            f"{payload[start:start + 4096]}{_ti_tgp._TGP_MESSAGE_END}" for start in range(0, n, 4096))
+        write_terminal(sequence)
 
 
 class StableTGPImage(_ti_widget.TGPImage, Renderable=_PreparedTGPRenderable):
@@ -134,7 +149,7 @@ class StableTGPImage(_ti_widget.TGPImage, Renderable=_PreparedTGPRenderable):
                 self._bs_pending = key
 
                 async def build() -> None:
-                    await asyncio.to_thread(kitty_payload, image, pixels)
+                    await in_background(kitty_payload, image, pixels)
                     if self._bs_pending == key:
                         self._bs_pending = None
                         self.refresh()

@@ -6,7 +6,6 @@ The strips are built once per (image, size) by :func:`halfcell_strips` -- in a t
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections import OrderedDict
@@ -21,6 +20,7 @@ from textual.widget import Widget
 from textual_image._geometry import ImageSize
 from textual_image._terminal import get_cell_size
 
+from banana_studio.tui.images.background import in_background
 from banana_studio.tui.images.protocol import fitted_cells
 from banana_studio.tui.images.stats import STATS
 
@@ -144,7 +144,7 @@ class StableHalfcellImage(Widget):
                 self._bs_pending = key
 
                 async def build() -> None:
-                    await asyncio.to_thread(halfcell_strips, image, size.width, size.height)
+                    await in_background(halfcell_strips, image, size.width, size.height)
                     if self._bs_pending == key:
                         self._bs_pending = None
                         self.refresh()

@@ -26,6 +26,7 @@ from textual.widgets import Static
 
 from banana_studio.tui.images import cells as cells_mod
 from banana_studio.tui.images import halfcell, sixel
+from banana_studio.tui.images.background import in_background
 from banana_studio.tui.images.cells import StableTGPImage, StableUnicodeImage
 from banana_studio.tui.images.decode import Decoded, ImageDecodeError, load_scaled
 from banana_studio.tui.images.halfcell import StableHalfcellImage
@@ -193,7 +194,7 @@ class ImagePreview(Widget):
         label_name = path.name if path else (name or "image")
         if self.protocol == "none":
             try:
-                decoded = await asyncio.to_thread(load_scaled, source, (64, 64))
+                decoded = await in_background(load_scaled, source, (64, 64))
             except ImageDecodeError as exc:
                 return self._failed(seq, label_name, str(exc))
             if seq != self._seq:
@@ -223,7 +224,7 @@ class ImagePreview(Widget):
             return decoded
 
         try:
-            decoded = await asyncio.to_thread(prepare)
+            decoded = await in_background(prepare)
         except ImageDecodeError as exc:
             return self._failed(seq, label_name, str(exc))
         if seq != self._seq or not self.is_attached:
@@ -247,7 +248,7 @@ class ImagePreview(Widget):
             self._show_text(f"{source.name if source else 'image'}\n{w}×{h} (image previews are off)", error=False)
             return True
         if cells is not None and cells[0] > 0 and cells[1] > 0:
-            await asyncio.to_thread(prerender, image, cells, self.protocol, self._sixel_background())
+            await in_background(prerender, image, cells, self.protocol, self._sixel_background())
             if seq != self._seq:
                 return False
         self.source, self.source_size, self.error = source, source_size or image.size, ""

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections import OrderedDict
@@ -32,6 +31,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual_image._terminal import get_cell_size
 
+from banana_studio.tui.images.background import in_background
 from banana_studio.tui.images.patches import ON_TERMINAL, Frames, fixed_image_to_sixels
 from banana_studio.tui.images.stats import STATS
 
@@ -201,7 +201,7 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
                 return fixed_image_to_sixels(data.pil_image, options, background)
 
             async def run() -> None:
-                sixel = await asyncio.to_thread(compute)
+                sixel = await in_background(compute)
                 if self._bs_pending != key or self.image is not image:
                     return
                 self._bs_pending = None
