@@ -69,6 +69,8 @@ def select_image_protocol(pref: str = "auto") -> str:
     return detected
 
 
+XTVERSION_TIMEOUT = 0.5
+"""Longest wait for each byte of the terminal's XTVERSION reply (only kitty-graphics terminals are asked)."""
 _XTVERSION_RE = re.compile(r"kitty\((\d+)\.(\d+)")
 
 
@@ -81,7 +83,9 @@ def kitty_placeholders_supported(reply: str | None = None) -> bool:
         try:
             from textual_image._terminal import TerminalError, capture_terminal_response
 
-            with capture_terminal_response("\x1bP>|", "\x1b\\", 0.1) as response:
+            # The wait ends as soon as the reply is in; 0.1 s was too short on a busy machine (the reply
+            # came late, kitty 0.26 was taken for a newer one and drew tofu boxes).
+            with capture_terminal_response("\x1bP>|", "\x1b\\", XTVERSION_TIMEOUT) as response:
                 sys.__stdout__.write("\x1b[>q")  # type: ignore[union-attr]
                 sys.__stdout__.flush()  # type: ignore[union-attr]
             reply = response.sequence
