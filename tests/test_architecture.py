@@ -20,6 +20,8 @@ FORBIDDEN = {
     "fakeserver": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.store"},
     "services": {"textual", "textual_image", "google", "banana_studio.tui"},  # only engine/ talks to the SDK
     "tui": {"google", "sqlite3"},
+    "web": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.engine",
+            "banana_studio.services"},  # the gallery reads the store, read-only, and nothing else
 }
 
 
