@@ -12,10 +12,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import HOSTILE_FOLDER, Projects, snapshot
+from gallery_data import HOSTILE_FOLDER, Projects, snapshot
 
 from banana_studio.web import Gallery
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="chromium / ch
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
@@ -51,19 +52,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         drv.quit()
 
 
-def no_alert(drv: object) -> bool:
+def no_alert(drv: Any) -> bool:
     try:
-        drv.switch_to.alert  # type: ignore[attr-defined]
+        _ = drv.switch_to.alert
     except NoAlertPresentException:
         return True
     return False
 
 
-def test_browse_projects_tree_turn_image_and_storyboard(browser: object, gallery: Gallery, projects: Projects) -> None:
-    drv: object = browser
-    d = drv  # type: ignore[assignment]
+def test_browse_projects_tree_turn_image_and_storyboard(browser: Any, gallery: Gallery, projects: Projects) -> None:
+    d = browser
     a, b, c = projects.turns
-    d.get(gallery.url)  # type: ignore[attr-defined]
+    d.get(gallery.url)
     assert d.title == "Projects · Banana Studio"
     names = [e.text for e in d.find_elements(By.CSS_SELECTOR, "td a")]
     assert "shots" in names and HOSTILE_FOLDER in names  # the hostile folder name shown as text
@@ -95,35 +95,35 @@ def test_browse_projects_tree_turn_image_and_storyboard(browser: object, gallery
     assert d.execute_script("return getComputedStyle(document.body).maxWidth") == "992px"
 
 
-def test_hostile_folder_pages_render_as_text(browser: object, gallery: Gallery, projects: Projects) -> None:
+def test_hostile_folder_pages_render_as_text(browser: Any, gallery: Gallery, projects: Projects) -> None:
     d = browser
-    d.get(gallery.url)  # type: ignore[attr-defined]
-    d.find_element(By.LINK_TEXT, HOSTILE_FOLDER).click()  # type: ignore[attr-defined]
-    d.find_element(By.LINK_TEXT, f"#{projects.turns[0]}").click()  # type: ignore[attr-defined]
-    assert d.execute_script("return document.querySelectorAll('img[src=x], script').length") == 0  # type: ignore[attr-defined]
+    d.get(gallery.url)
+    d.find_element(By.LINK_TEXT, HOSTILE_FOLDER).click()
+    d.find_element(By.LINK_TEXT, f"#{projects.turns[0]}").click()
+    assert d.execute_script("return document.querySelectorAll('img[src=x], script').length") == 0
     assert no_alert(d)
-    assert "\\x1b]52;c;" in d.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "\\x1b]52;c;" in d.find_element(By.TAG_NAME, "body").text
 
 
-def test_a_wrong_token_shows_nothing(browser: object, gallery: Gallery, projects: Projects) -> None:
+def test_a_wrong_token_shows_nothing(browser: Any, gallery: Gallery, projects: Projects) -> None:
     d = browser
     wrong = gallery.token[::-1] if gallery.token[::-1] != gallery.token else "x" + gallery.token
     for rest in ("", "p/shots/", f"p/shots/t/{projects.turns[0]}", f"p/shots/f/{projects.final_rel}"):
-        d.get(f"http://127.0.0.1:{gallery.port}/{wrong}/{rest}")  # type: ignore[attr-defined]
-        body = d.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+        d.get(f"http://127.0.0.1:{gallery.port}/{wrong}/{rest}")
+        body = d.find_element(By.TAG_NAME, "body").text
         assert "404" in body and "shots" not in body and "lighthouse" not in body
-        assert d.execute_script("return document.images.length") == 0  # type: ignore[attr-defined]
-    d.get(f"http://127.0.0.1:{gallery.port}/")  # type: ignore[attr-defined]
-    assert "Projects" not in d.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+        assert d.execute_script("return document.images.length") == 0
+    d.get(f"http://127.0.0.1:{gallery.port}/")
+    assert "Projects" not in d.find_element(By.TAG_NAME, "body").text
 
 
-def test_no_request_from_a_browser_can_write(browser: object, gallery: Gallery, projects: Projects,
+def test_no_request_from_a_browser_can_write(browser: Any, gallery: Gallery, projects: Projects,
                                               tmp_path: Path) -> None:
     d = browser
     before = snapshot(projects.root)
     target = gallery.url + f"p/shots/t/{projects.turns[0]}"
     # Another site's page (here a data: URL) tries a form POST and every fetch it can send.
-    d.get("data:text/html,<title>attacker</title><form id=f method=post action='" + target  # type: ignore[attr-defined]
+    d.get("data:text/html,<title>attacker</title><form id=f method=post action='" + target
           + "'><input name=label value=pwned></form>")
     statuses = d.execute_async_script("""
         const done = arguments[arguments.length - 1], url = arguments[0], out = [];
@@ -133,17 +133,17 @@ def test_no_request_from_a_browser_can_write(browser: object, gallery: Gallery, 
             catch (e) { out.push(m + ':refused'); }
           }
           done(out);
-        })();""", target)  # type: ignore[attr-defined]
+        })();""", target)
     assert len(statuses) == 4
-    d.execute_script("document.getElementById('f').submit()")  # type: ignore[attr-defined]
-    body = d.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    d.execute_script("document.getElementById('f').submit()")
+    body = d.find_element(By.TAG_NAME, "body").text
     assert "405" in body and "read-only" in body and "lighthouse" not in body
     # The gallery's own page: its CSP forbids any script-initiated request (connect-src falls to 'none').
-    d.get(target)  # type: ignore[attr-defined]
+    d.get(target)
     own = d.execute_async_script("""
         const done = arguments[arguments.length - 1];
-        fetch(location.href, {method: 'DELETE'}).then(r => done('status ' + r.status), e => done('blocked'));""")  # type: ignore[attr-defined]
+        fetch(location.href, {method: 'DELETE'}).then(r => done('status ' + r.status), e => done('blocked'));""")
     assert own in ("blocked", "status 405")
     assert snapshot(projects.root) == before
-    d.get(target)  # type: ignore[attr-defined]
-    assert "pwned" not in d.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    d.get(target)
+    assert "pwned" not in d.find_element(By.TAG_NAME, "body").text

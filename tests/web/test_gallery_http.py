@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from gallery_data import HOSTILE_FOLDER, HOSTILE_LABEL, HOSTILE_PROMPT, Projects, snapshot
 
 from banana_studio.web import Gallery
-from conftest import HOSTILE_FOLDER, HOSTILE_LABEL, HOSTILE_PROMPT, Projects, snapshot
 
 
 def request(g: Gallery, method: str, path: str, *, host: str | None = None, body: bytes | None = None,
