@@ -125,7 +125,22 @@ class MainScreen(MainLayout, Screen[None]):
                 tooltip="Gemini Batch API jobs of the project (half price, results later)"),
         Binding("E", "export_storyboard", "Export storyboard", id="export-storyboard", show=False,
                 tooltip="Contact sheet PNG and HTML/Markdown pages of the branch"),
+        # -- hand-off (tui/handoff.py): the web gallery link + ssh line, scp/rsync commands ----------
+        Binding("H", "handoff", "Hand-off: web gallery link", id="handoff", show=False,
+                tooltip="Start the read-only web gallery, copy its link (OSC 52) and the ssh -L line to reach it"),
+        Binding("y", "copy_scp", "Copy scp command for the image", id="copy-scp", show=False,
+                tooltip="Copy a ready scp command that fetches the selected image to your own machine"),
     ]
+
+    async def action_handoff(self) -> None:
+        from banana_studio.tui.handoff import show_handoff
+
+        await show_handoff(self)
+
+    async def action_copy_scp(self) -> None:
+        from banana_studio.tui.handoff import copy_scp
+
+        await copy_scp(self)
 
     DEFER_MOUNT: ClassVar[bool | None] = None
     """Mount the settings controls and load the project only after the first paint.  None: only when
