@@ -68,14 +68,22 @@ def test_browse_projects_tree_turn_image_and_storyboard(browser: Any, gallery: G
     names = [e.text for e in d.find_elements(By.CSS_SELECTOR, "td a")]
     assert "shots" in names and HOSTILE_FOLDER in names  # the hostile folder name shown as text
     d.find_element(By.LINK_TEXT, "shots").click()
+    previews = d.find_elements(By.CSS_SELECTOR, ".grid img")
+    assert len(previews) == 2  # the two final images, newest first
+    widths = d.execute_async_script("""
+        const done = arguments[arguments.length - 1], imgs = [...document.querySelectorAll('.grid img')];
+        imgs.forEach(i => { i.loading = 'eager'; });
+        Promise.all(imgs.map(i => i.decode().then(() => i.naturalWidth, () => -1))).then(done);""")
+    assert len(widths) == 2 and all(0 < w <= 360 for w in widths), widths
     tree = d.find_element(By.CSS_SELECTOR, "ul.tree.top")
     assert [e.text for e in tree.find_elements(By.CSS_SELECTOR, "a")] == [f"#{a}", f"#{b}", f"#{c}"]
     assert "<script>alert('prompt')</script>" in tree.text  # the prompt, as the text it is
     assert len(d.find_elements(By.CSS_SELECTOR, "ul.tree ul.tree ul.tree")) == 1  # c under b under a
     d.find_element(By.LINK_TEXT, f"#{a}").click()
     img = d.find_element(By.CSS_SELECTOR, "figure img")
-    d.execute_script("arguments[0].scrollIntoView()", img)
-    width = d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    width = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        arguments[0].decode().then(() => done(arguments[0].naturalWidth), () => done(-1));""", img)
     real = projects.root / "shots" / projects.final_rel
     from PIL import Image
 
@@ -90,7 +98,9 @@ def test_browse_projects_tree_turn_image_and_storyboard(browser: Any, gallery: G
     d.find_element(By.LINK_TEXT, "storyboard of this branch").click()
     assert f"Turn {a}" in d.find_element(By.TAG_NAME, "body").text
     sheet = d.find_element(By.CSS_SELECTOR, "img[alt='contact sheet']")
-    assert d.execute_script("return arguments[0].naturalWidth", sheet) > 300
+    assert d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        arguments[0].decode().then(() => done(arguments[0].naturalWidth), () => done(-1));""", sheet) > 300
     # the storyboard's inline stylesheet applied (the CSP allows it by its hash): its 62em page width
     assert d.execute_script("return getComputedStyle(document.body).maxWidth") == "992px"
 

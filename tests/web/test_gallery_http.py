@@ -218,3 +218,31 @@ def test_the_storyboard_page_and_sheet(gallery: Gallery, projects: Projects) -> 
 def test_a_port_in_use_is_reported(gallery: Gallery) -> None:
     with pytest.raises(OSError):
         Gallery(Path("."), port=gallery.port)
+
+
+def test_the_project_page_shows_the_latest_pictures_as_previews(gallery: Gallery, projects: Projects) -> None:
+    import io
+
+    from PIL import Image
+
+    page = get(gallery, t(gallery, "p/shots/"))[2].decode()
+    thumb = f"/{gallery.token}/p/shots/thumb/{quote(projects.final_rel)}"
+    assert f"src='{thumb}'" in page and "Branch tree" in page
+    status, h, body = get(gallery, thumb)
+    assert status == 200 and h["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(body)) as im:
+        assert max(im.size) <= 360
+    assert get(gallery, t(gallery, "p/shots/thumb/project.db"))[0] == 404
+
+
+def test_a_decompression_bomb_gets_no_preview(tmp_path: Path, projects: Projects) -> None:
+    import shutil
+
+    from banana_studio.fakeserver.hostile import huge_png
+
+    root = tmp_path / "root"
+    shutil.copytree(projects.root / "shots", root / "shots")
+    (root / "shots" / projects.final_rel).write_bytes(huge_png())
+    with Gallery(root) as g:
+        assert get(g, t(g, f"p/shots/thumb/{projects.final_rel}"))[0] == 404
+        assert get(g, t(g, f"p/shots/t/{projects.turns[-1]}/storyboard.png"))[0] == 200

@@ -34,6 +34,7 @@ CSS = (
     "blockquote{border-left:3px solid #f5c518;margin:0;padding:.2em 1em;white-space:pre-wrap}"
     "figure{margin:1em 0}figure img{max-width:100%;height:auto;border-radius:4px}"
     ".drafts img{max-width:30%;margin-right:1%;opacity:.85}pre{white-space:pre-wrap;background:#222;padding:.6em}"
+    ".grid{display:flex;flex-wrap:wrap;gap:6px}.grid img{height:160px;width:auto;border-radius:3px}"
     ".thoughts{white-space:pre-wrap;color:#ccc}.badge{background:#345;border-radius:3px;padding:0 .3em}"
 )
 _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
@@ -104,8 +105,19 @@ def _node_line(base: str, project: str, row: tuple[Any, ...]) -> str:
     return " ".join(bits)
 
 
-def project_page(base: str, project: str, rows: Sequence[tuple[Any, ...]], total: int) -> str:
-    """The branch tree as nested lists (rows in depth-first order, each after its parent)."""
+def _grid(base: str, project: str, recent: Sequence[tuple[int, str, str]]) -> list[str]:
+    if not recent:
+        return []
+    p = f"{base}/p/{seg(project)}"
+    cells = [f"<a href='{p}/t/{tid}' title='{esc(prompt, one_line=True)}'><img src='{p}/thumb/{rel_url(rel)}' "
+             f"alt='turn {tid}' loading='lazy'></a>" for tid, rel, prompt in recent]
+    return ["<h2>Latest pictures</h2>", "<div class='grid'>" + "".join(cells) + "</div>", "<h2>Branch tree</h2>"]
+
+
+def project_page(base: str, project: str, rows: Sequence[tuple[Any, ...]], total: int,
+                 recent: Sequence[tuple[int, str, str]] = ()) -> str:
+    """The newest pictures, then the branch tree as nested lists (rows in depth-first order, each
+    after its parent)."""
     out: list[str] = []
     depth_of: dict[int, int] = {}
     open_depth = -1
@@ -130,7 +142,7 @@ def project_page(base: str, project: str, rows: Sequence[tuple[Any, ...]], total
         out.append("</ul>")
     more = f"<p class='dim'>{total - len(rows)} more turns are not listed.</p>" if total > len(rows) else ""
     body = [f"<h1>{esc(project, one_line=True)}</h1>", f"<p class='meta'>{total} turn(s)</p>",
-            *(out or ["<p>No turns yet.</p>"]), more]
+            *_grid(base, project, recent), *(out or ["<p>No turns yet.</p>"]), more]
     return _page(project, base, body, [(f"{base}/p/{seg(project)}/", esc(project, one_line=True))])
 
 

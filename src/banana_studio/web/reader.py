@@ -190,14 +190,26 @@ class ProjectReader:
                                                     (turn_id,))]
         return view
 
-    def branch(self, conn: sqlite3.Connection, turn_id: int) -> list[TurnView]:
-        """The turns from the root down to ``turn_id`` (empty if it does not exist)."""
+    @staticmethod
+    def recent_images(conn: sqlite3.Connection, limit: int = 60) -> list[tuple[int, str, str]]:
+        """``(turn id, path, prompt)`` of the newest final images, newest first."""
+        return [(int(r[0]), str(r[1]), str(r[2] or "")) for r in conn.execute(
+            "SELECT i.turn_id, i.path, substr(t.prompt, 1, 200) FROM images i JOIN turns t ON t.id = i.turn_id "
+            "WHERE i.kind = 'final' ORDER BY i.id DESC LIMIT ?", (limit,))]
+
+    @staticmethod
+    def branch_ids(conn: sqlite3.Connection, turn_id: int) -> list[int]:
+        """The ids from the root down to ``turn_id`` (empty if it does not exist)."""
         rows = conn.execute(
             "WITH RECURSIVE up(id, parent_id, depth) AS ("
             " SELECT id, parent_id, 0 FROM turns WHERE id = ?"
             " UNION ALL SELECT t.id, t.parent_id, up.depth + 1 FROM turns t JOIN up ON t.id = up.parent_id"
             " WHERE up.depth < 100000) SELECT id FROM up ORDER BY depth DESC", (turn_id,)).fetchall()
-        return [v for v in (self.turn(conn, r[0]) for r in rows) if v is not None]
+        return [int(r[0]) for r in rows]
+
+    def branch(self, conn: sqlite3.Connection, turn_id: int) -> list[TurnView]:
+        """The turns from the root down to ``turn_id`` (empty if it does not exist)."""
+        return [v for v in (self.turn(conn, i) for i in self.branch_ids(conn, turn_id)) if v is not None]
 
     def branch_doc(self, conn: sqlite3.Connection, project: str, turn_id: int,
                    file_of: Any) -> dict[str, Any]:

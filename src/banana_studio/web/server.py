@@ -35,6 +35,7 @@ from banana_studio import __version__
 from banana_studio.domain.imagetype import sniff_image_mime
 from banana_studio.web import pages
 from banana_studio.web.reader import ProjectReader, ReadError
+from banana_studio.web.thumbs import Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,19 @@ class GalleryHandler(BaseHTTPRequestHandler):
                     self._redirect(f"{base}/p/{pages.seg(name)}/", head)
                 elif rest == [""]:
                     rows, total = reader.tree(conn)
-                    self._send_html(pages.project_page(base, name, rows, total), head)
+                    recent = reader.recent_images(conn)
+                    self._send_html(pages.project_page(base, name, rows, total, recent), head)
                 elif rest[0] == "f" and len(rest) >= 2:
                     path = reader.recorded_file(conn, project, "/".join(rest[1:]))
                     if path is None:
                         raise NOT_FOUND
                     self._send_file(path, head, download)
+                elif rest[0] == "thumb" and len(rest) >= 2:
+                    path = reader.recorded_file(conn, project, "/".join(rest[1:]))
+                    data = self.server.thumbs.get(path) if path is not None else None
+                    if data is None:
+                        raise NOT_FOUND
+                    self._send_bytes(data, "image/jpeg", head, extra={"Cache-Control": "private, max-age=3600"})
                 elif rest[0] == "t" and len(rest) in (2, 3, 4) and rest[1].isdigit() and rest[1].isascii():
                     self._turn_route(base, project, conn, int(rest[1]), rest[2:], head)
                 else:
@@ -163,7 +171,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
         if turn is None:
             raise NOT_FOUND
         if rest == []:
-            ids = [t.id for t in reader.branch(conn, turn_id)]
+            ids = reader.branch_ids(conn, turn_id)
             sizes: dict[str, int | None] = {}
             for im in turn.finals():
                 path = reader.recorded_file(conn, project, im.path)
@@ -186,21 +194,22 @@ class GalleryHandler(BaseHTTPRequestHandler):
             raise NOT_FOUND
 
     # -- writing answers -------------------------------------------------------------------------
-    def _common_headers(self, csp_extra: str = "") -> None:
+    def _common_headers(self, csp_extra: str = "", cache: str = "no-store") -> None:
         self.send_header("Content-Security-Policy", CSP.format(extra=csp_extra))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-        self.send_header("Cache-Control", "no-store")
+        self.send_header("Cache-Control", cache)
 
     def _send_bytes(self, data: bytes, ctype: str, head: bool, code: int = 200, csp_extra: str = "",
                     extra: dict[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
-        self._common_headers(csp_extra)
-        for k, v in (extra or {}).items():
+        extra = dict(extra or {})
+        self._common_headers(csp_extra, extra.pop("Cache-Control", "no-store"))
+        for k, v in extra.items():
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -237,7 +246,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
             self.send_header("Content-Disposition",
                              f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}")
-            self._common_headers()
+            self._common_headers(cache="private, max-age=3600")
             self.end_headers()
             if head:
                 return
@@ -253,6 +262,7 @@ class GalleryHTTPServer(ThreadingHTTPServer):
         super().__init__(address, GalleryHandler)
         self.reader = reader
         self.token = token
+        self.thumbs = Thumbnails()
 
 
 class Gallery:
