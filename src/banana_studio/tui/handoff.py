@@ -132,17 +132,25 @@ class HandoffScreen(ModalScreen[None]):
         self.tunnel = tunnel_line(gallery.port, where)
 
     def compose(self) -> ComposeResult:
-        reach = ("From your machine, open the tunnel first (ssh host from SSH_CONNECTION):" if self.where.from_ssh
-                 else "From another machine, over SSH (host name of this box):")
+        reach = ("From your machine, open the tunnel first (host from SSH_CONNECTION):" if self.where.from_ssh
+                 else "From another machine, over SSH (this box's host name):")
+        keys = Content.assemble(
+            ("The link is on your clipboard (OSC 52).", "$success"), "\n",
+            *[part for key, what in (("c", "link"), ("s", "ssh line"), ("y", "scp of the image"),
+                                     ("b", "rsync of the branch"), ("Esc", "close"))
+              for part in ((key, "bold"), f" {what}   ")])
         with Vertical(classes="modal-box", id="handoff") as box:
             box.border_title = "Hand-off: the web gallery (read-only)"
-            yield Static(Content(f"Projects in {display_text(str(self.gallery.root), one_line=True)}:"))
+            yield Static(Content.styled(f"Projects in {display_text(str(self.gallery.root), one_line=True)}:",
+                                        "dim"))
             yield Static(hyperlink(self.url), id="handoff-link")
-            yield Static(Content(reach))
-            yield Static(Content(self.tunnel), id="handoff-tunnel")
-            yield Static(Content("The link is on your clipboard (OSC 52).  c link · s ssh line · y scp of the "
-                                 "image · b rsync of the branch · Esc close"), id="handoff-keys",
-                         classes="modal-message")
+            yield Static(Content.styled(reach, "dim"), classes="handoff-gap")
+            yield Static(Content.styled(self.tunnel, "bold"), id="handoff-tunnel")
+            yield Static(keys, id="handoff-keys", classes="handoff-gap")
+
+    def on_mount(self) -> None:
+        for gap in self.query(".handoff-gap"):
+            gap.styles.margin = (1, 0, 0, 0)
 
     def action_copy_link(self) -> None:
         copy_command(self.main, self.url, "gallery link")

@@ -32,7 +32,7 @@ CSS = (
     ".st-failed,.st-cancelled,.st-interrupted,.error{color:#f88}.st-running,.st-pending{color:#fc6}"
     ".dim,.meta{color:#aaa;font-size:.9em}.star{color:#f5c518}"
     "blockquote{border-left:3px solid #f5c518;margin:0;padding:.2em 1em;white-space:pre-wrap}"
-    "figure{margin:1em 0}figure img{max-width:100%;height:auto;border-radius:4px}"
+    "figure{margin:1em 0}figure img{max-width:100%;max-height:85vh;width:auto;height:auto;border-radius:4px}"
     ".drafts img{max-width:30%;margin-right:1%;opacity:.85}pre{white-space:pre-wrap;background:#222;padding:.6em}"
     ".grid{display:flex;flex-wrap:wrap;gap:6px}.grid img{height:160px;width:auto;border-radius:3px}"
     ".thoughts{white-space:pre-wrap;color:#ccc}.badge{background:#345;border-radius:3px;padding:0 .3em}"
