@@ -246,3 +246,28 @@ def test_a_decompression_bomb_gets_no_preview(tmp_path: Path, projects: Projects
     with Gallery(root) as g:
         assert get(g, t(g, f"p/shots/thumb/{projects.final_rel}"))[0] == 404
         assert get(g, t(g, f"p/shots/t/{projects.turns[-1]}/storyboard.png"))[0] == 200
+
+
+def test_a_recorded_image_linked_to_the_index_is_refused(tmp_path: Path, projects: Projects) -> None:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(projects.root / "shots", root / "shots")
+    img = root / "shots" / projects.final_rel
+    img.unlink()
+    img.symlink_to(root / "shots" / "project.db")
+    with Gallery(root) as g:
+        status, _, body = get(g, t(g, f"p/shots/f/{projects.final_rel}"))
+    assert status == 404 and b"SQLite" not in body
+
+
+def test_an_images_folder_moved_to_another_disk_still_serves(tmp_path: Path, projects: Projects) -> None:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(projects.root / "shots", root / "shots")
+    shutil.move(root / "shots" / "images", tmp_path / "elsewhere")
+    (root / "shots" / "images").symlink_to(tmp_path / "elsewhere")
+    with Gallery(root) as g:
+        status, _, body = get(g, t(g, f"p/shots/f/{projects.final_rel}"))
+    assert status == 200 and body == (tmp_path / "elsewhere" / projects.final_rel.split("/", 1)[1]).read_bytes()

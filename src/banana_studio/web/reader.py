@@ -232,7 +232,8 @@ class ProjectReader:
     @staticmethod
     def recorded_file(conn: sqlite3.Connection, project: Path, rel: str) -> Path | None:
         """The file at project-relative ``rel`` if the index records it (an image of a turn or a stored
-        reference) and it lies inside the project's own folders; else None."""
+        reference) and it lies, links resolved, in the project's ``images/`` (or ``images/drafts/``) or
+        ``refs/`` folder (either may itself be a link to another disk); else None."""
         pure = PurePosixPath(rel)
         if not rel or "\\" in rel or "\x00" in rel or pure.is_absolute() or ".." in pure.parts:
             return None
@@ -245,7 +246,7 @@ class ProjectReader:
         except (OSError, RuntimeError):
             return None
         roots = set()
-        for sub in ("", "images", "images/drafts", "refs"):
+        for sub in ("images", "images/drafts", "refs"):
             with contextlib.suppress(OSError, RuntimeError):
                 roots.add((project / sub).resolve())  # images/ may be a link to another disk
         if not any(root in resolved.parents for root in roots) or not resolved.is_file():
