@@ -102,6 +102,13 @@ async def test_without_ssh_the_tunnel_names_this_host(demo_studio: Any, h: Any,
         stop_gallery(app)
 
 
+def test_the_palette_offers_both_hand_off_actions() -> None:
+    from banana_studio.tui.commands import palette_actions
+
+    ids = {a.binding_id for a in palette_actions()}
+    assert {"handoff", "copy-scp"} <= ids
+
+
 async def test_y_without_an_image_copies_nothing(demo_studio: Any, h: Any, over_ssh: None) -> None:
     app = make_app(demo_studio)
     async with app.run_test(size=SIZE) as pilot:

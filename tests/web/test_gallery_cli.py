@@ -52,7 +52,7 @@ def test_serve_on_a_busy_port_says_so(projects: Projects) -> None:
         port = s.getsockname()[1]
         out = subprocess.run([sys.executable, "-m", "banana_studio", "serve", "--port", str(port),
                               "--project-dir", str(projects.root)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and f"Cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert out.returncode == 1 and out.stderr.startswith(f"error: Cannot listen on 127.0.0.1:{port}")
 
 
 def test_remote_from_ssh_connection_and_fallback() -> None:

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from banana_studio.cli.exits import EXIT_FAILED, error, warning
 from banana_studio.cli.history import _root
 from banana_studio.config import load_config
 from banana_studio.domain.safetext import display_text
@@ -30,9 +31,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         gallery = Gallery(root, port=port)
     except OSError as exc:
-        print(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
-              file=sys.stderr)
-        return 1
+        return error(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Try --port 0 for any free port.",
+                     EXIT_FAILED)
+    if not root.is_dir():
+        warning(f"{root} does not exist (yet): the gallery stays empty until a project is made there.")
     where = remote()
     gallery.start()
     print(usage_text(gallery, tunnel_line(gallery.port, where), where.from_ssh), flush=True)

@@ -136,9 +136,9 @@ class HandoffScreen(ModalScreen[None]):
                  else "From another machine, over SSH (this box's host name):")
         keys = Content.assemble(
             ("The link is on your clipboard (OSC 52).", "$success"), "\n",
-            *[part for key, what in (("c", "link"), ("s", "ssh line"), ("y", "scp of the image"),
-                                     ("b", "rsync of the branch"), ("Esc", "close"))
-              for part in ((key, "bold"), f" {what}   ")])
+            *[part for key, what in (("c", "link"), ("s", "ssh line"), ("y", "scp the image"),
+                                     ("b", "rsync the branch"), ("Esc", "close"))
+              for part in ((key, "bold"), f" {what}  ")])
         with Vertical(classes="modal-box", id="handoff") as box:
             box.border_title = "Hand-off: the web gallery (read-only)"
             yield Static(Content.styled(f"Projects in {display_text(str(self.gallery.root), one_line=True)}:",
