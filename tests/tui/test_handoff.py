@@ -55,7 +55,11 @@ async def test_y_copies_scp_and_H_shows_and_copies_the_gallery_link(demo_studio:
             port, token = modal.gallery.port, modal.gallery.token
             url = f"http://127.0.0.1:{port}/{token}/p/{store.path.name}/t/2"
             assert app.clipboard == url  # copied with OSC 52
-            assert links_in(modal.query_one("#handoff-link", Static)) == [url]  # shown as an OSC 8 link
+            link = modal.query_one("#handoff-link", Static)
+            assert links_in(link) == [url]
+            # the bytes the terminal gets for that line: an OSC 8 hyperlink around the URL
+            written = link.render_line(0).render(app.console)
+            assert "\x1b]8;id=" in written and f";{url}\x1b\\" in written and "\x1b]8;;\x1b\\" in written
             tunnel = f"ssh -L {port}:127.0.0.1:{port} -p 2222 ana@198.51.100.7"
             assert str(modal.query_one("#handoff-tunnel", Static).render()) == tunnel
 
