@@ -34,22 +34,31 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
+    # Never the network: Selenium Manager stays offline (the driver and browser are given), and the
+    # browser resolves no name and uses no proxy, so only 127.0.0.1 is reachable.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SE_OFFLINE", "true")
+    mp.setenv("SE_AVOID_STATS", "true")
     opts = Options()
     opts.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+                "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--window-size=1280,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         opts.add_argument(arg)
     try:
         drv = webdriver.Chrome(service=Service(str(DRIVER)), options=opts)
     except WebDriverException as exc:  # pragma: no cover - a broken browser install
+        mp.undo()
         pytest.skip(f"chromium did not start: {exc.msg}")
     drv.set_page_load_timeout(60)
     try:
         yield drv
     finally:
         drv.quit()
+        mp.undo()
 
 
 def no_alert(drv: Any) -> bool:
