@@ -271,3 +271,23 @@ def test_an_images_folder_moved_to_another_disk_still_serves(tmp_path: Path, pro
     with Gallery(root) as g:
         status, _, body = get(g, t(g, f"p/shots/f/{projects.final_rel}"))
     assert status == 200 and body == (tmp_path / "elsewhere" / projects.final_rel.split("/", 1)[1]).read_bytes()
+
+
+def test_a_folder_name_that_is_not_utf8_is_listed_and_browsable(tmp_path: Path, projects: Projects) -> None:
+    import os
+    import shutil
+
+    root = tmp_path / "root"
+    root.mkdir()
+    bad = os.fsencode(root) + b"/bad\xff\xfename"
+    shutil.copytree(os.fsencode(projects.root / "shots"), bad)
+    with Gallery(root) as g:
+        status, _, body = get(g, t(g))
+        page = body.decode()
+        assert status == 200 and "bad\\udcff\\udcfename" in page  # shown with visible escapes
+        href = re.search(r"href='(/[^']*/p/bad[^']*)'", page)
+        assert href is not None and "%FF%FE" in href.group(1)
+        status, _, body = get(g, href.group(1))
+        assert status == 200 and b"lighthouse" in body
+        status, _, body = get(g, href.group(1) + f"t/{projects.turns[2]}/storyboard")
+        assert status == 200

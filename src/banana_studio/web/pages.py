@@ -46,7 +46,8 @@ def esc(value: Any, *, one_line: bool = False) -> str:
 
 def seg(value: Any) -> str:
     """One URL path segment (every reserved character percent-encoded)."""
-    return quote(str(value), safe="")
+    # a folder name that is not valid UTF-8 holds surrogate escapes: its original bytes go in the URL
+    return quote(str(value).encode("utf-8", "surrogateescape"), safe="")
 
 
 def rel_url(rel: str) -> str:

@@ -114,7 +114,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
         if len(raw) < 2 or raw[0] != "":
             raise NOT_FOUND
         try:
-            parts = [unquote(p, errors="strict") if "%" in p else p for p in raw[1:]]
+            parts = [unquote(p, errors="surrogateescape") if "%" in p else p for p in raw[1:]]
         except UnicodeDecodeError:
             raise NOT_FOUND from None
         if not hmac.compare_digest(parts[0].encode("utf-8", "surrogateescape"), self.server.token.encode()):
@@ -219,7 +219,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
 
     def _send_html(self, page: str, head: bool) -> None:
         extra = "".join(" " + h for h in pages.style_hashes(page))
-        self._send_bytes(page.encode("utf-8"), "text/html; charset=utf-8", head, csp_extra=extra)
+        self._send_bytes(page.encode("utf-8", "replace"), "text/html; charset=utf-8", head, csp_extra=extra)
 
     def _send_page(self, code: int, message: str, head: bool, extra: dict[str, str] | None = None) -> None:
         self._send_bytes(pages.error_page(code, message).encode(), "text/html; charset=utf-8", head, code=code,
