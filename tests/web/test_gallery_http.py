@@ -209,6 +209,7 @@ def test_the_storyboard_page_and_sheet(gallery: Gallery, projects: Projects) -> 
     page = body.decode()
     assert status == 200 and all(f"Turn {n}" in page for n in (a, b, c))
     assert "<script>" not in page
+    assert "\x1b" not in page and "\u202e" not in page and "\\x1b]52;c;" in page  # hostile_text thoughts
     assert "'sha256-" in h["content-security-policy"]  # its inline stylesheet, allowed by hash only
     assert "unsafe-inline" not in h["content-security-policy"]
     status, h, body = get(gallery, t(gallery, f"p/shots/t/{c}/storyboard.png"))

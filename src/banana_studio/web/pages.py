@@ -230,9 +230,21 @@ def style_hashes(page: str) -> list[str]:
             for m in _STYLE.finditer(page)]
 
 
+def _visible(value: Any, key: str = "") -> Any:
+    """Every text of a branch document through the sanitising boundary (control and bidi characters as
+    visible escapes) before the storyboard page HTML-escapes it; image URLs (``file``) stay as built."""
+    if isinstance(value, str):
+        return value if key == "file" else display_text(value)
+    if isinstance(value, dict):
+        return {k: _visible(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    return value
+
+
 def storyboard_page(base: str, project: str, doc: dict[str, Any]) -> str:
     """The storyboard of :mod:`store.storyboard` (same page as an export), with a way back."""
-    page = html_page(doc)
+    page = html_page(_visible(doc))
     back = (f"<nav><a href='{base}/'>Projects</a> › <a href='{base}/p/{seg(project)}/'>"
             f"{esc(project, one_line=True)}</a> › <a href='{base}/p/{seg(project)}/t/{int(doc['turn_id'])}'>"
             f"#{int(doc['turn_id'])}</a></nav>")
