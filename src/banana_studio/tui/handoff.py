@@ -8,9 +8,10 @@
   every picture of the selected branch.
 * ``y`` on the main screen copies the ``scp`` command for the selected image.
 
-The image itself is not put on the clipboard: terminals that could take it (kitty's clipboard
-protocol) can only be told apart by asking the terminal and reading its answer, which the studio does
-not do; guessing from ``TERM`` would be wrong under tmux or over SSH, so it never guesses.
+The image itself is not put on the clipboard: a terminal that could take it (kitty's clipboard
+protocol, OSC 5522) tells so only in its answer to a DECRQM mode query, and Textual's input parser
+drops mode answers other than its own (2026, 2048); guessing from ``TERM`` would be wrong under tmux
+or over SSH, so it never guesses and copies the command instead.
 
 The gallery serves the folder of projects the studio has open; it runs on a daemon thread and stops
 with the studio.  Binding its socket and the store reads run off the event loop.
