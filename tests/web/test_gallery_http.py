@@ -292,3 +292,28 @@ def test_a_folder_name_that_is_not_utf8_is_listed_and_browsable(tmp_path: Path, 
         assert status == 200 and b"lighthouse" in body
         status, _, body = get(g, href.group(1) + f"t/{projects.turns[2]}/storyboard")
         assert status == 200
+
+
+def test_a_branch_downloads_as_one_zip_of_its_pictures_and_recipes(gallery: Gallery, projects: Projects) -> None:
+    import io
+    import json
+    import zipfile
+
+    a, b, c = projects.turns
+    page = get(gallery, t(gallery, f"p/shots/t/{c}"))[2].decode()
+    assert f"href='/{gallery.token}/p/shots/t/{c}/branch.zip' download" in page
+    status, h, body = get(gallery, t(gallery, f"p/shots/t/{c}/branch.zip"))
+    assert status == 200 and h["content-type"] == "application/zip"
+    assert h["content-disposition"].startswith('attachment; filename="shots-branch-3.zip"')
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        shots = projects.root / "shots"
+        finals = [p for p in names if p != "recipes.json"]
+        assert len(finals) == 2  # the failed turn has no picture
+        for n in finals:
+            assert zf.read(n) == (shots / "images" / n).read_bytes()
+        recipes = json.loads(zf.read("recipes.json"))
+    assert [r["turn_id"] for r in recipes] == [a, b, c] and recipes[1]["prompt"] == "make it night with stars"
+    status, h, body = request(gallery, "HEAD", t(gallery, f"p/shots/t/{c}/branch.zip"))
+    assert status == 200 and body == b""

@@ -179,7 +179,8 @@ def turn_page(base: str, project: str, turn: TurnView, branch_ids: Sequence[int]
             + (f" <span class='badge'>{esc(turn.label, one_line=True)}</span>" if turn.label else "") + "</h1>"]
     path = " → ".join(f"<a href='{p}/t/{i}'>#{i}</a>" for i in branch_ids)
     body.append(f"<p class='meta'>Branch: {path} · <a href='{p}/t/{turn.id}/storyboard'>storyboard of this "
-                f"branch</a> · {esc(_when(turn.created_at))} · ${turn.cost:.3f}"
+                f"branch</a> · <a href='{p}/t/{turn.id}/branch.zip' download>all its pictures (ZIP)</a> · "
+                f"{esc(_when(turn.created_at))} · ${turn.cost:.3f}"
                 + (" (simulated, demo)" if turn.target == "local" else "") + "</p>")
     body.append(f"<blockquote>{esc(turn.prompt)}</blockquote>")
     for im in turn.finals():

@@ -70,6 +70,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
     server_version = f"BananaStudioGallery/{__version__}"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    timeout = 60  # a client that stops sending mid-request releases its thread
 
     # -- methods ---------------------------------------------------------------------------------
     def do_GET(self) -> None:
@@ -190,6 +191,8 @@ class GalleryHandler(BaseHTTPRequestHandler):
 
             doc = reader.branch_doc(conn, name, turn_id, file_of)
             self._send_bytes(contact_sheet(doc, project), "image/png", head)
+        elif rest == ["branch.zip"]:
+            self._send_branch_zip(project, conn, turn_id, head)
         else:
             raise NOT_FOUND
 
@@ -227,6 +230,32 @@ class GalleryHandler(BaseHTTPRequestHandler):
 
     def _redirect(self, location: str, head: bool) -> None:
         self._send_bytes(b"", "text/plain", head, code=301, extra={"Location": location})
+
+    def _send_branch_zip(self, project: Path, conn: Any, turn_id: int, head: bool) -> None:
+        """Every picture of the branch to ``turn_id`` (finals, in branch order) and a ``recipes.json``, as
+        one ZIP streamed as it is written (see :mod:`web.archive`)."""
+        import json
+
+        from banana_studio.web.archive import write_zip
+
+        reader = self.server.reader
+        turns = reader.branch(conn, turn_id)
+        files = [(im.path.rsplit("/", 1)[-1], reader.recorded_file(conn, project, im.path))
+                 for t in turns for im in t.finals()]
+        recipes = json.dumps([t.recipe(project.name) for t in turns], indent=2, ensure_ascii=False)
+        name = f"{project.name}-branch-{turn_id}.zip"
+        ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
+        self.close_connection = True  # the length is not known in advance: the end of the body is the close
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Disposition",
+                         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}")
+        self._common_headers()
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if head:
+            return
+        write_zip(self.wfile, [(n, p) for n, p in files if p is not None], {"recipes.json": recipes})
 
     def _send_file(self, path: Path, head: bool, download: bool) -> None:
         try:
