@@ -22,7 +22,7 @@ from urllib.parse import quote
 from banana_studio.domain.safetext import display_text, dumps_json
 from banana_studio.store import ProjectInfo
 from banana_studio.store.storyboard import html_page, safe_uri
-from banana_studio.web.reader import ImageRow, TurnView
+from banana_studio.web.reader import ImageRow, TreeRow, TurnView
 
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72em;padding:1em;background:#18181b;color:#eee}"
@@ -88,9 +88,9 @@ def projects_page(base: str, projects: Sequence[ProjectInfo]) -> str:
     return _page("Projects", base, ["<h1>Projects</h1>", table])
 
 
-def _node_line(base: str, project: str, row: tuple[Any, ...]) -> str:
-    tid, _parent, prompt, status, starred, label, _created, n_final, kind, cost = row[:10]
-    target = row[12]
+def _node_line(base: str, project: str, row: TreeRow) -> str:
+    tid, prompt, status, starred, label, n_final, kind, cost, target = (
+        row.id, row.prompt, row.status, row.starred, row.label, row.n_final, row.kind, row.cost, row.target)
     bits = [f"<a href='{base}/p/{seg(project)}/t/{int(tid)}'>#{int(tid)}</a>"]
     if starred:
         bits.append("<span class='star'>★</span>")
@@ -115,7 +115,7 @@ def _grid(base: str, project: str, recent: Sequence[tuple[int, str, str]]) -> li
     return ["<h2>Latest pictures</h2>", "<div class='grid'>" + "".join(cells) + "</div>", "<h2>Branch tree</h2>"]
 
 
-def project_page(base: str, project: str, rows: Sequence[tuple[Any, ...]], total: int,
+def project_page(base: str, project: str, rows: Sequence[TreeRow], total: int,
                  recent: Sequence[tuple[int, str, str]] = ()) -> str:
     """The newest pictures, then the branch tree as nested lists (rows in depth-first order, each
     after its parent)."""
@@ -123,7 +123,7 @@ def project_page(base: str, project: str, rows: Sequence[tuple[Any, ...]], total
     depth_of: dict[int, int] = {}
     open_depth = -1
     for row in rows:
-        tid, parent = int(row[0]), row[1]
+        tid, parent = row.id, row.parent_id
         depth = depth_of[parent] + 1 if parent in depth_of else 0
         depth_of[tid] = depth
         if depth > open_depth:

@@ -35,6 +35,26 @@ class ReadError(Exception):
 
 
 @dataclass(slots=True)
+class TreeRow:
+    id: int
+    parent_id: int | None
+    prompt: str
+    """The first 120 characters."""
+    status: str
+    starred: bool
+    label: str
+    n_final: int
+    kind: str
+    cost: float
+    target: str
+
+
+_TREE_SQL = ("SELECT t.id, t.parent_id, substr(t.prompt, 1, 120), t.status, t.starred, t.label, "
+             "(SELECT count(*) FROM images i WHERE i.turn_id = t.id AND i.kind = 'final'), t.kind, t.cost, "
+             "t.target FROM turns t")
+
+
+@dataclass(slots=True)
 class ImageRow:
     kind: str
     index: int
@@ -147,9 +167,9 @@ class ProjectReader:
 
     # -- queries (each on a connection from connect()) -------------------------------------------
     @staticmethod
-    def tree(conn: sqlite3.Connection, limit: int = TREE_MAX) -> tuple[list[tuple[Any, ...]], int]:
-        """Display rows (``queries.NODE_SQL`` columns) of the first ``limit`` turns in tree order
-        (depth first, children by id), and how many turns the project has in all."""
+    def tree(conn: sqlite3.Connection, limit: int = TREE_MAX) -> tuple[list[TreeRow], int]:
+        """Rows of the first ``limit`` turns in tree order (depth first, children by id), and how many
+        turns the project has in all."""
         ids, parents = queries.tree_skeleton(conn)
         known = set(ids)
         kids: dict[int | None, list[int]] = {}
@@ -161,7 +181,14 @@ class ProjectReader:
             tid = stack.pop()
             order.append(tid)
             stack.extend(reversed(kids.get(tid, [])))
-        rows = {r[0]: r for r in queries.nodes_for(conn, order)}
+        rows: dict[int, TreeRow] = {}
+        for i in range(0, len(order), 500):  # well under SQLite's bound-parameter limit
+            batch = order[i:i + 500]
+            marks = ",".join("?" * len(batch))
+            for r in conn.execute(_TREE_SQL + f" WHERE t.id IN ({marks})", batch):
+                rows[int(r[0])] = TreeRow(int(r[0]), r[1], str(r[2] or ""), str(r[3] or ""), bool(r[4]),
+                                          str(r[5] or ""), int(r[6]), str(r[7] or ""), float(r[8] or 0),
+                                          str(r[9] or "unknown"))
         return [rows[i] for i in order if i in rows], len(ids)
 
     @staticmethod
