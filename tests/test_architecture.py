@@ -18,10 +18,14 @@ FORBIDDEN = {
     "engine": {"textual", "textual_image", "sqlite3", "banana_studio.tui", "banana_studio.store"},
     "store": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.engine"},
     "fakeserver": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.store"},
-    "services": {"textual", "textual_image", "google", "banana_studio.tui"},  # only engine/ talks to the SDK
+    # only engine/ talks to the SDK; only store/ opens the project databases
+    "services": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui"},
     "tui": {"google", "sqlite3"},
-    "web": {"textual", "textual_image", "google", "banana_studio.tui", "banana_studio.engine",
-            "banana_studio.services"},  # the gallery reads the store, read-only, and nothing else
+    # The MCP server goes through services/ (validation, budgets, costs), never around it to the engine.
+    "agents": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui", "banana_studio.engine"},
+    # The web gallery reads through the store's read-only reader, and nothing else.
+    "web": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui", "banana_studio.engine",
+            "banana_studio.services"},
 }
 
 
@@ -50,6 +54,138 @@ def _violations(layer: str) -> list[str]:
 def test_layer_boundaries(layer: str) -> None:
     assert (PKG / layer).is_dir()
     assert _violations(layer) == []
+
+
+SERVICES = PKG / "services"
+SERVICES_MAX_LINES = 400
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _absolute(node: ast.ImportFrom, path: Path) -> str:
+    """The module an ``ImportFrom`` names, relative imports resolved."""
+    if node.level == 0:
+        return node.module or ""
+    base = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runtime_imports(path: Path) -> list[ast.Import | ast.ImportFrom]:
+    """Every import that runs (at import time or inside a function), ``if TYPE_CHECKING`` blocks aside."""
+    out: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return out
+
+
+def test_services_import_no_private_name() -> None:
+    """A services module uses other modules through their public names only (``from x import _y`` is
+    how the batch lane once reached into the studio)."""
+    bad = []
+    for path in sorted(SERVICES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = _absolute(node, path)
+            if not module.startswith("banana_studio"):
+                continue
+            bad += [f"{path.relative_to(PKG)} imports {a.name} from {module}"
+                    for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert bad == []
+
+
+def test_services_reach_no_private_attribute_of_another_object() -> None:
+    """No ``other._name`` in services/ (``self._x`` / ``cls._x`` are the object's own business)."""
+    bad = []
+    for path in sorted(SERVICES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                bad.append(f"{path.relative_to(PKG)}:{node.lineno} reaches .{node.attr}")
+    assert bad == []
+
+
+def _services_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    modules = {_module_name(p) for p in SERVICES.rglob("*.py")}
+    for path in SERVICES.rglob("*.py"):
+        name = _module_name(path)
+        deps: set[str] = set()
+        for node in _runtime_imports(path):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                module = _absolute(node, path)
+                targets = [module, *(f"{module}.{a.name}" for a in node.names)]
+            deps |= {t for t in targets if t in modules and t != name and t != "banana_studio.services"}
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_circle_in_services() -> None:
+    """The services modules import each other as a tree (lazy imports inside functions count; only
+    ``if TYPE_CHECKING`` imports for annotations are free)."""
+    graph = _services_graph()
+    assert graph, "no services modules found"
+    done: set[str] = set()
+    circles: list[str] = []
+
+    def walk(node: str, stack: list[str]) -> None:
+        if node in stack:
+            circles.append(" -> ".join([*stack[stack.index(node):], node]))
+            return
+        if node in done:
+            return
+        for dep in sorted(graph.get(node, ())):
+            walk(dep, [*stack, node])
+        done.add(node)
+
+    for module in sorted(graph):
+        walk(module, [])
+    assert circles == []
+
+
+def test_one_way_a_turn_is_completed() -> None:
+    """Outside the store, only services/completion.py writes a turn's end (``store.complete_turn``):
+    both lanes (interactive, Batch API import) complete turns through it."""
+    allowed = SERVICES / "completion.py"
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        if path == allowed or path.is_relative_to(PKG / "store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "complete_turn":
+                bad.append(f"{path.relative_to(PKG)}:{node.lineno}")
+    assert bad == []
+
+
+def test_services_modules_stay_small() -> None:
+    big = [f"{p.relative_to(PKG)}: {n} lines" for p in sorted(SERVICES.rglob("*.py"))
+           if (n := len(p.read_text(encoding="utf-8").splitlines())) > SERVICES_MAX_LINES]
+    assert big == []
 
 
 def test_one_stylesheet_for_the_app() -> None:

@@ -27,6 +27,7 @@ from banana_studio.services.batch import (
     load_records,
     parse_prompts,
 )
+from banana_studio.services.batch_results import index_lines
 from banana_studio.store import ProjectStore
 
 KEY = "test-key-batch-0123456789"
@@ -129,10 +130,9 @@ def test_missing_prompts_file(tmp_path: Path) -> None:
         parse_prompts(tmp_path / "nope.txt", GenerationSettings())
 
 
-def test_jsonl_request_matches_the_sdk_request(srv: FakeGemini) -> None:
+def test_jsonl_request_matches_the_sdk_request() -> None:
     """The JSONL (file input) form carries the same fields the SDK sends for interactive requests
-    (it is produced by the SDK's own converter, not a hand-kept copy)."""
-    from banana_studio.engine import ApiTarget
+    (both derived from the engine's one field table, not a hand-kept copy)."""
     from banana_studio.engine.batch import jsonl_lines
 
     settings = GenerationSettings(aspect_ratio="21:9", image_size="2K", google_search=True, seed=5,
@@ -141,8 +141,7 @@ def test_jsonl_request_matches_the_sdk_request(srv: FakeGemini) -> None:
                                                         Part(mime_type="image/png", data=png("red"),
                                                              thought_signature=b"\x01\x02sig")])]
     user = user_content("make it blue", [(png("blue"), "image/png")])
-    client = ApiTarget(api_key=KEY, base_url=srv.base_url).make_client()
-    (line,) = list(jsonl_lines(client, [("k1", [*history, user], settings)]))
+    (line,) = list(jsonl_lines([("k1", [*history, user], settings)]))
     obj = json.loads(line)
     assert obj["key"] == "k1" and line.endswith(b"\n")
     from banana_studio.fakeserver.protocol import camelize
@@ -161,6 +160,35 @@ def test_jsonl_request_matches_the_sdk_request(srv: FakeGemini) -> None:
     assert gen["seed"] == 5 and gen["temperature"] == 0.5
     assert body["tools"] == [{"googleSearch": {}}]
     assert body["systemInstruction"]["parts"] == [{"text": "be bold"}]
+
+
+@pytest.mark.parametrize("settings", [
+    GenerationSettings(),
+    GenerationSettings(model="gemini-2.5-flash-image", image_only=True, include_thoughts=False),
+    GenerationSettings(model="gemini-3.1-flash-image", google_search=True, image_search=True, thinking_level="minimal",
+                       image_size="512", seed=0, temperature=0.0, system_instruction="x"),
+    GenerationSettings(output_mime_type="image/jpeg", output_quality=80, person_generation="allow_adult"),
+])
+def test_rest_body_and_sdk_config_come_from_one_field_table(settings: GenerationSettings) -> None:
+    """Every field the SDK config carries is in the REST body under its camelCase name, with the same
+    value, and nothing else is (so the file-input form can never drift from the interactive one)."""
+    from banana_studio.engine.request import build_config, rest_config
+
+    def camel(v: object) -> object:
+        if isinstance(v, dict):
+            return {k.split("_")[0] + "".join(w.title() for w in k.split("_")[1:]): camel(x) for k, x in v.items()}
+        return [camel(x) for x in v] if isinstance(v, list) else v
+
+    sdk = camel(build_config(settings).model_dump(mode="json", exclude_none=True))
+    assert isinstance(sdk, dict)
+    rest = rest_config(settings)
+    beside = {k: rest.pop(k) for k in ("tools", "systemInstruction") if k in rest}
+    assert rest == {"generationConfig": {k: v for k, v in sdk.items() if k not in ("tools", "systemInstruction")}}
+    assert beside.get("tools") == sdk.get("tools")
+    if "systemInstruction" in sdk:
+        assert beside["systemInstruction"] == {"parts": [{"text": sdk["systemInstruction"]}], "role": "user"}
+    else:
+        assert "systemInstruction" not in beside
 
 
 def test_progress_line() -> None:
@@ -437,7 +465,7 @@ def test_duplicate_result_lines_are_imported_once(env: Path) -> None:
                                                {"key": "b", "error": {"code": 500, "message": "boom"}}]) + "\n"
     path = env / "results.jsonl"
     path.write_text(data, encoding="utf-8")
-    out = batch_mod._index_lines(path)
+    out = index_lines(path)
     a, b = out.get("a"), out.get("b")
     assert a is not None and b is not None
     assert a[0]["candidates"][0]["content"]["parts"][0]["text"] == "first"

@@ -103,7 +103,7 @@ async def check_case(pilot: Any, app: Any, main: MainScreen, demo: Studio, case:
     if case.retry_friendly:
         prompt = f"{prompt} {tag_for(case)}"
     else:  # "fails, then succeeds": only a queued fault can stop after N requests
-        await demo._ready_target()
+        await demo.ready_target()
         assert demo._fake is not None
         demo._fake.inject(case.fault, count=case.count, **case.params)
     app._notifications.clear()
@@ -217,7 +217,7 @@ async def test_quit_during_generation_loses_nothing(demo: Studio) -> None:
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
         assert isinstance(main, MainScreen)
-        await demo._ready_target()
+        await demo.ready_target()
         assert demo._fake is not None
         demo._fake.inject("slow", seconds=30)  # queued, so the retry below is not slowed down
         prompt = main.query_one(PromptArea)

@@ -217,7 +217,7 @@ async def test_demo_studio_server_binds_loopback_only(tmp_path: Path, iso_env: d
 
     studio = Studio.open(Config(), project="demo", project_dir=tmp_path / "p", demo=True)
     try:
-        target = await studio._ready_target()
+        target = await studio.ready_target()
         assert target.base_url and target.base_url.startswith("http://127.0.0.1:")
         assert_loopback_only(int(target.base_url.rsplit(":", 1)[1]))
     finally:

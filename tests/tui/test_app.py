@@ -305,7 +305,7 @@ async def test_retry_countdown_then_success(demo_studio: Any, h: Any) -> None:
     app = make_app(demo_studio)
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         main = main_of(app)
-        await demo_studio._ready_target()
+        await demo_studio.ready_target()
         demo_studio._fake.inject("quota", count=1, retry_delay=1.5)  # 429 + RetryInfo 1.5 s
         main.query_one(PromptArea).load_text("a windmill")
         await pilot.press("ctrl+j")

@@ -105,7 +105,7 @@ async def test_f8_keeps_waiting_through_a_503_on_a_status_check(demo_studio: Any
     from banana_studio.tui.screens.batch import BatchWatcher
 
     monkeypatch.setattr(BatchWatcher, "DEMO_POLL", 0.05)
-    await demo_studio._ready_target()  # start the demo server to script it
+    await demo_studio.ready_target()  # start the demo server to script it
     demo_studio.demo_server.batch_seconds = 0
     demo_studio.demo_server.batches.status_errors = [503, 503]
     prompts = tmp_path / "prompts.txt"

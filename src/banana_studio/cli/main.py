@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="submit even if it exceeds the configured budget")
     _add_project_options(p)
 
+    p = sub.add_parser("mcp", help="run a Model Context Protocol server on stdio (for coding agents)")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
+    p.add_argument("--mix-demo", action="store_true",
+                   help="with --demo: allow adding demo turns to a real project (they are marked demo)")
+    _add_project_options(p)
+
     p = sub.add_parser("config", help="show where config, data and logs live; set the API key")
     p.add_argument("--set-key", action="store_true", help="read an API key from stdin and store it (mode 0600)")
     return parser
@@ -157,6 +163,7 @@ COMMANDS = {
     "recipe": "banana_studio.cli.recipe",
     "batch": "banana_studio.cli.batch",
     "config": "banana_studio.cli.configcmd",
+    "mcp": "banana_studio.cli.mcp",
 }
 
 

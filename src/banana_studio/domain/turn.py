@@ -64,6 +64,10 @@ class Turn:
     response_id: str = ""
     target: str = "unknown"
     """Where it was made: a :class:`~banana_studio.domain.target.Target` value (local = demo)."""
+    source: str = ""
+    """Who asked for it: "" = a person (the studio or the command line), "mcp" = an agent over MCP."""
+    source_client: str = ""
+    """With an agent source: the client's name and version as it announced them (untrusted text)."""
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from banana_studio.domain.batch_job import DONE_STATES
 from banana_studio.domain.content import Content
 from banana_studio.domain.settings import GenerationSettings
-from banana_studio.engine.request import build_request
+from banana_studio.engine.request import build_request, rest_request
 
-DONE_STATES = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
-               "JOB_STATE_PARTIALLY_SUCCEEDED")
 DOWNLOAD_CHUNK = 64 * 1024
 
 
@@ -109,15 +108,11 @@ def inline_requests(requests: list[tuple[str, list[Content], GenerationSettings]
     return out
 
 
-def jsonl_lines(client: Any, requests: list[tuple[str, list[Content], GenerationSettings]]) -> Iterator[bytes]:
-    """One JSONL line per request, ``{"key", "request"}``, in the wire form the SDK itself would send
-    for the same inline request (so file and inline jobs carry byte-identical requests)."""
-    from google.genai import _common, batches
-
-    for item in inline_requests(requests):
-        wire = batches._InlinedRequest_to_mldev(client._api_client, item)
-        body = _common.encode_unserializable_types(_common.convert_to_dict(wire.get("request") or {}))
-        key = (item.metadata or {}).get("key", "")
+def jsonl_lines(requests: list[tuple[str, list[Content], GenerationSettings]]) -> Iterator[bytes]:
+    """One JSONL line per request, ``{"key", "request"}``: the REST body of the same request an inline
+    job carries (contents and config from the engine's one field table, :func:`rest_request`)."""
+    for key, contents, settings in requests:
+        body = rest_request(contents[:-1], contents[-1], settings)
         yield (json.dumps({"key": key, "request": body}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -128,7 +123,7 @@ async def create_job(client: Any, model: str, requests: list[tuple[str, list[Con
     if mode == "inline":
         src: Any = await asyncio.to_thread(inline_requests, requests)
     else:
-        data = await asyncio.to_thread(lambda: b"".join(jsonl_lines(client, requests)))
+        data = await asyncio.to_thread(lambda: b"".join(jsonl_lines(requests)))
         uploaded = await client.aio.files.upload(
             file=io.BytesIO(data), config={"mime_type": "jsonl", "display_name": display_name[:120]})
         input_file = str(uploaded.name)
@@ -137,9 +132,16 @@ async def create_job(client: Any, model: str, requests: list[tuple[str, list[Con
     return str(job.name), state_name(job.state), input_file
 
 
+def _transport(client: Any) -> Any:
+    """The SDK's HTTP layer (key, base URL, retries, error mapping).  Two calls have no public form and
+    use it, here only: one raw GET of a job (the SDK's converter drops the job's ``error``, and state,
+    stats and results must come from one answer) and a results download in small chunks."""
+    return client.aio._api_client
+
+
 async def get_job(client: Any, name: str) -> JobView:
     """One GET of the raw job resource (raises the SDK's API / transport errors)."""
-    resp = await client.aio._api_client.async_request("get", name, {})
+    resp = await _transport(client).async_request("get", name, {})
     body = json.loads(resp.body or "{}")
     view = job_view(body if isinstance(body, dict) else {})
     view.name = view.name or name
@@ -156,8 +158,8 @@ async def download_results(client: Any, file_name: str, dest: Path) -> None:
     with open(dest, "wb") as fh:
         # files.download streams too, but in 1 MiB pieces: a dropped connection would lose the last
         # whole lines that arrived.  Same request, smaller pieces.
-        await client.aio._api_client.async_download_file(f"files/{name}:download?alt=media", destination=fh,
-                                                         chunk_size=DOWNLOAD_CHUNK)
+        await _transport(client).async_download_file(f"files/{name}:download?alt=media", destination=fh,
+                                                     chunk_size=DOWNLOAD_CHUNK)
         fh.flush()
 
 

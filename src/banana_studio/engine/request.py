@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.catalogue import ModelSpec, get_model
 from banana_studio.domain.content import Content, Part
 from banana_studio.domain.imagetype import sniff_image_mime
 from banana_studio.domain.settings import (
@@ -186,49 +187,124 @@ def content_to_sdk(c: Content) -> types.Content:
     return types.Content(role=c.role, parts=[part_to_sdk(p) for p in c.parts])
 
 
+# -- the generation config: one field table for the SDK config and the REST body -------------------
+
+@dataclass(frozen=True, slots=True)
+class ConfigField:
+    """One setting as it is sent.  ``path`` is the SDK's field (snake_case, nested for sub-configs);
+    the REST name of each step is its camelCase form.  ``value`` is None when the field is not sent."""
+
+    path: tuple[str, ...]
+    value: Callable[[GenerationSettings, ModelSpec], Any]
+    beside: bool = False
+    """REST: a field of the request itself (``tools``, ``systemInstruction``), not of ``generationConfig``."""
+    rest: Callable[[Any], Any] | None = None
+    """The REST form of the value when it differs from the SDK's (the SDK turns a string into a Content)."""
+
+
+def _tools(s: GenerationSettings, spec: ModelSpec) -> list[dict[str, Any]] | None:
+    if not s.google_search:
+        return None
+    if s.image_search and spec.image_search:
+        return [{"google_search": {"search_types": {"web_search": {}, "image_search": {}}}}]
+    return [{"google_search": {}}]
+
+
+def _thinks(s: GenerationSettings, spec: ModelSpec) -> bool:
+    return spec.thinks or bool(s.thinking_level)
+
+
+CONFIG_FIELDS: tuple[ConfigField, ...] = (
+    ConfigField(("response_modalities",), lambda s, m: ["IMAGE"] if s.image_only else ["TEXT", "IMAGE"]),
+    ConfigField(("image_config", "aspect_ratio"), lambda s, m: s.aspect_ratio),
+    ConfigField(("image_config", "image_size"),
+                lambda s, m: None if m.id.startswith("gemini-2.5-flash-image") else s.image_size),
+    # Vertex AI only (refused earlier on the Gemini API):
+    ConfigField(("image_config", "output_mime_type"), lambda s, m: s.output_mime_type or None),
+    ConfigField(("image_config", "output_compression_quality"), lambda s, m: s.output_quality),
+    ConfigField(("image_config", "person_generation"),
+                lambda s, m: s.person_generation.upper() if s.person_generation else None),
+    ConfigField(("thinking_config", "include_thoughts"),
+                lambda s, m: bool(s.include_thoughts) if _thinks(s, m) else None),
+    ConfigField(("thinking_config", "thinking_level"),
+                lambda s, m: s.thinking_level.upper() if s.thinking_level else None),
+    ConfigField(("temperature",), lambda s, m: s.temperature),
+    ConfigField(("seed",), lambda s, m: s.seed),
+    ConfigField(("tools",), _tools, beside=True),
+    ConfigField(("system_instruction",),
+                lambda s, m: s.system_instruction if s.system_instruction.strip() else None, beside=True,
+                rest=lambda text: {"parts": [{"text": text}], "role": "user"}),
+)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _put(into: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for step in path[:-1]:
+        into = into.setdefault(step, {})
+    into[path[-1]] = value
+
+
+def config_values(settings: GenerationSettings) -> dict[str, Any]:
+    """The SDK config's field values (nested dicts, snake_case) from :data:`CONFIG_FIELDS`."""
+    spec = get_model(settings.model)
+    out: dict[str, Any] = {}
+    for f in CONFIG_FIELDS:
+        value = f.value(settings, spec)
+        if value is not None:
+            _put(out, f.path, value)
+    return out
+
+
 def build_config(settings: GenerationSettings) -> types.GenerateContentConfig:
     from google.genai import types
 
+    return types.GenerateContentConfig(**config_values(settings))
+
+
+def rest_config(settings: GenerationSettings) -> dict[str, Any]:
+    """The same fields in the REST form: ``{"generationConfig": {...}, "tools": [...], "systemInstruction":
+    {...}}`` (camelCase; only what is sent)."""
     spec = get_model(settings.model)
-    kwargs: dict[str, Any] = {
-        "response_modalities": ["IMAGE"] if settings.image_only else ["TEXT", "IMAGE"],
-    }
-    image_cfg: dict[str, Any] = {"aspect_ratio": settings.aspect_ratio}
-    if not spec.id.startswith("gemini-2.5-flash-image"):
-        image_cfg["image_size"] = settings.image_size
-    if settings.output_mime_type:  # Vertex AI only (refused earlier on the Gemini API)
-        image_cfg["output_mime_type"] = settings.output_mime_type
-    if settings.output_quality is not None:
-        image_cfg["output_compression_quality"] = settings.output_quality
-    if settings.person_generation:
-        image_cfg["person_generation"] = settings.person_generation.upper()
-    kwargs["image_config"] = types.ImageConfig(**image_cfg)
-    if spec.thinks or settings.thinking_level:
-        thinking: dict[str, Any] = {"include_thoughts": bool(settings.include_thoughts)}
-        if settings.thinking_level:
-            thinking["thinking_level"] = settings.thinking_level.upper()
-        kwargs["thinking_config"] = types.ThinkingConfig(**thinking)
-    if settings.temperature is not None:
-        kwargs["temperature"] = settings.temperature
-    if settings.seed is not None:
-        kwargs["seed"] = settings.seed
-    if settings.google_search:
-        if settings.image_search and spec.image_search:
-            search = types.GoogleSearch(search_types=types.SearchTypes(web_search=types.WebSearch(),
-                                                                       image_search=types.ImageSearch()))
-        else:
-            search = types.GoogleSearch()
-        kwargs["tools"] = [types.Tool(google_search=search)]
-    if settings.system_instruction.strip():
-        kwargs["system_instruction"] = settings.system_instruction
-    return types.GenerateContentConfig(**kwargs)
+    out: dict[str, Any] = {}
+    gen: dict[str, Any] = {}
+    for f in CONFIG_FIELDS:
+        value = f.value(settings, spec)
+        if value is None:
+            continue
+        rest = _camel_keys(f.rest(value) if f.rest is not None else value)
+        _put(out if f.beside else gen, tuple(_camel(p) for p in f.path), rest)
+    return {**({"generationConfig": gen} if gen else {}), **out}
+
+
+def rest_request(history: list[Content], user: Content, settings: GenerationSettings) -> dict[str, Any]:
+    """A ``GenerateContentRequest`` body as JSON (what a Batch API input file line carries): contents in
+    the SDK's own JSON form of its types (bytes base64), the config from :data:`CONFIG_FIELDS`."""
+    contents = build_contents(history, user, settings)
+    return {"contents": [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in contents],
+            **rest_config(settings)}
+
+
+def build_contents(history: list[Content], user: Content, settings: GenerationSettings) -> list[types.Content]:
+    """The SDK contents exactly as they will be sent; history first, then the new user turn."""
+    return [content_to_sdk(c) for c in [*replay_history(history, settings), user]]
 
 
 def build_request(history: list[Content], user: Content, settings: GenerationSettings
                   ) -> tuple[list[types.Content], types.GenerateContentConfig]:
     """(contents, config) exactly as they will be sent; history first, then the new user turn."""
-    contents = [content_to_sdk(c) for c in [*replay_history(history, settings), user]]
-    return contents, build_config(settings)
+    return build_contents(history, user, settings), build_config(settings)
 
 
 def build_stream_request(history: list[Content], user: Content, settings: GenerationSettings

@@ -4,7 +4,7 @@ Life of a job::
 
     prompts.txt / prompts.jsonl ──parse_prompts──▶ [BatchPrompt]
         ──BatchLane.submit──▶ Batch API job (inline requests, or an uploaded JSONL file when large)
-        ──record written to <project>/batches/<job-id>.json right after creation──
+        ──record written to <project>/batches/<job-id>.json right after creation (store/batch_jobs.py)──
         ──BatchLane.wait / poll (state, progress)──▶ SUCCEEDED
         ──BatchLane.import_results──▶ one turn per request (kind "batch", cost at the batch price)
 
@@ -21,41 +21,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from banana_studio.config import redact
-from banana_studio.domain.catalogue import get_model
-from banana_studio.domain.content import Content, user_content
+from banana_studio.domain.batch_job import LOST, BatchItem, BatchRecord
+from banana_studio.domain.content import user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Turn
-from banana_studio.engine import actual_cost, map_error, request_size, validate_request
 from banana_studio.engine import batch as api
+from banana_studio.engine import map_error
 from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
-from banana_studio.engine.vertex import target_problems
 from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
-from banana_studio.services.batch_records import (
+from banana_studio.services.batch_progress import BatchProgress, ProgressCallback, emit_progress, progress_of
+from banana_studio.services.batch_requests import batch_requests
+from banana_studio.services.batch_results import Results, index_lines, job_failure_text, request_error_text
+from banana_studio.services.budget import request_estimate
+from banana_studio.services.completion import batch_cost, complete_turn
+from banana_studio.store import ProjectError, ProjectStore
+from banana_studio.store.batch_jobs import (
     BATCH_DIR,
-    LOST,
-    BatchItem,
-    BatchProgress,
-    BatchRecord,
-    ProgressCallback,
+    find_record,
     load_records,
     pending_batch_cost,
+    results_path,
+    save_record,
 )
-from banana_studio.services.batch_results import Results as _Results
-from banana_studio.services.batch_results import index_lines as _index_lines
-from banana_studio.services.budget import request_estimate
-from banana_studio.services.studio import _content_for_failure, _grounding_json
-from banana_studio.store import ProjectError, ProjectStore
-from banana_studio.store.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from banana_studio.services.studio import Studio
@@ -89,18 +84,8 @@ class TransientPollError(Exception):
         self.code = code
 
 __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
-           "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "load_records", "parse_prompts",
-           "pending_batch_cost"]
-
-
-def batch_cost(settings: GenerationSettings, usage: Usage, search_queries: int | list[str],
-               discount: float) -> float:
-    """Tokens at the batch discount; Google Search queries at the full price.  Google's batch docs and
-    pricing page give the 50 % discount for tokens and say nothing of grounding, so search is not
-    assumed to be discounted."""
-    tokens = actual_cost(settings, usage, 0)
-    search = actual_cost(settings, usage, search_queries) - tokens
-    return round(tokens * discount + search, 6)
+           "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "batch_cost", "load_records",
+           "parse_prompts", "pending_batch_cost"]
 
 
 def expected_result_bytes(settings: list[GenerationSettings]) -> int:
@@ -129,16 +114,10 @@ class BatchLane:
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self.store: ProjectStore = studio.store
-        self.dir = self.store.path / BATCH_DIR
 
-    # records
-    def _record_path(self, record: BatchRecord) -> Path:
-        return self.dir / f"{record.job_id}.json"
-
+    # records (kept by the store: banana_studio.store.batch_jobs)
     def save(self, record: BatchRecord) -> None:
-        record.updated_at = time.time()
-        data = json.dumps(record.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
-        atomic_write(self._record_path(record), data, tmp_dir=self.store.path / ".tmp")
+        save_record(self.store.path, record)
 
     def records(self) -> list[BatchRecord]:
         """Every job of the project, oldest first (unreadable records are skipped)."""
@@ -148,22 +127,17 @@ class BatchLane:
         return [r for r in self.records() if not r.finished]
 
     def get(self, name: str) -> BatchRecord:
-        want = name.rsplit("/", 1)[-1]
-        for r in self.records():
-            if r.job_id == want:
-                return r
-        raise BatchError(f"No batch job {name!r} in project {self.store.name!r}.")
-
-    def pending_cost(self) -> float:
-        """Estimated cost of submitted jobs not imported yet (for the budget guard)."""
-        return pending_batch_cost(self.store.path)
+        found = find_record(self.store.path, name)
+        if found is None:
+            raise BatchError(f"No batch job {name!r} in project {self.store.name!r}.")
+        return found
 
     # submit
     def estimate(self, prompts: list[BatchPrompt]) -> float:
         return round(sum(request_estimate(p.settings, 1, len(p.references), batch=True) for p in prompts), 6)
 
     async def _client(self) -> Any:
-        target = await self.studio._ready_target()
+        target = await self.studio.ready_target()
         return await target.aclient()
 
     async def submit(self, prompts: list[BatchPrompt], *, display_name: str = "") -> BatchRecord:
@@ -178,31 +152,7 @@ class BatchLane:
         model = prompts[0].settings.model
         if any(p.settings.model != model for p in prompts):
             raise BatchError("A batch job uses one model; these prompts name several.")
-        items: list[BatchItem] = []
-        requests: list[tuple[str, list[Content], GenerationSettings]] = []
-        total = 0
-        problems: list[str] = []
-        for p in prompts:
-            try:
-                refs = [await asyncio.to_thread(self.store.add_reference, r) for r in p.references]
-                history = (await asyncio.to_thread(self.store.replay_contents, p.parent_id)
-                           if p.parent_id is not None else [])
-                images = [(await asyncio.to_thread(self.store.reference_bytes, r), r.mime_type) for r in refs]
-            except ProjectError as exc:
-                problems.append(f"{p.key}: {exc}")
-                continue
-            user = user_content(p.prompt, images)
-            for msg in await asyncio.to_thread(validate_request, history, user, p.settings):
-                problems.append(f"{p.key}: {msg}")
-            for msg in target_problems(p.settings, vertex=False):  # batch jobs run on the Gemini API
-                problems.append(f"{p.key}: {msg}")
-            total += request_size(history, user, p.settings)
-            items.append(BatchItem(key=p.key, prompt=p.prompt, settings=p.settings.to_json(),
-                                   references=[asdict(r) for r in refs], parent_id=p.parent_id))
-            requests.append((p.key, [*history, user], p.settings))
-        if problems:
-            shown = problems[:10] + ([f"... and {len(problems) - 10} more"] if len(problems) > 10 else [])
-            raise BatchError("Nothing was submitted; fix these prompts first:\n" + "\n".join(shown))
+        items, requests, total = await batch_requests(self.store, prompts)
         mode, why = choose_mode(total, expected_result_bytes([p.settings for p in prompts]), len(prompts))
         display = display_name or f"banana-studio {self.store.name} {time.strftime('%Y-%m-%d %H:%M')}"
         client = await self._client()
@@ -251,7 +201,7 @@ class BatchLane:
             raise BatchError(f"Could not check the status of {record.name}: {err.message}", 1) from None
         record.state = view.state
         if view.state in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
-            record.error = redact(_job_failure_text(view), secrets)
+            record.error = redact(job_failure_text(view), secrets)
         await asyncio.to_thread(self.save, record)
         return record, view
 
@@ -281,12 +231,12 @@ class BatchLane:
                 what = f"Google answered {exc.code}" if exc.code else "Google could not be reached"
                 note = (f"still waiting; {what} at {when} to a status check"
                         + (f", checking again in {delay:.0f} s" if delay >= 1 else ""))
-                await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
-                                                    phase="waiting", note=note))
+                await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                            phase="waiting", note=note))
                 await asyncio.sleep(delay)
                 continue
             misses = 0
-            await _emit(progress, _progress_of(record, view, start, total))
+            await emit_progress(progress, progress_of(record, view, start, total))
             if record.done:
                 break
             await asyncio.sleep(max(0.0, interval))
@@ -298,7 +248,7 @@ class BatchLane:
     # import
     def results_path(self, record: BatchRecord) -> Path:
         """Where a file-mode job's results are streamed to (kept for a resumed import)."""
-        return self.dir / f"{record.job_id}.results.jsonl"
+        return results_path(self.store.path, record)
 
     async def _download(self, client: Any, record: BatchRecord, file_name: str) -> tuple[Path, bool]:
         """Stream the results file to disk; (path, complete).  A failed download leaves the part file:
@@ -330,10 +280,10 @@ class BatchLane:
         record.error = redact(f"The results download did not finish ({last})", secrets)
         return part, False
 
-    async def _results(self, client: Any, view: JobView, record: BatchRecord) -> tuple[_Results, bool]:
+    async def _results(self, client: Any, view: JobView, record: BatchRecord) -> tuple[Results, bool]:
         """key → result, and whether every result was received."""
         if view.inlined is not None:
-            out = _Results()
+            out = Results()
             for i, r in enumerate(view.inlined):
                 fallback = record.items[i].key if i < len(record.items) else f"#{i}"
                 key = str((r.get("metadata") or {}).get("key") or fallback)
@@ -341,9 +291,9 @@ class BatchLane:
             return out, True
         if view.result_file:
             path, complete = await self._download(client, record, view.result_file)
-            index = await asyncio.to_thread(_index_lines, path)
+            index = await asyncio.to_thread(index_lines, path)
             return index, complete
-        return _Results(), True
+        return Results(), True
 
     async def import_results(self, record: BatchRecord, view: JobView | None = None, *,
                              progress: ProgressCallback | None = None, started: float | None = None) -> list[Turn]:
@@ -370,12 +320,12 @@ class BatchLane:
             resp, error = found or (None, None)
             turn = await self._import_item(record, item, resp, error)
             touched.append(turn)
-            await _emit(progress, BatchProgress(record, record.state, time.time() - start, total,
-                                                imported=n, phase="importing"))
+            await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                        imported=n, phase="importing"))
         record.imported = all(i.status in ("done", "failed") for i in record.items)
         await asyncio.to_thread(self.save, record)
-        await _emit(progress, BatchProgress(record, record.state, time.time() - start, total, imported=total - missing,
-                                            phase="done"))
+        await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
+                                                    imported=total - missing, phase="done"))
         if missing:
             raise BatchError(f"{record.error or 'The results download did not finish'}. Imported what arrived; "
                              f"{missing} result(s) still to fetch: run `banana-studio batch --resume` again.", 1)
@@ -403,44 +353,25 @@ class BatchLane:
             await asyncio.to_thread(self.save, record)  # the id is durable before any further work
         assert item.turn_id is not None
         secrets = self.studio.target.secrets()
-        discount = get_model(settings.model).prices.batch_discount
-        kwargs: dict[str, Any] = {}
         if resp is None:
-            msg = _job_error_text(error) if error is not None else "The batch job returned no result for this prompt."
-            status, content, usage, grounding, err_kind = "failed", None, None, None, "batch"
-            err_text = redact(msg, secrets)
+            msg = (request_error_text(error) if error is not None
+                   else "The batch job returned no result for this prompt.")
+            events: list[Any] = [Failed(EngineError("batch", msg))]
         else:
             asm = TurnAssembler(secrets)
             try:  # parsed by the streaming path's converter (keeps finishMessage); images verified
                 events = await asyncio.to_thread(lambda: asm.feed_checked(api.parse_response(resp)) + asm.finish())
             except Exception as exc:  # a result the SDK cannot read: a failed turn, not a crash
                 events = [Failed(map_error(exc, model=settings.model, secrets=secrets))]
-            usage = next((e for e in events if isinstance(e, Usage)), None)
-            grounding = next((e for e in events if isinstance(e, Grounding)), None)
-            last = events[-1] if events else Failed(EngineError("no_image", "Empty batch result."))
-            if isinstance(last, (Finished, Failed)) and last.rejected:  # kept outside images/, said where
-                await self.studio.keep_rejected(item.turn_id, last)
-            if isinstance(last, Finished):
-                ok = last.ok
-                content = last.content if ok else _content_for_failure(last.content)
-                kwargs = {"finish_reason": last.finish_reason, "finish_message": last.finish_message,
-                          "model_version": last.model_version, "response_id": last.response_id}
-                err = last.error
-            else:
-                assert isinstance(last, Failed)
-                ok, content, err = False, _content_for_failure(last.partial), last.error
-            status = "done" if ok else "failed"
-            err_text = redact(err.message, secrets) if (err and not ok) else ""
-            err_kind = err.kind if (err and not ok) else ""
-        cost = 0.0
-        if usage is not None:
-            cost = batch_cost(settings, usage, grounding.queries if grounding else 0, discount)
-        saved = await asyncio.to_thread(
-            store.complete_turn, item.turn_id, model_content=content, status=status,
-            usage=asdict(usage) if usage is not None else {},
-            grounding=_grounding_json(grounding), cost=cost, error=err_text, error_kind=err_kind, **kwargs)
-        item.status = status
-        item.error = err_text
+        usage = next((e for e in events if isinstance(e, Usage)), None)
+        grounding = next((e for e in events if isinstance(e, Grounding)), None)
+        last = events[-1] if events else None
+        if not isinstance(last, (Finished, Failed)):
+            last = Failed(EngineError("no_image", "Empty batch result."))
+        saved, outcome = await complete_turn(store, item.turn_id, last, settings, usage, grounding,
+                                             secrets=secrets, batch=True)
+        item.status = outcome.status
+        item.error = outcome.error
         await asyncio.to_thread(self.save, record)
         return saved
 
@@ -456,37 +387,3 @@ class BatchLane:
         with contextlib.suppress(TransientPollError):
             record, _ = await self.poll(record)
         return record
-
-
-def _progress_of(record: BatchRecord, view: JobView | None, start: float, total: int) -> BatchProgress:
-    """One consistent progress reading: state and counts from the same answer."""
-    v = view or JobView(record.name, record.state)
-    return BatchProgress(record, v.state if view else record.state, time.time() - start, total, v.succeeded,
-                         v.failed, v.pending, phase="done" if record.done else "waiting")
-
-
-def _job_failure_text(view: JobView) -> str:
-    state = view.state.removeprefix("JOB_STATE_").lower()
-    if view.error_message or view.error_code is not None:
-        code = f" (code {view.error_code})" if view.error_code is not None else ""
-        return f"The job {state}{code}: {view.error_message or 'no reason given'}"
-    if view.state == "JOB_STATE_EXPIRED":
-        return "The job expired: Google did not finish it within 48 hours; nothing was billed for unfinished requests."
-    return f"The job ended {state}."
-
-
-def _job_error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        code, message = error.get("code"), error.get("message")
-    else:
-        code, message = getattr(error, "code", None), getattr(error, "message", None)
-    message = message or "unknown error"
-    return f"The batch request failed ({code}): {message}" if code else f"The batch request failed: {message}"
-
-
-async def _emit(cb: ProgressCallback | None, progress: BatchProgress) -> None:
-    if cb is None:
-        return
-    result = cb(progress)
-    if asyncio.iscoroutine(result):
-        await result

@@ -1,4 +1,5 @@
-"""Reading a job's results: inline ones in memory, a downloaded JSONL file line by line from disk."""
+"""Reading a job's results: inline ones in memory, a downloaded JSONL file line by line from disk; the
+texts of a failed job or request."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+
+from banana_studio.engine.batch import JobView
 
 
 class Results:
@@ -53,3 +56,22 @@ def index_lines(path: Path) -> Results:
             if isinstance(obj, dict):
                 out.offsets.setdefault(str(obj.get("key", "")), start)  # duplicate keys: first wins
     return out
+
+
+def job_failure_text(view: JobView) -> str:
+    state = view.state.removeprefix("JOB_STATE_").lower()
+    if view.error_message or view.error_code is not None:
+        code = f" (code {view.error_code})" if view.error_code is not None else ""
+        return f"The job {state}{code}: {view.error_message or 'no reason given'}"
+    if view.state == "JOB_STATE_EXPIRED":
+        return "The job expired: Google did not finish it within 48 hours; nothing was billed for unfinished requests."
+    return f"The job ended {state}."
+
+
+def request_error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+    else:
+        code, message = getattr(error, "code", None), getattr(error, "message", None)
+    message = message or "unknown error"
+    return f"The batch request failed ({code}): {message}" if code else f"The batch request failed: {message}"

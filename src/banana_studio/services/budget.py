@@ -9,14 +9,13 @@ running turns, estimated from their settings) and unfinished batch jobs of the p
 the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
 refuse without ``--yes``).
 
-Pure Python + read-only SQLite peeks: no Textual, no SDK.  Calls are synchronous and fast (a few small
-queries); async callers wrap them with ``asyncio.to_thread``.
+Pure Python: the read-only database peeks are the store's (:mod:`banana_studio.store.ledger`); no
+Textual, no SDK, no SQLite here.  Calls are synchronous and fast (a few small queries); async callers
+wrap them with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,9 @@ from typing import Any
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.engine.cost import estimate_cost
-from banana_studio.store.totals import local_midnight, money, peek_totals, project_dbs, real_filter
-
-DB_NAME = "project.db"
-LIVE_STATUSES = ("pending", "running")
+from banana_studio.store.batch_jobs import pending_batch_cost
+from banana_studio.store.ledger import peek_spending, project_db, spending_dbs
+from banana_studio.store.totals import local_midnight, money
 
 
 def request_estimate(settings: GenerationSettings, n: int = 1, n_refs: int = 0, *, batch: bool = False) -> float:
@@ -111,49 +109,20 @@ class BudgetVerdict:
         return "\n".join(lines)
 
 
-def _live_estimate(rows: Iterable[tuple[str | None]]) -> float:
-    total = 0.0
-    for (settings_json,) in rows:
-        try:
-            settings = GenerationSettings.from_json(json.loads(settings_json or "{}"))
-        except (ValueError, TypeError):
-            settings = GenerationSettings()
-        total += estimate_cost(settings)
-    return total
-
-
-def _peek(db: Path, midnight: float) -> tuple[float, float, float]:
-    """(real money today, real money all time, real in-flight estimate) of one project, read-only.
-    Demo turns (local server, simulated costs) never count."""
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
-    except sqlite3.Error:
-        return 0.0, 0.0, 0.0
-    try:
-        totals = peek_totals(conn, midnight)
-        live = _live_estimate(conn.execute(
-            f"SELECT settings_json FROM turns WHERE status IN (?, ?) AND {real_filter(conn)}",
-            LIVE_STATUSES).fetchall())
-        return totals.today, totals.total, live
-    except sqlite3.Error:
-        return 0.0, 0.0, 0.0
-    finally:
-        conn.close()
-
-
 def spending(root: Path, project_dir: Path | None, *, midnight: float | None = None,
              roots: Iterable[Path] = ()) -> Spending:
     """Real money recorded and in flight under ``root`` (+ ``roots``; all projects) and in
     ``project_dir`` — the same "today" as :func:`banana_studio.store.totals.totals_across`."""
     midnight = local_midnight() if midnight is None else midnight
     today = project = live_all = live_project = 0.0
-    project_db = (Path(project_dir) / DB_NAME).resolve() if project_dir is not None else None
+    this_db = project_db(project_dir).resolve() if project_dir is not None else None
     also = [Path(project_dir)] if project_dir is not None else []
-    for db in project_dbs([root, *roots], also):
-        t, total, live = _peek(db, midnight)
+    for db in spending_dbs([root, *roots], also):
+        peek = peek_spending(db, midnight)
+        t, total, live = peek.today, peek.total, sum(estimate_cost(s) for s in peek.in_flight)
         today += t
         live_all += live
-        if db.resolve() == project_db:
+        if db.resolve() == this_db:
             project, live_project = total, live
     return Spending(today=money(today), project=money(project), in_flight_today=live_all,
                     in_flight_project=live_project)
@@ -198,8 +167,6 @@ def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
                             root=config.projects_root(), project_dir=store.path, project_name=store.name,
                             estimate=estimate, roots=store.spending_roots)
-    from banana_studio.services.batch import pending_batch_cost
-
     return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
                         project_budget=config.project_budget, root=config.projects_root(),
                         project_dir=store.path, project_name=store.name,

@@ -12,13 +12,13 @@ Sync functions over the store (a few reads): async callers use ``asyncio.to_thre
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target, crossing_message, first_crossing
 from banana_studio.store import ProjectError, ProjectStore
+from banana_studio.store.ledger import real_turn_count
 
 CROSS_TARGET = "cross_target"
 """The :class:`EngineError` kind of the refusal (the TUI offers the alternative on it)."""
@@ -45,7 +45,7 @@ def image_alone_request(store: ProjectStore, turn_id: int, prompt: str = "",
                         settings: GenerationSettings | None = None) -> Any:
     """A :class:`GenerateRequest` for a new root turn whose one reference is ``turn_id``'s final image
     (the settings default to the turn's).  Raises :class:`ProjectError` if the turn has no image."""
-    from banana_studio.services.studio import GenerateRequest
+    from banana_studio.services.turn_request import GenerateRequest
 
     turn = store.get_turn(turn_id)
     finals = turn.final_images
@@ -72,27 +72,14 @@ def real_project_reason(project_dir: Path, real_root: Path) -> str:
     Read-only."""
     from banana_studio.paths import demo_projects_root
 
-    db = Path(project_dir) / "project.db"
     try:
         parent = Path(project_dir).resolve().parent
         under_real = parent == Path(real_root).expanduser().resolve()
         in_demo_root = parent == demo_projects_root(real_root).resolve()
     except OSError:
         under_real = in_demo_root = False
-    n_real = 0
-    if db.is_file():
-        try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
-            try:
-                from banana_studio.store.totals import real_filter
-
-                # In the demo folder only turns known to be real count (unknown ones are old demo play).
-                where = "target IN ('gemini-api', 'vertex')" if in_demo_root else real_filter(conn)
-                n_real = int(conn.execute(f"SELECT count(*) FROM turns WHERE {where}").fetchone()[0])
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            n_real = 0
+    # In the demo folder only turns known to be real count (unknown ones are old demo play).
+    n_real = real_turn_count(project_dir, known_only=in_demo_root)
     if n_real:
         return f"it holds {n_real} turn{'s' if n_real != 1 else ''} made with the real API"
     if under_real:

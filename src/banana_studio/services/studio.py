@@ -18,12 +18,10 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from banana_studio.config import Config, redact, resolve_api_key, uses_vertex
-from banana_studio.domain.content import Content, user_content
+from banana_studio.config import Config, resolve_api_key, uses_vertex
 from banana_studio.domain.events import (
     DraftImage,
     EngineError,
@@ -38,10 +36,12 @@ from banana_studio.domain.events import (
 from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
-from banana_studio.domain.turn import Reference, Turn
-from banana_studio.engine import ApiTarget, actual_cost, estimate_cost, run_turn, validate_request
+from banana_studio.domain.turn import Turn
+from banana_studio.engine import ApiTarget, estimate_cost, run_turn, validate_request
 from banana_studio.engine.vertex import target_problems
+from banana_studio.services.completion import complete_turn
 from banana_studio.services.sizing import RequestSize, next_request_size
+from banana_studio.services.turn_request import GenerateRequest, prepare_request
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,39 +52,6 @@ DEMO_LATENCY = 0.4
 """Seconds of simulated thinking per streamed step in demo mode (override: BANANA_STUDIO_DEMO_LATENCY,
 or ``Studio.open(..., demo_latency=0)`` in tests)."""
 DEMO_KEY = "demo-key-local-fake-server"
-
-
-@dataclass(slots=True)
-class GenerateRequest:
-    prompt: str
-    parent_id: int | None = None
-    """Continue from this turn (its branch history is replayed), or None for a new root."""
-    references: list[Path | Reference] = field(default_factory=list)
-    """Paths are copied into the project first; References must already belong to it."""
-    settings: GenerationSettings = field(default_factory=GenerationSettings)
-    kind: str = "generate"
-    """generate | reroll | edit | batch | variation | from_image."""
-
-
-def _content_for_failure(content: Content | None) -> Content | None:
-    """What to store for a turn that did not succeed.
-
-    Draft (thought) images are already saved as drafts; when no real final image exists, they are
-    left out of the stored content so that a failed turn never gains a "final" image by the
-    last-draft fallback of :meth:`Content.final_images`.
-    """
-    if content is None or not content.parts:
-        return None
-    if any(p.is_image and not p.thought for p in content.parts):
-        return content
-    return Content(content.role, [p for p in content.parts if not (p.is_image and p.thought)])
-
-
-def _grounding_json(g: Grounding | None) -> dict[str, Any]:
-    if g is None:
-        return {}
-    return {"queries": list(g.queries), "sources": [{"title": s.title, "uri": s.uri} for s in g.sources],
-            "rendered_content": g.rendered_content}
 
 
 class Studio:
@@ -208,7 +175,8 @@ class Studio:
         """The local server of demo mode once started (tests inject faults through it)."""
         return self._fake
 
-    async def _ready_target(self) -> ApiTarget:
+    async def ready_target(self) -> ApiTarget:
+        """The API target, its local server started first in demo mode (both lanes send through it)."""
         if self.demo and self.target.base_url is None:
             self.target.base_url = await asyncio.to_thread(self._start_fake)
         return self.target
@@ -253,20 +221,6 @@ class Studio:
                                settings=turn.settings.copy(), kind=turn.kind or "generate")
 
     # -- generation ---------------------------------------------------------------------------------
-    async def _prepare(self, req: GenerateRequest) -> tuple[list[Reference], list[Content], Content]:
-        store = self.store
-        refs: list[Reference] = []
-        for r in req.references:
-            if isinstance(r, Reference):
-                refs.append(r)
-            else:
-                refs.append(await asyncio.to_thread(store.add_reference, Path(r)))
-        history: list[Content] = []
-        if req.parent_id is not None:
-            history = await asyncio.to_thread(store.replay_contents, req.parent_id)
-        images = [(await asyncio.to_thread(store.reference_bytes, r), r.mime_type) for r in refs]
-        return refs, history, user_content(req.prompt, images)
-
     async def generate(self, req: GenerateRequest) -> AsyncIterator[StudioEvent]:
         """TurnStarted → engine events → TurnSaved.  Re-entrant: several may run at once.
 
@@ -285,7 +239,7 @@ class Studio:
                 yield Failed(EngineError("cross_target", crossing))
                 return
         try:
-            refs, history, user = await self._prepare(req)
+            refs, history, user = await prepare_request(store, req.prompt, req.references, req.parent_id)
         except ProjectError as exc:
             yield Failed(EngineError("validation", str(exc)))
             return
@@ -300,7 +254,7 @@ class Studio:
             return
         try:
             turn: Turn = await asyncio.to_thread(store.create_turn, req.parent_id, req.prompt, settings, refs, user,
-                                                 req.kind, self.target_kind.value)
+                                                 req.kind, self.target_kind.value, req.source, req.source_client)
         except ProjectError as exc:
             yield Failed(EngineError("storage", f"Could not record the turn: {exc}"))
             return
@@ -313,7 +267,7 @@ class Studio:
         saving = False
         drafts: asyncio.Future[None] | None = None  # the draft saves, chained in order, off the stream's path
         try:
-            target = await self._ready_target()
+            target = await self.ready_target()
             async with contextlib.aclosing(run_turn(target, history, user, settings)) as events:
                 async for ev in events:
                     if not running and not isinstance(ev, (Finished, Failed)):
@@ -388,44 +342,9 @@ class Studio:
 
     async def _complete(self, turn: Turn, ev: Finished | Failed, settings: GenerationSettings, usage: Usage | None,
                         grounding: Grounding | None) -> Turn:
-        usage_json = asdict(usage) if usage is not None else {}
-        cost = actual_cost(settings, usage, grounding.queries if grounding else 0) if usage else 0.0
-        secrets = self.target.secrets()
-        if isinstance(ev, Finished):
-            ok = ev.ok
-            content = ev.content if ok else _content_for_failure(ev.content)
-            error = ev.error
-            kwargs: dict[str, Any] = {"finish_reason": ev.finish_reason, "finish_message": ev.finish_message,
-                                      "model_version": ev.model_version, "response_id": ev.response_id}
-        else:
-            ok = False
-            content = _content_for_failure(ev.partial)
-            error = ev.error
-            kwargs = {}
-        if ev.rejected:
-            await self.keep_rejected(turn.id, ev)
-        return await asyncio.to_thread(
-            self.store.complete_turn, turn.id, model_content=content, status="done" if ok else "failed",
-            usage=usage_json, grounding=_grounding_json(grounding), cost=cost,
-            error=redact(valid_text(error.message), secrets) if (error and not ok) else "",
-            error_kind=error.kind if (error and not ok) else "", **kwargs)
-
-    async def keep_rejected(self, turn_id: int, ev: Finished | Failed) -> None:
-        """Keep the bytes of images the server sent that were not images (never in images/), and say
-        where in the turn's error."""
-        from banana_studio.store.rejected import keep_rejected
-
-        try:
-            paths = await asyncio.to_thread(keep_rejected, self.store.path, turn_id, ev.rejected)
-        except OSError as exc:
-            where = f" (they could not be kept for diagnosis: {exc.strerror or exc})"
-        else:
-            rel = [p.relative_to(self.store.path).as_posix() for p in paths]
-            where = f" The data received is kept for diagnosis in {', '.join(rel)}."
-        ev.rejected = []  # the bytes are on disk now; do not hold them
-        if ev.error is not None and ev.error.kind == "bad_image":
-            ev.error.message += where
-            ev.error.args = (ev.error.message,)
+        saved, _ = await complete_turn(self.store, turn.id, ev, settings, usage, grounding,
+                                       secrets=self.target.secrets())
+        return saved
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def aclose(self) -> None:

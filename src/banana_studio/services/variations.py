@@ -26,7 +26,8 @@ from banana_studio.domain.turn import Reference, Turn
 from banana_studio.store import ProjectError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from banana_studio.services.studio import GenerateRequest, Studio
+    from banana_studio.services.studio import Studio
+    from banana_studio.services.turn_request import GenerateRequest
 
 MIN_VARIATIONS = 2
 MAX_VARIATIONS = 8

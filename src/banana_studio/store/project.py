@@ -103,6 +103,8 @@ class TurnNode:
     image_size: str = ""
     target: str = "unknown"
     model_version: str = ""
+    source: str = ""
+    """"" = a person made it, "mcp" = an agent (see :attr:`Turn.source`)."""
 
     @property
     def is_demo(self) -> bool:
@@ -129,7 +131,7 @@ _NODE_SQL = queries.NODE_SQL
 
 def _node(row: tuple[Any, ...]) -> TurnNode:
     return TurnNode(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
-                    row[10], row[11], row[12], row[13])
+                    row[10], row[11], row[12], row[13], (row[14] or "") if len(row) > 14 else "")
 
 
 def _check_header(db: Path) -> None:
@@ -572,15 +574,17 @@ class ProjectStore:
     # -- turns ------------------------------------------------------------------------------------
     def create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
                     references: list[Reference], user_content: Content, kind: str = "generate",
-                    target: str = "unknown") -> Turn:
+                    target: str = "unknown", source: str = "", source_client: str = "") -> Turn:
         """Record a new turn as ``pending`` (committed) before the request is sent.  ``target``: where
-        it is sent (a :class:`~banana_studio.domain.target.Target` value)."""
+        it is sent (a :class:`~banana_studio.domain.target.Target` value); ``source``: who asked
+        ("" = a person, "mcp" = an agent, ``source_client`` its announced name)."""
         with self._gc_guard():
             return self._create_turn(parent_id, prompt, settings, references, user_content, kind,
-                                     Target.parse(target).value)
+                                     Target.parse(target).value, source, source_client)
 
     def _create_turn(self, parent_id: int | None, prompt: str, settings: GenerationSettings,
-                     references: list[Reference], user_content: Content, kind: str, target: str = "unknown") -> Turn:
+                     references: list[Reference], user_content: Content, kind: str, target: str = "unknown",
+                     source: str = "", source_client: str = "") -> Turn:
         user_json, shas = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
         refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
@@ -591,10 +595,10 @@ class ProjectStore:
                 raise ProjectError(f"Turn {parent_id} does not exist in project {self.name!r}.")
             cur = c.execute(
                 "INSERT INTO turns (parent_id, prompt, kind, status, settings_json, refs_json, user_json, "
-                "created_at, updated_at, owner_pid, heartbeat, model, image_size, target) "
-                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, owner_pid, heartbeat, model, image_size, target, source, source_client) "
+                "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (parent_id, prompt, kind, json.dumps(settings.to_json()), refs_json, user_json, now, now,
-                 os.getpid(), now, settings.model, settings.image_size, target),
+                 os.getpid(), now, settings.model, settings.image_size, target, source, source_client),
             )
             tid = int(cur.lastrowid or 0)
             c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
@@ -645,6 +649,8 @@ class ProjectStore:
             "image_sha256": sha,
             "target": row.get("target") or "unknown",
             "model_version": row.get("model_version") or "",
+            **({"source": row["source"], "source_client": row.get("source_client") or ""}
+               if row.get("source") else {}),
             "kind": kind,
             "index": index,
             "created_at": datetime.fromtimestamp(row["created_at"]).astimezone().isoformat(timespec="seconds"),
@@ -867,6 +873,8 @@ class ProjectStore:
             model_version=row["model_version"],
             response_id=row["response_id"],
             target=row.get("target") or "unknown",
+            source=row.get("source") or "",
+            source_client=row.get("source_client") or "",
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -909,6 +917,27 @@ class ProjectStore:
 
     def tree_index(self) -> list[TurnNode]:
         return [_node(r) for r in self._query(queries.TREE_INDEX_SQL)]
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this store's connection: it changes when ANOTHER
+        connection (another process: an MCP server, ``gen``, a second studio) commits to the index,
+        never for this store's own writes.  A cheap poll for "someone else changed the project"."""
+        with self._lock:
+            if self._closed:
+                raise ProjectError(f"Project {self.name!r} is closed.")
+            try:
+                return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
+
+    def turns_after(self, turn_id: int, *, other_processes: bool = False) -> tuple[list[TurnNode], int]:
+        """The light rows of turns newer than ``turn_id`` (ids only grow: AUTOINCREMENT), oldest first,
+        and the newest id.  ``other_processes``: leave out the turns this process created."""
+        mine = " AND t.owner_pid != ?" if other_processes else ""
+        params: tuple[Any, ...] = (int(turn_id), os.getpid()) if other_processes else (int(turn_id),)
+        rows = self._query(queries.NODE_SQL + " WHERE t.id > ?" + mine + " ORDER BY t.id", params)
+        latest = self._query("SELECT coalesce(max(id), 0) FROM turns")[0][0]
+        return [_node(r) for r in rows], int(latest)
 
     def tree_skeleton(self) -> tuple[list[int], list[int | None]]:
         """Every turn's id and parent id (ids ascending): what the branch tree lays out; the display
@@ -1149,6 +1178,7 @@ class ProjectStore:
                 "error": t.error,
                 "model_version": t.model_version,
                 "target": t.target,
+                **({"source": t.source, "source_client": t.source_client} if t.source else {}),
                 "demo": t.is_demo,
                 "response_id": t.response_id,
                 "starred": t.starred,
@@ -1268,7 +1298,10 @@ def recent_turns(root: Path, limit: int = 20) -> list[tuple[ProjectInfo, TurnNod
         try:
             conn = _ro_connect(info.path / DB_NAME)
             try:
-                for r in conn.execute(queries.RECENT_SQL, (limit,)):
+                sql = queries.RECENT_SQL
+                if "source" not in {c[1] for c in conn.execute("PRAGMA table_info(turns)")}:
+                    sql = sql.replace(", t.source", ", ''")  # not opened since schema 5: made by people
+                for r in conn.execute(sql, (limit,)):
                     rows.append((info, _node(r)))
             finally:
                 conn.close()

@@ -31,7 +31,7 @@ QUERY_INDEXES: tuple[str, ...] = (
 NODE_COLUMNS = (
     "t.id, t.parent_id, substr(t.prompt, 1, 120), t.status, t.starred, t.label, t.created_at, "
     "(SELECT count(*) FROM images i WHERE i.turn_id = t.id AND i.kind = 'final'), "
-    "t.kind, t.cost, t.model, t.image_size, t.target, t.model_version"
+    "t.kind, t.cost, t.model, t.image_size, t.target, t.model_version, t.source"
 )
 NODE_SQL = f"SELECT {NODE_COLUMNS} FROM turns t"
 """One light display row per turn (``TurnNode`` field order); append WHERE / ORDER BY / LIMIT."""
@@ -40,7 +40,7 @@ RECENT_SQL = NODE_SQL + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?"
 
 TREE_INDEX_SQL = (
     "SELECT t.id, t.parent_id, substr(t.prompt, 1, 120), t.status, t.starred, t.label, t.created_at, "
-    "coalesce(n.n, 0), t.kind, t.cost, t.model, t.image_size, t.target, t.model_version FROM turns t "
+    "coalesce(n.n, 0), t.kind, t.cost, t.model, t.image_size, t.target, t.model_version, t.source FROM turns t "
     "LEFT JOIN (SELECT turn_id, count(*) AS n FROM images WHERE kind = 'final' GROUP BY turn_id) n "
     "ON n.turn_id = t.id ORDER BY t.id"
 )

@@ -142,7 +142,14 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX turns_target ON turns(target, created_at)")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3), (4, _v4)]
+def _v5(conn: sqlite3.Connection) -> None:
+    # Who asked for each turn: "" = a person (studio / command line), "mcp" = an agent, with the
+    # client's announced name.  Old turns were all made by people.
+    conn.execute("ALTER TABLE turns ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE turns ADD COLUMN source_client TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3), (4, _v4), (5, _v5)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

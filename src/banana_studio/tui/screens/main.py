@@ -1153,6 +1153,21 @@ class MainScreen(MainLayout, Screen[None]):
         switcher.border_title = "".join(tabs)
         switcher.border_subtitle = "L switches"
 
+    # -- issue #17: turns other processes add (an MCP agent, `gen`) appear live (tui/project_watch.py) --
+    @on(events.Mount)
+    def _watch_project(self) -> None:
+        from banana_studio.tui.project_watch import ProjectWatch
+
+        self.project_watch = ProjectWatch(self, lambda: self.studio)
+        self.project_watch.start()
+
+    async def on_project_changed(self, message: Any) -> None:
+        await self.reload_tree(select=self.selected_id)  # the selection stays where the person left it
+        if self.selected_id is not None and self.selected_id != self.live_turn_id:
+            self._load_turn(self.selected_id)  # e.g. the agent's turn being watched has finished
+        if message.notice:
+            self.notify(message.notice, title="Project changed", timeout=8)
+
 
 def _breakpoint_classes(screen: Screen[Any]) -> str | None:
     """The classes Textual's breakpoints give ``screen`` at the app's current size (None: no app)."""

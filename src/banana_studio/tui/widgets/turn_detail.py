@@ -187,6 +187,13 @@ class TurnDetail(VerticalScroll):
         meta.append(TARGET_TEXT.get(target, target))
         if turn.model_version:
             meta.append(f" · {turn.model_version}", style="dim")
+        if getattr(turn, "source", ""):  # made by an agent (banana-studio mcp), not by a person
+            from banana_studio.domain.safetext import display_text
+
+            meta.append("\nAsked by  ", style="bold")
+            meta.append(f"an agent over {display_text(turn.source, one_line=True).upper()}")
+            if turn.source_client:
+                meta.append(f" · {display_text(turn.source_client, one_line=True)[:80]}", style="dim")
         self.query_one("#detail-meta", Static).update(meta)
 
         err = self.query_one("#detail-error", Static)
