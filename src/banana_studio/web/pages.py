@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from banana_studio.domain.safetext import display_text, dumps_json
 from banana_studio.store import ProjectInfo
+from banana_studio.store.readonly import ImageRow, TreeRow, TurnView
 from banana_studio.store.storyboard import html_page, safe_uri
-from banana_studio.web.reader import ImageRow, TreeRow, TurnView
 
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72em;padding:1em;background:#18181b;color:#eee}"

@@ -11,7 +11,7 @@ paths than it saves.  Rules, in the order a request meets them:
 * the first path segment must be the token (compared in constant time); anything else is a bare 404,
   the same answer as for a page that does not exist, so a wrong token learns nothing;
 * projects are looked up by name in the folder listing; files are served only when the project's index
-  records them and they lie inside the project (:meth:`ProjectReader.recorded_file`).
+  records them and they lie inside the project (:meth:`store.readonly.ProjectView.recorded_file`).
 
 Every answer carries a strict Content-Security-Policy (no script, nothing from elsewhere),
 ``nosniff``, ``no-referrer`` and ``frame-ancestors 'none'``.  The access log is off: URLs hold the token.
@@ -33,8 +33,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from banana_studio import __version__
 from banana_studio.domain.imagetype import sniff_image_mime
+from banana_studio.store.readonly import ProjectReader, ProjectView, ReadError
 from banana_studio.web import pages
-from banana_studio.web.reader import ProjectReader, ReadError
 from banana_studio.web.thumbs import Thumbnails
 
 log = logging.getLogger(__name__)
@@ -139,60 +139,60 @@ class GalleryHandler(BaseHTTPRequestHandler):
             raise NOT_FOUND
 
     def _project_route(self, base: str, project: Path, rest: list[str], head: bool, download: bool) -> None:
-        reader, name = self.server.reader, project.name
+        name = project.name
         try:
-            with reader.connect(project) as conn:
+            with self.server.reader.open(project) as view:
                 if rest == []:
                     self._redirect(f"{base}/p/{pages.seg(name)}/", head)
                 elif rest == [""]:
-                    rows, total = reader.tree(conn)
-                    recent = reader.recent_images(conn)
+                    rows, total = view.tree()
+                    recent = view.recent_images()
                     self._send_html(pages.project_page(base, name, rows, total, recent), head)
                 elif rest[0] == "f" and len(rest) >= 2:
-                    path = reader.recorded_file(conn, project, "/".join(rest[1:]))
+                    path = view.recorded_file("/".join(rest[1:]))
                     if path is None:
                         raise NOT_FOUND
                     self._send_file(path, head, download)
                 elif rest[0] == "thumb" and len(rest) >= 2:
-                    path = reader.recorded_file(conn, project, "/".join(rest[1:]))
+                    path = view.recorded_file("/".join(rest[1:]))
                     data = self.server.thumbs.get(path) if path is not None else None
                     if data is None:
                         raise NOT_FOUND
                     self._send_bytes(data, "image/jpeg", head, extra={"Cache-Control": "private, max-age=3600"})
                 elif rest[0] == "t" and len(rest) in (2, 3, 4) and rest[1].isdigit() and rest[1].isascii():
-                    self._turn_route(base, project, conn, int(rest[1]), rest[2:], head)
+                    self._turn_route(base, view, int(rest[1]), rest[2:], head)
                 else:
                     raise NOT_FOUND
         except ReadError as exc:
             raise Reply(503, str(exc)) from exc
 
-    def _turn_route(self, base: str, project: Path, conn: Any, turn_id: int, rest: list[str], head: bool) -> None:
-        reader, name = self.server.reader, project.name
-        turn = reader.turn(conn, turn_id)
+    def _turn_route(self, base: str, view: ProjectView, turn_id: int, rest: list[str], head: bool) -> None:
+        name = view.name
+        turn = view.turn(turn_id)
         if turn is None:
             raise NOT_FOUND
         if rest == []:
-            ids = reader.branch_ids(conn, turn_id)
+            ids = view.branch_ids(turn_id)
             sizes: dict[str, int | None] = {}
             for im in turn.finals():
-                path = reader.recorded_file(conn, project, im.path)
+                path = view.recorded_file(im.path)
                 sizes[im.path] = path.stat().st_size if path is not None else None
             self._send_html(pages.turn_page(base, name, turn, ids, sizes), head)
         elif rest == ["storyboard"]:
             prefix = f"{base}/p/{pages.seg(name)}/f/"
-            doc = reader.branch_doc(conn, name, turn_id, lambda im: prefix + pages.rel_url(im.path))
+            doc = view.branch_doc(turn_id, lambda im: prefix + pages.rel_url(im.path))
             self._send_html(pages.storyboard_page(base, name, doc), head)
         elif rest == ["storyboard.png"]:
             from banana_studio.store.storyboard import contact_sheet
 
             def file_of(im: Any) -> str:
-                path = reader.recorded_file(conn, project, im.path)
+                path = view.recorded_file(im.path)
                 return str(path) if path is not None else "\x00missing"
 
-            doc = reader.branch_doc(conn, name, turn_id, file_of)
-            self._send_bytes(contact_sheet(doc, project), "image/png", head)
+            doc = view.branch_doc(turn_id, file_of)
+            self._send_bytes(contact_sheet(doc, view.path), "image/png", head)
         elif rest == ["branch.zip"]:
-            self._send_branch_zip(project, conn, turn_id, head)
+            self._send_branch_zip(view, turn_id, head)
         else:
             raise NOT_FOUND
 
@@ -231,19 +231,17 @@ class GalleryHandler(BaseHTTPRequestHandler):
     def _redirect(self, location: str, head: bool) -> None:
         self._send_bytes(b"", "text/plain", head, code=301, extra={"Location": location})
 
-    def _send_branch_zip(self, project: Path, conn: Any, turn_id: int, head: bool) -> None:
+    def _send_branch_zip(self, view: ProjectView, turn_id: int, head: bool) -> None:
         """Every picture of the branch to ``turn_id`` (finals, in branch order) and a ``recipes.json``, as
         one ZIP streamed as it is written (see :mod:`web.archive`)."""
         import json
 
         from banana_studio.web.archive import write_zip
 
-        reader = self.server.reader
-        turns = reader.branch(conn, turn_id)
-        files = [(im.path.rsplit("/", 1)[-1], reader.recorded_file(conn, project, im.path))
-                 for t in turns for im in t.finals()]
-        recipes = json.dumps([t.recipe(project.name) for t in turns], indent=2, ensure_ascii=False)
-        name = f"{project.name}-branch-{turn_id}.zip"
+        turns = view.branch(turn_id)
+        files = [(im.path.rsplit("/", 1)[-1], view.recorded_file(im.path)) for t in turns for im in t.finals()]
+        recipes = json.dumps([t.recipe(view.name) for t in turns], indent=2, ensure_ascii=False)
+        name = f"{view.name}-branch-{turn_id}.zip"
         ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
         self.close_connection = True  # the length is not known in advance: the end of the body is the close
         self.send_response(200)

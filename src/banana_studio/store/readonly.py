@@ -1,9 +1,9 @@
-"""Read-only access to the projects under one folder, for the web gallery.
+"""Read-only access to the projects under one folder (the web gallery reads through this).
 
 Nothing here can change a project: every database is opened with SQLite's ``mode=ro`` URI flag plus
 ``PRAGMA query_only``, no recovery, no index creation, no thumbnail cache (a :class:`ProjectStore`
 open would do all three).  Files are only ever opened for reading, and only files the project's
-index records (see :meth:`ProjectReader.recorded_file`).
+index records (see :meth:`ProjectView.recorded_file`).
 
 Project names come from the folder listing itself: a name from a URL is looked up in that listing,
 never joined onto a path, so ``..`` or ``/`` in a request cannot reach another folder.
@@ -146,7 +146,9 @@ class ProjectReader:
         return None
 
     @contextlib.contextmanager
-    def connect(self, project: Path) -> Iterator[sqlite3.Connection]:
+    def open(self, project: Path) -> Iterator[ProjectView]:
+        """A read-only view of the project in folder ``project`` (from :meth:`project_dir`); every
+        database error inside the ``with`` block comes out as :class:`ReadError`."""
         db = project / DB_NAME
         try:
             conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
@@ -159,18 +161,25 @@ class ProjectReader:
                 raise ReadError("This project was written by a newer Banana Studio.")
             if version == 0:
                 raise ReadError("The project's index is empty.")
-            yield conn
+            yield ProjectView(conn, project)
         except sqlite3.Error as exc:
             raise ReadError("The project's index cannot be read (busy or damaged).") from exc
         finally:
             conn.close()
 
-    # -- queries (each on a connection from connect()) -------------------------------------------
-    @staticmethod
-    def tree(conn: sqlite3.Connection, limit: int = TREE_MAX) -> tuple[list[TreeRow], int]:
+
+class ProjectView:
+    """One project's index, open read-only (from :meth:`ProjectReader.open`)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.name = path.name
+
+    def tree(self, limit: int = TREE_MAX) -> tuple[list[TreeRow], int]:
         """Rows of the first ``limit`` turns in tree order (depth first, children by id), and how many
         turns the project has in all."""
-        ids, parents = queries.tree_skeleton(conn)
+        ids, parents = queries.tree_skeleton(self._conn)
         known = set(ids)
         kids: dict[int | None, list[int]] = {}
         for tid, parent in zip(ids, parents, strict=True):
@@ -185,15 +194,14 @@ class ProjectReader:
         for i in range(0, len(order), 500):  # well under SQLite's bound-parameter limit
             batch = order[i:i + 500]
             marks = ",".join("?" * len(batch))
-            for r in conn.execute(_TREE_SQL + f" WHERE t.id IN ({marks})", batch):
+            for r in self._conn.execute(_TREE_SQL + f" WHERE t.id IN ({marks})", batch):
                 rows[int(r[0])] = TreeRow(int(r[0]), r[1], str(r[2] or ""), str(r[3] or ""), bool(r[4]),
                                           str(r[5] or ""), int(r[6]), str(r[7] or ""), float(r[8] or 0),
                                           str(r[9] or "unknown"))
         return [rows[i] for i in order if i in rows], len(ids)
 
-    @staticmethod
-    def turn(conn: sqlite3.Connection, turn_id: int) -> TurnView | None:
-        cur = conn.execute("SELECT * FROM turns WHERE id = ?", (turn_id,))
+    def turn(self, turn_id: int) -> TurnView | None:
+        cur = self._conn.execute("SELECT * FROM turns WHERE id = ?", (turn_id,))
         row = cur.fetchone()
         if row is None:
             return None
@@ -210,41 +218,38 @@ class ProjectReader:
             label=str(r["label"] or ""), model_version=str(r["model_version"] or ""),
             target=str(r.get("target") or "unknown"), created_at=float(r["created_at"] or 0),
         )
-        view.images = [ImageRow(*im) for im in conn.execute(
+        view.images = [ImageRow(*im) for im in self._conn.execute(
             "SELECT kind, idx, sha256, mime, path, width, height FROM images WHERE turn_id = ? "
             "ORDER BY kind DESC, idx", (turn_id,))]
-        view.children = [c[0] for c in conn.execute("SELECT id FROM turns WHERE parent_id = ? ORDER BY id",
+        view.children = [c[0] for c in self._conn.execute("SELECT id FROM turns WHERE parent_id = ? ORDER BY id",
                                                     (turn_id,))]
         return view
 
-    @staticmethod
-    def recent_images(conn: sqlite3.Connection, limit: int = 60) -> list[tuple[int, str, str]]:
+    def recent_images(self, limit: int = 60) -> list[tuple[int, str, str]]:
         """``(turn id, path, prompt)`` of the newest final images, newest first."""
-        return [(int(r[0]), str(r[1]), str(r[2] or "")) for r in conn.execute(
+        return [(int(r[0]), str(r[1]), str(r[2] or "")) for r in self._conn.execute(
             "SELECT i.turn_id, i.path, substr(t.prompt, 1, 200) FROM images i JOIN turns t ON t.id = i.turn_id "
             "WHERE i.kind = 'final' ORDER BY i.id DESC LIMIT ?", (limit,))]
 
-    @staticmethod
-    def branch_ids(conn: sqlite3.Connection, turn_id: int) -> list[int]:
+    def branch_ids(self, turn_id: int) -> list[int]:
         """The ids from the root down to ``turn_id`` (empty if it does not exist)."""
-        rows = conn.execute(
+        rows = self._conn.execute(
             "WITH RECURSIVE up(id, parent_id, depth) AS ("
             " SELECT id, parent_id, 0 FROM turns WHERE id = ?"
             " UNION ALL SELECT t.id, t.parent_id, up.depth + 1 FROM turns t JOIN up ON t.id = up.parent_id"
             " WHERE up.depth < 100000) SELECT id FROM up ORDER BY depth DESC", (turn_id,)).fetchall()
         return [int(r[0]) for r in rows]
 
-    def branch(self, conn: sqlite3.Connection, turn_id: int) -> list[TurnView]:
+    def branch(self, turn_id: int) -> list[TurnView]:
         """The turns from the root down to ``turn_id`` (empty if it does not exist)."""
-        return [v for v in (self.turn(conn, i) for i in self.branch_ids(conn, turn_id)) if v is not None]
+        return [v for v in (self.turn(i) for i in self.branch_ids(turn_id)) if v is not None]
 
-    def branch_doc(self, conn: sqlite3.Connection, project: str, turn_id: int,
-                   file_of: Any) -> dict[str, Any]:
+    def branch_doc(self, turn_id: int, file_of: Any) -> dict[str, Any]:
         """The branch in the ``branch.json`` shape that :mod:`store.storyboard` draws; each image's
         ``file`` is ``file_of(image_row)`` (a URL for the page, the project-relative path for the sheet)."""
-        turns = self.branch(conn, turn_id)
+        turns = self.branch(turn_id)
         return {
-            "app": "banana-studio", "app_version": __version__, "project": project, "turn_id": turn_id,
+            "app": "banana-studio", "app_version": __version__, "project": self.name, "turn_id": turn_id,
             "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
             "costs": {"branch": sum(t.cost for t in turns if t.target != "local")},
             "turns": [{
@@ -256,18 +261,17 @@ class ProjectReader:
             } for t in turns],
         }
 
-    @staticmethod
-    def recorded_file(conn: sqlite3.Connection, project: Path, rel: str) -> Path | None:
+    def recorded_file(self, rel: str) -> Path | None:
         """The file at project-relative ``rel`` if the index records it (an image of a turn or a stored
         reference) and it lies, links resolved, in the project's ``images/`` (or ``images/drafts/``) or
         ``refs/`` folder (either may itself be a link to another disk); else None."""
         pure = PurePosixPath(rel)
         if not rel or "\\" in rel or "\x00" in rel or pure.is_absolute() or ".." in pure.parts:
             return None
-        hit = conn.execute("SELECT 1 FROM images WHERE path = ? LIMIT 1", (rel,)).fetchone()
-        if hit is None and not _is_recorded_ref(conn, rel):
+        hit = self._conn.execute("SELECT 1 FROM images WHERE path = ? LIMIT 1", (rel,)).fetchone()
+        if hit is None and not _is_recorded_ref(self._conn, rel):
             return None
-        target = project.joinpath(*pure.parts)
+        target = self.path.joinpath(*pure.parts)
         try:
             resolved = target.resolve(strict=True)
         except (OSError, RuntimeError):
@@ -275,11 +279,10 @@ class ProjectReader:
         roots = set()
         for sub in ("images", "images/drafts", "refs"):
             with contextlib.suppress(OSError, RuntimeError):
-                roots.add((project / sub).resolve())  # images/ may be a link to another disk
+                roots.add((self.path / sub).resolve())  # images/ may be a link to another disk
         if not any(root in resolved.parents for root in roots) or not resolved.is_file():
             return None
         return resolved
-
 
 def _is_recorded_ref(conn: sqlite3.Connection, rel: str) -> bool:
     if not rel.startswith("refs/") or "/" in rel[5:]:
