@@ -1,6 +1,6 @@
 """A projects folder made by the real studio against the local Gemini server, for the gallery tests:
-a branch of three turns (one failed) with hostile text in the prompt, label and model answer, and a
-copy of the project under a hostile folder name."""
+a branch of three turns (one failed; the second asked for by an agent with a hostile client name) with
+hostile text in the prompt, label and model answer, and a copy of the project under a hostile folder name."""
 
 from __future__ import annotations
 
@@ -44,10 +44,13 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
-async def _gen(studio: Studio, prompt: str, parent: int | None) -> int:
+HOSTILE_CLIENT = "<script>alert('client')</script> agent 1.0"
+
+
+async def _gen(studio: Studio, prompt: str, parent: int | None, **who: str) -> int:
     turn = None
     async for ev in studio.generate(GenerateRequest(prompt=prompt, parent_id=parent,
-                                                    settings=GenerationSettings(aspect_ratio="16:9"))):
+                                                    settings=GenerationSettings(aspect_ratio="16:9"), **who)):
         if isinstance(ev, TurnSaved):
             turn = ev.turn
     assert turn is not None
@@ -68,7 +71,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Projects]:
             async def go() -> tuple[Path, list[int], str]:
                 studio = Studio.open(load_config(), project="shots")
                 a = await _gen(studio, HOSTILE_PROMPT + " [fault:hostile_text]", None)
-                b = await _gen(studio, "make it night with stars", a)
+                b = await _gen(studio, "make it night with stars", a, source="mcp", source_client=HOSTILE_CLIENT)
                 c = await _gen(studio, "add a ship [fault:image_safety]", b)
                 studio.store.set_label(a, HOSTILE_LABEL)
                 rel = studio.store.get_turn(a).final_images[0].path

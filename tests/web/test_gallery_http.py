@@ -317,3 +317,10 @@ def test_a_branch_downloads_as_one_zip_of_its_pictures_and_recipes(gallery: Gall
     assert [r["turn_id"] for r in recipes] == [a, b, c] and recipes[1]["prompt"] == "make it night with stars"
     status, h, body = request(gallery, "HEAD", t(gallery, f"p/shots/t/{c}/branch.zip"))
     assert status == 200 and body == b""
+
+
+def test_a_turn_made_by_an_agent_says_so_with_its_client_name_escaped(gallery: Gallery, projects: Projects) -> None:
+    page = get(gallery, t(gallery, f"p/shots/t/{projects.turns[1]}"))[2].decode()
+    assert "made by an agent over MCP (&lt;script&gt;alert(&#x27;client&#x27;)&lt;/script&gt; agent 1.0)" in page
+    assert "<script>" not in page
+    assert "made by an agent" not in get(gallery, t(gallery, f"p/shots/t/{projects.turns[0]}"))[2].decode()

@@ -90,6 +90,9 @@ class TurnView:
     created_at: float
     images: list[ImageRow] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
+    source: str = ""
+    """Who asked for the turn when not a person in the studio (``mcp``: an agent; schema 5)."""
+    source_client: str = ""
 
     def finals(self) -> list[ImageRow]:
         return [im for im in self.images if im.kind == "final"]
@@ -217,6 +220,7 @@ class ProjectView:
             error=str(r["error"] or ""), cost=float(r["cost"] or 0), starred=bool(r["starred"]),
             label=str(r["label"] or ""), model_version=str(r["model_version"] or ""),
             target=str(r.get("target") or "unknown"), created_at=float(r["created_at"] or 0),
+            source=str(r.get("source") or ""), source_client=str(r.get("source_client") or ""),
         )
         view.images = [ImageRow(*im) for im in self._conn.execute(
             "SELECT kind, idx, sha256, mime, path, width, height FROM images WHERE turn_id = ? "

@@ -181,7 +181,10 @@ def turn_page(base: str, project: str, turn: TurnView, branch_ids: Sequence[int]
     body.append(f"<p class='meta'>Branch: {path} · <a href='{p}/t/{turn.id}/storyboard'>storyboard of this "
                 f"branch</a> · <a href='{p}/t/{turn.id}/branch.zip' download>all its pictures (ZIP)</a> · "
                 f"{esc(_when(turn.created_at))} · ${turn.cost:.3f}"
-                + (" (simulated, demo)" if turn.target == "local" else "") + "</p>")
+                + (" (simulated, demo)" if turn.target == "local" else "")
+                + (f" · made by an agent over {esc(turn.source.upper(), one_line=True)}"
+                   + (f" ({esc(turn.source_client[:80], one_line=True)})" if turn.source_client else "")
+                   if turn.source else "") + "</p>")
     body.append(f"<blockquote>{esc(turn.prompt)}</blockquote>")
     for im in turn.finals():
         body.append(_figure(base, project, im, sizes.get(im.path), turn.id))
