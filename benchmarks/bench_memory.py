@@ -106,7 +106,7 @@ async def child_tui(n: int, base_url: str, root: Path) -> dict[str, Any]:
                 while True:
                     await asyncio.sleep(0.02)
                     src = preview.source
-                    if not screen._generating and src is not None and f"{i:04d}" in Path(src).name:
+                    if not screen.generating and src is not None and f"{i:04d}" in Path(src).name:
                         break
                     if time.perf_counter() - started > 60:
                         raise RuntimeError(f"generation {i} did not finish in 60 s")

@@ -4,7 +4,9 @@
    prompt (the fake server runs in its own process, like the real API, with a short think time per
    step); a timer task in the app's event loop records how late each 5 ms tick fires, from the send
    until the final preview is on screen and the turn is saved.  Target: longest stall < 50 ms.
-   Also run once against the in-process demo server (demo mode), for information.
+   Also run once against the in-process demo server (demo mode), for information.  The floor, in the same
+   run: a bare Textual app of the same size, idle, watched the same way for as long as a generation took
+   (what this machine's load alone does to a 5 ms timer).
 2. Preview: final-image bytes (4K JPEG) -> preview painted, in a studio-sized preview widget; and the
    cached re-show (another image in between, then the same one again); per protocol.  Plus the encode
    counters (decodes, renderables built, sixel encodes) over 20 unrelated repaints: must stay 0.
@@ -88,6 +90,16 @@ class StallMonitor:
         return lags[-1], p99, sum(1 for v in lags if v > 50), len(lags), max(self.cpu_lags or [0.0])
 
 
+def _nice_server(srv: ServerProcess) -> None:
+    """The real API does its rendering elsewhere; the local server that stands in for it runs on the same
+    2 cores as the studio being measured, so it is niced (it still competes, less)."""
+    if srv.proc is not None and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, srv.proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10))
+        except OSError:
+            pass
+
+
 def _env(tmp: Path) -> None:
     os.environ.update({"BANANA_STUDIO_CONFIG": str(tmp / "config.toml"), "BANANA_STUDIO_DATA_DIR": str(tmp / "data"),
                        "BANANA_STUDIO_CACHE_DIR": str(tmp / "cache"), "BANANA_STUDIO_LOG_DIR": str(tmp / "log")})
@@ -140,7 +152,7 @@ async def _drive_generation(app: Any) -> dict[str, Any]:
         while True:
             await asyncio.sleep(0.01)
             src = preview.source
-            if src is not None and Path(src).exists() and not screen._generating:
+            if src is not None and Path(src).exists() and not screen.generating:
                 break
             if time.perf_counter() - t0 > 60:
                 raise RuntimeError("the generation did not finish within 60 s")
@@ -152,6 +164,35 @@ async def _drive_generation(app: Any) -> dict[str, Any]:
         return {"max": mx, "p99": p99, "over50": over, "ticks": n, "seconds": elapsed, "cpu_max": cpu_max,
                 "counters": tuple(a - b for a, b in zip(after, before, strict=True)),
                 "source_size": preview.source_size}
+
+
+async def floor_stalls(seconds: float) -> dict[str, Any]:
+    """The floor: a bare Textual app (160x50, one Static), idle under the same 5 ms timer for ``seconds``."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("bare Textual")
+
+    async with Bare().run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.2)
+        mon = StallMonitor()
+        mon.start()
+        await asyncio.sleep(seconds)
+        await mon.stop()
+    mx, p99, over, n, cpu_max = mon.summary()
+    return {"max": mx, "p99": p99, "over50": over, "ticks": n, "seconds": seconds, "cpu_max": cpu_max}
+
+
+async def idle_loop_stalls(seconds: float) -> dict[str, Any]:
+    """The floor of section 3: the bare asyncio loop, idle under the same timer."""
+    mon = StallMonitor()
+    mon.start()
+    await asyncio.sleep(seconds)
+    await mon.stop()
+    mx, _, _, _, cpu_max = mon.summary()
+    return {"max": mx, "cpu_max": cpu_max}
 
 
 async def preview_timings(image: bytes, other: bytes, protocol: str, runs: int) -> dict[str, Any]:
@@ -175,8 +216,8 @@ async def preview_timings(image: bytes, other: bytes, protocol: str, runs: int) 
 
 
 async def _drive_preview(app: Any, image: bytes, other: bytes, runs: int) -> dict[str, Any]:
-    from banana_studio.tui import images as tui_images
     from banana_studio.tui.images import CACHE, STATS, ImagePreview
+    from banana_studio.tui.images import halfcell as tui_halfcell
 
     first: list[float] = []
     cached: list[float] = []
@@ -186,8 +227,7 @@ async def _drive_preview(app: Any, image: bytes, other: bytes, runs: int) -> dic
         await pilot.pause()
         for _ in range(runs):
             CACHE.clear()
-            if hasattr(tui_images, "_HALFCELL_CACHE"):
-                tui_images._HALFCELL_CACHE.clear()
+            tui_halfcell._HALFCELL_CACHE.clear()
             t0 = time.perf_counter()
             assert await preview.show_bytes(image, name="final")
             await pilot.pause()  # the screen update (widget render) has run
@@ -307,14 +347,23 @@ async def amain(args: argparse.Namespace) -> int:
         tmp = Path(tmp_s)
         _env(tmp)
         stall_rows = []
+        floors: list[dict[str, Any]] = []
         with ServerProcess(latency=0.3) as srv:
+            _nice_server(srv)
             for proto in args.protocols.split(","):
-                runs = [await generation_stalls(tmp, srv.base_url, proto, f"{proto}-{i}") for i in range(args.gen_runs)]
+                runs = []
+                for i in range(args.gen_runs):  # interleaved with the floor
+                    runs.append(await generation_stalls(tmp, srv.base_url, proto, f"{proto}-{i}"))
+                    floors.append(await floor_stalls(runs[-1]["seconds"]))
                 worst = max(runs, key=lambda r: r["max"])
                 stall_rows.append((f"{proto}, API in own process", med([r["max"] for r in runs]), worst["max"],
                                    med([r["p99"] for r in runs]), sum(r["over50"] for r in runs),
                                    max(r["cpu_max"] for r in runs), med([r["seconds"] for r in runs]),
                                    "/".join(map(str, worst["counters"]))))
+        stall_rows.append(("floor: bare Textual app, idle, same time", med([r["max"] for r in floors]),
+                           max(r["max"] for r in floors), med([r["p99"] for r in floors]),
+                           sum(r["over50"] for r in floors), max(r["cpu_max"] for r in floors),
+                           med([r["seconds"] for r in floors]), "-"))
         demo = await generation_stalls(tmp, None, "halfcell", "demo")
         stall_rows.append(("halfcell, demo (in-process server)", demo["max"], demo["max"], demo["p99"], demo["over50"],
                            demo["cpu_max"], demo["seconds"], "/".join(map(str, demo["counters"]))))
@@ -325,6 +374,9 @@ async def amain(args: argparse.Namespace) -> int:
             r = await big_event_stalls(jpeg, args.runs, tmp, sig)
             big_rows.append((label, f"{len(jpeg) / 1e6:.1f} MB JPEG, {r['mb']:.1f} MB event", med(r["wall"]),
                              max(r["wall"]), max(r["cpu"])))
+        idle = [await idle_loop_stalls(0.5) for _ in range(args.runs)]
+        big_rows.append(("floor: idle asyncio loop, 0.5 s", "-", med([r["max"] for r in idle]),
+                         max(r["max"] for r in idle), max(r["cpu_max"] for r in idle)))
         image, other = make_4k(1), make_4k(2)
         prev_rows = []
         for proto in args.protocols.split(","):
@@ -337,8 +389,8 @@ async def amain(args: argparse.Namespace) -> int:
                  "max loop-thread CPU between ticks ms", "send->saved s", "decodes/renderables/sixel encodes"],
                 stall_rows))
     load = os.getloadavg()[0]
-    ok_stall = all(r[2] < 50 for r in stall_rows[:-1])
-    ok_cpu = all(r[5] < 50 for r in stall_rows[:-1])
+    ok_stall = all(r[2] < 50 for r in stall_rows[:-2])
+    ok_cpu = all(r[5] < 50 for r in stall_rows[:-2])
     print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs (wall stalls include scheduling delays)")
     print(f"target longest stall < 50 ms (API in own process): wall {'met' if ok_stall else 'MISSED'}, "
           f"loop-thread CPU {'met' if ok_cpu else 'MISSED'}")
@@ -350,7 +402,7 @@ async def amain(args: argparse.Namespace) -> int:
     ok_cache = all(r[5] == "0/0/0" for r in prev_rows)
     print(f"no re-encode on unrelated repaints: {'met' if ok_cache else 'MISSED'}")
     print()
-    print(f"3. One final-image SSE event received and parsed by the engine (google-genai on the event loop), "
+    print(f"3. One final-image SSE event received and parsed by the engine (google-genai in its stream thread), "
           f"{args.runs} runs")
     print(table(["payload", "size", "max stall ms (median)", "max stall ms (worst)", "max loop-thread CPU ms"],
                 big_rows))

@@ -64,7 +64,7 @@ async def main() -> None:
                 async def wait_done(timeout: float = 30, main_screen: Any = main_screen, pilot: Any = pilot) -> None:
                     deadline = time.monotonic() + timeout
                     await pilot.pause(0.3)
-                    while main_screen._generating and time.monotonic() < deadline:
+                    while main_screen.generating and time.monotonic() < deadline:
                         await pilot.pause(0.1)
                     await pilot.pause(1.0)
 
@@ -76,7 +76,7 @@ async def main() -> None:
                     # Thoughts and the first draft are in, the final is not yet (waits on the log, not a clock).
                     log = main_screen.query_one(ThinkingLog)
                     deadline = time.monotonic() + 30
-                    while log.n_drafts < 1 and main_screen._generating and time.monotonic() < deadline:
+                    while log.n_drafts < 1 and main_screen.generating and time.monotonic() < deadline:
                         await pilot.pause(0.05)
                     await pilot.pause(0.3)
                     shoot(app, "main-mid-generation")

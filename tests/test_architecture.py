@@ -199,3 +199,35 @@ def test_starting_the_tui_module_does_not_import_the_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin", "TERM": "dumb"})
     assert out.stdout.strip() == "False"
+
+
+# The main screen is a package; only the app and the command palette hold it (screens it opens take
+# a request or a studio and hand results back with dismiss / messages).
+MAIN_SCREEN_USERS = {"tui/app.py", "tui/commands.py", "tui/from_image.py", "tui/setup_check.py"}
+
+
+def test_screens_do_not_import_the_main_screen_back() -> None:
+    users = set()
+    for path in sorted((PKG / "tui").rglob("*.py")):
+        rel = str(path.relative_to(PKG))
+        if rel.startswith("tui/screens/main/"):
+            continue
+        if any(m == "banana_studio.tui.screens.main" or m.startswith("banana_studio.tui.screens.main.")
+               for m in _imports(path)):
+            users.add(rel)
+    assert users <= MAIN_SCREEN_USERS, sorted(users - MAIN_SCREEN_USERS)
+
+
+def test_nothing_reaches_into_the_main_screen() -> None:
+    import re
+
+    reach = re.compile(r"\bmain\._[a-z]\w*|hasattr\(main,")
+    found = [f"{p.relative_to(PKG)}: {m.group(0)}" for p in sorted(PKG.rglob("*.py"))
+             for m in reach.finditer(p.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_main_screen_modules_stay_small() -> None:
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in (PKG / "tui" / "screens" / "main").glob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

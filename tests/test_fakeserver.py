@@ -600,7 +600,7 @@ def test_every_fault_is_documented() -> None:
         "bad_key", "permission", "not_found", "quota", "server", "overloaded", "high_demand", "slow", "hang",
         "stream_error", "truncated", "malformed_json", "bad_base64", "image_safety", "image_prohibited", "no_image",
         "blocked_prompt", "parts_null", "candidates_null", "text_base64", "empty_signature", "text_only",
-        "key_echo", "hostile_text", "lying_image", "bad_unicode"}
+        "key_echo", "hostile_text", "lying_image", "bad_unicode", "region_leak"}
     assert all(isinstance(v, str) and v for v in FAULTS.values())
 
 

@@ -87,6 +87,7 @@ def test_gc_tuning_can_be_opted_out(restore_gc: None, monkeypatch: pytest.Monkey
 
 def test_presixel_is_cached_and_matches_a_fresh_encode() -> None:
     from banana_studio.tui import images as im
+    from banana_studio.tui.images import sixel as im_sixel
 
     image = Image.new("RGB", (160, 90), (30, 160, 90))
     background = (18, 18, 18, 1.0)
@@ -98,7 +99,7 @@ def test_presixel_is_cached_and_matches_a_fresh_encode() -> None:
     assert first.startswith("\x1bP") and first.endswith("\x1b\\")
     # a different size or background is a different encoding
     assert im.presixel(image, (8, 2), background) != first
-    im._SIXEL_CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
     assert im.presixel(image, (16, 4), background) == first
 
 
@@ -136,7 +137,7 @@ async def test_preview_title_change_does_not_repaint_the_image(tmp_path) -> None
         preview.styles.border = ("round", "white")
         assert await preview.show_path(path)
         await pilot.pause(0.2)
-        impl = preview.query_one(im._StableSixelImpl)
+        impl = preview.query_one(im.StableSixelImpl)
         painted: list[int] = []
         original = impl.render_lines
 

@@ -22,6 +22,7 @@ _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "google_search": (bool,), "temperature": (int, float), "seed": (int,), "system_instruction": (str,),
     "thinking_level": (str,), "image_only": (bool,), "image_search": (bool,), "replay_drafts": (bool,),
     "output_mime_type": (str,), "output_quality": (int,), "person_generation": (str,),  # Vertex AI only
+    "region": (dict,),  # per edit, never a default: refused in [generation] (see [region])
 }
 """Accepted TOML types of each ``[generation]`` key (mirrors :class:`GenerationSettings`)."""
 IMAGE_PROTOCOLS = ("auto", "kitty", "sixel", "halfcell", "unicode", "none")
@@ -50,6 +51,11 @@ class Config:
     vertex_project: str = ""
     vertex_location: str = ""
     vertex_base_url: str = ""
+    region_template: str = ""
+    """The instruction sent with a region edit ("" = the built-in one; see services/region.py)."""
+    outpaint_template: str = ""
+    region_feather: int = 12
+    region_protect: bool = True
     path: Path | None = None
     problems: list[str] = field(default_factory=list)
     """Human-readable problems found while loading (the defaults were kept for those)."""
@@ -102,6 +108,26 @@ def load_config(path: Path | None = None) -> Config:
 
 
 MAX_BUDGET = 1_000_000.0
+
+
+def _load_region(cfg: Config, section: Any, take: Any) -> None:
+    """``[region]``: template / outpaint_template (with {prompt}, {boxes}, {count}), feather (px), protect."""
+    if not isinstance(section, dict):
+        return
+    for key in ("template", "outpaint_template"):
+        v = take(section, key, str, "region.")
+        if v is not None:
+            if "{prompt}" in v:
+                setattr(cfg, "region_template" if key == "template" else key, v)
+            else:
+                cfg.problems.append(f"Config region.{key} must contain {{prompt}} (the user's words); using the "
+                                    "built-in template.")
+    v = take(section, "feather", int, "region.")
+    if v is not None:
+        cfg.region_feather = max(0, min(512, v))
+    v = take(section, "protect", bool, "region.")
+    if v is not None:
+        cfg.region_protect = v
 
 
 def _budget(cfg: Config, key: str, value: float | None) -> float | None:
@@ -167,7 +193,8 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
             cfg.problems.append(f"Config ui.image_protocol must be one of {', '.join(IMAGE_PROTOCOLS)}; got {v!r}.")
     keymap = top.get("keymap", {})
     if isinstance(keymap, dict):
-        cfg.keymap = {str(k): str(val) for k, val in keymap.items() if isinstance(val, str)}
+        cfg.keymap = _flat_keymap(keymap)
+    _load_region(cfg, top.get("region", {}), take)
     budget = top.get("budget", {}) if isinstance(top.get("budget", {}), dict) else {}
     cfg.daily_budget = _budget(cfg, "daily", take(budget, "daily", (int, float), "budget."))
     cfg.project_budget = _budget(cfg, "project", take(budget, "project", (int, float), "budget."))
@@ -185,6 +212,9 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
             want = _GENERATION_TYPES.get(key)
             if want is None:
                 cfg.problems.append(f"Config generation.{key}: unknown setting; ignored.")
+            elif key == "region":
+                cfg.problems.append("Config generation.region: a region belongs to one edit, not to the defaults; "
+                                    "ignored (the [region] section sets the template, feather and protect).")
             elif isinstance(value, bool) is not (want == (bool,)) or not isinstance(value, want):
                 # Wrong types used to reach validate_settings and crash it (e.g. temperature = "hot").
                 what = "a number" if float in want else {str: "a string", bool: "true or false",
@@ -331,4 +361,16 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     out = re.sub(r"AIza[0-9A-Za-z_\-]{35}", "[REDACTED]", out)
     out = re.sub(r"(?i)(x-goog-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", r"\1[REDACTED]", out)
     out = re.sub(r"(?i)([?&]key=)[^&\s'\"]+", r"\1[REDACTED]", out)
+    return out
+
+
+def _flat_keymap(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``[keymap]`` as binding id → keys.  A dotted id written bare (``main.reroll = "ctrl+y"``) is a
+    nested table in TOML; it is flattened back to ``"main.reroll"``."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flat_keymap(value, f"{prefix}{key}."))
+        elif isinstance(value, str):
+            out[f"{prefix}{key}"] = value
     return out

@@ -41,7 +41,7 @@ async def _send(pilot: Any, main: MainScreen, until: Any, text: str) -> None:
     prompt.focus()
     prompt.load_text(text)
     await pilot.press("ctrl+j")
-    await until(lambda: main.live_turn_id is not None and not main._generating, "the studio's own turn")
+    await until(lambda: main.live_turn_id is not None and not main.generating, "the studio's own turn")
 
 
 async def test_turns_from_the_mcp_server_appear_in_the_open_studio(tmp_path: Path, until: Any) -> None:
@@ -83,7 +83,7 @@ async def test_turns_from_the_mcp_server_appear_in_the_open_studio(tmp_path: Pat
             # The person can review it: select it, and the detail says an agent asked for it.
             assert tree.select_turn(new_ids[0])
             detail = main.query_one(TurnDetail)
-            await until(lambda: main._shown_turn is not None and main._shown_turn.id == new_ids[0],
+            await until(lambda: main.shown_turn is not None and main.shown_turn.id == new_ids[0],
                         "the agent's turn to load")
             text = " ".join(str(w.render()) for w in detail.query("Static"))
             assert "an agent over MCP" in text and "claude-code\\x1b[2J 2.1" in text  # its name, made inert

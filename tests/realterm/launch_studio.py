@@ -30,7 +30,7 @@ def layout(app: Any) -> dict[str, Any]:
         if widget is None or not widget.display or preview.source is None or not preview.is_on_screen:
             continue
         if isinstance(widget, im.StableSixelImage):
-            inner = list(widget.query(im._StableSixelImpl))
+            inner = list(widget.query(im.StableSixelImpl))
             widget = inner[0] if inner else widget
         try:
             region = screen.find_widget(widget).visible_region

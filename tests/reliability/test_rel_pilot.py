@@ -69,7 +69,7 @@ async def send(pilot: Any, main: MainScreen, text: str) -> None:
     await asyncio.sleep(0)
     await wait_until(pilot, lambda: main.gen_id > before and main.live_turn_id is not None,
                      what="the turn to start")
-    await wait_until(pilot, lambda: not main._generating, what="the generation to end")
+    await wait_until(pilot, lambda: not main.generating, what="the generation to end")
     await pilot.pause(0.1)
 
 
@@ -201,7 +201,7 @@ async def test_studio_opens_after_a_crash_and_retries_the_interrupted_turn(demo:
             await wait_until(pilot, lambda: main.selected_id == tid, what="selection")
             await main.action_retry()
             await wait_until(pilot, lambda: main.live_turn_id not in (None, tid), what="the retry to start")
-            await wait_until(pilot, lambda: not main._generating, what="the retry to end")
+            await wait_until(pilot, lambda: not main.generating, what="the retry to end")
             new = studio.store.get_turn(main.live_turn_id)
             assert new.status == "done" and new.prompt == "a stormy sea" and new.final_images
         check_project(studio.store.path, turns=2)

@@ -111,7 +111,7 @@ async def test_key_never_on_screen_or_in_screenshots(tmp_path: Path, iso_env: di
             await pilot.press("ctrl+j")
             for _ in range(500):
                 await pilot.pause(0.02)
-                if main.live_turn_id is not None and not main._generating:
+                if main.live_turn_id is not None and not main.generating:
                     break
             await pilot.pause(0.2)
             assert "suspended" in main.last_error and key not in main.last_error

@@ -106,7 +106,7 @@ async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float =
 
 async def wait_generation(pilot: Any, main: Any, timeout: float = 120.0) -> None:
     """Wait for the running generation to end and its follow-up loads to settle."""
-    await wait_until(pilot, lambda: not main._generating, timeout, "the generation to finish")
+    await wait_until(pilot, lambda: not main.generating, timeout, "the generation to finish")
     await settle(pilot)
 
 

@@ -69,8 +69,8 @@ async def test_generate_streams_thoughts_drafts_and_saves(demo_studio: Any, h: A
         assert preview.source == demo_studio.store.abs_path(saved.final_images[0].path)
         status = main.query_one(StatusLine)
         # Demo turns cost nothing real: the simulated cost is shown apart (issue 18).
-        assert status.session_cost == 0 and status.project_cost == 0 and status.today_cost == 0
-        assert status.demo_cost > 0 and status.turn_cost and status.turn_simulated
+        assert status.money.session_cost == 0 and status.money.project_cost == 0 and status.money.today_cost == 0
+        assert status.money.demo_cost > 0 and status.money.turn_cost and status.money.turn_simulated
         assert "simulated" in str(status.render())
         assert main.query_one(PromptArea).text == "", "the prompt is cleared after sending"
         assert str(main.query_one(PromptArea).border_title) == f"Prompt → continues from #{saved.id}"
@@ -94,7 +94,7 @@ async def test_continue_fork_and_reroll(demo_studio: Any, h: Any) -> None:
 
         # Fork #2 with changed settings: loads its prompt, the send becomes a sibling of #2.
         main.query_one(BranchTree).select_turn(t2)
-        await h.wait_until(pilot, lambda: main._shown_turn is not None and main._shown_turn.id == t2)
+        await h.wait_until(pilot, lambda: main.shown_turn is not None and main.shown_turn.id == t2)
         await pilot.press("ctrl+f")
         prompt = main.query_one(PromptArea)
         assert prompt.text == "make it winter"
@@ -225,7 +225,7 @@ async def test_fifteen_references_refused_with_clear_message(demo_studio: Any, m
         main.query_one(PromptArea).load_text("too many refs")
         await pilot.press("ctrl+j")
         await pilot.pause(0.1)
-        assert not main._generating, "a send with too many references is refused"
+        assert not main.generating, "a send with too many references is refused"
         assert demo_studio.store.tree_index() == []
 
 
@@ -257,7 +257,7 @@ async def test_settings_validation_disables_and_explains(demo_studio: Any, h: An
         main.query_one(PromptArea).load_text("a cat")
         await pilot.press("ctrl+j")
         await pilot.pause(0.1)
-        assert not main._generating and demo_studio.store.tree_index() == []
+        assert not main.generating and demo_studio.store.tree_index() == []
         temp.value = "0.5"
         await pilot.pause(0.1)
         assert sidebar.fatal_problems == []
@@ -326,7 +326,7 @@ async def test_cancel_with_escape_marks_turn_cancelled(demo_studio: Any, h: Any)
         prompt.load_text("a slow painting [fault:slow;seconds=10]")
         await pilot.press("ctrl+j")
         await h.wait_until(pilot, lambda: main.live_turn_id is not None, what="turn started")
-        assert main._generating
+        assert main.generating
         await pilot.press("escape")
         await h.wait_generation(pilot, main)
         assert demo_studio.store.get_turn(main.live_turn_id).status == "cancelled"
@@ -335,7 +335,7 @@ async def test_cancel_with_escape_marks_turn_cancelled(demo_studio: Any, h: Any)
         # Esc with nothing running leaves the prompt for the tree (letters then act on the turn).
         main.query_one(PromptArea).focus()
         await pilot.press("escape")
-        assert not main._generating and main.query_one(BranchTree).has_focus
+        assert not main.generating and main.query_one(BranchTree).has_focus
 
 
 async def test_prompt_history_recall(demo_studio: Any, h: Any) -> None:

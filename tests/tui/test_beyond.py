@@ -86,7 +86,7 @@ async def test_variations_grid_makes_siblings_and_picks_one(demo_studio: Any, h:
         assert main.query_one(PromptArea).text == ""
         spent = sum(t.cost for t in grid.result.turns if t is not None)
         # Demo variations: the session total counts real money only; the simulated costs go apart.
-        assert spent > 0 and main.session_cost == 0 and app.session_demo_cost >= spent
+        assert spent > 0 and app.session.cost == 0 and app.session.demo_cost >= spent
 
 
 async def test_variations_escape_cancels_the_running_ones(demo_studio: Any, h: Any) -> None:
@@ -97,9 +97,7 @@ async def test_variations_escape_cancels_the_running_ones(demo_studio: Any, h: A
     async with app.run_test(size=SIZE) as pilot:
         main = main_of(app)
         await type_prompt(pilot, main, "slow variations")
-        from banana_studio.tui.screens.variations import open_variations
-
-        open_variations(main, 2)
+        main.start_variations(2)
         await h.wait_until(pilot, lambda: isinstance(app.screen, VariationsScreen), what="variations grid")
         grid = app.screen
         await h.wait_until(pilot, lambda: all(c.turn_id for c in grid.cells), what="both started")
@@ -132,7 +130,7 @@ async def test_budget_confirmation_before_sending(h: Any, zero_latency: None, tm
             await pilot.press("ctrl+j")
             await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="budget modal again")
             await pilot.press("y")
-            await h.wait_until(pilot, lambda: main._generating or bool(studio.store.tree_index()), what="sent")
+            await h.wait_until(pilot, lambda: main.generating or bool(studio.store.tree_index()), what="sent")
             await h.wait_generation(pilot, main)
             (node,) = await asyncio.to_thread(studio.store.tree_index)
             assert node.status == "done"

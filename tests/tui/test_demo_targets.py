@@ -105,7 +105,7 @@ async def test_cross_target_send_is_refused_and_offers_the_image_alone(demo_stud
 async def test_continue_from_image_key_palette_and_help(demo_studio: Any, h: Any) -> None:
     from banana_studio.tui.commands import palette_actions
 
-    assert any(a.binding_id == "continue-from-image" for a in palette_actions())
+    assert any(a.binding_id == "main.continue_from_image" for a in palette_actions())
     app = make_app(demo_studio)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
@@ -123,7 +123,7 @@ async def test_continue_from_image_key_palette_and_help(demo_studio: Any, h: Any
 
         assert isinstance(app.screen, HelpScreen)
         rows = [str(c) for c in app.screen._table().columns[2]._cells]
-        assert "continue-from-image" in rows
+        assert "main.continue_from_image" in rows
 
 
 async def test_demo_mode_asks_before_adding_to_a_real_project(zero_latency: None, h: Any, tmp_path: Path) -> None:
@@ -163,10 +163,10 @@ async def test_gallery_badge_and_status_line_today_across_projects(demo_studio: 
         assert isinstance(main, MainScreen)
         await h.send_prompt(pilot, main, "a demo owl")
         status = main.query_one(StatusLine)
-        assert status.today_cost == 0.134 and status.project_cost == 0.0 and status.demo_cost > 0
+        assert status.money.today_cost == 0.134 and status.money.project_cost == 0.0 and status.money.demo_cost > 0
         demo_studio.config.daily_budget = 100.0
         budget = await asyncio.to_thread(demo_studio.check_budget, demo_studio.config.defaults)
-        assert budget.spent_today == status.today_cost
+        assert budget.spent_today == status.money.today_cost
         await pilot.press("ctrl+g")
         await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="the gallery")
         gallery = app.screen

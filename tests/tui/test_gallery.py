@@ -18,6 +18,8 @@ from banana_studio.domain.content import Content, Part, user_content
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.store import ProjectStore
 from banana_studio.tui import images as im
+from banana_studio.tui.images import patches as im_patches
+from banana_studio.tui.images import protocol as im_protocol
 from banana_studio.tui.screens.compare import CompareScreen, diff_rows, word_diff
 from banana_studio.tui.screens.gallery import GalleryScreen, GalleryTile
 from banana_studio.tui.screens.viewer import ViewerScreen
@@ -212,7 +214,7 @@ async def test_gallery_viewer_and_compare(store: ProjectStore) -> None:
         assert {"Prompt", "Seed", "Aspect ratio", "Cost"} <= differs and "Model" not in differs
         shot = app.export_screenshot()
         assert "Seed" in shot and "Model" not in shot  # equal rows hidden by default
-        await pilot.press("d")
+        await pilot.press("e")
         assert "Model" in app.export_screenshot()
         await pilot.press("escape")
         await pilot.pause()
@@ -321,15 +323,15 @@ async def test_viewer_one_to_one_pans_without_encoding_on_the_event_loop(
 
     big = tmp_path / "big.png"
     big.write_bytes(picture(1, (2400, 1600)))
-    monkeypatch.setattr(im, "_chosen_protocol", "sixel")
+    monkeypatch.setattr(im_protocol, "_chosen_protocol", "sixel")
     encodes: list[bool] = []
-    original = im._ORIGINAL_IMAGE_TO_SIXELS
+    original = im_patches._ORIGINAL_IMAGE_TO_SIXELS
 
     def counting(*args: Any, **kwargs: Any) -> str:
         encodes.append(threading.current_thread() is threading.main_thread())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(im, "_ORIGINAL_IMAGE_TO_SIXELS", counting)
+    monkeypatch.setattr(im_patches, "_ORIGINAL_IMAGE_TO_SIXELS", counting)
     app = Host(lambda: ViewerScreen([big]))
     async with app.run_test(size=(100, 40)) as pilot:
         viewer = _screen(app, ViewerScreen)

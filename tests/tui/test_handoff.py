@@ -40,7 +40,7 @@ async def test_y_copies_scp_and_H_shows_and_copies_the_gallery_link(demo_studio:
             assert isinstance(main, MainScreen)
             await h.send_prompt(pilot, main, "a red fox")
             await h.send_prompt(pilot, main, "make it winter")
-            await h.wait_until(pilot, lambda: main._shown_turn is not None and main._shown_turn.id == 2)
+            await h.wait_until(pilot, lambda: main.shown_turn is not None and main.shown_turn.id == 2)
             await pilot.press("escape")  # leave the prompt: letters act on the turn
             image = store.abs_path(store.get_turn(2).final_images[0].path)
 
@@ -110,7 +110,7 @@ def test_the_palette_offers_both_hand_off_actions() -> None:
     from banana_studio.tui.commands import palette_actions
 
     ids = {a.binding_id for a in palette_actions()}
-    assert {"handoff", "copy-scp"} <= ids
+    assert {"main.handoff", "main.copy_scp"} <= ids
 
 
 async def test_y_without_an_image_copies_nothing(demo_studio: Any, h: Any, over_ssh: None) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import termios
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,12 @@ from textual.app import App, ComposeResult
 from textual.widgets import Button, Static
 
 from banana_studio.tui import images as im
+from banana_studio.tui.images import decode as im_decode
+from banana_studio.tui.images import halfcell as im_halfcell
+from banana_studio.tui.images import patches as im_patches
+from banana_studio.tui.images import probe as im_probe
+from banana_studio.tui.images import protocol as im_protocol
+from banana_studio.tui.images import sixel as im_sixel
 
 # -- fixtures -----------------------------------------------------------------------------------
 
@@ -28,9 +35,9 @@ from banana_studio.tui import images as im
 @pytest.fixture(autouse=True)
 def _keep_protocol() -> Any:
     """Tests here switch the process-wide protocol; give the next test what it had."""
-    saved = im._chosen_protocol
+    saved = im_protocol._chosen_protocol
     yield
-    im._chosen_protocol = saved
+    im_protocol._chosen_protocol = saved
 
 
 def _gradient(w: int, h: int) -> Image.Image:
@@ -94,7 +101,7 @@ class _FakeTty:
 
 
 def test_auto_prefers_halfcell_in_tmux(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(im._ti_renderable, "Image", im._ti_renderable.SixelImage)
+    monkeypatch.setattr(im_protocol._ti_renderable, "Image", im_protocol._ti_renderable.SixelImage)
     monkeypatch.setattr(sys, "__stdout__", _FakeTty())
     monkeypatch.delenv("TMUX", raising=False)
     assert im.select_image_protocol("auto") == "sixel"
@@ -154,17 +161,17 @@ def test_zero_by_zero_pty_does_not_crash(tmux: bool) -> None:
 
 def test_sixel_registers_are_all_defined_first() -> None:
     img = _gradient(200, 120)
-    raw = im._ORIGINAL_IMAGE_TO_SIXELS(img, None, None)
+    raw = im_patches._ORIGINAL_IMAGE_TO_SIXELS(img, None, None)
     fixed = im.hoist_colour_registers(raw)
-    defs = im._REGISTER_DEF.findall(raw)
+    defs = im_patches.REGISTER_DEF.findall(raw)
     assert len(defs) > 10
     # Every definition now precedes the first pixel byte.
     first_pixel = min(i for i, ch in enumerate(fixed) if "?" <= ch <= "~" and i > fixed.index('"'))
     head = fixed[:first_pixel]
-    assert sorted(im._REGISTER_DEF.findall(head)) == sorted(defs)
-    assert im._REGISTER_DEF.findall(fixed[first_pixel:]) == []
+    assert sorted(im_patches.REGISTER_DEF.findall(head)) == sorted(defs)
+    assert im_patches.REGISTER_DEF.findall(fixed[first_pixel:]) == []
     # Same pixels: with definitions turned into selections, the bodies are identical.
-    body_raw = im._REGISTER_DEF.sub(lambda m: "#" + m.group(1), raw[raw.index("#"):])
+    body_raw = im_patches.REGISTER_DEF.sub(lambda m: "#" + m.group(1), raw[raw.index("#"):])
     body_fixed = fixed[fixed.index("#") + len("".join(f"#{a};2;{b};{c};{d}" for a, b, c, d in defs)):]
     assert body_raw == body_fixed
     assert fixed.startswith("\x1bP") and fixed.endswith("\x1b\\")
@@ -181,7 +188,7 @@ def test_sixel_encoder_is_patched_everywhere() -> None:
     import textual_image.widget.sixel as ws
 
     for mod in (s, rs, ws):
-        assert mod.image_to_sixels is im._fixed_image_to_sixels
+        assert mod.image_to_sixels is im_patches.fixed_image_to_sixels
     before = im.STATS.sixel_encodes
     out = ws.image_to_sixels(_gradient(60, 30))
     assert im.STATS.sixel_encodes == before + 1
@@ -261,8 +268,8 @@ async def test_huge_image_is_decoded_and_prepared_off_the_event_loop(huge_png: P
         threads["strips"].append(on_loop())
         return strips(*args, **kwargs)
 
-    monkeypatch.setattr(im, "decode_scaled", spy_decode)
-    monkeypatch.setattr(im, "halfcell_strips", spy_strips)
+    monkeypatch.setattr(im_decode, "decode_scaled", spy_decode)
+    monkeypatch.setattr(im_halfcell, "halfcell_strips", spy_strips)
     im.CACHE.clear()
     app = PreviewApp(protocol="halfcell")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -289,6 +296,7 @@ async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
         sent: list[dict[str, object]] = []
         monkeypatch.setattr("textual_image.renderable.tgp._send_tgp_message",
                             lambda **kw: sent.append(kw))
+        monkeypatch.setattr("banana_studio.tui.images.cells.write_terminal", lambda seq: sent.append({"seq": seq}))
     app = PreviewApp(protocol=protocol)
     async with app.run_test(size=(100, 36)) as pilot:
         preview = app.query_one(im.ImagePreview)
@@ -308,7 +316,8 @@ async def test_no_rebuild_on_unrelated_repaints(small_png: Path, protocol: str,
         assert im.STATS.renderables == built
         if protocol == "kitty":
             # One PNG upload (final chunk: f=100, m=0) for the whole test: no re-upload per paint.
-            uploads = [m for m in sent if m.get("f") == 100 and m.get("m") == 0]
+            uploads = [m for m in sent if (m.get("f") == 100 and m.get("m") == 0)
+                       or ",m=0,f=100" in str(m.get("seq", ""))]  # prepared uploads are written at once
             assert len(uploads) == 1
 
 
@@ -321,12 +330,12 @@ async def test_sixel_not_reencoded_on_hover_or_partial_repaint(small_png: Path) 
         await pilot.pause()
         encodes = im.STATS.sixel_encodes
         assert encodes >= 1
-        impl = preview.query_one(im._StableSixelImpl)
+        impl = preview.query_one(im.StableSixelImpl)
         assert impl._cached_sixels is not None
         data = impl._cached_sixels.sixel_data
         assert data.startswith("\x1bP")
         # All colour registers come before pixel data (the xterm fix is in the live path).
-        assert im._REGISTER_DEF.search(data[data.index("!") if "!" in data else len(data):]) is None
+        assert im_patches.REGISTER_DEF.search(data[data.index("!") if "!" in data else len(data):]) is None
         await pilot.hover("#preview", offset=(4, 4))
         await pilot.hover("#preview", offset=(10, 6))
         app.query_one("#status", Static).update("changed")
@@ -427,14 +436,14 @@ def test_kitty_version_check() -> None:
 
 
 def test_auto_falls_back_to_halfcell_in_old_kitty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(im._ti_renderable, "Image", im._ti_renderable.TGPImage)
+    monkeypatch.setattr(im_protocol._ti_renderable, "Image", im_protocol._ti_renderable.TGPImage)
     monkeypatch.setattr(sys, "__stdout__", _FakeTty())
     monkeypatch.delenv("TMUX", raising=False)
-    monkeypatch.setattr(im, "_SKIP_PROBE", False)
-    monkeypatch.setattr(im, "kitty_placeholders_supported", lambda reply=None: False)
+    monkeypatch.setattr(im_probe, "SKIP_PROBE", False)
+    monkeypatch.setattr(im_protocol, "kitty_placeholders_supported", lambda reply=None: False)
     assert im.select_image_protocol("auto") == "halfcell"
     assert any("predates Unicode placeholders" in n for n in im.probe_notes())
-    monkeypatch.setattr(im, "kitty_placeholders_supported", lambda reply=None: True)
+    monkeypatch.setattr(im_protocol, "kitty_placeholders_supported", lambda reply=None: True)
     assert im.select_image_protocol("auto") == "kitty"
     assert im.select_image_protocol("kitty") == "kitty"  # forcing skips the check
 
@@ -446,9 +455,9 @@ def test_render_caches_never_serve_a_dead_image() -> None:
     # Pretend ``live`` reuses the id of an image that is gone (CPython reuses addresses).
     key = (id(live), 8, 2)
     gone = Image.new("RGB", (1, 1))
-    ref = im.weakref.ref(gone)
+    ref = weakref.ref(gone)
     del gone
-    im._HALFCELL_CACHE[key] = (ref, stale_strips)
+    im_halfcell._HALFCELL_CACHE[key] = (ref, stale_strips)
     strips = im.halfcell_strips(live, 8, 2)
     assert strips is not stale_strips
     first = next(iter(strips[0]))
@@ -468,7 +477,7 @@ async def test_sixel_cursor_returns_to_the_end_of_the_requested_row(small_png: P
         preview = app.query_one(im.ImagePreview)
         assert await preview.show_path(small_png)
         await pilot.pause()
-        impl = preview.query_one(im._StableSixelImpl)
+        impl = preview.query_one(im.StableSixelImpl)
         region = app.screen.find_widget(impl).region
         w, h = impl.content_size.width, impl.content_size.height
         for crop in (Region(0, 0, w, h), Region(0, 2, w, 3), Region(3, 1, w - 3, 1)):
@@ -487,20 +496,20 @@ async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatc
     import threading
 
     on_loop: list[bool] = []
-    original = im._ORIGINAL_IMAGE_TO_SIXELS
+    original = im_patches._ORIGINAL_IMAGE_TO_SIXELS
 
     def recording(*args: Any, **kwargs: Any) -> str:
         on_loop.append(threading.current_thread() is threading.main_thread())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(im, "_ORIGINAL_IMAGE_TO_SIXELS", recording)
+    monkeypatch.setattr(im_patches, "_ORIGINAL_IMAGE_TO_SIXELS", recording)
     im.CACHE.clear()  # decodes are shared by content across tests: start cold so encodes do happen
-    im._SIXEL_CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
     app = PreviewApp(protocol="sixel")
     async with app.run_test(size=(100, 36)) as pilot:
         preview = app.query_one(im.ImagePreview)
         assert await preview.show_path(small_png)
-        impl = preview.query_one(im._StableSixelImpl)
+        impl = preview.query_one(im.StableSixelImpl)
         for size in ((120, 40), (90, 30), (100, 36)):  # every resize needs a new encode
             await pilot.resize_terminal(*size)
             for _ in range(50):
@@ -524,7 +533,7 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
         on_loop.append(threading.current_thread() is threading.main_thread())
         return original(image, width, height)
 
-    monkeypatch.setattr(im, "halfcell_strips", recording)
+    monkeypatch.setattr(im_halfcell, "halfcell_strips", recording)
     app = PreviewApp(protocol="halfcell")
     async with app.run_test(size=(100, 36)) as pilot:
         preview = app.query_one(im.ImagePreview)
@@ -535,9 +544,9 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
             await pilot.resize_terminal(*size)
             for _ in range(50):
                 await pilot.pause(0.02)
-                if im._halfcell_cached(widget.image, *widget.content_size) is not None:
+                if im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None:
                     break
-            strips = im._halfcell_cached(widget.image, *widget.content_size)
+            strips = im_halfcell._halfcell_cached(widget.image, *widget.content_size)
             assert strips is not None and len(strips) == widget.content_size.height
             assert widget.render_line(0).text == "▀" * widget.content_size.width
         assert len(on_loop) >= 3
@@ -560,7 +569,85 @@ async def test_hidden_preview_does_not_wait_for_a_layout(small_png: Path) -> Non
         widget = preview.image_widget
         for _ in range(50):
             if widget is not None and widget.content_size.area and \
-                    im._halfcell_cached(widget.image, *widget.content_size) is not None:  # type: ignore[union-attr]
+                    im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None:  # type: ignore[union-attr]
                 break
             await pilot.pause(0.02)
         assert widget is not None and widget.render_line(0).text.startswith("▀")
+
+
+# -- the package layout -------------------------------------------------------------------------
+
+
+def test_decode_and_stats_need_no_textual() -> None:
+    """Decoding and the cache are Pillow only: no Textual, Rich or textual-image import anywhere in them."""
+    import ast
+
+    pkg = Path(im.__file__).parent
+    for name in ("decode.py", "stats.py"):
+        tree = ast.parse((pkg / name).read_text(encoding="utf-8"))
+        mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        bad = {m for m in mods if m.split(".")[0] in ("textual", "textual_image", "rich")}
+        bad |= {m for m in mods if m.startswith("banana_studio") and not m.endswith(".stats")}
+        assert not bad, (name, bad)
+
+
+def test_the_probe_is_the_first_import_of_the_package() -> None:
+    """The import-order rule lives in probe.py alone because the package imports it before anything else."""
+    import ast
+
+    init = Path(im.__file__)
+    imports = [n for n in ast.parse(init.read_text(encoding="utf-8")).body
+               if isinstance(n, ast.Import | ast.ImportFrom) and getattr(n, "module", "") != "__future__"]
+    first = imports[0]
+    assert isinstance(first, ast.ImportFrom) and first.module == "banana_studio.tui.images"
+    assert [a.name for a in first.names] == ["probe"]
+    others = [p.name for p in init.parent.glob("*.py") if p.name not in ("probe.py", "__init__.py")]
+    for name in others:  # no other module performs the probe itself
+        assert "import textual_image.widget  #" not in (init.parent / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
+def test_sixel_encoder_fixes_give_the_same_bytes(mode: str) -> None:
+    """The two GIL-friendly replacements inside textual-image's encoder change nothing in its output."""
+    import textual_image._sixel as s
+
+    img = _gradient(180, 90)
+    img = img.convert(mode) if mode != "P" else img.quantize(40)
+    fixed = s.image_to_sixels(img)
+    saved = s._prepare_image, s._compact_palette
+    try:
+        s._prepare_image = im_patches._ORIGINAL_PREPARE_IMAGE  # type: ignore[assignment]
+        s._compact_palette = im_patches._ORIGINAL_COMPACT_PALETTE  # type: ignore[assignment]
+        original = s.image_to_sixels(img)
+    finally:
+        s._prepare_image, s._compact_palette = saved  # type: ignore[assignment]
+    assert s._prepare_image is im_patches._prepare_image
+    assert fixed == original
+
+
+def test_prepared_kitty_upload_writes_upstreams_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kitty upload prepared in a thread and written at once is byte for byte upstream's messages."""
+    import re
+
+    import textual_image.renderable.tgp as tgp
+
+    from banana_studio.tui.images import cells
+
+    img = _gradient(300, 200)
+    upstream: list[str] = []
+
+    def send(*, payload: str | None = None, **kw: Any) -> None:
+        args = ",".join(f"{k}={v}" for k, v in kw.items() if v is not None)
+        upstream.append(f"\x1b_G{args}{';' + payload if payload else ''}\x1b\\")
+
+    ours: list[str] = []
+    monkeypatch.setattr(tgp, "_send_tgp_message", send)
+    monkeypatch.setattr(cells, "write_terminal", ours.append)
+    tgp.Image(img, "auto", "auto")._send_image_to_terminal(280, 180)
+    prepared = cells._PreparedTGPRenderable(img, "auto", "auto")
+    prepared._bs_source = img
+    cells.kitty_payload(img, (280, 180))
+    prepared._send_image_to_terminal(280, 180)
+    assert len(ours) == 1 and len(upstream) > 1
+    assert re.sub(r"i=\d+", "i=N", ours[0]) == re.sub(r"i=\d+", "i=N", "".join(upstream))

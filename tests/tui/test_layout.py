@@ -218,7 +218,7 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
         assert all("#1 is generating" in t for t in titles), titles
         assert not any("has no result" in t for t in titles), titles
         assert str(main.query_one(PromptArea).border_title) == "Prompt → continues from #1"
-        assert main.query_one(StatusLine).branch_turns == 1
+        assert main.query_one(StatusLine).money.branch_turns == 1
         assert "(1 turn)" in text_of(main.query_one(StatusLine))
 
 

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from banana_studio.tui import images as im
+from banana_studio.tui.images import sixel as im_sixel
 
 _SIXEL = re.compile(r"(?:\x1b\[(\d+);(\d+)H)?(\x1bP[0-9;]*q.*?\x1b\\)", re.S)
 
@@ -60,7 +61,7 @@ async def test_a_streamed_generation_sends_each_image_once(sixel_protocol: None,
 
     monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.05)  # thoughts keep arriving after the drafts
     im.CACHE.clear()
-    im._SIXEL_CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
     studio = h.open_demo_studio()
     try:
         app = make_app(studio)

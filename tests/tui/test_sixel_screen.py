@@ -20,6 +20,7 @@ from textual.widgets import Static
 from vscreen import VirtualScreen, attach
 
 from banana_studio.tui import images as im
+from banana_studio.tui.images import sixel as im_sixel
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def new_screen(app: App[Any]) -> VirtualScreen:
 def pictures(app: App[Any]) -> list[tuple[Any, Any]]:
     """(widget, visible screen region) of every sixel picture widget on the active screen."""
     found = []
-    for widget in app.screen.query(im._StableSixelImpl):
+    for widget in app.screen.query(im.StableSixelImpl):
         try:
             region = app.screen.find_widget(widget).visible_region
         except Exception:
@@ -129,7 +130,7 @@ async def test_studio_previews_cards_and_viewer_stay_whole(sixel_protocol: None,
 
     monkeypatch.setattr(studio_mod, "DEMO_LATENCY", 0.0)
     im.CACHE.clear()
-    im._SIXEL_CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
     studio = h.open_demo_studio()
     try:
         app = make_app(studio)

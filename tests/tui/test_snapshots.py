@@ -38,7 +38,7 @@ async def _settle(pilot: Any) -> None:
         await pilot.pause(0.03)
         busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
         main = pilot.app.screen if isinstance(pilot.app.screen, MainScreen) else None
-        quiet = 0 if busy or (main is not None and main._generating) else quiet + 1
+        quiet = 0 if busy or (main is not None and main.generating) else quiet + 1
         if quiet >= 10:
             break
     await pilot.pause(0.1)

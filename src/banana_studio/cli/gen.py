@@ -155,6 +155,14 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             if not problem.fatal:  # e.g. an unknown model id: sent as asked, with a warning
                 _err(f"warning: {problem.message}")
         kind = "edit" if parent is not None else "generate"
+        try:
+            region = await asyncio.to_thread(_region_settings, args, config, studio, parent)
+        except (ValueError, ProjectError, OSError) as exc:  # RegionError is a ValueError
+            _err(f"error: {exc}")
+            return EXIT_INVALID, None, None
+        if region:
+            settings = settings.copy(region=region)
+            kind = "outpaint" if region.get("outpaint") else "region"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
                               settings=settings, kind=kind)
         if from_image is not None:
@@ -165,6 +173,9 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                 _err(f"error: {exc}")
                 return EXIT_INVALID, None, None
             image_req.references += req.references
+            if region:
+                image_req.settings = image_req.settings.copy(region=region)
+                image_req.kind = kind
             req = image_req
             settings = req.settings
         verdict = await asyncio.to_thread(studio.check_budget, settings, 1, n_refs=len(req.references))
@@ -215,12 +226,71 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                 code = EXIT_INVALID if ev.error.kind in ("validation", "cross_target") else EXIT_FAILED
             elif isinstance(ev, TurnSaved):
                 turn = ev.turn
+        if turn is not None and code == EXIT_OK and turn.settings.region and not out.quiet:
+            out.line(_region_note(turn, studio.store.path))
         if turn is not None and code == EXIT_OK and not out.quiet:
             price = f"demo: ${turn.cost:.3f} simulated" if turn.is_demo else f"${turn.cost:.3f}"
             out.line(f"Saved turn #{turn.id} ({price}).")
         return code, turn, studio.store.path
     finally:
         await studio.aclose()
+
+
+def _region_settings(args: argparse.Namespace, config: Config, studio: Any, parent: int | None) -> dict[str, Any]:
+    """``settings.region`` from --region / --outpaint / --protect / --feather ({} = not a region edit).
+    Sync (may read the source's size): call it in a thread.  Raises ValueError with the message."""
+    from banana_studio.domain.region import RegionError, RegionSpec, parse_boxes, parse_outpaint
+
+    region, outpaint = getattr(args, "region", None), getattr(args, "outpaint", None)
+    if not region and not outpaint:
+        if getattr(args, "protect", None) is not None or getattr(args, "feather", None) is not None:
+            _err("note: --protect and --feather apply to --region and --outpaint only; ignored.")
+        return {}
+    if region and outpaint:
+        raise RegionError("--region and --outpaint are two kinds of edit: give one of them.")
+    if parent is None and not args.ref and getattr(args, "from_image", None) is None:
+        raise RegionError("A region edit needs a picture: --parent TURN, --from-image TURN or --ref IMAGE.")
+    protect = config.region_protect if getattr(args, "protect", None) is None else bool(args.protect)
+    feather = config.region_feather if getattr(args, "feather", None) is None else max(0, min(512, args.feather))
+    if outpaint:
+        parse_outpaint(outpaint)
+        return RegionSpec(protect=protect, feather=feather, outpaint=outpaint).to_json()
+    try:
+        boxes = parse_boxes(region)
+    except RegionError:
+        size = _source_size(args, studio, parent)
+        if size is None:
+            raise
+        boxes = parse_boxes(region, size)
+    return RegionSpec(tuple(boxes), protect=protect, feather=feather).to_json()
+
+
+def _source_size(args: argparse.Namespace, studio: Any, parent: int | None) -> tuple[int, int] | None:
+    """Pixels of the picture a region refers to (for pixel coordinates)."""
+    source = parent if parent is not None else getattr(args, "from_image", None)
+    if source is not None:
+        finals = studio.store.get_turn(int(str(source).lstrip("#"))).final_images
+        return (finals[0].width, finals[0].height) if finals and finals[0].width else None
+    if args.ref:
+        from PIL import Image
+
+        with Image.open(Path(args.ref[0]).expanduser()) as img:
+            return img.size
+    return None
+
+
+def _region_note(turn: Turn, root: Path) -> str:
+    from banana_studio.domain.region import region_of
+    from banana_studio.store.variants import variants
+
+    spec = region_of(turn.settings)
+    _protected, model, shown = variants(turn)
+    if shown and model is not None:
+        return (f"Region: {spec.describe()}. Outside the region every pixel is the source's; the model's own "
+                f"output is kept: {root / model.path}")
+    if spec.protect:
+        return f"warning: the region could not be protected; the model's output is shown ({spec.describe()})."
+    return f"Region: {spec.describe()} — see what changed: banana-studio diff {turn.id}"
 
 
 def _settings_given(args: argparse.Namespace) -> bool:

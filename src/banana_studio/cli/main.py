@@ -80,6 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="send even if it exceeds the configured budget")
     _add_project_options(p)
 
+    p.add_argument("--region", metavar="X,Y,W,H[,...]",
+                   help="region edit: change only inside these rectangles (fractions 0-1 of the image, or "
+                        "pixels) of the --parent turn's picture (or of the first --ref)")
+    p.add_argument("--protect", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --region/--outpaint: keep every pixel outside the region from the source "
+                        "(default on; the model's own output is kept too)")
+    p.add_argument("--feather", type=int, metavar="PX", help="width of the blended edge in pixels (default 12)")
+    p.add_argument("--outpaint", metavar="RATIO[:SIDE]",
+                   help="extend the picture to RATIO, growing towards SIDE (left|right|top|bottom|center), "
+                        "e.g. 16:9:left; the original area is protected")
+
+    p = sub.add_parser("diff", help="change map of two turns: a heat map and the changed area in/out of the region")
+    p.add_argument("turns", nargs="+", metavar="TURN", help="TURN_A TURN_B, or just TURN_B (vs its parent)")
+    p.add_argument("--output", "-o", metavar="PNG", help="write the heat map here")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
+    _add_project_options(p)
+
     p = sub.add_parser("serve-fake", help="run the local protocol-faithful Gemini server")
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--latency", type=float, default=None, help="base think time per step in seconds")
@@ -164,6 +183,7 @@ COMMANDS = {
     "batch": "banana_studio.cli.batch",
     "config": "banana_studio.cli.configcmd",
     "mcp": "banana_studio.cli.mcp",
+    "diff": "banana_studio.cli.diff",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from banana_studio.domain.catalogue import DEFAULT_MODEL, get_model
@@ -49,6 +49,9 @@ class GenerationSettings:
     """Vertex AI only: JPEG compression quality 0-100."""
     person_generation: str = ""
     """Vertex AI only: ALLOW_ALL | ALLOW_ADULT | ALLOW_NONE ("" = the default)."""
+    region: dict[str, Any] = field(default_factory=dict)
+    """A region edit (``{}`` = none): :class:`banana_studio.domain.region.RegionSpec` as JSON — the boxes,
+    protect outside, feather, outpaint.  Part of the recipe, so re-roll and fork replay it."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -39,6 +39,8 @@ from banana_studio.engine.request import (
     request_size,
     validate_request,
 )
+from banana_studio.engine.spliced_answer import activate as activate_answer
+from banana_studio.engine.spliced_answer import restore, splice_answer_hook
 from banana_studio.engine.spliced_body import activate, hook_in_use, splice_hook, with_placeholders
 from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
 from banana_studio.engine.stream_thread import WORKER, stream_chunks
@@ -130,8 +132,9 @@ class ApiTarget:
         # httpx hooks: the answer stream is bounded while it arrives (stream_cap); on the stream client,
         # big request bytes are base64-encoded while the body streams out (spliced_body).
         hooks: dict[str, list[Any]] = {"response": [cap_stream_response]}
-        if stream:
+        if stream:  # ... and big answer bytes are base64-decoded in slices before the SDK parses (spliced_answer)
             hooks["request"] = [splice_hook]
+            hooks["response"].append(splice_answer_hook)
         opts["async_client_args"] = {"event_hooks": hooks}
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
@@ -203,10 +206,13 @@ def _keep_finish_message() -> None:
 
 async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any, config: Any,
                        asm: TurnAssembler) -> AsyncIterator[Event]:
-    # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread);
-    # deadlines, idle timeout and cancellation are applied here, on the caller's loop.
+    # The SDK encodes the request and decodes the chunks on the stream worker loop (stream_thread), and
+    # each chunk becomes its typed, checked events there too (``to_events``): the caller's loop receives
+    # finished events, nothing big is decoded on it.  Deadlines, idle timeout and cancellation are
+    # applied here, on the caller's loop.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_seconds
+    received: dict[bytes, bytes] = {}
 
     async def open_stream() -> Any:  # on the worker loop, in a task of its own
         streamer = target.stream_client()
@@ -214,11 +220,21 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
         if hook_in_use(streamer):  # else (aiohttp, an auth session) the SDK encodes everything itself
             sdk_contents, placeholders = with_placeholders(contents)
             activate(placeholders)
+            activate_answer(received)
         return await streamer.aio.models.generate_content_stream(model=model, contents=sdk_contents, config=config)
+
+    async def to_events(chunk: Any) -> list[Event]:  # on the worker loop, chunk after chunk
+        events = []
+        for ev in asm.feed(restore(chunk, received)):
+            # Every image is checked (in a thread: Pillow) before anyone sees or saves it.
+            if isinstance(ev, (DraftImage, FinalImage)) and not await asyncio.to_thread(asm.check_image, ev):
+                continue
+            events.append(ev)
+        return events
 
     stream: Any = None
     try:
-        stream = stream_chunks(open_stream)
+        stream = stream_chunks(open_stream, transform=to_events)
         iterator = stream.__aiter__()
         while True:
             remaining = deadline - loop.time()
@@ -227,13 +243,10 @@ async def _stream_once(client: Any, target: ApiTarget, model: str, contents: Any
                 raise TimeoutError("overall timeout")
             try:
                 async with asyncio.timeout(wait):
-                    chunk = await iterator.__anext__()
+                    events = await iterator.__anext__()
             except StopAsyncIteration:
                 break
-            for ev in asm.feed(chunk):
-                # Every image is checked (off the loop: Pillow) before anyone sees or saves it.
-                if isinstance(ev, (DraftImage, FinalImage)) and not await asyncio.to_thread(asm.check_image, ev):
-                    continue
+            for ev in events:
                 yield ev
     finally:
         if stream is not None:

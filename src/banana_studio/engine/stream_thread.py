@@ -4,8 +4,12 @@ Sending a turn makes the SDK base64-encode every image and signature of the hist
 ``json.dumps`` the whole request (~15 ms per MB: a 60 MB branch would freeze the studio for most of
 a second), and every streamed chunk is JSON-parsed, base64-decoded and validated into pydantic
 objects.  All of that happens inside ``generate_content_stream`` and its iterator, so both run here,
-on the worker loop, with their own ``genai.Client`` (an async HTTP client belongs to one loop); the
-caller's loop only receives finished SDK chunk objects through a queue.
+on the worker loop, with their own ``genai.Client`` (an async HTTP client belongs to one loop).  An
+optional ``transform`` also runs here, per chunk, in order (the engine turns each chunk into its typed,
+checked events there), so the caller's loop only receives finished results through a queue.
+
+The worker thread and its executor (the image checks) run a little nicer than the process (Linux), so
+on a busy machine the caller's event loop is scheduled first when both want a core.
 
 Cancel, timeouts and retries stay with the caller: :func:`stream_chunks` is an async iterator on the
 caller's loop; leaving it for any reason (cancellation, an ``asyncio.timeout`` around ``__anext__``,
@@ -17,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,6 +34,19 @@ _CHUNK, _ERROR, _END = 0, 1, 2
 CLOSE_WAIT_SECONDS = 10.0
 """Longest wait, when the consumer leaves, for the worker to close the HTTP stream (a safety bound:
 closing a socket does not block)."""
+
+
+NICE_STEP = 5
+_BASE_NICE = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+
+
+def lower_this_thread() -> None:
+    """Make the calling thread :data:`NICE_STEP` nicer than the process (Linux, where ``setpriority``
+    is per thread; elsewhere it would lower the whole process, so nothing is done)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, _BASE_NICE + NICE_STEP))
 
 
 class WorkerLoop:
@@ -45,6 +65,9 @@ class WorkerLoop:
                 ready = threading.Event()
 
                 def run() -> None:
+                    lower_this_thread()
+                    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix=f"{self._name}-check",
+                                                                 initializer=lower_this_thread))
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     loop.run_forever()
@@ -77,8 +100,10 @@ WORKER = WorkerLoop()
 
 
 async def stream_chunks(open_stream: Callable[[], Awaitable[AsyncIterator[Any]]],
-                        worker: WorkerLoop = WORKER) -> AsyncIterator[Any]:
-    """Open the stream with ``open_stream()`` on the worker loop and yield its chunks here."""
+                        worker: WorkerLoop = WORKER,
+                        transform: Callable[[Any], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
+    """Open the stream with ``open_stream()`` on the worker loop and yield its chunks here (each one
+    passed through ``await transform(chunk)`` on the worker loop first, when given)."""
     caller = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     closed = asyncio.Event()
@@ -92,7 +117,7 @@ async def stream_chunks(open_stream: Callable[[], Awaitable[AsyncIterator[Any]]]
         try:
             stream = await open_stream()
             async for chunk in stream:
-                put(_CHUNK, chunk)
+                put(_CHUNK, chunk if transform is None else await transform(chunk))
             put(_END, None)
         except asyncio.CancelledError:
             # Cancelled by the consumer leaving (it is no longer reading); or, should the SDK cancel

@@ -30,6 +30,8 @@ FAULTS: dict[str, str] = {
     "text_base64": "the final image arrives as a text part holding base64",
     "empty_signature": "the final image carries thoughtSignature \"\"",
     "text_only": "the model answers with text only (no image), finishReason STOP",
+    "region_leak": "a region edit also changes the picture outside its boxes (a colour drift and a stroke "
+                   "across the edge), like the leaky edits users report",
     # hostile servers (shaped in fakeserver/hostile.py)
     "key_echo": "the API key sent comes back in field=finish_message|block_message|model_version|response_id|"
                 "grounding|thought|answer|all (default all)",

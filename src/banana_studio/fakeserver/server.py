@@ -100,6 +100,8 @@ class FakeGemini:
         """Like the real model, give each unseeded request a different picture (demo mode); off by
         default so tests get one deterministic image per request."""
         self._unseeded_count = 0
+        self.region_leak = False
+        """Answer every region edit with a leak outside the region (tests of protect-outside)."""
         self.control_token = secrets.token_urlsafe(24)
         """Required (``X-Fake-Token`` header) by the ``/_fake/`` control routes; new for every server."""
         self.batches = BatchStore(self)
@@ -230,9 +232,23 @@ class FakeGemini:
             reference_digests=tuple(hashlib.sha256(r).hexdigest() for r in req.references),
             history_digest=req.history_digest, real_size=not self.small,
         ))
+        final = rendered.final
+        from banana_studio.fakeserver.region import paint, region_boxes, user_words
+
+        boxes = region_boxes(req.prompt)
+        if boxes and req.references:  # a region edit: paint inside the boxes only (or leak, on purpose)
+            leak = self.region_leak or (fault is not None and fault.name == "region_leak")
+            words = user_words(req.prompt)
+            fill = render(ImageSpec(
+                prompt=words, model=model, aspect_ratio=req.aspect_ratio,
+                image_size=req.image_size, width=w, height=h, seed=req.seed, variant=variant, fmt=self.image_format,
+                base_image=req.references[0], base_digest=hashlib.sha256(req.references[0]).hexdigest(),
+                history_digest=req.history_digest, real_size=not self.small)).final
+            final = paint(req.references[0], fill, boxes, (w, h), self.image_format, leak=leak,
+                          label=words) or final
         response_id = secrets.token_urlsafe(16)[:22]
         return protocol.build_steps(req, response_id=response_id, signer=self.signer, mime=rendered.mime_type,
-                                    final=rendered.final, drafts=rendered.drafts, fault=fault)
+                                    final=final, drafts=rendered.drafts, fault=fault)
 
     def check_key(self, key: str) -> None:
         if not key:

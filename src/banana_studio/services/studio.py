@@ -89,6 +89,9 @@ class Studio:
         root = Path(project_dir).expanduser() if project_dir else default_root
         store = ProjectStore.open(root, project or config.default_project or "default")
         store.spending_roots = [real_root, root] if root != real_root else [real_root]
+        from banana_studio.store.variants import sweep_unrecorded
+
+        sweep_unrecorded(store)  # a region composite whose row a kill prevented (store/variants.py)
         key, source = resolve_api_key(config)
         vertex = uses_vertex() and not demo
         common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
@@ -238,10 +241,16 @@ class Studio:
             if crossing:
                 yield Failed(EngineError("cross_target", crossing))
                 return
+        plan = None
         try:
             refs, history, user = await prepare_request(store, req.prompt, req.references, req.parent_id)
-        except ProjectError as exc:
-            yield Failed(EngineError("validation", str(exc)))
+            if req.settings.region:  # a region edit: instruction + source + guide (services/region.py)
+                from banana_studio.services.region import plan_request
+
+                plan, user = await plan_request(store, self.config, req.prompt, req.parent_id, refs, settings)
+                settings = settings.copy(**plan.settings_changes)
+        except (ProjectError, ValueError, OSError) as exc:  # RegionError is a ValueError
+            yield Failed(EngineError("validation", valid_text(str(exc))))
             return
         problems = await asyncio.to_thread(validate_request, history, user, settings)
         problems += target_problems(settings, vertex=self.target.vertex)
@@ -285,6 +294,11 @@ class Studio:
                         saving = True
                         saved = await self._complete_shielded(turn, ev, settings, usage, grounding)
                         finished = True
+                        if plan is not None:  # protect outside: the composite is shown, the output kept
+                            from banana_studio.services.region import protect_turn
+
+                            with contextlib.suppress(ProjectError, OSError, ValueError):
+                                saved = await asyncio.shield(protect_turn(store, saved, plan))
                         yield ev
                         yield TurnSaved(saved)
                         return

@@ -15,24 +15,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App
-from textual.binding import Binding
 from textual.screen import Screen
 
 from banana_studio.config import redact
+from banana_studio.tui import actions
+from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.commands import StudioCommands
 from banana_studio.tui.gc_tuning import tune_for_interactive
+from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
 from banana_studio.tui.screens.help import HelpScreen
 from banana_studio.tui.screens.main import MainScreen
 from banana_studio.tui.screens.project_picker import ProjectChoice, ProjectPickerScreen
 from banana_studio.tui.screens.too_small import TooSmallScreen, is_too_small
+from banana_studio.tui.session import SessionTotals
 from banana_studio.tui.terminal_guard import install as _install_terminal_guard
 from banana_studio.tui.textual_fixes import apply as _apply_textual_fixes
+
+if TYPE_CHECKING:
+    from banana_studio.services import Studio
 
 _apply_textual_fixes()
 _install_terminal_guard()  # no widget can write a raw control character to the terminal
@@ -44,27 +51,25 @@ class StudioApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Banana Studio"
     COMMANDS = App.COMMANDS | {StudioCommands}
-    BINDINGS = [
-        # Shown as F1: it works everywhere, while "?" is typed into the prompt (it opens the help elsewhere).
-        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Every key and how turns and branches work"),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-    ]
+    BINDINGS = actions.bindings("app")
 
-    def __init__(self, studio: Any, *, open_turn: int | None = None, project_dir: Path | None = None,
-                 studio_opener: Any = None) -> None:
+    def __init__(self, studio: Studio, *, open_turn: int | None = None, project_dir: Path | None = None,
+                 studio_opener: Callable[..., Studio] | None = None) -> None:
         super().__init__()
         self.studio = studio
         self.config = studio.config
         self.open_turn = open_turn
         self.project_dir = project_dir
         """``--project-dir`` (folder holding projects) if given; else the config's projects root."""
-        self.user_keymap: dict[str, str] = dict(self.config.keymap or {})
+        self.user_keymap, self._unknown_keys = actions.resolve_keymap(dict(self.config.keymap or {}))
+        """The config's ``[keymap]`` with earlier ids replaced by the current ones."""
         self._opener = studio_opener
         self._main: MainScreen | None = None
-        self.session_cost = 0.0
-        """USD spent by this app run (all projects)."""
-        self.session_tokens = 0
+        self.session = SessionTotals()
+        """What this app run spent (all projects)."""
+        self._batch_watchers: dict[int, BatchWatcher] = {}
         self._size_checked = False
+        self._close_on_exit = False
 
     @property
     def projects_root(self) -> Path:
@@ -105,9 +110,8 @@ class StudioApp(App[None]):
                         f"{', '.join(sorted(self.available_themes))}.", severity="warning")
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-            unknown = sorted(set(self.user_keymap) - _known_binding_ids())
-            if unknown:
-                self.notify(f"Unknown binding id(s) in [keymap]: {', '.join(unknown)}. See ? for the ids.",
+            if self._unknown_keys:
+                self.notify(f"Unknown binding id(s) in [keymap]: {', '.join(self._unknown_keys)}. See ? for the ids.",
                             severity="warning")
         for problem in self.config.problems:
             self.notify(redact(problem), title="Config", severity="warning", timeout=10)
@@ -119,7 +123,8 @@ class StudioApp(App[None]):
         self._check_size(self.size.width, self.size.height)
         self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
 
-    def _ask_demo_into_real(self, studio: Any = None, on_yes: Any = None, on_no: Any = None) -> None:
+    def _ask_demo_into_real(self, studio: Studio | None = None, on_yes: Callable[[], Awaitable[None]] | None = None,
+                            on_no: Callable[[], Awaitable[None]] | None = None) -> None:
         """Demo mode opened a real project: ask before synthetic turns are added beside real ones.
         Defaults: the app's studio; no → quit."""
         from banana_studio.tui.screens.confirm import ConfirmScreen
@@ -165,7 +170,7 @@ class StudioApp(App[None]):
         else:
             self.exit()
 
-    async def _open_studio(self, project: str, *, demo: bool | None = None) -> Any:
+    async def _open_studio(self, project: str, *, demo: bool | None = None) -> Studio | None:
         opener = self._opener
         if opener is None:
             from banana_studio.services import Studio
@@ -178,6 +183,20 @@ class StudioApp(App[None]):
         except Exception as exc:
             self.notify(redact(str(exc)), title=f"Cannot open project {project!r}", severity="error")
             return None
+
+    # -- batch jobs -------------------------------------------------------------------------------
+
+    def batch_watcher_for(self, studio: Studio) -> BatchWatcher:
+        """The watcher of ``studio``'s batch jobs (one per opened studio, for the whole session)."""
+        watcher = self._batch_watchers.get(id(studio))
+        if watcher is None or watcher.studio is not studio:
+            watcher = self._batch_watchers[id(studio)] = BatchWatcher(self, studio)
+        return watcher
+
+    def on_batch_imported(self, message: BatchImported) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen) and screen.studio is message.studio:
+                screen.post_message(BatchImported(message.studio))
 
     # -- terminal size --------------------------------------------------------------------------
 
@@ -231,7 +250,7 @@ class StudioApp(App[None]):
 
     def _busy(self) -> bool:
         main = self._main
-        if main is not None and main._generating:
+        if main is not None and main.generating:
             self.notify("A generation is running — wait for it or cancel it (Esc) first.", severity="warning")
             return True
         return False
@@ -253,7 +272,7 @@ class StudioApp(App[None]):
         await self._replace_studio(new)
         self.notify(f"Opened project {name!r}.")
 
-    async def _replace_studio(self, new: Any) -> None:
+    async def _replace_studio(self, new: Studio) -> None:
         old, self.studio = self.studio, new
         self.open_turn = None
         self._main = MainScreen(new)
@@ -306,20 +325,23 @@ class StudioApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; a running generation is cancelled first so its turn is recorded as cancelled."""
         main = self._main
-        if main is not None and main.gen_worker is not None and main._generating:
+        if main is not None and main.gen_worker is not None and main.generating:
             worker = main.gen_worker
             worker.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker.wait(), 5)
+        self._close_on_exit = True
         self.exit()  # the project closes in on_unmount, after the screens handled their last messages
 
     async def on_unmount(self) -> None:
-        """Close the project only once every screen has stopped: a handler still finishing a cancelled
-        generation (tree, costs) must not find the store closed under it."""
-        await _aclose(self.studio)
+        """After a quit, close the project only once every screen has stopped: a handler still
+        finishing a cancelled generation (tree, costs) must not find the store closed under it.  (An
+        app that did not quit, e.g. a test's, leaves its caller's studio open.)"""
+        if self._close_on_exit:
+            await _aclose(self.studio)
 
 
-async def _aclose(studio: Any) -> None:
+async def _aclose(studio: Studio) -> None:
     closer = getattr(studio, "aclose", None)
     if closer is None:
         return
@@ -329,24 +351,6 @@ async def _aclose(studio: Any) -> None:
         pass
 
 
-def _known_binding_ids() -> set[str]:
-    ids: set[str] = set()
-    for cls in (MainScreen, StudioApp):
-        for b in cls.BINDINGS:
-            bid = getattr(b, "id", None)
-            if bid:
-                ids.add(bid)
-    from banana_studio.tui.widgets.branch_tree import BranchTree
-    from banana_studio.tui.widgets.ref_tray import RefChips
-
-    for cls2 in (BranchTree, RefChips):
-        for b in cls2.BINDINGS:
-            bid = getattr(b, "id", None)
-            if bid:
-                ids.add(bid)
-    return ids
-
-
-def make_app(studio: Any, *, open_turn: int | None = None, project_dir: Path | None = None) -> StudioApp:
+def make_app(studio: Studio, *, open_turn: int | None = None, project_dir: Path | None = None) -> StudioApp:
     """The one factory the CLI and the tests use."""
     return StudioApp(studio, open_turn=open_turn, project_dir=project_dir)

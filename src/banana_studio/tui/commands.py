@@ -7,11 +7,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from banana_studio.tui import actions
 from banana_studio.tui.screens.main import MainScreen
+
+if TYPE_CHECKING:
+    from banana_studio.tui.app import StudioApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,29 +27,13 @@ class PaletteAction:
     binding_id: str = ""
 
 
-EXTRA_ACTIONS = [
-    PaletteAction("Help: keys and concepts", "Every key (with your keymap) and how turns/branches work", "app.help",
-                  "help"),
-    PaletteAction("Switch project…", "Open the project picker", "app.projects", "project-picker"),
-    PaletteAction("New project…", "Create a project and open it", "app.new_project"),
-    PaletteAction("Rename this project…", "Rename the current project's folder", "app.rename_project"),
-]
-
-
-_NOT_IN_PALETTE = {"leave_input"}
-
-
 def palette_actions() -> list[PaletteAction]:
-    """One entry per MainScreen binding (with a description) plus app-level extras."""
-    out: list[PaletteAction] = []
-    seen: set[str] = set()
-    for binding in MainScreen.BINDINGS:
-        b: Any = binding
-        if b.action in seen or not b.description or b.action in _NOT_IN_PALETTE:
-            continue
-        seen.add(b.action)
-        out.append(PaletteAction(b.description, b.tooltip or "", b.action, b.id or ""))
-    return out + EXTRA_ACTIONS
+    """The palette's actions: those of :mod:`banana_studio.tui.actions` marked for it."""
+    out = []
+    for a in actions.palette():
+        run = a.action if a.owner == "main" or a.action.startswith("app.") else f"app.{a.action}"
+        out.append(PaletteAction(a.title or a.description, a.tooltip, run, a.id))
+    return out
 
 
 _TURN_RE = re.compile(r"^\s*(?:go\s*to\s*)?(?:turn\s*)?#?\s*(\d+)\s*$", re.IGNORECASE)
@@ -54,9 +42,13 @@ _TURN_RE = re.compile(r"^\s*(?:go\s*to\s*)?(?:turn\s*)?#?\s*(\d+)\s*$", re.IGNOR
 class StudioCommands(Provider):
     """Actions of the main screen, turns by id or prompt, and projects."""
 
+    @property
+    def studio_app(self) -> StudioApp:
+        return cast("StudioApp", self.app)
+
     async def startup(self) -> None:
         self._projects: list[str] = []
-        app: Any = self.app
+        app = self.studio_app
         root = getattr(app, "projects_root", None)
         if root is None:
             return
@@ -88,15 +80,14 @@ class StudioCommands(Provider):
     def _key_for(self, binding_id: str) -> str:
         if not binding_id:
             return ""
-        app: Any = self.app
+        app = self.studio_app
         keymap: dict[str, str] = getattr(app, "user_keymap", {})
         if binding_id in keymap:
             return keymap[binding_id]
-        for binding in MainScreen.BINDINGS:
-            b: Any = binding
-            if b.id == binding_id:
-                return str(b.key_display or b.key.split(",")[0])
-        return ""
+        spec = actions.action(binding_id)
+        if spec is None or not spec.keys:
+            return ""
+        return str(spec.key_display or spec.keys.split(",")[0])
 
     def _help(self, item: PaletteAction) -> str:
         key = self._key_for(item.binding_id)
@@ -152,5 +143,5 @@ class StudioCommands(Provider):
             tree.focus()
 
     async def _switch(self, name: str) -> None:
-        app: Any = self.app
+        app = self.studio_app
         await app.open_project(name)

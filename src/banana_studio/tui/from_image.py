@@ -11,20 +11,19 @@ target (demo → Gemini API, Gemini API → Vertex AI): see :func:`offer_image_a
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 from banana_studio.config import redact
+
+if TYPE_CHECKING:
+    from banana_studio.tui.screens.main import MainScreen
 
 IMAGE_ALONE_TITLE = "Prompt → new thread from #{id}'s image alone (the conversation is not carried over)"
 
 
-async def continue_from_image(main: Any, turn_id: int, prompt: str = "") -> bool:
+async def continue_from_image(main: MainScreen, turn_id: int, prompt: str = "") -> bool:
     """Prepare the composer of ``main`` (a MainScreen) to continue from ``turn_id``'s image alone."""
     from banana_studio.services.continuity import final_image_path
-    from banana_studio.tui.screens.main import NEW_ROOT
-    from banana_studio.tui.widgets.prompt import PromptArea
-    from banana_studio.tui.widgets.ref_tray import RefTray
-    from banana_studio.tui.widgets.sidebar import SettingsSidebar
 
     try:
         turn = await asyncio.to_thread(main.store.get_turn, turn_id)
@@ -32,25 +31,15 @@ async def continue_from_image(main: Any, turn_id: int, prompt: str = "") -> bool
     except Exception as exc:
         main.notify(redact(str(exc)), title="Cannot continue from the image", severity="warning")
         return False
-    tray = main.query_one(RefTray)
-    tray.clear()
-    errors = await tray.add_paths([path])
-    if errors:
+    if not await main.composer.use_image_alone(path, turn.settings, prompt):
         return False
-    main.query_one(SettingsSidebar).load(turn.settings)
-    composer = main.query_one(PromptArea)
-    if prompt and not composer.text.strip():
-        composer.load_text(prompt)
-    main.parent_override = NEW_ROOT
-    main.image_alone_of = turn_id
-    main._update_prompt_title()
-    composer.focus()
+    main.continue_from_image_alone(turn_id)
     main.notify(f"#{turn_id}'s image is the reference of a new thread: write the prompt and send. The "
                 "conversation (thoughts, earlier turns) is not carried over.", title="Continue from the image alone")
     return True
 
 
-def offer_image_alone(main: Any, turn_id: int, message: str, prompt: str = "") -> None:
+def offer_image_alone(main: MainScreen, turn_id: int, message: str, prompt: str = "") -> None:
     """A send from ``turn_id`` was refused across targets: explain, and offer the way that works."""
     from banana_studio.tui.screens.confirm import ConfirmScreen
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -37,7 +37,25 @@ from banana_studio.web import Gallery
 from banana_studio.web.reach import Remote, UnsafePath, remote, rsync_command, scp_command, tunnel_line
 
 if TYPE_CHECKING:
-    from banana_studio.tui.screens.main import MainScreen
+    from banana_studio.store import ProjectStore
+
+
+class MainScreen(Protocol):
+    """What the hand-off needs of the main screen (which it does not import: screens hand results back,
+    they do not reach into it)."""
+
+    app: App[Any]
+    store: ProjectStore
+    selected_id: int | None
+
+    def notify(self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ...) -> None:
+        ...
+
+    def final_path(self) -> Path | None:
+        """The selected turn's last final image (None, and said, without one)."""
+
+    def need_turn(self) -> int | None:
+        """The selected turn's id (None, and said, without one)."""
 
 _galleries: weakref.WeakKeyDictionary[App[Any], Gallery] = weakref.WeakKeyDictionary()
 
@@ -63,11 +81,11 @@ def stop_gallery(app: App[Any]) -> None:
 
 
 def _image_of(screen: MainScreen) -> Path | None:
-    return screen._final_path()  # notifies when no turn / no image is selected
+    return screen.final_path()  # notifies when no turn / no image is selected
 
 
 async def _branch_images(screen: MainScreen) -> list[Path] | None:
-    turn_id = screen._need_turn()
+    turn_id = screen.need_turn()
     if turn_id is None:
         return None
     store = screen.store

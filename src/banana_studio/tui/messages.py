@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from banana_studio.domain.events import StudioEvent
+    from banana_studio.services import Studio
 
 
 @dataclass
@@ -14,7 +18,7 @@ class GenerationEvent(Message):
 
     gen_id: int
     """Which generation (a counter local to the screen) the event belongs to."""
-    event: Any
+    event: StudioEvent
     """A :data:`banana_studio.domain.events.StudioEvent`."""
 
 
@@ -29,7 +33,8 @@ class GenerationEnded(Message):
 
 
 @dataclass
-class StudioReady(Message):
-    """A (new) studio/project was opened and the main screen should reload everything."""
+class BatchImported(Message, bubble=False):
+    """A batch job's results were imported as turns of ``studio``'s project (posted to the app by its
+    batch watcher; the main screen of that project reloads its tree)."""
 
-    project: str
+    studio: Studio

@@ -6,10 +6,13 @@ records no turn for it (see ``Studio.generate``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from banana_studio.tui.screens.main import MainScreen
 
 
-def check_target_on_start(main: Any) -> None:
+def check_target_on_start(main: MainScreen) -> None:
     async def go() -> None:
         error = await main.studio.check_target()
         if error is not None:

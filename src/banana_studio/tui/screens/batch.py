@@ -1,7 +1,8 @@
 """Batch jobs screen: the project's Batch API jobs, live progress, submit a prompts file, cancel.
 
-Opening the screen resumes polling every unfinished job of the project (a job submitted before a
-restart is picked up here), and finished jobs are imported as turns automatically.  All network and
+Polling is done by the app's :class:`~banana_studio.tui.batch_watch.BatchWatcher` (for the whole
+session, not only while this screen is open); the screen listens to it, and finished jobs are
+imported as turns automatically.  All network and
 file work runs in workers; the screen never blocks.
 """
 
@@ -12,12 +13,11 @@ import contextlib
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
@@ -30,8 +30,17 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.tui import actions
+from banana_studio.tui.batch_watch import BatchWatcher
+from banana_studio.tui.budget_guard import budget_allows
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
-from banana_studio.tui.screens.variations import budget_allows
+
+if TYPE_CHECKING:
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.services import Studio
+    from banana_studio.tui.app import StudioApp
+
+__all__ = ["BatchScreen", "BatchWatcher"]
 
 COLUMNS = ("Job", "State", "Progress", "Prompts", "Submitted", "Estimate", "Imported")
 WIDTHS = (24, 10, 8, 7, 11, 9, 18)
@@ -43,107 +52,12 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M") if ts else "-"
 
 
-class BatchWatcher:
-    """Polls a studio's unfinished batch jobs for the whole app session (not just while the batch
-    screen is open) and imports results when they are ready.  One per Studio: :func:`watcher_for`."""
-
-    DEMO_POLL: ClassVar[float] = 2.0
-    """Seconds between status checks against the demo server (real jobs: ``POLL``)."""
-    POLL: ClassVar[float] = 10.0
-
-    def __init__(self, app: Any, studio: Any) -> None:
-        self.app = app
-        self.studio = studio
-        self.lane = BatchLane(studio)
-        self.watching: set[str] = set()
-        self.progress: dict[str, BatchProgress] = {}
-        self.listeners: list[Any] = []
-        """Objects with ``batch_progress(p)`` / ``batch_finished(record, error)`` (the open BatchScreen)."""
-
-    @property
-    def interval(self) -> float:
-        return self.DEMO_POLL if self.studio.demo else self.POLL
-
-    def watch(self, record: BatchRecord) -> bool:
-        """Start polling ``record`` (no-op if already watched or finished).  True if started."""
-        if record.name in self.watching or record.finished:
-            return False
-        self.watching.add(record.name)
-        self.app.run_worker(self._wait(record), group=f"batch-{record.job_id}", exit_on_error=False)
-        return True
-
-    async def _wait(self, record: BatchRecord) -> None:
-        def progress(p: BatchProgress) -> None:
-            self.progress[p.record.name] = p
-            for listener in list(self.listeners):
-                listener.batch_progress(p)
-
-        error = ""
-        try:
-            record = await self.lane.wait(record, interval=self.interval, progress=progress)
-        except BatchError as exc:
-            error = str(exc)
-        except Exception as exc:  # e.g. the project was closed (switched) while waiting
-            if getattr(self.studio.store, "_closed", False) or getattr(self.studio, "_closed", False):
-                return  # the job stays recorded; the next time the project opens it is resumed
-            error = redact(f"Batch polling stopped: {exc}")
-        finally:
-            self.watching.discard(record.name)
-        for listener in list(self.listeners):
-            listener.batch_finished(record, error)
-        if error:
-            self.app.notify(error, title="Batch", severity="error")
-        elif record.imported:
-            ok = sum(1 for i in record.items if i.status == "done")
-            self.app.notify(f"{record.name}: imported {ok} of {len(record.items)} as turns.", title="Batch done")
-            await self._reload_main()
-        elif record.error:
-            self.app.notify(f"{record.name}: {record.error}", title="Batch", severity="warning")
-
-    async def _reload_main(self) -> None:
-        from banana_studio.tui.screens.main import MainScreen
-
-        for screen in self.app.screen_stack:
-            if isinstance(screen, MainScreen) and screen.studio is self.studio:
-                await screen.reload_tree()
-
-    async def resume(self) -> int:
-        """Watch every unfinished job of the project; returns how many."""
-        records = await asyncio.to_thread(self.lane.unfinished)
-        return sum(1 for r in records if self.watch(r))
-
-
-def watcher_for(app: Any, studio: Any) -> BatchWatcher:
-    watchers: dict[int, BatchWatcher] = app.__dict__.setdefault("_banana_batch_watchers", {})
-    w = watchers.get(id(studio))
-    if w is None or w.studio is not studio:
-        w = watchers[id(studio)] = BatchWatcher(app, studio)
-    return w
-
-
-def resume_batches(main: Any) -> None:
-    """Main-screen start-up hook: keep polling the project's unfinished batch jobs in the background."""
-
-    async def go() -> None:
-        n = await watcher_for(main.app, main.studio).resume()
-        if n:
-            main.notify(f"Waiting for {n} batch job{'s' if n > 1 else ''} in the background; results are "
-                        "imported when ready (F8 shows progress).", title="Batch jobs")
-
-    main.run_worker(go(), group="batch-resume", exclusive=True, exit_on_error=False)
-
-
 class BatchScreen(Screen[bool]):
     """Dismisses with True when turns were imported (the caller reloads its tree)."""
 
-    BINDINGS = [
-        Binding("escape,q", "close", "Back", id="batch-close"),
-        Binding("n", "new", "New batch from file", id="batch-new"),
-        Binding("c", "cancel_job", "Cancel job", id="batch-cancel"),
-        Binding("r", "refresh", "Refresh", id="batch-refresh"),
-    ]
+    BINDINGS = actions.bindings("batch")
 
-    def __init__(self, studio: Any, settings: Any = None) -> None:
+    def __init__(self, studio: Studio, settings: GenerationSettings | None = None) -> None:
         super().__init__()
         self.studio = studio
         self.lane = BatchLane(studio)
@@ -159,7 +73,7 @@ class BatchScreen(Screen[bool]):
 
     @property
     def watcher(self) -> BatchWatcher:
-        return watcher_for(self.app, self.studio)
+        return cast("StudioApp", self.app).batch_watcher_for(self.studio)
 
     @property
     def progress(self) -> dict[str, BatchProgress]:
@@ -169,13 +83,13 @@ class BatchScreen(Screen[bool]):
         tail = ("not available on Vertex AI: batch jobs need the Gemini API" if self.vertex
                 else "half price, results usually within hours")
         yield Static(Text.assemble(("Batch jobs", "bold"), f" · project {self.studio.store.name} · {tail}"),
-                     id="batch-title")
+                     id="batch-title", classes="screen-title")
         table: DataTable[Any] = DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield ProgressBar(id="batch-progress", show_eta=False)
         yield RichLog(id="batch-log", wrap=True, markup=False)
         yield Static("n: submit a prompts file (.txt one per line, .jsonl) · c: cancel · r: refresh · Esc: back",
-                     id="batch-hint")
+                     id="batch-hint", classes="screen-hint")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -356,16 +270,3 @@ class BatchScreen(Screen[bool]):
         if self.watcher.watching:
             self.notify("Waiting continues in the background; results are imported when ready.", title="Batch")
         self.dismiss(self.imported_any)
-
-
-def open_batch_screen(main: Any) -> None:
-    """Main-screen action: show the batch jobs; reload the tree if results were imported."""
-    from banana_studio.tui.widgets.sidebar import SettingsSidebar
-
-    settings = main.query_one(SettingsSidebar).settings
-
-    async def done(imported: bool | None) -> None:
-        if imported:
-            await main.reload_tree()
-
-    main.app.push_screen(BatchScreen(main.studio, settings), done)

@@ -71,6 +71,10 @@ def diff_rows(a: Turn, b: Turn) -> list[tuple[str, Text | str, Text | str, bool]
     for key, label in SETTING_LABELS:
         va, vb = sa.get(key), sb.get(key)
         rows.append((label, _fmt(va), _fmt(vb), va != vb))
+    from banana_studio.domain.region import region_of
+
+    ra, rb = region_of(a.settings), region_of(b.settings)
+    rows.append(("Region", ra.describe() or "—", rb.describe() or "—", ra != rb))
     refs_a = {r.sha256: r.name for r in a.references}
     refs_b = {r.sha256: r.name for r in b.references}
     ta, tb = Text(), Text()
@@ -103,7 +107,8 @@ class CompareScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="compare.close"),
         Binding("x", "swap", "Swap sides", id="compare.swap"),
-        Binding("d", "toggle_same", "Show/hide equal rows", id="compare.toggle_same"),
+        Binding("e", "toggle_same", "Show/hide equal rows", id="compare.toggle_same"),
+        Binding("d", "change_map", "Change map", id="compare.change_map"),
     ]
 
     def __init__(self, studio: Any, a: int, b: int, *, name: str | None = None, id: str | None = None,
@@ -118,6 +123,8 @@ class CompareScreen(Screen[None]):
         self.rows: list[tuple[str, Text | str, Text | str, bool]] = []
         """The comparison rows last shown (field, a, b, differs)."""
         self.error = ""
+        self.change_caption = ""
+        """The change map shown on the right (B vs A), "" = the pictures are shown."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="compare-images"):
@@ -174,19 +181,41 @@ class CompareScreen(Screen[None]):
             table.add_row(Text(("≠ " if differs else "  ") + label, style="yellow" if differs else ""), va, vb,
                           style="" if differs else "dim")
         hidden = "" if self.show_equal else f" ({len(rows) - n_diff} equal rows hidden)"
-        table.caption = (f"{n_diff} difference{'s' if n_diff != 1 else ''}{hidden}  ·  d: show/hide equal rows"
-                         "  ·  x: swap sides")
+        table.caption = (f"{n_diff} difference{'s' if n_diff != 1 else ''}{hidden}  ·  e: show/hide equal rows"
+                         "  ·  x: swap sides  ·  d: change map")
         self.query_one("#compare-table", Static).update(table)
 
     def action_swap(self) -> None:
         if self.turns is None:
             return
         self.ids = (self.ids[1], self.ids[0])
+        self.change_caption = ""
         self.run_worker(self.load(), group="compare-load", exclusive=True)
 
     def action_toggle_same(self) -> None:
         self.show_equal = not self.show_equal
         self._render_table()
+
+    async def action_change_map(self) -> None:
+        """Right side: where B differs from A (heat map), with the changed share inside/outside B's region."""
+        if self.turns is None:
+            return
+        ta, tb = self.turns
+        if self.change_caption:
+            self.change_caption = ""
+            await self.load()
+            return
+        from banana_studio.domain.safetext import display_text
+        from banana_studio.tui.region_flow import change_map_png
+
+        try:
+            png, caption = await change_map_png(self.app, tb.id, ta.id)
+        except Exception as exc:
+            self.notify(display_text(str(exc)), title="No change map", severity="warning")
+            return
+        self.change_caption = caption
+        self.query_one("#compare-title-b", Static).update(display_text(caption, one_line=True))
+        await self.query_one("#compare-image-b", ImagePreview).show_bytes(png, name="change map")
 
     def action_close(self) -> None:
         self.dismiss(None)

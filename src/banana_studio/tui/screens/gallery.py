@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.geometry import Region
@@ -28,9 +27,13 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Static
 
 from banana_studio.domain.target import DEMO_BADGE
+from banana_studio.tui import actions
 from banana_studio.tui.images import Thumbnail
 from banana_studio.tui.widgets.branch_tree import STATUS_GLYPHS
 from banana_studio.tui.widgets.footer import StudioFooter
+
+if TYPE_CHECKING:
+    from banana_studio.services import Studio
 
 TILE_WIDTH = 26
 """Cells per tile column, gutter included."""
@@ -89,18 +92,7 @@ class GalleryTile(Vertical, can_focus=True):
 class GalleryScreen(Screen[int | None]):
     """Thumbnails across the project.  Dismisses with a turn id (``g``) or None."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="gallery.close"),
-        Binding("slash", "focus_search", "Search", key_display="/", id="gallery.search"),
-        Binding("s", "toggle_starred", "★ only", id="gallery.starred"),
-        Binding("enter,v", "view", "View", id="gallery.view"),
-        Binding("c", "mark_compare", "Compare", id="gallery.compare"),
-        Binding("g", "jump", "Go to turn", id="gallery.jump"),
-        Binding("left", "move(-1, 0)", "Left", show=False, id="gallery.left"),
-        Binding("right", "move(1, 0)", "Right", show=False, id="gallery.right"),
-        Binding("up", "move(0, -1)", "Up", show=False, id="gallery.up"),
-        Binding("down", "move(0, 1)", "Down", show=False, id="gallery.down"),
-    ]
+    BINDINGS = actions.bindings("gallery")
 
     AUTO_FOCUS = ""
     """Focus goes to the first tile once the grid is built (``/`` focuses the search box)."""
@@ -109,7 +101,7 @@ class GalleryScreen(Screen[int | None]):
     """Turns fetched per query (more are fetched when the end is reached)."""
     CONCURRENCY = 4
 
-    def __init__(self, studio: Any, *, name: str | None = None, id: str | None = None,
+    def __init__(self, studio: Studio, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.studio = studio

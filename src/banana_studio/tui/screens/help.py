@@ -1,15 +1,17 @@
-"""The help screen (F1, or ``?`` when not typing): every key of the screen underneath, grouped, with
-the user's keymap applied."""
+"""The help screen (F1, or ``?`` when not typing): every key of the screen underneath and of its
+widgets (their bindings come from :mod:`banana_studio.tui.actions`), with the user's keymap applied,
+and the prompt's gestures."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from banana_studio.tui import actions
 
 INTRO = (
     "[b]Banana Studio[/b] — every send is a [i]turn[/i] in the project's tree. Sending while a turn is "
@@ -25,24 +27,11 @@ INTRO = (
     "Keys can be changed in the config file: a \\[keymap] table of binding-id = \"key\" (ids are listed below)."
 )
 
-EXTRA_KEYS = [
-    ("Prompt", "↑ / ↓", "recall earlier prompts (on the first / last line)"),
-    ("Prompt", "paste / drop", "a file path or file:// URI adds it as a reference"),
-    ("References", "← / →", "choose a chip"),
-    ("References", "Shift+← / Shift+→", "reorder"),
-    ("References", "Del / x", "remove"),
-    ("References", "a", "add by path (→ completes)"),
-    ("Tree", "↑ / ↓ ← / →", "visual order · parent · child"),
-    ("Tree", "[ / ]", "previous / next sibling"),
-    ("Tree", "Enter", "select the turn (load its settings)"),
-]
-
-
 _GENERIC = {"focus_next", "focus_previous", "copy_text", "command_palette"}
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
+    BINDINGS = actions.bindings("help")
 
     def __init__(self, for_screen: Screen[object]) -> None:
         super().__init__(classes="modal")
@@ -74,6 +63,6 @@ class HelpScreen(ModalScreen[None]):
                     seen.add((b.action, b.description))
                     shown = keymap[b.id] if b.id and b.id in keymap else app.get_key_display(b)
                     table.add_row(shown, b.description, b.id or "")
-        for group, keys, what in EXTRA_KEYS:
-            table.add_row(Text(keys), Text(what), Text(group.lower(), style="dim"))
+        for group, keys, what in actions.GESTURES:
+            table.add_row(Text(keys), Text(what), Text(group, style="dim"))
         return table

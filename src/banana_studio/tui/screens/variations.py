@@ -1,19 +1,19 @@
 """Variations grid: N generations of one prompt side by side, streaming; pick the one to keep going from.
 
-Also home of the TUI cost guard (:func:`budget_allows`): a confirm modal when a request would exceed
-the daily / project budget from the config.
+The screen takes a built request (the main screen's composer makes it and checks the budget) and
+hands back a :class:`VariationsResult` with ``dismiss``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.events import Click
 from textual.reactive import reactive
@@ -30,35 +30,27 @@ from banana_studio.domain.events import (
     TurnSaved,
     TurnStarted,
 )
-from banana_studio.services.variations import (
-    DEFAULT_VARIATIONS,
-    MAX_VARIATIONS,
-    MIN_VARIATIONS,
-    VariationSet,
-    generate_variations,
-)
+from banana_studio.services.variations import DEFAULT_VARIATIONS, VariationSet, generate_variations
+from banana_studio.tui import actions
 from banana_studio.tui.images import ImagePreview
-from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 from banana_studio.tui.widgets.footer import StudioFooter
+
+if TYPE_CHECKING:
+    from banana_studio.domain.events import StudioEvent
+    from banana_studio.domain.turn import Turn
+    from banana_studio.services import GenerateRequest, Studio
 
 _HEADING = re.compile(r"\*\*(.+?)\*\*")
 
 
-async def budget_allows(app: App[Any], studio: Any, settings: Any, n: int = 1, n_refs: int = 0, *,
-                        batch: bool = False, estimate: float | None = None) -> bool:
-    """True if the request is within budget or the user confirms it anyway.  Call from a worker.
+@dataclass(frozen=True, slots=True)
+class VariationsResult:
+    """What the grid hands back when it closes."""
 
-    Without a configured budget this returns at once (no thread hop, no modal)."""
-    config = studio.config
-    if config.daily_budget is None and config.project_budget is None:
-        return True
-    verdict = await asyncio.to_thread(studio.check_budget, settings, n, n_refs=n_refs, batch=batch,
-                                      estimate=estimate)
-    if verdict.ok:
-        return True
-    answer = await app.push_screen_wait(ConfirmScreen(
-        "Over budget", f"{verdict.message}\n\nSend anyway?", yes="Send anyway", no="Don't send", danger=True))
-    return bool(answer)
+    picked: int | None
+    """The turn the user kept (None: closed without a pick)."""
+    turns: list[Turn] = field(default_factory=list)
+    """Every variation that was saved (they are billed, picked or not)."""
 
 
 class VariationCell(Vertical, can_focus=True):
@@ -90,19 +82,12 @@ class VariationCell(Vertical, can_focus=True):
         self.focus()
 
 
-class VariationsScreen(Screen[int | None]):
-    """Runs the variations as soon as it is shown.  Dismisses with the picked turn id (or None)."""
+class VariationsScreen(Screen[VariationsResult]):
+    """Runs the variations as soon as it is shown.  Dismisses with a :class:`VariationsResult`."""
 
-    BINDINGS = [
-        Binding("enter", "pick", "Pick", id="variations-pick"),
-        Binding("escape", "close", "Cancel / back", id="variations-close"),
-        Binding("left,h", "move(-1, 0)", "←", show=False),
-        Binding("right,l", "move(1, 0)", "→", show=False),
-        Binding("up,k", "move(0, -1)", "↑", show=False),
-        Binding("down,j", "move(0, 1)", "↓", show=False),
-    ]
+    BINDINGS = actions.bindings("variations")
 
-    def __init__(self, studio: Any, request: Any, n: int = DEFAULT_VARIATIONS) -> None:
+    def __init__(self, studio: Studio, request: GenerateRequest, n: int = DEFAULT_VARIATIONS) -> None:
         super().__init__()
         self.studio = studio
         self.request = request
@@ -118,12 +103,12 @@ class VariationsScreen(Screen[int | None]):
         parent = f"from #{self.request.parent_id}" if self.request.parent_id is not None else "new thread"
         yield Static(Text.assemble((f"Variations ×{self.n}", "bold"), f"  {parent} · {s.aspect_ratio} "
                                    f"{s.image_size} · est. ${est:.3f}  ", (prompt, "italic")),
-                     id="variations-title")
+                     id="variations-title", classes="screen-title")
         grid = Grid(*[VariationCell(i) for i in range(self.n)], id="variations-grid")
         grid.styles.grid_size_columns = self.columns
         yield grid
         yield Static("←↑↓→ choose · Enter keeps the chosen one and continues from it · Esc cancels / goes back",
-                     id="variations-hint")
+                     id="variations-hint", classes="screen-hint")
         yield StudioFooter()  # at 80 columns the least important keys give way
 
     def on_mount(self) -> None:
@@ -154,7 +139,7 @@ class VariationsScreen(Screen[int | None]):
         done = len(self.result.done)
         self.notify(f"{done} of {self.n} variations done — pick one with Enter.", title="Variations")
 
-    async def _apply(self, cell: VariationCell, ev: Any) -> None:
+    async def _apply(self, cell: VariationCell, ev: StudioEvent) -> None:
         if isinstance(ev, TurnStarted):
             cell.turn_id = int(ev.turn.id)
             cell.border_title = f"{cell.index + 1} · #{cell.turn_id}"
@@ -235,76 +220,14 @@ class VariationsScreen(Screen[int | None]):
             return
         if self.running:
             self.workers.cancel_group(self, "variations")
-        self.dismiss(cell.turn_id)
+        self.dismiss(self._result(cell.turn_id))
 
     def action_close(self) -> None:
         if self.running:
             self.workers.cancel_group(self, "variations")
             self.notify("Cancelled the variations still running.", title="Variations")
             return
-        self.dismiss(None)
+        self.dismiss(self._result(None))
 
-
-def open_variations(main: Any, n: int | None = None) -> None:
-    """Main-screen action: ask how many, check the budget, run the grid, then select the pick.
-
-    Uses the main screen's prompt, references, settings and branch position exactly like Send."""
-    from banana_studio.services import GenerateRequest
-    from banana_studio.tui.widgets.prompt import PromptArea
-    from banana_studio.tui.widgets.ref_tray import RefTray
-    from banana_studio.tui.widgets.sidebar import SettingsSidebar
-
-    prompt = main.query_one(PromptArea)
-    text = prompt.text.strip()
-    if not text:
-        main.notify("Write a prompt first, then ask for variations.", severity="warning")
-        prompt.focus()
-        return
-    sidebar = main.query_one(SettingsSidebar)
-    if sidebar.fatal_problems:
-        main.notify("\n".join(p.message for p in sidebar.fatal_problems), title="Fix the settings first",
-                    severity="error")
-        return
-    request = GenerateRequest(prompt=text, parent_id=main.requested_parent(),
-                              references=list(main.query_one(RefTray).paths), settings=sidebar.settings,
-                              kind="variation")
-
-    async def flow(count: int) -> None:
-        if not await budget_allows(main.app, main.studio, request.settings, count, len(request.references)):
-            return
-        prompt.remember(text)
-        prompt.load_text("")
-        main.query_one(RefTray).clear()
-        main.parent_override = None
-        screen = VariationsScreen(main.studio, request, count)
-        picked = await main.app.push_screen_wait(screen)
-        spent = [t for t in screen.result.turns if t is not None]
-        if hasattr(main, "count_spent"):
-            main.count_spent(spent)
-            main.session_tokens += sum(int((t.usage or {}).get("total_tokens", 0) or 0) for t in spent)
-        await main.reload_tree(select=picked if picked is not None else None)
-        if hasattr(main, "_refresh_costs"):
-            await main._refresh_costs()
-
-    def start(count: int) -> None:
-        main.run_worker(flow(count), group="variations-flow", exclusive=True, exit_on_error=False)
-
-    if n is not None:
-        start(n)
-        return
-
-    def asked(value: str | None) -> None:
-        if value is None:
-            return
-        try:
-            count = int(value.strip())
-        except ValueError:
-            count = -1
-        if not MIN_VARIATIONS <= count <= MAX_VARIATIONS:
-            main.notify(f"Choose between {MIN_VARIATIONS} and {MAX_VARIATIONS} variations.", severity="warning")
-            return
-        start(count)
-
-    main.app.push_screen(TextPromptScreen("Variations", f"How many at once ({MIN_VARIATIONS}–{MAX_VARIATIONS})? "
-                                          "Each is a separate request, billed separately.",
-                                          value=str(DEFAULT_VARIATIONS)), asked)
+    def _result(self, picked: int | None) -> VariationsResult:
+        return VariationsResult(picked, [t for t in self.result.turns if t is not None])

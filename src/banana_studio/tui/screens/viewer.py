@@ -1,5 +1,9 @@
 """Full-screen image viewer: fit to the terminal, or 1:1 (native pixels) with keyboard panning.
 
+``r`` marks regions for a region edit (tui/widgets/region_overlay.py, tui/region_flow.py), ``d``
+toggles the change map (where the turn differs from its parent), ``o`` switches a protected region
+edit between the protected picture and the model's untouched output.
+
 1:1 never hands the full-resolution image to the terminal renderer: the full image is decoded once
 in a thread (and cached), and only the crop that fits the viewport is shown, so panning costs a
 crop + one small render regardless of the source size.
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,8 +22,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
+from banana_studio.domain.safetext import display_text
+from banana_studio.tui import region_flow
 from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, cell_pixels, load_scaled
 from banana_studio.tui.widgets.footer import StudioFooter
+from banana_studio.tui.widgets.region_overlay import RegionCanvas
 
 
 class ViewerScreen(Screen[None]):
@@ -39,14 +46,25 @@ class ViewerScreen(Screen[None]):
         Binding("shift+up", "pan(0, -4)", "Pan far up", show=False, id="viewer.pan_far_up"),
         Binding("shift+down", "pan(0, 4)", "Pan far down", show=False, id="viewer.pan_far_down"),
         Binding("home", "center", "Centre", show=False, id="viewer.center"),
+        Binding("r", "region", "Region edit", id="viewer.region"),
+        Binding("e", "region_prompt", "Write the edit", id="viewer.region_prompt"),
+        Binding("d", "change_map", "Change map", id="viewer.change_map"),
+        Binding("x", "outpaint", "Extend (outpaint)", show=False, id="viewer.outpaint"),
+        Binding("o", "switch_output", "Protected / model output", show=False, id="viewer.output"),
     ]
 
     PAN_STEPS = 8
     """An arrow press moves 1/PAN_STEPS of the viewport."""
 
     def __init__(self, paths: list[Path], index: int = 0, *, titles: list[str] | None = None,
+                 region_mode: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self._start_in_region = region_mode
+        self.region_turn: Any = None
+        """The turn being region-edited (region mode on), else None."""
+        self.change_map_on = False
+        self.change_caption = ""
         self.paths = [Path(p) for p in paths]
         self.titles = titles or []
         self.index = max(0, min(index, len(self.paths) - 1)) if self.paths else 0
@@ -75,6 +93,8 @@ class ViewerScreen(Screen[None]):
         # Not awaited here: the preview first needs a layout (so its paint data can be prepared in
         # the decode thread for its real size), and layout waits for this handler to return.
         self.run_worker(self._show(), group="viewer-show", exclusive=True)
+        if self._start_in_region:
+            self.run_worker(self.action_region(), group="viewer-region")
 
     async def _show(self) -> None:
         path = self.current
@@ -90,6 +110,14 @@ class ViewerScreen(Screen[None]):
         self._update_info()
 
     def _update_info(self) -> None:
+        if self.region_canvas is not None:
+            boxes = self.region_canvas.regions
+            self.query_one("#viewer-info", Static).update(f"{region_flow.describe(boxes)}  ·  {region_flow.HELP}")
+            return
+        if self.change_map_on:
+            self.query_one("#viewer-info", Static).update(Content(display_text(self.change_caption, one_line=True)
+                                                                  + "  ·  d: back to the picture"))
+            return
         path = self.current
         title = ""
         if path is not None:
@@ -197,6 +225,9 @@ class ViewerScreen(Screen[None]):
             await self.action_next()
 
     async def _go(self, step: int) -> None:
+        if self.region_canvas is not None:
+            return
+        self.change_map_on = False
         if len(self.paths) < 2:
             self.app.bell()
             return
@@ -213,7 +244,140 @@ class ViewerScreen(Screen[None]):
         await self._go(-1)
 
     def action_close(self) -> None:
+        if self.region_canvas is not None:  # esc leaves region mode first
+            self._leave_region()
+            return
         self.dismiss(None)
+
+    # -- region edit, change map, protected / model output (issue 15) ----------------------------
+
+    @property
+    def region_canvas(self) -> RegionCanvas | None:
+        found = self.query(RegionCanvas)
+        return found.first() if found else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "region_prompt":
+            return self.region_canvas is not None
+        if action in ("toggle_zoom", "change_map", "switch_output", "next", "prev", "outpaint", "region"):
+            return self.region_canvas is None
+        return True
+
+    async def action_region(self) -> None:
+        if self.region_canvas is not None:
+            return
+        path = self.current
+        turn = await region_flow.turn_of(self.app, path)
+        store = region_flow.store_of(self.app)
+        if turn is None or path is None or not region_flow.is_final(turn, path, store):
+            self.notify("Region edits start from a turn's final picture of this project.", severity="warning")
+            return
+        try:
+            image = await region_flow.canvas_image(path)
+        except Exception as exc:
+            self.notify(f"Cannot open the picture: {exc}", severity="error")
+            return
+        self.region_turn = turn
+        self.change_map_on = False
+        canvas = RegionCanvas(image, region_flow.boxes_to_start(turn), id="viewer-region")
+        self.preview.display = False
+        await self.query_one("#viewer-body", Vertical).mount(canvas, before=self.query_one("#viewer-info"))
+        canvas.focus()
+        self.query_one("#viewer-title", Static).update(Content(f"Region edit of #{turn.id}"))
+        self._update_info()
+        self.refresh_bindings()
+
+    def _leave_region(self) -> None:
+        canvas = self.region_canvas
+        if canvas is not None:
+            canvas.remove()
+        self.region_turn = None
+        self.preview.display = True
+        self.refresh_bindings()
+        self.call_after_refresh(self._update_info)
+
+    def on_region_canvas_changed(self, _event: RegionCanvas.Changed) -> None:
+        self._update_info()
+
+    def action_region_prompt(self) -> None:
+        canvas, turn = self.region_canvas, self.region_turn
+        if canvas is None or turn is None:
+            return
+        boxes = canvas.regions
+        if not boxes:
+            self.notify("Mark a rectangle first (drag, or arrows and enter).", severity="warning")
+            return
+        from banana_studio.tui.screens.confirm import TextPromptScreen
+
+        def send(text: str | None) -> None:
+            text = (text or "").strip()
+            if not text:
+                return
+            request = region_flow.region_request(turn, boxes, text, getattr(self.app, "config", None))
+            if region_flow.deliver(self.app, request, f"Region edit of #{turn.id}"):
+                self.dismiss(None)
+
+        self.app.push_screen(TextPromptScreen(
+            f"Region edit of #{turn.id}", f"What should change inside the marked area? ({region_flow.describe(boxes)}; "
+            "outside it stays the source's)", placeholder="e.g. a red umbrella"), send)
+
+    async def action_outpaint(self) -> None:
+        path = self.current
+        turn = await region_flow.turn_of(self.app, path)
+        if turn is None or path is None or not region_flow.is_final(turn, path, region_flow.store_of(self.app)):
+            self.notify("Outpaint starts from a turn's final picture of this project.", severity="warning")
+            return
+        from banana_studio.tui.screens.confirm import TextPromptScreen
+
+        screen = TextPromptScreen(
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
+            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            placeholder="16:9:left a quiet beach")
+
+        def send(text: str | None) -> None:
+            if not (text or "").strip():
+                return
+            try:
+                request = region_flow.outpaint_request(turn, text or "", getattr(self.app, "config", None))
+            except ValueError as exc:
+                self.notify(str(exc), title="Outpaint", severity="error")
+                return
+            if region_flow.deliver(self.app, request, f"Outpaint of #{turn.id}"):
+                self.dismiss(None)
+
+        self.app.push_screen(screen, send)
+
+    async def action_change_map(self) -> None:
+        if self.change_map_on:
+            self.change_map_on = False
+            await self._show()
+            return
+        turn = await region_flow.turn_of(self.app, self.current)
+        if turn is None:
+            self.notify("The change map needs a picture of this project's turns.", severity="warning")
+            return
+        try:
+            png, caption = await region_flow.change_map_png(self.app, turn.id)
+        except Exception as exc:
+            self.notify(display_text(str(exc)), title="No change map", severity="warning")
+            return
+        self.change_map_on, self.change_caption = True, caption
+        self._reset_image_size()
+        await self.preview.show_bytes(png, name="change map")
+        self._update_info()
+
+    async def action_switch_output(self) -> None:
+        turn = await region_flow.turn_of(self.app, self.current)
+        if turn is None:
+            self.app.bell()
+            return
+        new, message = await region_flow.switch_output(self.app, turn)
+        self.notify(message)
+        if new is not None and new.final_images:
+            store = region_flow.store_of(self.app)
+            self.paths[self.index] = store.abs_path(new.final_images[0].path)
+            self.change_map_on = False
+            await self._show()
 
     async def on_resize(self) -> None:
         if self.one_to_one:

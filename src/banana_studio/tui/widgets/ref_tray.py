@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -26,6 +25,7 @@ from textual.widgets import Input, Static
 
 from banana_studio.domain.settings import MAX_REFERENCES
 from banana_studio.domain.words import empty_image, too_many_references, unreadable_image
+from banana_studio.tui import actions
 
 
 @dataclass(slots=True)
@@ -126,14 +126,7 @@ def chip_lines(chips: list[Text], width: int) -> Text:
 class RefChips(Widget, can_focus=True):
     """One line (wrapping) of chips; keyboard-driven."""
 
-    BINDINGS = [
-        Binding("left", "move(-1)", "Prev ref", show=False),
-        Binding("right", "move(1)", "Next ref", show=False),
-        Binding("shift+left,less_than_sign", "reorder(-1)", "Move left", id="ref-move-left"),
-        Binding("shift+right,greater_than_sign", "reorder(1)", "Move right", id="ref-move-right"),
-        Binding("delete,backspace,x", "remove", "Remove", id="ref-remove"),
-        Binding("a,plus", "add", "Add ref", id="ref-add"),
-    ]
+    BINDINGS = actions.bindings("refs")
 
     cursor: reactive[int] = reactive(0)
 
@@ -190,7 +183,7 @@ class RefChips(Widget, can_focus=True):
 class RefTray(Vertical):
     """References for the next send."""
 
-    BINDINGS = [Binding("escape", "close_input", "Close", show=False)]
+    BINDINGS = actions.bindings("ref_input")
 
     @dataclass
     class Changed(Message):

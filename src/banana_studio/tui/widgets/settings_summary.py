@@ -37,6 +37,8 @@ def short_summary(s: GenerationSettings) -> str:
         bits.append(f"seed {s.seed}")
     if s.system_instruction.strip():
         bits.append("system")
+    if s.region:  # a fork of a region edit: the next send is a region edit too
+        bits.append("▣ region")
     return " · ".join(bits)
 
 

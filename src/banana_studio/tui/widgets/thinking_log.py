@@ -24,6 +24,8 @@ from banana_studio.tui.images import ThumbStrip
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
+    from banana_studio.domain.turn import Turn
+
 
 class ThinkingLog(VerticalScroll):
     """Shows one generation as it happens."""
@@ -104,7 +106,7 @@ class ThinkingLog(VerticalScroll):
         else:
             self._ticker.resume()
 
-    async def show_stored(self, turn: Any, drafts: list[Path]) -> None:
+    async def show_stored(self, turn: Turn, drafts: list[Path]) -> None:
         """Show a past turn's log from what was stored: its thought summaries, drafts (files),
         answer, sources and error."""
         from banana_studio.tui.widgets.turn_detail import grounding_lines

@@ -51,6 +51,24 @@ def settings_summary(s: GenerationSettings) -> str:
     return " · ".join(bits)
 
 
+def region_detail(turn: Any) -> str:
+    """The turn's region edit and which picture is shown ("" = no region edit)."""
+    from banana_studio.domain.region import region_of
+    from banana_studio.services.region import image_variants as variants
+
+    spec = region_of(turn.settings)
+    if not spec.active:
+        return ""
+    line = spec.describe()
+    protected, model, shown = variants(turn)
+    if protected is not None and model is not None:
+        line += (" · shown: protected (o in the viewer: model output)" if shown
+                 else " · shown: the model's untouched output (o in the viewer: protected)")
+    elif spec.protect and turn.status == "done":
+        line += " · not protected (the composite could not be made)"
+    return line + " · d in the viewer: change map"
+
+
 def usage_summary(usage: dict[str, Any]) -> str:
     if not usage:
         return ""
@@ -159,6 +177,10 @@ class TurnDetail(VerticalScroll):
         if turn.settings.system_instruction:
             meta.append("System    ", style="bold")
             meta.append(turn.settings.system_instruction.strip().replace("\n", " ")[:300] + "\n")
+        region_line = region_detail(turn)
+        if region_line:
+            meta.append("Region    ", style="bold")
+            meta.append(region_line + "\n")
         if turn.references:
             meta.append("Refs      ", style="bold")
             meta.append(", ".join(f"{i}. {r.name}" for i, r in enumerate(turn.references, 1)) + "\n")

@@ -21,9 +21,12 @@ either takes the place of the turn panel.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import events
+
+if TYPE_CHECKING:
+    from banana_studio.tui.screens.main.screen import MainScreen
 
 NARROW_AT = 120
 SETTINGS_AT = 180
@@ -36,7 +39,8 @@ def default_panels(width: int) -> tuple[bool, bool]:
 
 
 class MainLayout:
-    """The panel toggles of :class:`~banana_studio.tui.screens.main.MainScreen` (a mixin)."""
+    """The panel toggles of :class:`~banana_studio.tui.screens.main.MainScreen` (a mixin: ``self`` is the
+    main screen)."""
 
     _tree_choice: bool | None = None
     _settings_choice: bool | None = None
@@ -44,18 +48,18 @@ class MainLayout:
     # -- state ------------------------------------------------------------------------------------
 
     @property
-    def tree_on(self) -> bool:
-        return self.has_class("-tree-on")  # type: ignore[attr-defined, no-any-return]
+    def tree_on(self: MainScreen) -> bool:
+        return self.has_class("-tree-on")
 
     @property
-    def settings_open(self) -> bool:
-        return self.has_class("-settings-open")  # type: ignore[attr-defined, no-any-return]
+    def settings_open(self: MainScreen) -> bool:
+        return self.has_class("-settings-open")
 
     @property
-    def focus_mode(self) -> bool:
-        return self.has_class("-focus-mode")  # type: ignore[attr-defined, no-any-return]
+    def focus_mode(self: MainScreen) -> bool:
+        return self.has_class("-focus-mode")
 
-    def layout_classes(self, width: int) -> list[str]:
+    def layout_classes(self: MainScreen, width: int) -> list[str]:
         """The panel classes for ``width`` (the user's choices win over the defaults)."""
         tree, settings = default_panels(width)
         if self._tree_choice is not None:
@@ -70,70 +74,64 @@ class MainLayout:
                 settings = False
         return [name for name, on in (("-tree-on", tree), ("-settings-open", settings)) if on]
 
-    def apply_layout(self, width: int | None = None) -> None:
-        screen: Any = self
+    def apply_layout(self: MainScreen, width: int | None = None) -> None:
         if width is None:
             try:
-                width = screen.app.size.width
+                width = self.app.size.width
             except Exception:
                 return
         wanted = self.layout_classes(int(width or 0))
-        screen.set_class("-tree-on" in wanted, "-tree-on")
-        screen.set_class("-settings-open" in wanted, "-settings-open")
+        self.set_class("-tree-on" in wanted, "-tree-on")
+        self.set_class("-settings-open" in wanted, "-settings-open")
 
-    def _on_resize(self, event: events.Resize) -> None:
+    def _on_resize(self: MainScreen, event: events.Resize) -> None:
         self.apply_layout(event.size.width)
 
-    def _narrow(self) -> bool:
+    def _narrow(self: MainScreen) -> bool:
         try:
-            return int(self.app.size.width) < NARROW_AT  # type: ignore[attr-defined]
+            return int(self.app.size.width) < NARROW_AT
         except Exception:
             return False
 
     # -- toggles ----------------------------------------------------------------------------------
 
-    def show_tree(self, on: bool = True) -> None:
-        screen: Any = self
+    def show_tree(self: MainScreen, on: bool = True) -> None:
         self._tree_choice = on
         if on and self._narrow():
             self._settings_choice = False
         if on:
-            screen.remove_class("-focus-mode")
+            self.remove_class("-focus-mode")
         self.apply_layout()
 
-    def show_settings(self, on: bool = True) -> None:
-        screen: Any = self
+    def show_settings(self: MainScreen, on: bool = True) -> None:
         self._settings_choice = on
         if on and self._narrow():
             self._tree_choice = False
         if on:
-            screen.remove_class("-focus-mode")
+            self.remove_class("-focus-mode")
         self.apply_layout()
 
-    def action_toggle_tree(self) -> None:
-        screen: Any = self
+    def action_toggle_tree(self: MainScreen) -> None:
         on = not (self.tree_on and not self.focus_mode)
         self.show_tree(on)
         if on:
-            screen.call_after_refresh(screen.query_one("#tree").focus)
-        elif screen.focused is None or screen.focused.id == "tree":
-            screen.query_one("#prompt").focus()
+            self.call_after_refresh(self.tree.focus)
+        elif self.focused is None or self.focused.id == "tree":
+            self.composer.focus_prompt()
 
-    def action_toggle_settings(self) -> None:
+    def action_toggle_settings(self: MainScreen) -> None:
         """F4: open the settings and go there; from inside them, fold them to the summary line."""
-        screen: Any = self
-        sidebar = screen.query_one("#sidebar")
+        sidebar = self.composer.sidebar
         if self.settings_open and not self.focus_mode and sidebar.has_focus_within:
             self.show_settings(False)
-            screen.query_one("#prompt").focus()
+            self.composer.focus_prompt()
             return
         self.show_settings(True)
-        screen.call_after_refresh(sidebar.focus_first)
+        self.call_after_refresh(sidebar.focus_first)
 
-    def action_focus_mode(self) -> None:
+    def action_focus_mode(self: MainScreen) -> None:
         """F6: the picture takes the whole stage with the prompt under it (F6 again: back)."""
-        screen: Any = self
         on = not self.focus_mode
-        screen.set_class(on, "-focus-mode")
+        self.set_class(on, "-focus-mode")
         if on:
-            screen.query_one("#prompt").focus()
+            self.composer.focus_prompt()
