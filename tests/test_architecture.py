@@ -23,6 +23,9 @@ FORBIDDEN = {
     "tui": {"google", "sqlite3"},
     # The MCP server goes through services/ (validation, budgets, costs), never around it to the engine.
     "agents": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui", "banana_studio.engine"},
+    # The web gallery reads through the store's read-only reader, and nothing else.
+    "web": {"textual", "textual_image", "google", "sqlite3", "banana_studio.tui", "banana_studio.engine",
+            "banana_studio.services"},
 }
 
 

@@ -91,6 +91,8 @@ MATRIX: list[Case] = [
     Case("text_only", "text_only", kind="no_image", phrase="text only", terminal="Finished"),
     Case("text_base64", "text_base64", ok=True, terminal="Finished", phrase="base64 text"),
     Case("empty_signature", "empty_signature", ok=True, terminal="Finished", phrase="empty thought signature"),
+    # region edits (issue 15): an answer that changes pixels outside the marked region is still an answer
+    Case("region_leak", "region_leak", ok=True, terminal="Finished"),
     # hostile servers (issue 11): redacted / made visible, never an internal error
     Case("key_echo", "key_echo", ok=True, terminal="Finished"),
     Case("hostile_text", "hostile_text", ok=True, terminal="Finished"),

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--small", action="store_true",
                    help="small answers (~100 KB images, 500-byte signatures) instead of real-sized ones")
 
+    p = sub.add_parser("serve", help="a read-only web gallery of the projects on 127.0.0.1 (link with a token)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
+    p.add_argument("--project-dir", default=argparse.SUPPRESS, help="folder holding projects")
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
+
     p = sub.add_parser("history", help="list a project's turns")
     _add_project_options(p)
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
@@ -168,6 +174,7 @@ COMMANDS = {
     "studio": "banana_studio.cli.studio",
     "gen": "banana_studio.cli.gen",
     "serve-fake": "banana_studio.cli.serve",
+    "serve": "banana_studio.cli.web",
     "history": "banana_studio.cli.history",
     "export": "banana_studio.cli.history",
     "projects": "banana_studio.cli.history",

@@ -125,6 +125,11 @@ ACTIONS: tuple[Action, ...] = (
        show=False, palette=True, aliases=("viewer",)),
     _a("main.region_edit", "r", "region_edit", "Region edit", "Mark where on the shown picture, change only "
        "there", show=False, palette=True, aliases=("region-edit",)),
+    # hand-off (tui/handoff.py): the web gallery's link + the ssh line; an scp command for the image
+    _a("main.handoff", "H", "handoff", "Hand-off: web gallery link", "Start the read-only web gallery, copy its "
+       "link (OSC 52) and the ssh -L line to reach it", show=False, palette=True, aliases=("handoff",)),
+    _a("main.copy_scp", "y", "copy_scp", "Copy scp command for the image", "Copy a ready scp command that "
+       "fetches the selected image to your own machine", show=False, palette=True, aliases=("copy-scp",)),
     _a("main.compare", "m", "compare", "Compare (mark two)", "Mark a turn, then another: side by side with their "
        "differences", show=False, palette=True, aliases=("compare",)),
     _a("main.toggle_log", "L", "toggle_log", "Log / detail", "Turn panel: detail ⇄ thinking log (a past turn's "

@@ -230,6 +230,17 @@ class TurnActions:
         guarded(self, self.studio, request, lambda: self.start_generation(request, title))
         return True
 
+    # -- hand-off (issue 17): the web gallery link + ssh line, scp/rsync commands (tui/handoff.py) --
+    async def action_handoff(self: MainScreen) -> None:
+        from banana_studio.tui.handoff import show_handoff
+
+        await show_handoff(self)
+
+    async def action_copy_scp(self: MainScreen) -> None:
+        from banana_studio.tui.handoff import copy_scp
+
+        await copy_scp(self)
+
 
 def _count_descendants(tree: BranchTree, turn_id: int) -> int:
     count = 0

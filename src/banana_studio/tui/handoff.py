@@ -1,0 +1,205 @@
+"""Hand-off: get the pictures off this (remote) box in one key.
+
+* ``H`` starts the read-only web gallery (:mod:`banana_studio.web`) in this process if it is not
+  running yet, copies its link with OSC 52 and shows it as an OSC 8 hyperlink, with the exact
+  ``ssh -L PORT:127.0.0.1:PORT user@host`` line that makes it reachable from the person's own machine
+  (host and port from ``SSH_CONNECTION``, else this box's host name).  From that screen ``s`` copies
+  the ssh line, ``y`` an ``scp`` command for the selected image and ``b`` an ``rsync`` command for
+  every picture of the selected branch.
+* ``y`` on the main screen copies the ``scp`` command for the selected image.
+
+The image itself is not put on the clipboard: a terminal that could take it (kitty's clipboard
+protocol, OSC 5522) tells so only in its answer to a DECRQM mode query, and Textual's input parser
+drops mode answers other than its own (2026, 2048); guessing from ``TERM`` would be wrong under tmux
+or over SSH, so it never guesses and copies the command instead.
+
+The gallery serves the folder of projects the studio has open; it runs on a daemon thread and stops
+with the studio.  Binding its socket and the store reads run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.style import Style
+from textual.widgets import Static
+
+from banana_studio.domain.safetext import display_text
+from banana_studio.web import Gallery
+from banana_studio.web.reach import Remote, UnsafePath, remote, rsync_command, scp_command, tunnel_line
+
+if TYPE_CHECKING:
+    from banana_studio.store import ProjectStore
+
+
+class MainScreen(Protocol):
+    """What the hand-off needs of the main screen (which it does not import: screens hand results back,
+    they do not reach into it)."""
+
+    app: App[Any]
+    store: ProjectStore
+    selected_id: int | None
+
+    def notify(self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ...) -> None:
+        ...
+
+    def final_path(self) -> Path | None:
+        """The selected turn's last final image (None, and said, without one)."""
+
+    def need_turn(self) -> int | None:
+        """The selected turn's id (None, and said, without one)."""
+
+_galleries: weakref.WeakKeyDictionary[App[Any], Gallery] = weakref.WeakKeyDictionary()
+
+
+def gallery_for(app: App[Any], root: Path) -> Gallery:
+    """The app's gallery of ``root``: started on first use, restarted on another root (a project from
+    another folder was opened), else reused — the link stays the same for the studio's lifetime."""
+    g = _galleries.get(app)
+    if g is not None and g.running and g.root == Path(root).expanduser():
+        return g
+    if g is not None:
+        g.stop()
+    g = Gallery(root).start()
+    _galleries[app] = g
+    weakref.finalize(app, g.stop)  # a studio that is gone (tests run many in one process) stops its gallery
+    return g
+
+
+def stop_gallery(app: App[Any]) -> None:
+    g = _galleries.pop(app, None)
+    if g is not None:
+        g.stop()
+
+
+def _image_of(screen: MainScreen) -> Path | None:
+    return screen.final_path()  # notifies when no turn / no image is selected
+
+
+async def _branch_images(screen: MainScreen) -> list[Path] | None:
+    turn_id = screen.need_turn()
+    if turn_id is None:
+        return None
+    store = screen.store
+    turns = await asyncio.to_thread(store.path_to, turn_id)
+    paths = [store.abs_path(im.path) for t in turns for im in t.final_images]
+    if not paths:
+        screen.notify(f"No turn of the branch to #{turn_id} has an image.", severity="warning")
+        return None
+    return paths
+
+
+def copy_command(screen: MainScreen, command: str, what: str) -> None:
+    screen.app.copy_to_clipboard(command)
+    screen.notify(display_text(command), title=f"Copied (OSC 52): {what}", timeout=12)
+
+
+async def copy_scp(screen: MainScreen) -> str | None:
+    """Copy the ``scp`` command for the selected image; returns it (None when nothing was copied)."""
+    path = _image_of(screen)
+    if path is None:
+        return None
+    try:
+        command = scp_command(path, remote())
+    except UnsafePath as exc:
+        screen.notify(display_text(str(exc)), severity="error")
+        return None
+    copy_command(screen, command, "scp command for the image")
+    return command
+
+
+async def copy_rsync(screen: MainScreen) -> str | None:
+    paths = await _branch_images(screen)
+    if paths is None:
+        return None
+    try:
+        command = rsync_command(paths, remote())
+    except UnsafePath as exc:
+        screen.notify(display_text(str(exc)), severity="error")
+        return None
+    copy_command(screen, command, f"rsync command for the branch's {len(paths)} image(s)")
+    return command
+
+
+def hyperlink(url: str) -> Content:
+    """``url`` shown as itself and made a terminal hyperlink (OSC 8; terminals without it show text)."""
+    return Content.styled(url, Style(link=url, underline=True))
+
+
+class HandoffScreen(ModalScreen[None]):
+    """The gallery link, the ssh tunnel line and the copy keys."""
+
+    BINDINGS = [
+        Binding("c", "copy_link", "Copy link", show=False),
+        Binding("s", "copy_tunnel", "Copy ssh line", show=False),
+        Binding("y", "copy_scp", "Copy scp command", show=False),
+        Binding("b", "copy_rsync", "Copy rsync command", show=False),
+        Binding("escape,q,H", "close", "Close", show=False),
+    ]
+
+    def __init__(self, main: MainScreen, gallery: Gallery, url: str, where: Remote) -> None:
+        super().__init__(classes="modal")
+        self.main, self.gallery, self.url, self.where = main, gallery, url, where
+        self.tunnel = tunnel_line(gallery.port, where)
+
+    def compose(self) -> ComposeResult:
+        reach = ("From your machine, open the tunnel first (host from SSH_CONNECTION):" if self.where.from_ssh
+                 else "From another machine, over SSH (this box's host name):")
+        keys = Content.assemble(
+            ("The link is on your clipboard (OSC 52).", "$success"), "\n",
+            *[part for key, what in (("c", "link"), ("s", "ssh line"), ("y", "scp the image"),
+                                     ("b", "rsync the branch"), ("Esc", "close"))
+              for part in ((key, "bold"), f" {what}  ")])
+        with Vertical(classes="modal-box", id="handoff") as box:
+            box.border_title = "Hand-off: the web gallery (read-only)"
+            yield Static(Content.styled(f"Projects in {display_text(str(self.gallery.root), one_line=True)}:",
+                                        "dim"))
+            yield Static(hyperlink(self.url), id="handoff-link")
+            yield Static(Content.styled(reach, "dim"), classes="handoff-gap")
+            yield Static(Content.styled(self.tunnel, "bold"), id="handoff-tunnel")
+            yield Static(keys, id="handoff-keys", classes="handoff-gap")
+
+    def on_mount(self) -> None:
+        for gap in self.query(".handoff-gap"):
+            gap.styles.margin = (1, 0, 0, 0)
+
+    def action_copy_link(self) -> None:
+        copy_command(self.main, self.url, "gallery link")
+
+    def action_copy_tunnel(self) -> None:
+        copy_command(self.main, self.tunnel, "ssh tunnel line")
+
+    async def action_copy_scp(self) -> None:
+        await copy_scp(self.main)
+
+    async def action_copy_rsync(self) -> None:
+        await copy_rsync(self.main)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+async def show_handoff(screen: MainScreen) -> HandoffScreen | None:
+    """``H``: start the gallery if needed, copy its link (to the selected turn's page when one is
+    selected) and show the hand-off screen."""
+    app, store = screen.app, screen.store
+    try:
+        gallery = await asyncio.to_thread(gallery_for, app, store.path.parent)
+    except OSError as exc:
+        screen.notify(f"Cannot start the gallery on 127.0.0.1: {exc.strerror or exc}.", severity="error")
+        return None
+    url = gallery.project_url(store.path.name)
+    if screen.selected_id is not None and screen.selected_id >= 0:
+        url += f"t/{int(screen.selected_id)}"
+    app.copy_to_clipboard(url)
+    modal = HandoffScreen(screen, gallery, url, remote())
+    await app.push_screen(modal)
+    return modal
