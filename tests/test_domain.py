@@ -44,3 +44,13 @@ def test_pixel_sizes_and_validation() -> None:
     assert "uppercase K" in next(p.message for p in bad if p.field == "image_size")
     unknown = validate_settings(GenerationSettings(model="my-new-model"))
     assert unknown and not unknown[0].fatal
+
+
+def test_one_pillow_format_table_tells_heic_from_heif() -> None:
+    from banana_studio.domain.imagetype import API_INPUT_MIMES, pillow_mime
+
+    assert pillow_mime("HEIF", "image/heic") == "image/heic"
+    assert pillow_mime("HEIF", "image/heif") == "image/heif"
+    assert pillow_mime("HEIF", None) == "image/heif"
+    assert pillow_mime("AVIF", "image/avif") == "image/avif" and "image/avif" not in API_INPUT_MIMES
+    assert pillow_mime("BMP", None) is None

@@ -437,3 +437,39 @@ def test_owner_claim_and_recover(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_turn_hashes_each_byte_of_its_answer_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drafts hashed by save_draft are not hashed again by complete_turn (same bytes objects, as the
+    service passes them); the final, its signature and the final file (with the recipe) once each."""
+    import hashlib
+
+    def noise_jpeg(seed: int) -> bytes:
+        buf = io.BytesIO()
+        Image.frombytes("RGB", (160, 160), bytes((i * seed) % 251 for i in range(160 * 160 * 3))).save(
+            buf, "JPEG", quality=95)
+        return buf.getvalue()
+
+    drafts, final, sig = [noise_jpeg(3), noise_jpeg(5)], noise_jpeg(7), os.urandom(300_000)
+    real = hashlib.sha256
+    passes: list[int] = []
+
+    def counted(data: bytes = b"", **kw: object) -> object:
+        if len(data) > 8192:
+            passes.append(len(data))
+        return real(data, **kw)
+
+    with ProjectStore.open(tmp_path, "p") as s:
+        t = s.create_turn(None, "a", GenerationSettings(), [], user_content("a"))
+        monkeypatch.setattr(hashlib, "sha256", counted)
+        for i, d in enumerate(drafts):
+            s.save_draft(t.id, d, "image/jpeg", i)
+        parts = [Part(mime_type="image/jpeg", data=d, thought=True) for d in drafts]
+        parts.append(Part(mime_type="image/jpeg", data=final, thought_signature=sig))
+        done = s.complete_turn(t.id, model_content=Content("model", parts), status="done")
+        monkeypatch.setattr(hashlib, "sha256", real)
+        assert sorted(passes) == sorted([*map(len, drafts), len(final), len(sig),
+                                         s.abs_path(done.images[0].path).stat().st_size]), passes
+        again = s.get_turn(t.id)
+        assert again.model_content is not None and again.model_content.parts[-1].thought_signature == sig
+        assert [im.sha256 for im in again.images] == [sha256_hex(final), *map(sha256_hex, drafts)]

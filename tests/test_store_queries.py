@@ -84,15 +84,37 @@ def test_skeleton_and_nodes_for(store: ProjectStore) -> None:
     assert len(store.nodes_for(list(range(1, 1200)))) == 6  # batched IN lists
 
 
-def test_costs_use_the_covering_index(store: ProjectStore) -> None:
+def test_costs_read_kept_totals_and_todays_index_range(store: ProjectStore) -> None:
     t = store.create_turn(None, "a", GenerationSettings(), [], user_content("a"))
     store.complete_turn(t.id, model_content=Content("model", [Part(text="x")]), status="done")
     with store._tx() as c:
         c.execute("UPDATE turns SET cost = 0.25 WHERE id = ?", (t.id,))
+        c.execute("INSERT INTO turns (id, parent_id, prompt, status, created_at, updated_at, cost, target) "
+                  "VALUES (50, NULL, 'old', 'done', 1, 1, 1.5, 'gemini-api'), "
+                  "(51, NULL, 'demo', 'done', 2, 2, 0.75, 'local')")
     costs = store.costs(t.id)
-    assert costs["project"] == pytest.approx(0.25) and costs["today"] == pytest.approx(0.25)
-    plan = _plan(store, "SELECT coalesce(sum(cost), 0) FROM turns", ())
-    assert "COVERING INDEX turns_created_cost" in plan, plan
+    assert costs["project"] == pytest.approx(1.75) and costs["today"] == pytest.approx(0.25)
+    assert costs["demo_project"] == pytest.approx(0.75) and costs["demo_today"] == 0
+    with store._tx() as c:  # the totals follow deletes and re-targeting too
+        c.execute("DELETE FROM turns WHERE id = 50")
+        c.execute("UPDATE turns SET target = 'gemini-api' WHERE id = 51")
+    costs = store.costs(t.id)
+    assert costs["project"] == pytest.approx(1.0) and costs["demo_project"] == 0
+    plan = _plan(store, "SELECT coalesce(sum(cost), 0) FROM turns WHERE created_at >= ?", (0.0,))
+    assert "COVERING INDEX turns_created_target_cost" in plan, plan
+
+
+def test_kept_totals_are_rebuilt_when_a_migration_dropped_their_triggers(tmp_path: Path) -> None:
+    s = ProjectStore.open(tmp_path, "t")
+    t = s.create_turn(None, "a", GenerationSettings(), [], user_content("a"))
+    with s._tx() as c:
+        c.execute("DROP TRIGGER cost_totals_update")
+        c.execute("UPDATE turns SET cost = 2.5 WHERE id = ?", (t.id,))
+    assert s.costs()["project"] == pytest.approx(2.5)  # not trusted without its triggers: summed
+    s.close()
+    with ProjectStore.open(tmp_path, "t") as s:
+        assert s.costs()["project"] == pytest.approx(2.5)
+        assert s._query("SELECT total FROM cost_totals WHERE local = 0")[0][0] == pytest.approx(2.5)
 
 
 def test_query_indexes_are_added_to_an_existing_project_without_a_schema_bump(tmp_path: Path) -> None:
@@ -109,4 +131,5 @@ def test_query_indexes_are_added_to_an_existing_project_without_a_schema_bump(tm
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert conn.execute("PRAGMA user_version").fetchone()[0] == version
     conn.close()
-    assert {"images_turn_kind", "turns_starred", "turns_created_cost", "turns_parent_id"} <= names
+    assert {"images_turn_kind", "turns_starred", "turns_created_target_cost", "turns_parent_id",
+            "turns_live"} <= names

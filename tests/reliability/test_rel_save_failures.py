@@ -28,7 +28,7 @@ def _jpeg(color: str) -> bytes:
 
 
 def _full_disk_on(monkeypatch: pytest.MonkeyPatch, match: str) -> list[str]:
-    import banana_studio.store.project as project_mod
+    import banana_studio.store.files as project_mod
 
     real = project_mod.atomic_write
     calls: list[str] = []

@@ -19,7 +19,7 @@ from banana_studio.services import GenerateRequest, Studio
 async def test_disk_full_while_saving_fails_the_turn_cleanly(where: str, fake: FakeGemini, tmp_path: Path,
                                                              iso_env: dict[str, str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import banana_studio.store.project as project_mod
+    import banana_studio.store.files as project_mod
 
     monkeypatch.setenv("GOOGLE_API_KEY", KEY)
     real = project_mod.atomic_write

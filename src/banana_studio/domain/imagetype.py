@@ -1,4 +1,5 @@
-"""Image types by magic number, and the limits on reference images (stated once, used everywhere)."""
+"""Image types by magic number and by Pillow format, HEIF support, and the limits on reference images
+(stated once, used everywhere: the store checks references with it, the engine received images)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,33 @@ def sniff_image_mime(data: bytes) -> str | None:
         if brand in _AVIF_BRANDS:
             return "image/avif"
     return None
+
+
+PILLOW_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif",
+                      "HEIF": "image/heif", "AVIF": "image/avif"}
+"""Pillow's format names (``Image.format``) as MIME types: the one HEIF table."""
+API_INPUT_MIMES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
+"""Image types the Gemini API takes as they are; anything else is converted to PNG before sending."""
+_HEIF_READY: list[bool] = []
+
+
+def pillow_mime(fmt: str, sniffed: str | None = None) -> str | None:
+    """The MIME type of an image Pillow opened as ``fmt``; pillow-heif names HEIC and HEIF alike, so the
+    magic number (``sniffed``) tells them apart."""
+    mime = PILLOW_FORMAT_MIME.get(fmt)
+    if mime == "image/heif" and sniffed in ("image/heic", "image/heif"):
+        return sniffed
+    return mime
+
+
+def heif_available() -> bool:
+    """Register pillow-heif's HEIF/HEIC decoder with Pillow (once); False if it is not installed."""
+    if not _HEIF_READY:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _HEIF_READY.append(True)
+        except Exception:
+            _HEIF_READY.append(False)
+    return _HEIF_READY[0]

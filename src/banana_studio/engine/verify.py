@@ -16,14 +16,11 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from banana_studio.domain.imagetype import heif_available, pillow_mime, sniff_image_mime
 from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_BYTES, RECEIVED_IMAGE_MAX_PIXELS
-from banana_studio.engine.request import sniff_image_mime
 
 MAX_RECEIVED_IMAGE_BYTES = RECEIVED_IMAGE_MAX_BYTES
 MAX_RECEIVED_IMAGE_PIXELS = RECEIVED_IMAGE_MAX_PIXELS
-
-_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif",
-                "HEIF": "image/heif", "AVIF": "image/avif"}
 
 _FORMAT_NAME = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF"}
 
@@ -70,13 +67,8 @@ def check_received_image(data: bytes, declared_mime: str = "") -> ImageCheck:
         return ImageCheck(False, reason=f"it is {_what_is_it(data)}{label}")
     from PIL import Image
 
-    if sniffed in ("image/heic", "image/heif"):
-        try:
-            import pillow_heif  # type: ignore[import-not-found,unused-ignore]
-
-            pillow_heif.register_heif_opener()
-        except Exception:
-            return ImageCheck(False, reason="it is HEIF/AVIF, which this installation cannot decode to check it")
+    if sniffed in ("image/heic", "image/heif") and not heif_available():
+        return ImageCheck(False, reason="it is HEIF/AVIF, which this installation cannot decode to check it")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -98,5 +90,5 @@ def check_received_image(data: bytes, declared_mime: str = "") -> ImageCheck:
         what = _FORMAT_NAME.get(sniffed, sniffed)
         detail = str(exc).strip().rstrip(".") or type(exc).__name__
         return ImageCheck(False, reason=f"the {what} data is damaged or incomplete ({detail})")
-    mime = _FORMAT_MIME.get(fmt, sniffed)
+    mime = pillow_mime(fmt, sniffed) or sniffed
     return ImageCheck(True, mime_type=mime, width=width, height=height)

@@ -24,8 +24,10 @@ from typing import Any
 QUERY_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS images_turn_kind ON images(turn_id, kind)",
     "CREATE INDEX IF NOT EXISTS turns_starred ON turns(id) WHERE starred = 1",
-    "CREATE INDEX IF NOT EXISTS turns_created_cost ON turns(created_at, cost)",
+    "CREATE INDEX IF NOT EXISTS turns_created_target_cost ON turns(created_at, target, cost)",
+    "DROP INDEX IF EXISTS turns_created_cost",
     "CREATE INDEX IF NOT EXISTS turns_parent_id ON turns(parent_id, id)",
+    "CREATE INDEX IF NOT EXISTS turns_live ON turns(status) WHERE status IN ('pending', 'running')",
 )
 
 NODE_COLUMNS = (
@@ -53,10 +55,13 @@ _PAGE = 100
 
 
 def ensure_indexes(conn: sqlite3.Connection) -> None:
-    """Create the query indexes when missing (a no-op once they exist).  Errors are left to the caller:
-    a read-only or locked database still works, only slower."""
+    """Create the query indexes and the cost totals when missing (a no-op once they exist).  Errors are
+    left to the caller: a read-only or locked database still works, only slower."""
+    from banana_studio.store.totals import ensure_summary
+
     for stmt in QUERY_INDEXES:
         conn.execute(stmt)
+    ensure_summary(conn)
 
 
 def fts_match(terms: Sequence[str]) -> str:
@@ -105,14 +110,10 @@ def starred_search(conn: sqlite3.Connection, match: str, limit: int) -> list[tup
 def tree_skeleton(conn: sqlite3.Connection) -> tuple[list[int], list[int | None]]:
     """Every turn's ``(id, parent_id)``, ids ascending, from the covering ``turns_parent_id`` index
     (no table row is read).  Two flat lists: a 100k-turn project costs a few MB, not a row object each."""
-    ids: list[int] = []
-    parents: list[int | None] = []
     # No ORDER BY: sorting by id would make SQLite read the table in rowid order instead of the index.
-    rows = sorted(conn.execute("SELECT id, parent_id FROM turns").fetchall())
-    for tid, parent in rows:
-        ids.append(tid)
-        parents.append(parent)
-    return ids, parents
+    rows = conn.execute("SELECT id, parent_id FROM turns").fetchall()
+    rows.sort()
+    return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def nodes_for(conn: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:

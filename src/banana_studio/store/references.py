@@ -13,26 +13,16 @@ import stat
 import warnings
 from pathlib import Path
 
-from banana_studio.domain.imagetype import MAX_REFERENCE_BYTES, MAX_REFERENCE_PIXELS, sniff_image_mime
+from banana_studio.domain.imagetype import (
+    API_INPUT_MIMES,
+    MAX_REFERENCE_BYTES,
+    MAX_REFERENCE_PIXELS,
+    heif_available,
+    pillow_mime,
+    sniff_image_mime,
+)
 from banana_studio.domain.words import empty_image, unreadable_image
 from banana_studio.store.names import ProjectError
-
-_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "HEIF": "image/heif"}
-"""Formats sent as they are; anything else Pillow can read (GIF, BMP, TIFF, AVIF…) becomes PNG."""
-_HEIF_READY: list[bool] = []
-
-
-def heif_available() -> bool:
-    """Register pillow-heif's HEIF/HEIC decoder with Pillow (once); False if it is not installed."""
-    if not _HEIF_READY:
-        try:
-            import pillow_heif
-
-            pillow_heif.register_heif_opener()
-            _HEIF_READY.append(True)
-        except ImportError:
-            _HEIF_READY.append(False)
-    return _HEIF_READY[0]
 
 
 def check_size(size: int, label: str) -> None:
@@ -87,10 +77,8 @@ def check_reference(data: bytes, label: str) -> tuple[bytes, str]:
                 if fmt == "JPEG":  # decode at 1/8 scale: still catches truncation, far cheaper
                     img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
                 img.load()
-                out_mime = _FORMAT_MIME.get(fmt)
-                if out_mime == "image/heif" and sniffed in ("image/heic", "image/heif"):
-                    out_mime = sniffed
-                if out_mime is None:
+                out_mime = pillow_mime(fmt, sniffed)
+                if out_mime is None or out_mime not in API_INPUT_MIMES:
                     # GIF, BMP, TIFF, AVIF...: the API wants PNG/JPEG/WEBP/HEIF, so convert once.
                     buf = io.BytesIO()
                     frame = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img

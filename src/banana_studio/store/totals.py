@@ -64,9 +64,67 @@ def real_filter(conn: sqlite3.Connection) -> str:
     return "target != 'local'" if has_target_column(conn) else "1"
 
 
+SUMMARY_TABLE = "cost_totals"
+SUMMARY_TRIGGERS = ("cost_totals_insert", "cost_totals_delete", "cost_totals_update")
+_SUMMARY_SQL = (
+    "CREATE TABLE IF NOT EXISTS cost_totals (local INTEGER PRIMARY KEY, total REAL NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS cost_totals_insert AFTER INSERT ON turns WHEN NEW.cost != 0 BEGIN "
+    "UPDATE cost_totals SET total = total + NEW.cost WHERE local = (NEW.target = 'local'); END",
+    "CREATE TRIGGER IF NOT EXISTS cost_totals_delete AFTER DELETE ON turns WHEN OLD.cost != 0 BEGIN "
+    "UPDATE cost_totals SET total = total - OLD.cost WHERE local = (OLD.target = 'local'); END",
+    "CREATE TRIGGER IF NOT EXISTS cost_totals_update AFTER UPDATE OF cost, target ON turns "
+    "WHEN OLD.cost != NEW.cost OR OLD.target IS NOT NEW.target BEGIN "
+    "UPDATE cost_totals SET total = total - OLD.cost WHERE local = (OLD.target = 'local'); "
+    "UPDATE cost_totals SET total = total + NEW.cost WHERE local = (NEW.target = 'local'); END",
+)
+"""All-time totals kept by triggers, so a project's total is two rows, not a pass over every turn.
+Created (and filled in the same write transaction) when a project is opened: no schema bump, and an
+older studio writing the project keeps them right, because the triggers live in the database."""
+
+
+def has_summary(conn: sqlite3.Connection) -> bool:
+    """True when the totals table and all its triggers are in place (else the totals are not trusted:
+    a migration that rebuilt ``turns`` would have dropped the triggers)."""
+    names = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE (type = 'table' AND name = ?) OR (type = 'trigger' AND name IN "
+        "(?, ?, ?))", (SUMMARY_TABLE, *SUMMARY_TRIGGERS))}
+    return len(names) == 1 + len(SUMMARY_TRIGGERS)
+
+
+def ensure_summary(conn: sqlite3.Connection) -> None:
+    """Create the totals table and triggers when missing and fill the table from the turns, in one write
+    transaction (a writer in another process cannot slip a cost in between).  ``conn`` is in autocommit."""
+    if not has_target_column(conn) or has_summary(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not has_summary(conn):
+            for stmt in _SUMMARY_SQL:
+                conn.execute(stmt)
+            conn.execute("DELETE FROM cost_totals")
+            conn.execute(
+                "INSERT INTO cost_totals (local, total) SELECT l, coalesce((SELECT sum(cost) FROM turns "
+                "WHERE (target = 'local') = l), 0) FROM (SELECT 0 AS l UNION ALL SELECT 1)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def peek_totals(conn: sqlite3.Connection, midnight: float) -> Totals:
-    """Totals of one project database (any schema version from 1 on)."""
+    """Totals of one project database (any schema version from 1 on).  With the totals table, the cost
+    follows today's turns (an index range), not the size of the project."""
     if has_target_column(conn):
+        if has_summary(conn):
+            by_local = dict(conn.execute("SELECT local, total FROM cost_totals").fetchall())
+            total, demo_total = float(by_local.get(0, 0.0)), float(by_local.get(1, 0.0))
+            if midnight <= 0:
+                return Totals(total, total, demo_total, demo_total)
+            row = conn.execute(
+                "SELECT coalesce(sum(CASE WHEN target != 'local' THEN cost ELSE 0 END), 0), "
+                "coalesce(sum(CASE WHEN target = 'local' THEN cost ELSE 0 END), 0) FROM turns "
+                "WHERE created_at >= ?", (midnight,)).fetchone()
+            return Totals(float(row[0]), total, float(row[1]), demo_total)
         row = conn.execute(
             "SELECT "
             "coalesce(sum(CASE WHEN target != 'local' AND created_at >= ? THEN cost ELSE 0 END), 0), "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -36,38 +36,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from banana_studio.domain.target import DEMO_BADGE
-from banana_studio.tui.widgets.tree_layout import Row, TreeLayout, layout
+from banana_studio.tui.widgets.tree_layout import Row, Rows, TreeLayout, layout
+from banana_studio.tui.widgets.tree_row import KIND_MARKS, STATUS_GLYPHS, TurnNodeLike, row_strip
 
 NodeLoader = Callable[[list[int]], Awaitable[Sequence[Any]]]
 """Fetch the display rows (``TurnNodeLike``) of the given turn ids (off the event loop)."""
-
-
-class TurnNodeLike(Protocol):
-    """The store's light row (``banana_studio.store.TurnNode``); only these attributes are read."""
-
-    id: int
-    parent_id: int | None
-    prompt: str
-    status: str
-    starred: bool
-    label: str
-    created_at: float
-    n_final: int
-    kind: str
-    cost: float
-
-
-STATUS_GLYPHS: dict[str, str] = {
-    "done": "●",
-    "pending": "◌",
-    "running": "◌",
-    "failed": "✗",
-    "cancelled": "⊘",
-    "interrupted": "⚠",
-}
-KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈", "from_image": "▣"}
-"""Marks for turns that are not plain continuations (every child turn is an "edit": no mark)."""
 
 
 _Row = Row
@@ -156,7 +129,7 @@ class BranchTree(ScrollView, can_focus=True):
         """Display rows known so far (all of them after :meth:`refresh_index`; loaded lazily after :meth:`load`)."""
         self._bt_parent: dict[int, int | None] = {}
         self._bt_children: dict[int | None, list[int]] = {}
-        self._bt_rows: list[Row] = []
+        self._bt_rows: Rows = Rows()
         self._bt_loader: NodeLoader | None = None
         self._bt_generation = 0
         self._bt_fetch_due = False
@@ -224,7 +197,7 @@ class BranchTree(ScrollView, can_focus=True):
         else:
             # The screens around the cursor, and the cursor's parent (a send continues from it).  The
             # ancestors' structure is in the skeleton; their display rows load when they scroll in.
-            want = {lay.rows[i].id for i in self._window(row - self._page(), len(lay.rows))}
+            want = {lay.rows.ids[i] for i in self._window(row - self._page(), len(lay.rows))}
             parent = lay.parent.get(lay.rows[row].id)
             if parent is not None:
                 want.add(parent)
@@ -260,7 +233,7 @@ class BranchTree(ScrollView, can_focus=True):
         try:
             top = int(self.scroll_offset.y)
             rows = self._bt_rows
-            missing = [rows[i].id for i in self._window(top, len(rows)) if rows[i].id not in self._bt_nodes]
+            missing = [rows.ids[i] for i in self._window(top, len(rows)) if rows.ids[i] not in self._bt_nodes]
             if not missing or loader is None:
                 return
             fetched = await loader(missing)
@@ -312,7 +285,7 @@ class BranchTree(ScrollView, can_focus=True):
         return path
 
     def visual_order(self) -> list[int]:
-        return [row.id for row in self._bt_rows]
+        return list(self._bt_rows.ids)
 
     def select_turn(self, turn_id: int) -> bool:
         """Move the cursor to ``turn_id``, scroll it into view and mark it selected.  Posts
@@ -485,53 +458,6 @@ class BranchTree(ScrollView, can_focus=True):
             line = line + self._style("cursor")
         if node is None:  # display row not fetched yet: the guides and the id, the rest in a moment
             self._need_rows()
-            segs = [Segment("▸" if row_index == self.cursor_row else " ", line),
-                    Segment(row.guide, line + self._style("guide")), Segment("·", line + self._style("guide")),
-                    Segment(f" #{row.id}", line + self._style("id"))]
-            return Strip(segs).crop_extend(0, width, line)
-        status = str(getattr(node, "status", "done"))
-        status_style = "running" if status == "pending" else status
-        segs: list[Segment] = [Segment("▸" if row_index == self.cursor_row else " ", line)]
-        guide = row.guide
-        max_guide = max(0, width // 2)
-        if len(guide) > max_guide:
-            guide = "…" + guide[len(guide) - max_guide + 1 :]
-        if guide:
-            segs.append(Segment(guide, line + self._style("guide")))
-        segs.append(Segment(STATUS_GLYPHS.get(status, "?"),
-                            line + (self._style(status_style) if status_style in STATUS_GLYPHS else line)))
-        if getattr(node, "starred", False):
-            segs.append(Segment("★", line + self._style("star")))
-        segs.append(Segment(f" #{row.id}", line + self._style("id")))
-        demo = getattr(node, "target", "") == "local"
-        if demo:  # made by the local demo server: synthetic image, simulated cost
-            segs.extend([Segment(" ", line), Segment(DEMO_BADGE, line + self._style("demo"))])
-        if row.sib_count > 1:
-            segs.append(Segment(f" {row.sib_index + 1}/{row.sib_count}", line + self._style("siblings")))
-        mark = KIND_MARKS.get(str(getattr(node, "kind", "")), "")
-        if mark:
-            segs.append(Segment(f" {mark}", line + self._style("siblings")))
-        n_final = int(getattr(node, "n_final", 0) or 0)
-        if n_final > 1:
-            segs.append(Segment(f" ×{n_final}", line + self._style("id")))
-        label = str(getattr(node, "label", "") or "")
-        if label:
-            segs.append(Segment(f" [{label}]", line + self._style("label")))
-        prompt = " ".join(str(getattr(node, "prompt", "")).split())
-        segs.append(Segment(f" {prompt}" if prompt else " (no prompt)", line))
-        cost = float(getattr(node, "cost", 0.0) or 0.0)
-        strip = Strip(segs)
-        if cost > 0 and width >= 40 and not demo:  # a demo turn's simulated cost is not money
-            cost_text = f" ${cost:.2f}"
-            room = width - len(cost_text)
-            if strip.cell_length > room:
-                strip = Strip([*strip.crop(0, room - 1), Segment("…", line)])
-            else:
-                strip = strip.crop_extend(0, room, line)
-            return Strip([*strip, Segment(cost_text, line + self._style("cost"))], width)
-        if strip.cell_length > width:
-            strip = Strip([*strip.crop(0, width - 1), Segment("…", line)])
-        return strip.crop_extend(0, width, line)
-
+        return row_strip(row, node, width=width, line=line, style=self._style, cursor=row_index == self.cursor_row)
 
 __all__ = ["KIND_MARKS", "STATUS_GLYPHS", "BranchTree", "NodeLoader", "TurnNodeLike"]
