@@ -23,11 +23,11 @@ PY = sys.executable
 _SERVER_CODE = """
 import sys
 from banana_studio.fakeserver import FakeGemini
-from banana_studio.fakeserver import server as _server
+from banana_studio.fakeserver import handler as _handler
 if sys.argv[2] == "1":
     # Each SSE event is a separate small write; without TCP_NODELAY, Nagle + the client's delayed ACK
     # add ~40 ms stalls at random (a loopback artefact the real API does not show).
-    _server._Handler.disable_nagle_algorithm = True
+    _handler.Handler.disable_nagle_algorithm = True
 srv = FakeGemini(port=0, latency=float(sys.argv[1]), small=sys.argv[3] == "1").start()
 print(srv.base_url, flush=True)
 sys.stdin.read()   # serve until the parent closes our stdin

@@ -52,8 +52,8 @@ REAL_LIMIT = 100 * 1024 * 1024
 _SERVER_CODE = """
 import sys
 from banana_studio.fakeserver import FakeGemini, protocol
-from banana_studio.fakeserver import server as _server
-_server._Handler.disable_nagle_algorithm = True
+from banana_studio.fakeserver import handler as _handler
+_handler.Handler.disable_nagle_algorithm = True
 # The history's signatures are real-sized random bytes, not ones this server issued: accept them
 # (the client-side cost being measured does not depend on who signed them).
 protocol.Signer.verify = lambda self, sig: True

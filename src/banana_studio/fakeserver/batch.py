@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from banana_studio.fakeserver import hostile, protocol
+from banana_studio.fakeserver import answers, hostile, protocol
 from banana_studio.fakeserver.faults import ApiError, error_for_fault, find_tag, invalid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -274,7 +274,7 @@ class BatchStore:
                 if err is not None:
                     raise err
             steps = hostile.reshape(self.fake.generate_steps(job.model, job.version, request, fault), fault)
-            return {"key": key, "response": protocol.merge_steps(steps)}
+            return {"key": key, "response": answers.merge_steps(steps)}
         except ApiError as err:
             body = err.body()["error"]
             body.pop("details", None)

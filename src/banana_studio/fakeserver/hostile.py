@@ -189,7 +189,7 @@ def _bad_unicode(steps: list[Any], make_step: Any) -> list[Any]:
 
 
 def reshape(steps: list[Any], fault: Fault | None, api_key: str = "") -> list[Any]:
-    """``steps`` (protocol.Step objects) changed by a hostile fault; other faults leave them as they are."""
+    """``steps`` (answers.Step objects) changed by a hostile fault; other faults leave them as they are."""
     if fault is None or fault.name not in HOSTILE_FAULTS or not steps:
         return steps
     make_step = type(steps[0])
