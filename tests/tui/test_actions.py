@@ -89,3 +89,19 @@ def test_dotted_ids_may_be_written_bare_in_the_config(tmp_path: Path) -> None:
     keymap = load_config(cfg).keymap
     assert keymap == {"main.reroll": "ctrl+y", "gallery.close": "q", "star": "S"}
     assert actions.resolve_keymap(keymap) == ({"main.reroll": "ctrl+y", "gallery.close": "q", "main.star": "S"}, [])
+
+
+def test_the_palette_shows_every_key_of_an_action_and_no_key_is_eaten_as_markup() -> None:
+    from textual.content import Content
+
+    from banana_studio.tui.commands import palette_actions, palette_help
+
+    helps = {p.binding_id: Content.from_markup(palette_help(p, {})).plain for p in palette_actions()}
+    # "[r]" and "[escape]" are Textual styles: unescaped, the key vanished from the line.
+    assert helps["main.region_edit"].startswith("[r] Mark where")
+    assert helps["main.cancel"].startswith("[esc] Cancel")
+    assert helps["main.retry"].startswith("[ctrl+t / R] ")
+    assert helps["main.send"].startswith("[ctrl+⏎ / ctrl+j] ")
+    assert helps["app.help"].startswith("[f1 / ?] ")
+    remapped = next(p for p in palette_actions() if p.binding_id == "main.star")
+    assert Content.from_markup(palette_help(remapped, {"main.star": "S"})).plain.startswith("[S] Star")
