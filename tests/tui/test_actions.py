@@ -105,3 +105,28 @@ def test_the_palette_shows_every_key_of_an_action_and_no_key_is_eaten_as_markup(
     assert helps["app.help"].startswith("[f1 / ?] ")
     remapped = next(p for p in palette_actions() if p.binding_id == "main.star")
     assert Content.from_markup(palette_help(remapped, {"main.star": "S"})).plain.startswith("[S] Star")
+
+
+async def test_the_help_lists_every_key_of_an_action_and_no_key_a_priority_binding_takes(
+        demo_studio: Any, h: Any) -> None:
+    from rich.console import Console
+
+    from banana_studio.tui.screens.help import HelpScreen
+    from banana_studio.tui.widgets.prompt import PromptArea
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await h.settle(pilot)
+        assert main.query_one(PromptArea).has_focus
+        await pilot.press("f1")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(app.screen._table())
+        lines = [" ".join(line.split()) for line in console.export_text().splitlines()]
+        # F6 is focus mode (a priority key of the screen), not the prompt's own "select line".
+        assert not [line for line in lines if line.startswith("f6 Select line")], lines
+        assert any(line.startswith("f6 Focus main.focus_mode") for line in lines), lines
+        assert any(line.startswith("^t / R Retry") for line in lines), lines
+        assert any(line.startswith("ctrl+⏎ / ^j Send") for line in lines), lines
+        assert any(line.startswith("f1 / ? Help") for line in lines), lines
