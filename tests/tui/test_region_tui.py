@@ -193,3 +193,27 @@ async def test_change_map_of_a_plain_edit_from_the_main_screen_viewer(demo_studi
         await h.wait_until(pilot, lambda: viewer.change_map_on, what="the change map")
         info = str(viewer.query_one("#viewer-info", Static).render())
         assert "#2 vs #1" in info and "of the image" in info and "inside" not in info
+
+
+async def test_region_mode_keys_are_readable_at_80_columns(demo_studio: Any, h: Any) -> None:
+    """At 80×24 the one-line info cut the help after "drag with the mouse, or", and the footer had no
+    room for "e": nothing on screen said how to write the edit."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        viewer, _canvas = await open_region_mode(pilot, app, h)
+        info = viewer.query_one("#viewer-info", Static)
+        await h.wait_until(pilot, lambda: info.size.height > 1, timeout=10, what="the region help wrapped")
+        await pilot.pause()
+        text = _screen_words(app)
+        assert "e: write the edit" in text and "esc leaves" in text, text
+        await pilot.press("escape")  # region mode left: the info is one line again
+        await h.wait_until(pilot, lambda: info.size.height == 1, timeout=10, what="the info back to one line")
+
+
+def _screen_words(app: Any) -> str:
+    """The words on screen, in reading order (line breaks and padding ignored)."""
+    update = app.screen._compositor.render_full_update()
+    rows = ["".join(strip.text for strip in row) if not hasattr(row, "text") else row.text for row in update.strips]
+    return " ".join(" ".join(rows).split())

@@ -283,6 +283,7 @@ class ViewerScreen(Screen[None]):
         self.preview.display = False
         await self.query_one("#viewer-body", Vertical).mount(canvas, before=self.query_one("#viewer-info"))
         canvas.focus()
+        self.query_one("#viewer-info", Static).add_class("-region")  # wraps: the keys must stay readable
         self.query_one("#viewer-title", Static).update(Content(f"Region edit of #{turn.id}"))
         self._update_info()
         self.refresh_bindings()
@@ -292,6 +293,7 @@ class ViewerScreen(Screen[None]):
         if canvas is not None:
             canvas.remove()
         self.region_turn = None
+        self.query_one("#viewer-info", Static).remove_class("-region")
         self.preview.display = True
         self.refresh_bindings()
         self.call_after_refresh(self._update_info)
