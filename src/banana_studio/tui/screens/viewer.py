@@ -331,10 +331,14 @@ class ViewerScreen(Screen[None]):
             return
         from banana_studio.tui.screens.confirm import TextPromptScreen
 
-        screen = TextPromptScreen(
-            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
-            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
-            placeholder="16:9:left a quiet beach")
+        def refused(text: str) -> str | None:
+            if not text.strip():
+                return None  # an empty line just closes the dialog
+            try:
+                region_flow.outpaint_request(turn, text, getattr(self.app, "config", None))
+            except ValueError as exc:
+                return display_text(str(exc), one_line=True)
+            return None
 
         def send(text: str | None) -> None:
             if not (text or "").strip():
@@ -347,6 +351,10 @@ class ViewerScreen(Screen[None]):
             if region_flow.deliver(self.app, request, f"Outpaint of #{turn.id}"):
                 self.dismiss(None)
 
+        screen = TextPromptScreen(
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
+            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            placeholder="16:9:left a quiet beach", continue_value=True, check=refused)
         self.app.push_screen(screen, send)
 
     async def action_change_map(self) -> None:
