@@ -89,3 +89,44 @@ def test_dotted_ids_may_be_written_bare_in_the_config(tmp_path: Path) -> None:
     keymap = load_config(cfg).keymap
     assert keymap == {"main.reroll": "ctrl+y", "gallery.close": "q", "star": "S"}
     assert actions.resolve_keymap(keymap) == ({"main.reroll": "ctrl+y", "gallery.close": "q", "main.star": "S"}, [])
+
+
+def test_the_palette_shows_every_key_of_an_action_and_no_key_is_eaten_as_markup() -> None:
+    from textual.content import Content
+
+    from banana_studio.tui.commands import palette_actions, palette_help
+
+    helps = {p.binding_id: Content.from_markup(palette_help(p, {})).plain for p in palette_actions()}
+    # "[r]" and "[escape]" are Textual styles: unescaped, the key vanished from the line.
+    assert helps["main.region_edit"].startswith("[r] Mark where")
+    assert helps["main.cancel"].startswith("[esc] Cancel")
+    assert helps["main.retry"].startswith("[ctrl+t / R] ")
+    assert helps["main.send"].startswith("[ctrl+⏎ / ctrl+j] ")
+    assert helps["app.help"].startswith("[f1 / ?] ")
+    remapped = next(p for p in palette_actions() if p.binding_id == "main.star")
+    assert Content.from_markup(palette_help(remapped, {"main.star": "S"})).plain.startswith("[S] Star")
+
+
+async def test_the_help_lists_every_key_of_an_action_and_no_key_a_priority_binding_takes(
+        demo_studio: Any, h: Any) -> None:
+    from rich.console import Console
+
+    from banana_studio.tui.screens.help import HelpScreen
+    from banana_studio.tui.widgets.prompt import PromptArea
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await h.settle(pilot)
+        assert main.query_one(PromptArea).has_focus
+        await pilot.press("f1")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(app.screen._table())
+        lines = [" ".join(line.split()) for line in console.export_text().splitlines()]
+        # F6 is focus mode (a priority key of the screen), not the prompt's own "select line".
+        assert not [line for line in lines if line.startswith("f6 Select line")], lines
+        assert any(line.startswith("f6 Focus main.focus_mode") for line in lines), lines
+        assert any(line.startswith("^t / R Retry") for line in lines), lines
+        assert any(line.startswith("ctrl+⏎ / ^j Send") for line in lines), lines
+        assert any(line.startswith("f1 / ? Help") for line in lines), lines

@@ -101,7 +101,8 @@ async def test_continue_fork_and_reroll(demo_studio: Any, h: Any) -> None:
         assert "fork" in str(prompt.border_title).lower()
         main.query_one("#aspect", Select).value = "16:9"
         await pilot.pause()
-        prompt.load_text("make it winter, wide")
+        await pilot.press(*", wide")  # typed: the cursor waits at the end of the loaded prompt
+        assert prompt.text == "make it winter, wide"
         await pilot.press("ctrl+j")
         await h.wait_generation(pilot, main)
         t4 = store.get_turn(4)

@@ -162,13 +162,14 @@ async def test_outpaint_from_the_viewer(demo_studio: Any, h: Any) -> None:
         await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="the viewer")
         await pilot.press("x")
         await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the outpaint prompt")
-        app.screen.query_one(Input).value = "16:9:sideways a beach"
-        await pilot.press("enter")  # a bad side: refused with the reason, nothing sent
-        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="back in the viewer")
+        dialog = app.screen
+        dialog.query_one(Input).value = "16:9:sideways a beach"
+        await pilot.press("enter")  # a bad side: refused with the reason in the dialog (the text is kept)
+        await h.wait_until(pilot, lambda: "sideways" in str(dialog.query_one("#text-error", Static).render()),
+                           what="the reason shown in the dialog")
+        assert app.screen is dialog and dialog.query_one(Input).value == "16:9:sideways a beach"
         assert len(demo_studio.store.tree_index()) == 1
-        await pilot.press("x")
-        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the outpaint prompt")
-        app.screen.query_one(Input).value = "16:9:left a beach"
+        dialog.query_one(Input).value = "16:9:left a beach"
         await pilot.press("enter")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back on the main screen")
         await h.wait_until(pilot, lambda: len(demo_studio.store.tree_index()) == 2, what="the outpaint turn")
@@ -193,3 +194,46 @@ async def test_change_map_of_a_plain_edit_from_the_main_screen_viewer(demo_studi
         await h.wait_until(pilot, lambda: viewer.change_map_on, what="the change map")
         info = str(viewer.query_one("#viewer-info", Static).render())
         assert "#2 vs #1" in info and "of the image" in info and "inside" not in info
+
+
+async def test_region_mode_keys_are_readable_at_80_columns(demo_studio: Any, h: Any) -> None:
+    """At 80×24 the one-line info cut the help after "drag with the mouse, or", and the footer had no
+    room for "e": nothing on screen said how to write the edit."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        viewer, _canvas = await open_region_mode(pilot, app, h)
+        info = viewer.query_one("#viewer-info", Static)
+        await h.wait_until(pilot, lambda: info.size.height > 1, timeout=10, what="the region help wrapped")
+        await pilot.pause()
+        text = _screen_words(app)
+        assert "e: write the edit" in text and "esc leaves" in text, text
+        await pilot.press("escape")  # region mode left: the info is one line again
+        await h.wait_until(pilot, lambda: info.size.height == 1, timeout=10, what="the info back to one line")
+
+
+def _screen_words(app: Any) -> str:
+    """The words on screen, in reading order (line breaks and padding ignored)."""
+    update = app.screen._compositor.render_full_update()
+    rows = ["".join(strip.text for strip in row) if not hasattr(row, "text") else row.text for row in update.strips]
+    return " ".join(" ".join(rows).split())
+
+
+async def test_outpaint_typing_adds_to_the_suggested_ratio(demo_studio: Any, h: Any) -> None:
+    """The dialog offers "16:9:center " to be continued: typing used to replace it (select on focus),
+    so "a beach" was sent as the ratio and refused."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        main.set_focus(None)
+        await pilot.press("v")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen), what="the viewer")
+        await pilot.press("x")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the outpaint prompt")
+        await pilot.press(*"a beach", "enter")
+        await h.wait_until(pilot, lambda: len(demo_studio.store.tree_index()) == 2, what="the outpaint turn")
+        await h.wait_generation(pilot, main)
+        edit = demo_studio.store.get_turn(2)
+        assert edit.kind == "outpaint" and edit.prompt == "a beach" and edit.settings.aspect_ratio == "16:9"

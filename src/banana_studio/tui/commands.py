@@ -10,6 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.keys import format_key
 
 from banana_studio.tui import actions
 from banana_studio.tui.screens.main import MainScreen
@@ -34,6 +35,35 @@ def palette_actions() -> list[PaletteAction]:
         run = a.action if a.owner == "main" or a.action.startswith("app.") else f"app.{a.action}"
         out.append(PaletteAction(a.title or a.description, a.tooltip, run, a.id))
     return out
+
+
+def _shown(key: str) -> str:
+    """``ctrl+question_mark`` → ``ctrl+?``."""
+    *mods, name = key.strip().split("+")
+    return "+".join([*mods, format_key(name)])
+
+
+def key_for(binding_id: str, keymap: dict[str, str]) -> str:
+    """The keys of ``binding_id`` as the user has them ("r", "ctrl+t / R"), "" when it has none."""
+    if not binding_id:
+        return ""
+    if binding_id in keymap:
+        return keymap[binding_id]
+    spec = actions.action(binding_id)
+    if spec is None or not spec.keys:
+        return ""
+    keys = [_shown(k) for k in spec.keys.split(",")]
+    if spec.key_display:
+        keys[0] = spec.key_display
+    return " / ".join(k for k in keys if k)
+
+
+def palette_help(item: PaletteAction, keymap: dict[str, str]) -> str:
+    """The palette's help line (Textual markup): the keys, escaped so that "[r]" or "[escape]" is not
+    taken for a style and lost, then what the action does."""
+    key = key_for(item.binding_id, keymap)
+    text = f"[{key}] {item.help}" if key else item.help
+    return text.replace("[", "\\[")
 
 
 _TURN_RE = re.compile(r"^\s*(?:go\s*to\s*)?(?:turn\s*)?#?\s*(\d+)\s*$", re.IGNORECASE)
@@ -77,21 +107,8 @@ class StudioCommands(Provider):
 
         return run
 
-    def _key_for(self, binding_id: str) -> str:
-        if not binding_id:
-            return ""
-        app = self.studio_app
-        keymap: dict[str, str] = getattr(app, "user_keymap", {})
-        if binding_id in keymap:
-            return keymap[binding_id]
-        spec = actions.action(binding_id)
-        if spec is None or not spec.keys:
-            return ""
-        return str(spec.key_display or spec.keys.split(",")[0])
-
     def _help(self, item: PaletteAction) -> str:
-        key = self._key_for(item.binding_id)
-        return f"[{key}] {item.help}".strip() if key else item.help
+        return palette_help(item, getattr(self.studio_app, "user_keymap", {}))
 
     async def discover(self) -> Hits:
         for item in palette_actions():

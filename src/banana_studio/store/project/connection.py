@@ -45,17 +45,29 @@ def _prepare_lock(path: Path) -> Iterator[None]:
 
 
 def _check_header(db: Path) -> None:
-    try:
-        with db.open("rb") as fh:
-            head = fh.read(100)
-    except OSError as exc:
-        raise ProjectError(f"Cannot read project database {db}: {exc.strerror}.") from exc
-    if head and not head.startswith(b"SQLite format 3\0"):
-        raise ProjectError(
-            f"Project database {db} is not a SQLite database (corrupt?). It was left untouched; "
-            "restore it from a backup or move it away."
-        )
+    """Refuse a file that is not a SQLite database (corrupt, overwritten), without touching it.
 
+    Read through SQLite (read-only), never with ``open()``: POSIX advisory locks are per process and
+    die with ANY ``close()`` of the file, so a plain read of an index this process has open dropped
+    its locks -- another process closing its connection then took itself for the last one and deleted
+    the WAL, and this process's later commits went to a deleted file (tests/test_store_locks.py).
+    SQLite's own connections share the locks of the process."""
+    try:
+        # immutable: no lock, no -wal/-shm created (the folder is left as it is); page 1 is all it reads.
+        conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return  # cannot even open it: the real open says why
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB or "not a database" in str(exc):
+            raise ProjectError(
+                f"Project database {db} is not a SQLite database (corrupt?). It was left untouched; "
+                "restore it from a backup or move it away."
+            ) from exc
+        # busy, read-only folder, ...: not a verdict on the file; the real open reports it
+    finally:
+        conn.close()
 
 class StoreConnection:
     """The project's one SQLite connection (WAL), its lock and its short transactions; opening,

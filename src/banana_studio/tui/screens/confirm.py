@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -54,23 +56,34 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, title: str, message: str, *, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, message: str, *, value: str = "", placeholder: str = "",
+                 continue_value: bool = False, check: Callable[[str], str | None] | None = None) -> None:
+        """``continue_value``: ``value`` is a start to type on (the cursor after it), not a default to
+        replace (selected).  ``check``: the reason the text is refused (shown here, the dialog and the
+        text stay), or None to accept it."""
         super().__init__(classes="modal")
         self._title = title
         self._message = message
         self._value = value
         self._placeholder = placeholder
+        self._continue = continue_value
+        self._check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
             box.border_title = self._title
             yield Label(self._message, classes="modal-message", markup=False)
-            yield Input(self._value, placeholder=self._placeholder, id="text-value")
+            yield Input(self._value, placeholder=self._placeholder, id="text-value",
+                        select_on_focus=not self._continue)
             yield Static("", id="text-error", classes="field-error")
             yield Static("Enter to confirm · Esc to cancel", classes="modal-hint")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
+        problem = self._check(event.value) if self._check is not None else None
+        if problem:
+            self.show_error(problem)
+            return
         self.dismiss(event.value)
 
     def show_error(self, message: str) -> None:

@@ -4,9 +4,12 @@ and the prompt's gestures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
@@ -50,19 +53,31 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Binding id", style="dim", no_wrap=True)
         app = self.app
         keymap: dict[str, str] = getattr(app, "user_keymap", {})
-        seen: set[tuple[str, str]] = set()
-        for node in [self._for, *self._for.walk_children(), app]:
-            bindings_map = getattr(node, "_bindings", None)
-            if bindings_map is None:
-                continue
-            for bindings in bindings_map.key_to_bindings.values():
+        nodes = [self._for, *self._for.walk_children(), app]
+        # A priority key of the screen or the app wins over the focused widget's own binding of it
+        # (F6 is focus mode, not the prompt's "select line"): such shadowed rows would be lies.
+        priority = {key for node in (self._for, app) for key, bs in self._bindings_of(node).items()
+                    if any(b.priority for b in bs)}
+        rows: dict[tuple[str, str], tuple[list[str], str]] = {}
+        for node in nodes:
+            for key, bindings in self._bindings_of(node).items():
                 for b in bindings:
-                    if (not b.description or b.system or (b.action, b.description) in seen
-                            or b.action.split(".")[-1] in _GENERIC):
+                    if (not b.description or b.system or b.action.split(".")[-1] in _GENERIC
+                            or (key in priority and not b.priority and node not in (self._for, app))):
                         continue
-                    seen.add((b.action, b.description))
+                    keys, _id = rows.setdefault((b.action, b.description), ([], b.id or ""))
                     shown = keymap[b.id] if b.id and b.id in keymap else app.get_key_display(b)
-                    table.add_row(shown, b.description, b.id or "")
+                    if shown in keys and b.key_display:  # "ctrl+⏎" is the first key; the others by name
+                        shown = app.get_key_display(replace(b, key_display=None))
+                    if shown not in keys:
+                        keys.append(shown)
+        for (_action, description), (keys, binding_id) in rows.items():
+            table.add_row(Text(" / ".join(keys)), Text(description), Text(binding_id))
         for group, keys, what in actions.GESTURES:
             table.add_row(Text(keys), Text(what), Text(group, style="dim"))
         return table
+
+    @staticmethod
+    def _bindings_of(node: object) -> dict[str, list[Binding]]:
+        bindings_map = getattr(node, "_bindings", None)
+        return bindings_map.key_to_bindings if bindings_map is not None else {}

@@ -283,6 +283,7 @@ class ViewerScreen(Screen[None]):
         self.preview.display = False
         await self.query_one("#viewer-body", Vertical).mount(canvas, before=self.query_one("#viewer-info"))
         canvas.focus()
+        self.query_one("#viewer-info", Static).add_class("-region")  # wraps: the keys must stay readable
         self.query_one("#viewer-title", Static).update(Content(f"Region edit of #{turn.id}"))
         self._update_info()
         self.refresh_bindings()
@@ -292,6 +293,7 @@ class ViewerScreen(Screen[None]):
         if canvas is not None:
             canvas.remove()
         self.region_turn = None
+        self.query_one("#viewer-info", Static).remove_class("-region")
         self.preview.display = True
         self.refresh_bindings()
         self.call_after_refresh(self._update_info)
@@ -329,10 +331,14 @@ class ViewerScreen(Screen[None]):
             return
         from banana_studio.tui.screens.confirm import TextPromptScreen
 
-        screen = TextPromptScreen(
-            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
-            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
-            placeholder="16:9:left a quiet beach")
+        def refused(text: str) -> str | None:
+            if not text.strip():
+                return None  # an empty line just closes the dialog
+            try:
+                region_flow.outpaint_request(turn, text, getattr(self.app, "config", None))
+            except ValueError as exc:
+                return display_text(str(exc), one_line=True)
+            return None
 
         def send(text: str | None) -> None:
             if not (text or "").strip():
@@ -345,6 +351,10 @@ class ViewerScreen(Screen[None]):
             if region_flow.deliver(self.app, request, f"Outpaint of #{turn.id}"):
                 self.dismiss(None)
 
+        screen = TextPromptScreen(
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
+            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            placeholder="16:9:left a quiet beach", continue_value=True, check=refused)
         self.app.push_screen(screen, send)
 
     async def action_change_map(self) -> None:

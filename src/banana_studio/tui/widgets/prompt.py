@@ -119,15 +119,16 @@ class PromptArea(TextArea):
             pos = self._history_pos + step
         if pos >= len(self.prompt_history):
             self._history_pos = None
-            self._set_text(self._draft)
+            self.load_text_at_end(self._draft)
             return True
         if pos < 0:
             return True
         self._history_pos = pos
-        self._set_text(self.prompt_history[pos])
+        self.load_text_at_end(self.prompt_history[pos])
         return True
 
-    def _set_text(self, text: str) -> None:
+    def load_text_at_end(self, text: str) -> None:
+        """Load ``text`` with the cursor after its last character (where typing goes on)."""
         self.load_text(text)
         last = self.document.line_count - 1
         self.move_cursor((last, len(self.document[last])))

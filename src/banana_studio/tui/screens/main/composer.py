@@ -121,7 +121,7 @@ class Composer(Vertical):
         if request is None or getattr(request, "kind", "generate") not in ("generate", "from_image"):
             return
         if not self.prompt.text.strip():
-            self.prompt.load_text(request.prompt)
+            self.prompt.load_text_at_end(request.prompt)
         paths = [r for r in request.references if isinstance(r, Path) and r.exists()]
         if paths and not self.tray.items:
             self.run_worker(self.tray.add_paths(paths), group="refs")
@@ -129,7 +129,7 @@ class Composer(Vertical):
     def load_turn(self, turn: Turn, references: list[Path]) -> None:
         """Fork: ``turn``'s prompt, settings and references (their files), ready to change."""
         self.load_settings(turn.settings, f"of #{turn.id}", keep_region=True)
-        self.prompt.load_text(turn.prompt)
+        self.prompt.load_text_at_end(turn.prompt)
         self.tray.clear()
         if references:
             self.run_worker(self.tray.add_paths(references), group="refs")
@@ -141,7 +141,7 @@ class Composer(Vertical):
             return False
         self.sidebar.load(settings)
         if prompt and not self.prompt.text.strip():
-            self.prompt.load_text(prompt)
+            self.prompt.load_text_at_end(prompt)
         return True
 
     async def add_references(self, paths: list[Path]) -> list[str]:

@@ -126,7 +126,7 @@ class FileActions:
         prompt = self.composer.prompt
         edited = platform.edit_text(self.app, prompt.text)
         if edited.text is not None:
-            prompt.load_text(edited.text)
+            prompt.load_text_at_end(edited.text)
         elif edited.problem:
             self.notify(edited.problem, severity=edited.severity)  # type: ignore[arg-type]
         prompt.focus()
