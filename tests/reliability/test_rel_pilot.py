@@ -81,7 +81,7 @@ GROUPS: dict[str, list[Case]] = {
                                                 "bad_base64")],
     "answers": [c for c in MATRIX if c.fault in ("image_safety", "image_prohibited", "no_image", "blocked_prompt",
                                                  "parts_null", "candidates_null", "text_only", "text_base64",
-                                                 "empty_signature")],
+                                                 "empty_signature", "region_leak")],
     "hostile": [c for c in MATRIX if c.fault in ("key_echo", "hostile_text", "bad_unicode", "lying_image")],
 }
 
