@@ -333,3 +333,14 @@ def test_region_config_section(tmp_path: Path) -> None:
     assert cfg.region_template == "" and cfg.outpaint_template == "Fill: {prompt}"
     assert any("region.template" in p for p in cfg.problems)
     assert any("generation.region" in p for p in cfg.problems) and not cfg.defaults.region
+
+
+def test_the_estimate_counts_the_source_and_the_guide() -> None:
+    from banana_studio.domain.catalogue import get_model
+    from banana_studio.engine.cost import estimate_cost
+
+    plain = GenerationSettings()
+    region = GenerationSettings(region=RegionSpec((Box(0.1, 0.1, 0.3, 0.3),)).to_json())
+    per_image = get_model(plain.model).prices.input_image
+    assert per_image > 0
+    assert estimate_cost(region, 1) == pytest.approx(estimate_cost(plain, 1) + 2 * per_image, abs=1e-6)

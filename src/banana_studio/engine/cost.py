@@ -20,7 +20,9 @@ THOUGHT_TOKENS_GUESS = 250
 
 
 def estimate_cost(settings: GenerationSettings, n_refs: int = 0) -> float:
-    """What one generation will probably cost, before sending."""
+    """What one generation will probably cost, before sending.  A region edit (``settings.region``) also
+    sends the source picture and the marked-region guide: two input images more (a new root whose first
+    reference is the source sends one more; the estimate stays on the safe side)."""
     spec = get_model(settings.model)
     prices = spec.prices
     per_image = prices.per_image.get(settings.image_size)
@@ -28,7 +30,7 @@ def estimate_cost(settings: GenerationSettings, n_refs: int = 0) -> float:
         tokens = spec.image_tokens.get(settings.image_size) or max(spec.image_tokens.values(), default=1120)
         per_image = tokens * prices.image_out_per_m / 1e6
     cost = per_image
-    cost += max(0, n_refs) * prices.input_image
+    cost += (max(0, n_refs) + (2 if settings.region else 0)) * prices.input_image
     cost += PROMPT_TOKENS_GUESS * prices.input_per_m / 1e6
     if spec.thinks:
         cost += THOUGHT_TOKENS_GUESS * prices.text_out_per_m / 1e6
