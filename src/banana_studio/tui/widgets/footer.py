@@ -116,5 +116,38 @@ class StudioFooter(Footer):
             signature = None
         if signature is not None and signature == self._shown and self.children:
             return
+        if signature is not None and self._shown is not None and self.children and self._restate(signature):
+            self._shown = signature
+            return
         self._shown = signature
         await super().recompose()
+
+    @staticmethod
+    def _layout_of(signature: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``signature`` without the enabled state and tooltips of the keys (what a restyle can change)."""
+        keys = tuple((k[0], k[1], k[2], k[3], k[6], k[7]) for k in signature[0])
+        return (keys, *signature[1:])
+
+    def _restate(self, signature: tuple[Any, ...]) -> bool:
+        """Only keys' enabled state or tooltips changed (e.g. Cancel while a generation runs): set them
+        on the key widgets already shown instead of rebuilding them all (a rebuild mounts and styles
+        ~15 widgets and lays out the screen).  False when anything else changed."""
+        assert self._shown is not None
+        if self._layout_of(signature) != self._layout_of(self._shown):
+            return False
+        first: dict[str, tuple[bool, str]] = {}
+        for (_node, binding, enabled, tooltip) in self.screen.active_bindings.values():
+            if binding.show and binding.action not in first:
+                first[binding.action] = (enabled, tooltip)
+        keys = [k for k in self.children if isinstance(k, FooterKey)]
+        if any(k.action not in first and not k.has_class("-command-palette") for k in keys):
+            return False
+        for key in keys:
+            if key.has_class("-command-palette"):
+                continue
+            enabled, tooltip = first[key.action]
+            if key._disabled != (not enabled):  # what FooterKey's constructor sets (class and click)
+                key._disabled = not enabled
+                key.set_class(not enabled, "-disabled")
+            key.tooltip = tooltip or None
+        return True
