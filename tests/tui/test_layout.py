@@ -334,3 +334,76 @@ async def test_export_offers_a_folder_a_person_will_find(demo_studio: Any, h: An
         value = app.screen.query_one(Input).value
         assert value == str(export_dir() / f"{demo_studio.store.name}-turn-0001")
         assert "pictures folder" in screen_text(app)
+
+
+async def test_footer_adds_and_removes_cancel_without_rebuilding_its_keys(demo_studio: Any, h: Any) -> None:
+    """A generation starting or ending only brings or takes the Cancel key: the other key widgets stay
+    (a rebuild mounts and styles them all and lays out the screen during the generation), and the
+    footer shows exactly what a full rebuild shows."""
+    from textual.widgets._footer import FooterKey
+
+    from banana_studio.tui.widgets.footer import StudioFooter
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=(200, 50)) as pilot:
+        main = main_of(app)
+        await h.settle(pilot)
+        footer = main.query_one(StudioFooter)
+
+        def keys() -> list[FooterKey]:
+            return [k for k in footer.children if isinstance(k, FooterKey)]
+
+        def shown() -> list[tuple[str, str, bool, object]]:
+            return [(k.action, k.key_display, k._disabled, k.tooltip) for k in keys()]
+
+        assert "cancel" not in [k.action for k in keys()]
+        for generating in (True, False):
+            before = {k.action: k for k in keys()}
+            main.generating = generating
+            main.refresh_bindings()
+            await h.settle(pilot)
+            assert ("cancel" in [k.action for k in keys()]) is generating
+            for key in keys():
+                if key.action in before:
+                    assert key is before[key.action], f"the {key.action} key was rebuilt"
+            incremental, text = shown(), screen_text(app).splitlines()[-1]
+            for width in (201, 200):  # a new width rebuilds the footer fully: the reference
+                await pilot.resize_terminal(width, 50)
+                await h.settle(pilot)
+            assert not any(key is before.get(key.action) for key in keys()), "rebuilt"
+            assert shown() == incremental
+            assert screen_text(app).splitlines()[-1] == text
+
+
+async def test_log_status_line_repaints_in_place_and_grows_when_it_wraps(demo_studio: Any, h: Any) -> None:
+    """The live log's status line changes twice a second: a line that still fits is repainted without a
+    layout pass of the screen, and one that no longer fits is laid out again (it wraps, nothing cut)."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=(160, 50)) as pilot:
+        main = main_of(app)
+        await h.settle(pilot)
+        main.stage.tab = "log"
+        log = main.query_one(ThinkingLog)
+        status = log.query_one("#log-status", Static)
+        log._set_status("Thinking…")
+        await h.settle(pilot)
+        assert status.size.height == 1
+        layouts = []
+        original = status.refresh
+
+        def spy(*regions: Any, **kwargs: Any) -> Any:
+            layouts.append(kwargs.get("layout", False))
+            return original(*regions, **kwargs)
+
+        status.refresh = spy  # type: ignore[method-assign]
+        log._set_status("Draft 1 received…")
+        await h.settle(pilot)
+        assert layouts and not any(layouts), "same height: repainted only"
+        assert "Draft 1 received…" in text_of(status)
+        long = "Final image received — saving " + "and still saving " * (status.size.width // 10)
+        log._set_status(long)
+        await h.settle(pilot)
+        assert any(layouts) and status.size.height >= 2, "a wrapped line is laid out again"
+        log._set_status("Done")
+        await h.settle(pilot)
+        assert status.size.height == 1, "and shrinks back"

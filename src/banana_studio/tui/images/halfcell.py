@@ -115,8 +115,10 @@ class StableHalfcellImage(Widget):
 
     @image.setter
     def image(self, value: PILImage.Image | None) -> None:
-        self._image = value
-        self.refresh(layout=True)
+        old, self._image = self._image, value
+        # The next draft (or the final image) of a generation has the same pixel size: same cells, so a
+        # repaint is enough -- a layout pass would lay out the whole screen.
+        self.refresh(layout=old is None or value is None or old.size != value.size)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         if self._image is None:

@@ -116,5 +116,74 @@ class StudioFooter(Footer):
             signature = None
         if signature is not None and signature == self._shown and self.children:
             return
+        if signature is not None and self._shown is not None and self.children and await self._restate(signature):
+            self._shown = signature
+            return
         self._shown = signature
         await super().recompose()
+
+    @staticmethod
+    def _layout_of(signature: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``signature`` without the enabled state and tooltips of the keys (what a restyle can change)."""
+        keys = tuple((k[0], k[1], k[2], k[3], k[6], k[7]) for k in signature[0])
+        return (keys, *signature[1:])
+
+    async def _restate(self, signature: tuple[Any, ...]) -> bool:
+        """Only keys' enabled state or tooltips changed, or one key came or went (Cancel while a
+        generation runs): update the key widgets already shown -- restate, mount the new key, remove
+        the gone one -- instead of rebuilding all ~15 (each rebuild mounts and styles them all).
+        False (rebuild) when anything else changed."""
+        assert self._shown is not None
+        old, new = self._layout_of(self._shown), self._layout_of(signature)
+        if old[1:] != new[1:] or not self._bindings_ready:
+            return False
+        active = self.screen.active_bindings
+        first: dict[str, tuple[Any, bool, str]] = {}
+        for (_node, binding, enabled, tooltip) in active.values():
+            if binding.show and binding.action not in first:
+                first[binding.action] = (binding, enabled, tooltip)
+        entries = list(first.values())
+        shown = [(b.action, self.app.get_key_display(b), b.description) for b, _e, _t in entries]
+        room = self._width() - (PALETTE_WIDTH if self.show_command_palette else 0)
+        wanted = [entries[i] for i in fit_keys(shown, room)]
+        keys = [k for k in self.children if isinstance(k, FooterKey) and not k.has_class("-command-palette")]
+        by_action = {k.action: k for k in keys}
+        if len(by_action) != len(keys):
+            return False
+        for key in keys:  # a key shown must still be the same key (same label and key display)
+            entry = first.get(key.action)
+            if entry is not None and (entry[0].key != key.key or entry[0].description != key.description
+                                      or self.app.get_key_display(entry[0]) != key.key_display):
+                return False
+        wanted_actions = [b.action for b, _e, _t in wanted]
+        kept = [k.action for k in keys if k.action in wanted_actions]
+        if kept != [a for a in wanted_actions if a in by_action]:
+            return False  # reordered
+        for key in keys:
+            if key.action not in wanted_actions:
+                key.remove()
+        new_keys: list[tuple[FooterKey, FooterKey | None]] = []
+        for i, (binding, enabled, tooltip) in enumerate(wanted):
+            key = by_action.get(binding.action)
+            if key is None:
+                after = next((by_action[a] for a in wanted_actions[i + 1:] if a in by_action), None)
+                widget = FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
+                                   binding.action, disabled=not enabled,
+                                   tooltip=tooltip).data_bind(compact=Footer.compact)
+                new_keys.append((widget, after))
+                continue
+            if key._disabled != (not enabled):  # what FooterKey's constructor sets (class and click)
+                key._disabled = not enabled
+                key.set_class(not enabled, "-disabled")
+            key.tooltip = tooltip or None
+        self.styles.grid_size_columns = len(wanted)
+        palette = next((k for k in self.children if k.has_class("-command-palette")), None)
+        if isinstance(palette, FooterKey) and self.app.COMMAND_PALETTE_BINDING in active:
+            enabled = active[self.app.COMMAND_PALETTE_BINDING][2]
+            if palette._disabled != (not enabled):
+                palette._disabled = not enabled
+                palette.set_class(not enabled, "-disabled")
+        for widget, before in new_keys:
+            anchor = before if before is not None else palette
+            await (self.mount(widget, before=anchor) if anchor is not None else self.mount(widget))
+        return True

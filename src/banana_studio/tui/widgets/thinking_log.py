@@ -27,6 +27,22 @@ if TYPE_CHECKING:
     from banana_studio.domain.turn import Turn
 
 
+def update_line(widget: Static, content: Content | Text) -> None:
+    """``widget.update(content)``, with a layout pass of the screen only when its height may change.
+
+    ``Static.update`` lays out the whole screen every time; the live log's status line changes twice a
+    second (the elapsed time) and with every event, and a line that fitted in one row and still does
+    keeps its size, so a repaint of that widget is enough."""
+    text = content.plain
+    cells = content.cell_length if isinstance(content, Content) else content.cell_len
+    width = widget.content_size.width
+    before = getattr(widget, "_banana_line_cells", None)
+    widget._banana_line_cells = cells if text and "\n" not in text else None  # type: ignore[attr-defined]
+    same_height = (before is not None and widget._banana_line_cells is not None  # type: ignore[attr-defined]
+                   and 0 < before <= width and 0 < cells <= width)
+    widget.update(content, layout=not same_height)
+
+
 class ThinkingLog(VerticalScroll):
     """Shows one generation as it happens."""
 
@@ -149,7 +165,7 @@ class ThinkingLog(VerticalScroll):
         self.scroll_home(animate=False)
 
     def set_title(self, title: str) -> None:
-        self.query_one("#log-head", Static).update(Text(title, style="bold"))
+        update_line(self.query_one("#log-head", Static), Text(title, style="bold"))
 
     async def thought(self, text: str) -> None:
         if not text:
@@ -226,7 +242,7 @@ class ThinkingLog(VerticalScroll):
         now = time.monotonic()
         if self._retry_until > now:
             line = self.query_one("#log-status", Static)
-            line.update(f"{self._retry_label} in {self._retry_until - now:.0f}s")
+            update_line(line, Content(f"{self._retry_label} in {self._retry_until - now:.0f}s"))
         elif self._retry_until:
             self._retry_until = 0.0
             self._set_status("Retrying now…")
@@ -238,4 +254,4 @@ class ThinkingLog(VerticalScroll):
         line = self.query_one("#log-status", Static)
         if self.run_status == "running" and self._started:
             text = f"{text}  ({time.monotonic() - self._started:.0f}s)"
-        line.update(Content(text))  # text, not markup
+        update_line(line, Content(text))  # text, not markup

@@ -264,8 +264,8 @@ class TurnDetail(VerticalScroll):
         await strip.clear()
         strip.display = len(images) > 1
         if len(images) > 1:
-            for path, caption in images:
-                await strip.mount(Thumbnail(path, caption=caption))
+            # One mount for all of them (one style and layout pass, not one per thumbnail).
+            await strip.mount_all([Thumbnail(path, caption=caption) for path, caption in images])
             for thumb in strip.thumbnails:
                 self.run_worker(thumb.load(), group="detail-thumbs")
 

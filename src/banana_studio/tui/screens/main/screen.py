@@ -200,6 +200,10 @@ class MainScreen(Sending, TurnActions, FileActions, Watching, MainLayout, Screen
     async def _initial_load(self) -> None:
         try:
             await self._load_project()
+            if not self._defers_mount():
+                # Headless, everything is mounted before the screen is ready: the log's Markdown view
+                # too (else the first send pays for importing and mounting it, ~150 ms on the loop).
+                await self.stage.prepare_log()
         finally:
             self.started.set()
 
