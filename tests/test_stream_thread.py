@@ -180,3 +180,31 @@ async def test_placeholders_only_where_the_hook_sends_them(target: ApiTarget) ->
     assert sb.hook_in_use(target.stream_client())
     assert not sb.hook_in_use(target.make_client()), "a client without the hook would send placeholders"
     assert not sb.hook_in_use(object())
+
+
+def test_shutdown_closes_generators_left_open_on_the_worker_loop() -> None:
+    """An async generator the SDK leaves suspended (an HTTP body after a mid-stream error) is closed on
+    the worker loop at exit, not finalised without it (which prints "Exception ignored in: …")."""
+    from banana_studio.engine.stream_thread import WorkerLoop
+
+    worker = WorkerLoop("test-shutdown")
+    closed: list[bool] = []
+
+    async def body() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(asyncio.get_running_loop() is worker.loop)
+
+    keep: list[AsyncIterator[int]] = []
+
+    async def leave_open() -> None:
+        gen = body()
+        keep.append(gen)
+        await gen.__anext__()  # suspended inside, never closed
+
+    asyncio.run_coroutine_threadsafe(leave_open(), worker.loop).result(5)
+    assert closed == []
+    worker.shutdown()
+    assert closed == [True]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import banana_studio.fakeserver.server as server_mod
+import banana_studio.fakeserver.handler as handler_mod
 from banana_studio.fakeserver import FakeGemini
 
 GEN = "/v1beta/models/gemini-3-pro-image:generateContent"
@@ -138,7 +138,7 @@ def test_post_without_a_length_is_411(srv: FakeGemini) -> None:
 
 
 def test_oversize_content_length_is_413_before_reading(srv: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_mod, "MAX_BODY", 1024)
+    monkeypatch.setattr(handler_mod, "MAX_BODY", 1024)
     status, _, _ = raw(srv, req("POST", GEN, {"Host": _host(srv), "Content-Length": "5000000",
                                               "Content-Type": "application/json"}), half_close=False)
     assert status == 413
@@ -146,7 +146,7 @@ def test_oversize_content_length_is_413_before_reading(srv: FakeGemini, monkeypa
 
 def test_chunked_bodies_count_against_the_limit(srv: FakeGemini, monkeypatch: pytest.MonkeyPatch,
                                                 capfd: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(server_mod, "MAX_BODY", 64 * 1024)
+    monkeypatch.setattr(handler_mod, "MAX_BODY", 64 * 1024)
     head = req("POST", GEN, {"Host": _host(srv), "Transfer-Encoding": "chunked", "Content-Type": "application/json"})
     chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"  # 16 KiB chunks, 40 of them = 640 KiB
     status, _, body = raw(srv, head, body_chunks=[chunk] * 40 + [b"0\r\n\r\n"])

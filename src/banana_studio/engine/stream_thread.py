@@ -20,6 +20,7 @@ has.  Errors raised by the SDK are re-raised on the caller's loop unchanged.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import sys
@@ -75,7 +76,19 @@ class WorkerLoop:
                 threading.Thread(target=run, name=self._name, daemon=True).start()
                 ready.wait()
                 self._loop = loop
+                atexit.register(self.shutdown)
             return self._loop
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Close the async generators still alive on the worker loop (an HTTP response the SDK left
+        open after a mid-stream error), while the loop still runs: at interpreter exit they would
+        otherwise be finalised without it and print "Exception ignored in: <async_generator …>"."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not loop.is_running() or self.in_thread():
+            return
+        fut = asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop)
+        with contextlib.suppress(Exception):
+            fut.result(timeout)
 
     def in_thread(self) -> bool:
         try:
