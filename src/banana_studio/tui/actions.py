@@ -6,16 +6,13 @@ screen or widget whose ``BINDINGS`` are made from it (:func:`bindings`).  The co
 config (:func:`resolve_keymap`) all read this table.  Ids of earlier releases (``send``,
 ``batch-close``, ``ref-remove``…) are aliases, so users' keymaps keep working.
 
-Screens that keep their own ``BINDINGS`` (viewer, compare, the branch tree, the project picker:
-their ids already follow the scheme) are listed in :data:`OTHER_OWNERS`; their ids are known to the
-keymap check too.
+Every screen and widget with keys takes its ``BINDINGS`` from here (main, refs, gallery, variations,
+batch, help, viewer, compare, tree, picker, handoff); only the yes/no modals keep their own Esc/Enter.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from functools import cache
 
 from textual.binding import Binding
 
@@ -175,6 +172,52 @@ ACTIONS: tuple[Action, ...] = (
     _a("batch.refresh", "r", "refresh", "Refresh", aliases=("batch-refresh",)),
     # -- help ------------------------------------------------------------------------------------
     _a("help.close", "escape,q,question_mark,f1", "dismiss", "Close", show=False),
+    # -- the full-screen viewer ------------------------------------------------------------
+    _a("viewer.close", "escape,q", "close", "Close"),
+    _a("viewer.zoom", "z,1", "toggle_zoom", "Fit / 1:1"),
+    _a("viewer.next", "n,pagedown", "next", "Next"),
+    _a("viewer.prev", "p,pageup", "prev", "Prev"),
+    _a("viewer.left", "left", "left", "◀", show=False),
+    _a("viewer.right", "right", "right", "▶", show=False),
+    _a("viewer.pan_up", "up", "pan(0, -1)", "Pan up", show=False),
+    _a("viewer.pan_down", "down", "pan(0, 1)", "Pan down", show=False),
+    _a("viewer.pan_far_left", "shift+left", "pan(-4, 0)", "Pan far left", show=False),
+    _a("viewer.pan_far_right", "shift+right", "pan(4, 0)", "Pan far right", show=False),
+    _a("viewer.pan_far_up", "shift+up", "pan(0, -4)", "Pan far up", show=False),
+    _a("viewer.pan_far_down", "shift+down", "pan(0, 4)", "Pan far down", show=False),
+    _a("viewer.center", "home", "center", "Centre", show=False),
+    _a("viewer.region", "r", "region", "Region edit"),
+    _a("viewer.region_prompt", "e", "region_prompt", "Write the edit"),
+    _a("viewer.change_map", "d", "change_map", "Change map"),
+    _a("viewer.outpaint", "x", "outpaint", "Extend (outpaint)", show=False),
+    _a("viewer.output", "o", "switch_output", "Protected / model output", show=False),
+    # -- compare ---------------------------------------------------------------------------
+    _a("compare.close", "escape,q", "close", "Close"),
+    _a("compare.swap", "x", "swap", "Swap sides"),
+    _a("compare.toggle_same", "e", "toggle_same", "Show/hide equal rows"),
+    _a("compare.change_map", "d", "change_map", "Change map"),
+    # -- the branch tree -------------------------------------------------------------------
+    _a("tree.up", "up", "cursor_up", "Up", show=False),
+    _a("tree.down", "down", "cursor_down", "Down", show=False),
+    _a("tree.parent", "left", "parent", "Parent"),
+    _a("tree.child", "right", "child", "Child"),
+    _a("tree.prev_sibling", "left_square_bracket", "prev_sibling", "Prev sibling", key_display="["),
+    _a("tree.next_sibling", "right_square_bracket", "next_sibling", "Next sibling", key_display="]"),
+    _a("tree.first", "home", "first", "First", show=False),
+    _a("tree.last", "end", "last", "Last", show=False),
+    _a("tree.page_up", "pageup", "page_up", "Page up", show=False),
+    _a("tree.page_down", "pagedown", "page_down", "Page down", show=False),
+    _a("tree.select", "enter", "select", "Select"),
+    # -- the project picker ----------------------------------------------------------------
+    _a("picker.close", "escape", "cancel", "Close", show=False),
+    _a("picker.new", "ctrl+n", "new", "New project"),
+    _a("picker.rename", "ctrl+r", "rename", "Rename"),
+    # -- the hand-off screen ---------------------------------------------------------------
+    _a("handoff.copy_link", "c", "copy_link", "Copy link", show=False),
+    _a("handoff.copy_tunnel", "s", "copy_tunnel", "Copy ssh line", show=False),
+    _a("handoff.copy_scp", "y", "copy_scp", "Copy scp command", show=False),
+    _a("handoff.copy_rsync", "b", "copy_rsync", "Copy rsync command", show=False),
+    _a("handoff.close", "escape,q,H", "close", "Close", show=False),
 )
 
 GESTURES: tuple[tuple[str, str, str], ...] = (
@@ -182,14 +225,6 @@ GESTURES: tuple[tuple[str, str, str], ...] = (
     ("prompt", "paste / drop", "a file path or file:// URI adds it as a reference"),
 )
 """Keys the help lists that are not bindings: (group, keys, what they do)."""
-
-OTHER_OWNERS: tuple[str, ...] = (
-    "banana_studio.tui.screens.viewer:ViewerScreen",
-    "banana_studio.tui.screens.compare:CompareScreen",
-    "banana_studio.tui.widgets.branch_tree:BranchTree",
-    "banana_studio.tui.screens.project_picker:ProjectPickerScreen",
-)
-"""Classes with their own ``BINDINGS`` whose ids the keymap check accepts."""
 
 _BY_ID = {a.id: a for a in ACTIONS}
 _ALIASES = {alias: a.id for a in ACTIONS for alias in a.aliases}
@@ -211,19 +246,9 @@ def palette() -> list[Action]:
         a for a in ACTIONS if a.palette and a.owner == "app"]
 
 
-@cache
-def other_ids() -> frozenset[str]:
-    ids: set[str] = set()
-    for ref in OTHER_OWNERS:
-        module, name = ref.split(":")
-        cls = getattr(importlib.import_module(module), name)
-        ids.update(b.id for b in cls.BINDINGS if isinstance(b, Binding) and b.id)
-    return frozenset(ids)
-
-
 def known_ids() -> set[str]:
     """Every id a ``[keymap]`` entry may name (aliases included)."""
-    return set(_BY_ID) | set(_ALIASES) | other_ids()
+    return set(_BY_ID) | set(_ALIASES)
 
 
 def resolve_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -33,6 +32,7 @@ from textual.style import Style
 from textual.widgets import Static
 
 from banana_studio.domain.safetext import display_text
+from banana_studio.tui import actions
 from banana_studio.web import Gallery
 from banana_studio.web.reach import Remote, UnsafePath, remote, rsync_command, scp_command, tunnel_line
 
@@ -137,13 +137,7 @@ def hyperlink(url: str) -> Content:
 class HandoffScreen(ModalScreen[None]):
     """The gallery link, the ssh tunnel line and the copy keys."""
 
-    BINDINGS = [
-        Binding("c", "copy_link", "Copy link", show=False),
-        Binding("s", "copy_tunnel", "Copy ssh line", show=False),
-        Binding("y", "copy_scp", "Copy scp command", show=False),
-        Binding("b", "copy_rsync", "Copy rsync command", show=False),
-        Binding("escape,q,H", "close", "Close", show=False),
-    ]
+    BINDINGS = actions.bindings("handoff")
 
     def __init__(self, main: MainScreen, gallery: Gallery, url: str, where: Remote) -> None:
         super().__init__(classes="modal")

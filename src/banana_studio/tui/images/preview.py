@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll
 from textual.css.query import NoMatches
 from textual.geometry import Size
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -90,19 +89,6 @@ class ImagePreview(Widget):
         color: $error;
     }
     """
-
-    class Shown(Message):
-        """An image is now displayed."""
-
-        def __init__(self, preview: ImagePreview, source: Path | None, size: tuple[int, int]) -> None:
-            super().__init__()
-            self.preview = preview
-            self.source = source
-            self.size = size
-
-        @property
-        def control(self) -> ImagePreview:
-            return self.preview
 
     max_cells: ClassVar[tuple[int, int] | None] = None
     """Upper bound of the area (in cells) to prescale for; None = the terminal size."""
@@ -202,7 +188,6 @@ class ImagePreview(Widget):
             w, h = decoded.source_size
             self.source, self.source_size, self.error = path, (w, h), ""
             self._show_text(f"{label_name}\n{w}×{h} (image previews are off)", error=False)
-            self.post_message(self.Shown(self, path, (w, h)))
             return True
         await self._after_layout()
         target = self.target_pixels()
@@ -232,7 +217,6 @@ class ImagePreview(Widget):
         self.source, self.source_size, self.error = path, decoded.source_size, ""
         self._last_source, self._loaded_target = source, target
         await self._set_image(decoded.image)
-        self.post_message(self.Shown(self, path, decoded.source_size))
         return True
 
     async def show_image(self, image: PILImage.Image, *, source: Path | None = None,

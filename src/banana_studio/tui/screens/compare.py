@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
 from banana_studio.domain.turn import Turn
+from banana_studio.tui import actions
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.footer import StudioFooter
 
@@ -104,12 +104,7 @@ def _when(ts: float) -> str:
 class CompareScreen(Screen[None]):
     """``CompareScreen(studio, a, b)`` with two turn ids."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close", id="compare.close"),
-        Binding("x", "swap", "Swap sides", id="compare.swap"),
-        Binding("e", "toggle_same", "Show/hide equal rows", id="compare.toggle_same"),
-        Binding("d", "change_map", "Change map", id="compare.change_map"),
-    ]
+    BINDINGS = actions.bindings("compare")
 
     def __init__(self, studio: Any, a: int, b: int, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -19,6 +18,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from banana_studio.domain.words import plural
+from banana_studio.tui import actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,7 @@ def _validate(name: str) -> str:
 class ProjectPickerScreen(ModalScreen[ProjectChoice | None]):
     """Lists the projects under the projects root."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Close", show=False),
-        Binding("ctrl+n", "new", "New project", id="picker.new"),
-        Binding("ctrl+r", "rename", "Rename", id="picker.rename"),
-    ]
+    BINDINGS = actions.bindings("picker")
 
     def __init__(self, root: Path, current: str) -> None:
         super().__init__(classes="modal")

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
 from banana_studio.domain.safetext import display_text
-from banana_studio.tui import region_flow
+from banana_studio.tui import actions, region_flow
 from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, cell_pixels, load_scaled
 from banana_studio.tui.widgets.footer import StudioFooter
 from banana_studio.tui.widgets.region_overlay import RegionCanvas
@@ -32,26 +31,7 @@ from banana_studio.tui.widgets.region_overlay import RegionCanvas
 class ViewerScreen(Screen[None]):
     """Shows ``paths[index]``; ←/→ (or n/p) browse, ``z`` toggles fit ↔ 1:1, arrows pan in 1:1."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close", id="viewer.close"),
-        Binding("z,1", "toggle_zoom", "Fit / 1:1", id="viewer.zoom"),
-        Binding("n,pagedown", "next", "Next", id="viewer.next"),
-        Binding("p,pageup", "prev", "Prev", id="viewer.prev"),
-        Binding("left", "left", "◀", show=False, id="viewer.left"),
-        Binding("right", "right", "▶", show=False, id="viewer.right"),
-        Binding("up", "pan(0, -1)", "Pan up", show=False, id="viewer.pan_up"),
-        Binding("down", "pan(0, 1)", "Pan down", show=False, id="viewer.pan_down"),
-        Binding("shift+left", "pan(-4, 0)", "Pan far left", show=False, id="viewer.pan_far_left"),
-        Binding("shift+right", "pan(4, 0)", "Pan far right", show=False, id="viewer.pan_far_right"),
-        Binding("shift+up", "pan(0, -4)", "Pan far up", show=False, id="viewer.pan_far_up"),
-        Binding("shift+down", "pan(0, 4)", "Pan far down", show=False, id="viewer.pan_far_down"),
-        Binding("home", "center", "Centre", show=False, id="viewer.center"),
-        Binding("r", "region", "Region edit", id="viewer.region"),
-        Binding("e", "region_prompt", "Write the edit", id="viewer.region_prompt"),
-        Binding("d", "change_map", "Change map", id="viewer.change_map"),
-        Binding("x", "outpaint", "Extend (outpaint)", show=False, id="viewer.outpaint"),
-        Binding("o", "switch_output", "Protected / model output", show=False, id="viewer.output"),
-    ]
+    BINDINGS = actions.bindings("viewer")
 
     PAN_STEPS = 8
     """An arrow press moves 1/PAN_STEPS of the viewport."""

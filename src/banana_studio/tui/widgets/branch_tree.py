@@ -29,13 +29,13 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from banana_studio.tui import actions
 from banana_studio.tui.widgets.tree_layout import Row, Rows, TreeLayout, layout
 from banana_studio.tui.widgets.tree_row import KIND_MARKS, STATUS_GLYPHS, TurnNodeLike, row_strip
 
@@ -80,19 +80,7 @@ class BranchTree(ScrollView, can_focus=True):
         "branch-tree--cursor", "branch-tree--empty", "branch-tree--demo",
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False, id="tree.up"),
-        Binding("down", "cursor_down", "Down", show=False, id="tree.down"),
-        Binding("left", "parent", "Parent", id="tree.parent"),
-        Binding("right", "child", "Child", id="tree.child"),
-        Binding("left_square_bracket", "prev_sibling", "Prev sibling", key_display="[", id="tree.prev_sibling"),
-        Binding("right_square_bracket", "next_sibling", "Next sibling", key_display="]", id="tree.next_sibling"),
-        Binding("home", "first", "First", show=False, id="tree.first"),
-        Binding("end", "last", "Last", show=False, id="tree.last"),
-        Binding("pageup", "page_up", "Page up", show=False, id="tree.page_up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="tree.page_down"),
-        Binding("enter", "select", "Select", id="tree.select"),
-    ]
+    BINDINGS = actions.bindings("tree")
 
     class TurnHighlighted(Message):
         """The cursor moved to ``turn_id``."""
