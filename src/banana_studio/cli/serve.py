@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
+from banana_studio.cli.foreground import run_until_stopped
 from banana_studio.fakeserver import FAULTS, FakeGemini
 
 
@@ -47,15 +46,4 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(usage_text(srv.base_url, srv.small, srv.control_token), flush=True)
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\nStopping.", file=sys.stderr)
-    finally:
-        srv.stop()
-    return 0
+    return run_until_stopped(srv.stop)

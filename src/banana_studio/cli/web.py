@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 
 from banana_studio.cli.exits import EXIT_FAILED, error, warning
+from banana_studio.cli.foreground import run_until_stopped
 from banana_studio.cli.history import _root
 from banana_studio.config import load_config
 from banana_studio.domain.safetext import display_text
@@ -39,15 +37,4 @@ def run(args: argparse.Namespace) -> int:
     gallery.start()
     print(usage_text(gallery, tunnel_line(gallery.port, where), where.from_ssh), flush=True)
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\nStopping.", file=sys.stderr)
-    finally:
-        gallery.stop()
-    return 0
+    return run_until_stopped(gallery.stop)
