@@ -239,8 +239,13 @@ def match(shot: Image.Image, picture: Picture, cell: tuple[int, int], tolerance:
         expected = source.convert("RGB").resize((w * cw, full_h * ch), Image.Resampling.BILINEAR)
     expected = expected.crop((0, top * ch, w * cw, (top + h) * ch))
     expected = expected.resize((w, h), Image.Resampling.BOX)
-    diff = ImageChops.difference(seen, expected).getdata()
+    diff = _pixels(ImageChops.difference(seen, expected))
     ok = [max(px) <= tolerance for px in diff]
     rows_ok = sum(sum(ok[r * w:(r + 1) * w]) >= 0.75 * w for r in range(h))
-    lit = [max(px) > 40 for px in seen.getdata()]  # the UI's panels are near-black (#121212..#1e1e1e)
+    lit = [max(px) > 40 for px in _pixels(seen)]  # the UI's panels are near-black (#121212..#1e1e1e)
     return Match(sum(ok) / len(ok), rows_ok / h, sum(lit) / len(lit))
+
+
+def _pixels(image: Image.Image) -> Any:
+    """The pixels in row order (``get_flattened_data`` from Pillow 12 on; ``getdata`` is deprecated)."""
+    return getattr(image, "get_flattened_data", image.getdata)()
