@@ -332,7 +332,9 @@ def test_serve_fake_small_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         return orig_start(self)
 
     monkeypatch.setattr(FakeGemini, "start", start)
-    monkeypatch.setattr(serve.threading.Event, "wait", fake_wait)
+    from banana_studio.cli import foreground
+
+    monkeypatch.setattr(foreground.threading.Event, "wait", fake_wait)
     with pytest.raises(Stop):
         serve.run(args)
     assert started and started[0].small is True
