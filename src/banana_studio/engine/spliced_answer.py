@@ -26,6 +26,8 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from banana_studio.engine.sse_wrap import close_inner, is_stream_answer, last_event_end, wrap_stream
+
 SPLICE_MIN_CHARS = 64 * 1024
 """Base64 values at least this long are decoded here rather than by the SDK."""
 SLICE_CHARS = 4 * 64 * 1024
@@ -118,13 +120,6 @@ def splice_event(event: bytes, registry: dict[bytes, bytes]) -> bytes:
     return b"".join(pieces)
 
 
-def _boundary(data: bytes, start: int) -> int:
-    """End offset of the last event separator in ``data`` at or after ``start``, or -1."""
-    a = data.rfind(b"\n\n", start)
-    b = data.rfind(b"\r\n\r\n", start)
-    return max(a + 2 if a >= 0 else -1, b + 4 if b >= 0 else -1)
-
-
 def _spliced_stream_class(base: type) -> type:
     class SplicedAnswer(base):  # type: ignore[misc,valid-type]
         def __init__(self, inner: Any, registry: dict[bytes, bytes]) -> None:
@@ -140,7 +135,7 @@ def _spliced_stream_class(base: type) -> type:
                     yield chunk  # complete small events pass untouched
                     continue
                 seam = held[-1][-3:] if held else b""
-                cut = _boundary(seam + chunk, 0)
+                cut = last_event_end(seam + chunk)
                 if cut < 0:
                     held.append(chunk)
                     continue
@@ -165,29 +160,16 @@ def _spliced_stream_class(base: type) -> type:
             return b"".join(out)
 
         async def aclose(self) -> None:
-            close = getattr(self._inner, "aclose", None)
-            if close is not None:
-                await close()
+            await close_inner(self._inner)
 
     return SplicedAnswer
-
-
-_CLASSES: dict[type, type] = {}
 
 
 async def splice_answer_hook(response: Any) -> None:
     """httpx ``event_hooks["response"]`` hook of the stream client (see module doc)."""
     registry = _ANSWER.get()
-    if registry is None or ":streamGenerateContent" not in str(getattr(response.request, "url", "")):
-        return
-    stream = response.stream
-    base = next((k for k in type(stream).__mro__ if k.__name__ == "AsyncByteStream"), None)
-    if base is None:
-        return
-    cls = _CLASSES.get(base)
-    if cls is None:
-        cls = _CLASSES[base] = _spliced_stream_class(base)
-    response.stream = cls(stream, registry)
+    if registry is not None and is_stream_answer(response):
+        wrap_stream(response, _spliced_stream_class, registry)
 
 
 def restore(chunk: Any, registry: dict[bytes, bytes]) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_BYTES
+from banana_studio.engine.sse_wrap import close_inner, is_stream_answer, last_event_end, wrap_stream
 
 MAX_STREAM_EVENT_BYTES = RECEIVED_IMAGE_MAX_BYTES * 4 // 3 + 4 * 1024 * 1024
 """Largest single server-sent event read from a streamed answer."""
@@ -28,13 +29,6 @@ class AnswerTooLarge(Exception):
         self.limit = limit
 
 
-def _last_boundary(chunk: bytes) -> int:
-    """End offset of the last event separator in ``chunk``, or -1."""
-    a = chunk.rfind(b"\n\n")
-    b = chunk.rfind(b"\r\n\r\n")
-    return max(a + 2 if a >= 0 else -1, b + 4 if b >= 0 else -1)
-
-
 def _capped_stream_class(base: type) -> type:
     class CappedStream(base):  # type: ignore[misc,valid-type]
         def __init__(self, inner: Any, limit: int) -> None:
@@ -44,35 +38,22 @@ def _capped_stream_class(base: type) -> type:
         async def __aiter__(self) -> AsyncIterator[bytes]:
             pending = 0
             async for chunk in self._inner:
-                cut = _last_boundary(chunk)
+                cut = last_event_end(chunk)
                 pending = len(chunk) - cut if cut >= 0 else pending + len(chunk)
                 if pending > self._limit:
                     raise AnswerTooLarge(self._limit)
                 yield chunk
 
         async def aclose(self) -> None:
-            close = getattr(self._inner, "aclose", None)
-            if close is not None:
-                await close()
+            await close_inner(self._inner)
 
     return CappedStream
 
 
-_CLASSES: dict[type, type] = {}
-
-
 async def cap_stream_response(response: Any) -> None:
     """httpx ``event_hooks["response"]`` hook: cap the events of a streamed generation answer."""
-    if ":streamGenerateContent" not in str(getattr(response.request, "url", "")):
-        return
-    stream = response.stream
-    base = next((k for k in type(stream).__mro__ if k.__name__ == "AsyncByteStream"), None)
-    if base is None:
-        return
-    cls = _CLASSES.get(base)
-    if cls is None:
-        cls = _CLASSES[base] = _capped_stream_class(base)
-    response.stream = cls(stream, MAX_STREAM_EVENT_BYTES)
+    if is_stream_answer(response):
+        wrap_stream(response, _capped_stream_class, MAX_STREAM_EVENT_BYTES)
 
 
 def too_large_in(exc: BaseException) -> AnswerTooLarge | None:
