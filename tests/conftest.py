@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import pytest
 
+from pilot_sync import install as _install_pilot_sync
+
+_install_pilot_sync()
+
 
 @pytest.fixture(autouse=True)
 def _small_demo_answers(monkeypatch: pytest.MonkeyPatch) -> None:
