@@ -311,7 +311,8 @@ async def test_chain_of_ten_real_size_edits(real_studio: Studio, real: FakeGemin
     assert lean.total < after.total * 0.8
 
 
-async def test_branch_size_and_continuity_read_no_signature(real_studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_branch_size_and_continuity_read_no_signature(real_studio: Studio,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Measuring a real-sized branch (every selection move) and checking it can continue stat the
     blob files and read no signature or image: same figure as measuring the fully read history."""
     from banana_studio.engine.request import contents_size, replay_history
