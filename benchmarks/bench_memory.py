@@ -36,6 +36,9 @@ signatures of up to 2.5 MB) adds ~15 MB of base64 to every later request, so a 4
 
 
 async def child(n: int, base_url: str, root: Path) -> dict[str, Any]:
+    from banana_studio.malloc_tuning import tune_malloc
+
+    tune_malloc()  # as every entry point does (cli/main.py)
     from banana_studio.config import load_config
     from banana_studio.domain.events import FinalImage, TurnSaved
     from banana_studio.domain.settings import GenerationSettings
@@ -71,6 +74,9 @@ async def child(n: int, base_url: str, root: Path) -> dict[str, Any]:
 async def child_tui(n: int, base_url: str, root: Path) -> dict[str, Any]:
     """The same through the real studio App (Pilot, 160x50, half-cell previews): prompt, send, wait
     until the turn is saved and its final image is in the preview, n times."""
+    from banana_studio.malloc_tuning import tune_malloc
+
+    tune_malloc()  # as every entry point does (cli/main.py)
     import os as _os
 
     from banana_studio.tui import images as tui_images

@@ -502,6 +502,18 @@ async def test_one_cached_client_per_target(srv: FakeGemini) -> None:
     assert t._client is None
 
 
+async def test_a_turn_builds_only_the_stream_client(srv: FakeGemini) -> None:
+    """A turn streams on the stream worker's client; the other one (batch jobs, files) is not built for
+    it -- each costs a TLS context and HTTP pools, paid by every ``gen`` process."""
+    t = ApiTarget(api_key=KEY, base_url=srv.base_url)
+    try:
+        events = [ev async for ev in run_turn(t, [], user_content("a cat"), GenerationSettings())]
+        assert isinstance(events[-1], Finished) and events[-1].ok
+        assert t._stream_client is not None and t._client is None
+    finally:
+        await t.aclose()
+
+
 def _chunk(parts: list, finish: str | None = None):  # type: ignore[no-untyped-def]
     from google.genai import types
 

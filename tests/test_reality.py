@@ -311,6 +311,39 @@ async def test_chain_of_ten_real_size_edits(real_studio: Studio, real: FakeGemin
     assert lean.total < after.total * 0.8
 
 
+async def test_branch_size_and_continuity_read_no_signature(real_studio: Studio,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measuring a real-sized branch (every selection move) and checking it can continue stat the
+    blob files and read no signature or image: same figure as measuring the fully read history."""
+    from banana_studio.engine.request import contents_size, replay_history
+    from banana_studio.store.files import blob_rel
+
+    parent: int | None = None
+    for i in range(3):
+        events = [e async for e in real_studio.generate(GenerateRequest(
+            prompt=f"edit {i}", parent_id=parent, settings=GenerationSettings()))]
+        assert isinstance(events[-1], TurnSaved) and events[-1].turn.status == "done"
+        parent = events[-1].turn.id
+    assert parent is not None
+    store = real_studio.store
+    history = store.replay_contents(parent)  # fully read: images and 0.5-2.5 MB signatures
+    assert sum(1 for c in history for p in c.parts if p.thought_signature and len(p.thought_signature) > 100_000) >= 3
+    settings = GenerationSettings()
+    eager = contents_size(replay_history(history, settings))
+    reads: list[str] = []
+    real_read = store.blob_bytes
+    monkeypatch.setattr(store, "blob_bytes", lambda sha: reads.append(sha) or real_read(sha))
+    size = real_studio.next_request_size(parent, settings)
+    assert size.history == eager
+    assert real_studio.crossing_problem(parent) is None
+    assert reads == []
+    lazy = store.path_to(parent, lazy_signatures=True)
+    signed = [p for t in lazy for c in (t.model_content,) if c for p in c.parts if p.signature_blob]
+    assert signed and all((store.path / blob_rel(p.signature_blob)).exists() for p in signed)  # type: ignore[arg-type]
+    inflated = [t.model_content.inflate(real_read) for t in lazy if t.model_content]
+    assert [c.to_json(inline_images=True) for c in inflated] == [c.to_json(inline_images=True) for c in history[1::2]]
+
+
 def test_serve_fake_small_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     from banana_studio.cli import serve
     from banana_studio.cli.main import build_parser

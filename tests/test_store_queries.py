@@ -133,3 +133,17 @@ def test_query_indexes_are_added_to_an_existing_project_without_a_schema_bump(tm
     conn.close()
     assert {"images_turn_kind", "turns_starred", "turns_created_target_cost", "turns_parent_id",
             "turns_live"} <= names
+
+
+def test_budget_live_turn_lookup_uses_the_live_index(tmp_path: Path) -> None:
+    """Every budget check looks up each project's running turns: through the partial index, not a scan."""
+    from banana_studio.store.ledger import LIVE_SQL, peek_spending
+
+    with ProjectStore.open(tmp_path, "t") as store:
+        live = store.create_turn(None, "a", GenerationSettings(), [], user_content("a"))
+        plan = _plan(store, f"SELECT settings_json FROM turns WHERE {LIVE_SQL} AND target != 'local'", ())
+        assert "USING INDEX turns_live" in plan, plan
+        db = store.path / "project.db"
+        assert len(peek_spending(db, 0.0).in_flight) == 1  # the same query finds the pending turn
+        store.set_status(live.id, "failed", error="x")
+        assert peek_spending(db, 0.0).in_flight == []

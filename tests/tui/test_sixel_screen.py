@@ -9,6 +9,8 @@ The real-terminal pixel checks (xterm under Xvfb) are in tests/realterm/.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,22 @@ def assert_all_shown(app: App[Any], screen: VirtualScreen, at_least: int = 1, wh
                             f"still on the terminal")
 
 
+async def wait_all_shown(app: App[Any], screen: VirtualScreen, at_least: int = 1, what: str = "",
+                         timeout: float = 30.0) -> None:
+    """:func:`assert_all_shown` once the pictures have been drawn (decoding and sixel encoding run in
+    threads: on a busy machine they land later).  A picture cut to a strip stays cut: the deadline is
+    for a loaded 2-core box, not a measurement, and the last failure is what the test reports."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert_all_shown(app, screen, at_least, what)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
 class _Modal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         yield Static("modal")
@@ -92,7 +110,7 @@ async def test_repaints_that_skip_the_picture_leave_it_on_screen(sixel_protocol:
         preview = app.query_one(im.ImagePreview)
         assert await preview.show_path(path)
         await pilot.pause(0.3)
-        assert_all_shown(app, screen, what="first shown")
+        await wait_all_shown(app, screen, what="first shown")
         skips = im.STATS.sixel_skips
 
         preview.refresh(layout=True)
@@ -103,7 +121,7 @@ async def test_repaints_that_skip_the_picture_leave_it_on_screen(sixel_protocol:
             app.query_one("#status", Static).update(f"status {i}")
             await pilot.pause()
         assert im.STATS.sixel_skips > skips, "the repaints above went through the no-resend path"
-        assert_all_shown(app, screen, what="after repaints that re-send nothing")
+        await wait_all_shown(app, screen, what="after repaints that re-send nothing")
 
         await app.push_screen(_Modal())
         await pilot.pause(0.1)
@@ -111,14 +129,14 @@ async def test_repaints_that_skip_the_picture_leave_it_on_screen(sixel_protocol:
         await pilot.pause(0.3)
         preview.refresh()
         await pilot.pause(0.1)
-        assert_all_shown(app, screen, what="after a modal closed")
+        await wait_all_shown(app, screen, what="after a modal closed")
 
         screen.resize(90, 32)  # the window first, then the app hears of it and redraws
         await pilot.resize_terminal(90, 32)
         await pilot.pause(0.4)
         preview.refresh()
         await pilot.pause(0.1)
-        assert_all_shown(app, screen, what="after a resize")
+        await wait_all_shown(app, screen, what="after a resize")
 
 
 async def test_studio_previews_cards_and_viewer_stay_whole(sixel_protocol: None, h: Any,
@@ -143,24 +161,24 @@ async def test_studio_previews_cards_and_viewer_stay_whole(sixel_protocol: None,
             await pilot.pause(0.3)
             preview = main.query_one("#preview", im.ImagePreview)
             assert preview.source is not None
-            assert_all_shown(app, screen, at_least=2, what="main screen (preview + turn thumbnails)")
+            await wait_all_shown(app, screen, at_least=2, what="main screen (preview + turn thumbnails)")
 
             await pilot.press("ctrl+g")
             await h.settle(pilot)
             await pilot.pause(0.3)
             assert app.screen is not main
-            assert_all_shown(app, screen, what="gallery")
+            await wait_all_shown(app, screen, what="gallery")
 
             await pilot.press("enter")
             await h.settle(pilot)
             await pilot.pause(0.3)
-            assert_all_shown(app, screen, what="viewer")
+            await wait_all_shown(app, screen, what="viewer")
             await pilot.press("escape")
             await h.settle(pilot)
             await pilot.press("escape")
             await h.settle(pilot)
             await pilot.pause(0.3)
             assert app.screen is main
-            assert_all_shown(app, screen, at_least=2, what="main screen after the gallery closed")
+            await wait_all_shown(app, screen, at_least=2, what="main screen after the gallery closed")
     finally:
         await studio.aclose()

@@ -189,7 +189,9 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     from banana_studio.cli.output import install_excepthook, safe_output
+    from banana_studio.malloc_tuning import tune_malloc
 
+    tune_malloc()  # before any big buffer: freed answers go back to the system (malloc_tuning)
     install_excepthook()
     with safe_output():  # every command's output (argparse errors included) passes the one boundary
         parser = build_parser()

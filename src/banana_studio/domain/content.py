@@ -32,6 +32,7 @@ _KNOWN_PART_KEYS = {
     "thoughtSignature",
     "inline_data",
     "inlineData",
+    "thought_signature_blob",
 }
 
 
@@ -67,6 +68,13 @@ class Part:
     """sha256 hex of the image bytes in the project blob store, when not held inline."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Any other part field (function calls, code execution, ...) kept verbatim for replay."""
+    signature_blob: str | None = None
+    """sha256 hex of the thought signature in the project blob store, when it was not read (a turn
+    loaded only to be measured or checked); :meth:`Content.inflate` reads it."""
+
+    @property
+    def has_signature(self) -> bool:
+        return self.thought_signature is not None or self.signature_blob is not None
 
     @property
     def is_image(self) -> bool:
@@ -90,6 +98,8 @@ class Part:
             out["thought"] = True
         if self.thought_signature is not None:
             out["thought_signature"] = b64encode(self.thought_signature)
+        elif self.signature_blob is not None:
+            out["thought_signature_blob"] = self.signature_blob
         if self.mime_type is not None and (self.data is not None or self.blob is not None):
             inline: dict[str, Any] = {"mime_type": self.mime_type}
             if inline_images and self.data is not None:
@@ -111,6 +121,8 @@ class Part:
             part.thought_signature = sig
         elif isinstance(sig, str):
             part.thought_signature = b64decode_any(sig)
+        if part.thought_signature is None and obj.get("thought_signature_blob"):
+            part.signature_blob = str(obj["thought_signature_blob"])
         inline = obj.get("inline_data", obj.get("inlineData"))
         if isinstance(inline, dict):
             part.mime_type = inline.get("mime_type", inline.get("mimeType"))
@@ -164,23 +176,24 @@ class Content:
         for p in self.parts:
             if p.data is not None:
                 digest = put_blob(p.data)
-                parts.append(
-                    Part(p.text, p.thought, p.thought_signature, p.mime_type, None, digest, dict(p.extra))
-                )
+                parts.append(Part(p.text, p.thought, p.thought_signature, p.mime_type, None, digest,
+                                  dict(p.extra), p.signature_blob))
             else:
-                parts.append(
-                    Part(p.text, p.thought, p.thought_signature, p.mime_type, p.data, p.blob, dict(p.extra))
-                )
+                parts.append(Part(p.text, p.thought, p.thought_signature, p.mime_type, p.data, p.blob,
+                                  dict(p.extra), p.signature_blob))
         return Content(self.role, parts)
 
     def inflate(self, get_blob: Callable[[str], bytes]) -> Content:
-        """Return a copy where every ``blob`` reference is replaced by its bytes."""
+        """Return a copy where every ``blob`` reference (image or thought signature) is replaced by its bytes."""
         parts = []
         for p in self.parts:
             data = p.data
             if data is None and p.blob is not None:
                 data = get_blob(p.blob)
-            parts.append(Part(p.text, p.thought, p.thought_signature, p.mime_type, data, p.blob, dict(p.extra)))
+            sig = p.thought_signature
+            if sig is None and p.signature_blob is not None:
+                sig = get_blob(p.signature_blob)
+            parts.append(Part(p.text, p.thought, sig, p.mime_type, data, p.blob, dict(p.extra)))
         return Content(self.role, parts)
 
 

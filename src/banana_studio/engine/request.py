@@ -43,12 +43,12 @@ def replay_content(c: Content, *, drafts: bool = True) -> Content:
         if not drafts and p.thought and (p.data is not None or p.blob is not None or p.mime_type is not None):
             continue
         if p.text == "" and not p.thought and p.mime_type is None and p.data is None and not p.extra:
-            if p.thought_signature is None:
+            if not p.has_signature:
                 continue
             prev = parts[-1] if parts else None
-            if prev is not None and prev.thought_signature is None and not prev.thought:
+            if prev is not None and not prev.has_signature and not prev.thought:
                 parts[-1] = Part(prev.text, prev.thought, p.thought_signature, prev.mime_type, prev.data,
-                                 prev.blob, dict(prev.extra))
+                                 prev.blob, dict(prev.extra), p.signature_blob)
                 continue
         parts.append(p)
     if not parts:  # nothing left to send: keep the turn's parts rather than an invalid empty content
@@ -81,6 +81,8 @@ def contents_size(contents: list[Content], blob_size: Callable[[str], int] | Non
                 total += len(p.text.encode("utf-8"))
             if p.thought_signature:
                 total += _b64_len(len(p.thought_signature))
+            elif p.signature_blob is not None and blob_size is not None:
+                total += _b64_len(blob_size(p.signature_blob))
             if p.data is not None:
                 total += _b64_len(len(p.data))
             elif p.blob is not None and blob_size is not None:

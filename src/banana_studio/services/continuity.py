@@ -30,11 +30,16 @@ IMAGE_ALONE_KIND = "from_image"
 def crossing_problem(store: ProjectStore, parent_id: int, sending_to: Target) -> str | None:
     """Why the branch ending at ``parent_id`` cannot continue on ``sending_to`` (None = it can)."""
     path = []
-    for t in store.path_to(parent_id):
+    for t in store.path_to(parent_id, lazy_signatures=True):
         if t.status != "done" or t.model_content is None:
             continue  # not replayed
-        sigs = [p.thought_signature for p in t.model_content.parts if p.thought_signature]
-        path.append((t.id, Target.parse(t.target), sigs))
+        made_on = Target.parse(t.target)
+        # Only a turn of an unrecorded target is judged by its signatures' bytes: read just those.
+        unknown = made_on is Target.UNKNOWN
+        sigs = [p.thought_signature if p.thought_signature is not None
+                else store.blob_bytes(p.signature_blob) if unknown and p.signature_blob is not None else b"?"
+                for p in t.model_content.parts if p.has_signature]
+        path.append((t.id, made_on, sigs))
     hit = first_crossing(path, sending_to)
     if hit is None:
         return None

@@ -4,7 +4,8 @@ The real API limits an inline request to 100 MB of base64-encoded JSON (``MAX_RE
 edit replays the whole branch — each earlier answer with its final image, its draft images and its
 0.5-2.5 MB thought signatures — so a branch of real-sized 1K answers grows by ~6-8 MB per turn.  The
 studio shows the figure next to the cost and warns from ``REQUEST_WARN_FRACTION`` of the limit on.
-Sync (stats blob files, reads the SQLite index): async callers use ``asyncio.to_thread``.
+Sync (stats blob files, reads the SQLite index; never reads an image or a signature): async callers
+use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def next_request_size(store: ProjectStore, parent_id: int | None, settings: Gene
     """The size of the request a send from ``parent_id`` with ``references`` would make."""
     history: list[Content] = []
     if parent_id is not None:
-        for t in store.path_to(parent_id):
+        for t in store.path_to(parent_id, lazy_signatures=True):  # sizes only: signatures not read
             if t.status != "done" or t.model_content is None or t.user_content is None:
                 continue
             history += [t.user_content, t.model_content]

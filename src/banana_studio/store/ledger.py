@@ -41,6 +41,12 @@ def spending_dbs(roots: Iterable[Path], also: Iterable[Path] = ()) -> list[Path]
     return project_dbs(roots, also)
 
 
+LIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in LIVE_STATUSES) + ")"
+"""The live statuses written out, not bound: SQLite uses the partial index ``turns_live`` (``WHERE status
+IN ('pending', 'running')``) only when it can see the query asks for a subset of it -- with ``?``
+parameters it scans every turn (a 100k-turn project on every budget check)."""
+
+
 def _settings(raw: str | None) -> GenerationSettings:
     try:
         return GenerationSettings.from_json(json.loads(raw or "{}"))
@@ -56,9 +62,7 @@ def peek_spending(db: Path, midnight: float) -> ProjectSpending:
         return ProjectSpending()
     try:
         totals = peek_totals(conn, midnight)
-        rows = conn.execute(
-            f"SELECT settings_json FROM turns WHERE status IN ({', '.join('?' * len(LIVE_STATUSES))}) "
-            f"AND {real_filter(conn)}", LIVE_STATUSES).fetchall()
+        rows = conn.execute(f"SELECT settings_json FROM turns WHERE {LIVE_SQL} AND {real_filter(conn)}").fetchall()
         return ProjectSpending(totals.today, totals.total, [_settings(raw) for (raw,) in rows])
     except sqlite3.Error:
         return ProjectSpending()

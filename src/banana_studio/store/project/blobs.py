@@ -99,7 +99,10 @@ class Blobs(StoreConnection):
         parts: list[dict[str, Any]] = []
         for part in ext.parts:
             sig = part.thought_signature
-            if sig is not None and len(sig) > SIG_INLINE_MAX:
+            if sig is None and part.signature_blob is not None:  # a lazily loaded part: keep its reference
+                pobj = part.to_json()
+                shas.add(part.signature_blob)
+            elif sig is not None and len(sig) > SIG_INLINE_MAX:
                 sha = self._put_blob(sig)
                 pobj = dataclasses.replace(part, thought_signature=None).to_json()  # no base64 of it
                 pobj["thought_signature_blob"] = sha
@@ -109,12 +112,14 @@ class Blobs(StoreConnection):
             parts.append(pobj)
         return json.dumps({"role": ext.role, "parts": parts}, separators=(",", ":")), shas, ext
 
-    def _load_content(self, text: str | None) -> Content | None:
+    def _load_content(self, text: str | None, *, lazy: bool = False) -> Content | None:
+        """``lazy``: big thought signatures stay blob references (``Part.signature_blob``), not read."""
         if not text:
             return None
         obj = json.loads(text)
-        for pobj in obj.get("parts") or []:
-            sha = pobj.pop("thought_signature_blob", None)
-            if sha:
-                pobj["thought_signature"] = self.blob_bytes(sha)
+        if not lazy:
+            for pobj in obj.get("parts") or []:
+                sha = pobj.pop("thought_signature_blob", None)
+                if sha:
+                    pobj["thought_signature"] = self.blob_bytes(sha)
         return Content.from_json(obj)

@@ -62,7 +62,7 @@ class Reads(Blobs):
         )
         return self._turn_of(row, images)
 
-    def _turns(self, ids: Sequence[int]) -> list[Turn]:
+    def _turns(self, ids: Sequence[int], *, lazy: bool = False) -> list[Turn]:
         """The turns ``ids`` in that order, read in batches (two queries per 500 turns, not two per turn)."""
         rows: dict[int, dict[str, Any]] = {}
         images: dict[int, list[tuple[Any, ...]]] = {}
@@ -87,9 +87,9 @@ class Reads(Blobs):
         missing = next((i for i in ids if i not in rows), None)
         if missing is not None:
             raise ProjectError(f"Turn {missing} does not exist in project {self.name!r}.")
-        return [self._turn_of(rows[i], images.get(i, [])) for i in ids]
+        return [self._turn_of(rows[i], images.get(i, []), lazy=lazy) for i in ids]
 
-    def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]]) -> Turn:
+    def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]], *, lazy: bool = False) -> Turn:
         refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"])
                 for r in json.loads(row["refs_json"] or "[]")]
         return Turn(
@@ -99,8 +99,8 @@ class Reads(Blobs):
             settings=GenerationSettings.from_json(json.loads(row["settings_json"] or "{}")),
             status=row["status"],
             references=refs,
-            user_content=self._load_content(row["user_json"]),
-            model_content=self._load_content(row["model_json"]),
+            user_content=self._load_content(row["user_json"], lazy=lazy),
+            model_content=self._load_content(row["model_json"], lazy=lazy),
             images=[ImageFile(*im) for im in images],
             finish_reason=row["finish_reason"],
             finish_message=row["finish_message"],
@@ -144,8 +144,11 @@ class Reads(Blobs):
             raise ProjectError(f"Turn {turn_id} does not exist in project {self.name!r}.")
         return [r[0] for r in rows]
 
-    def path_to(self, turn_id: int) -> list[Turn]:
-        return self._turns(self._path_ids(turn_id))
+    def path_to(self, turn_id: int, *, lazy_signatures: bool = False) -> list[Turn]:
+        """The turns from the root to ``turn_id``.  ``lazy_signatures``: big thought signatures are left
+        as blob references (``Part.signature_blob``) instead of read -- for measuring or checking a
+        branch, which needs their sizes, not their megabytes; ``Content.inflate`` reads them."""
+        return self._turns(self._path_ids(turn_id), lazy=lazy_signatures)
 
     def replay_contents(self, turn_id: int) -> list[Content]:
         """The history to send when continuing from ``turn_id`` (inflated, signatures byte-exact)."""
