@@ -16,32 +16,9 @@ from typing import Any
 from banana_studio.cli.exits import EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, error
 from banana_studio.cli.output import print_json
 from banana_studio.domain.events import Failed, TurnSaved
-from banana_studio.domain.matrix import Layout, split_values
+from banana_studio.domain.matrix import grid_lines, split_values
 from banana_studio.domain.safetext import display_text
 from banana_studio.domain.template import TemplateError
-
-CELL_WIDTH = 26
-
-
-def _cut(text: str, width: int = CELL_WIDTH) -> str:
-    text = display_text(text, one_line=True)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def grid_lines(lay: Layout, cell_text: Any) -> list[str]:
-    """The X/Y grid as text: column headings from the X axis, row headings from the others."""
-    corner = " · ".join(a.name for a in lay.y)
-    if lay.x is not None:
-        corner = f"{corner} \\ {lay.x.name}" if corner else lay.x.name
-    heads = [_cut(r) for r in lay.rows]
-    first = max([len(_cut(corner))] + [len(h) for h in heads])
-    cols = [_cut(c) for c in lay.columns]
-    body = [[_cut(cell_text(i)) for i in row] for row in lay.grid]
-    widths = [max([len(cols[c])] + [len(r[c]) for r in body]) for c in range(len(cols))]
-    out = ["  ".join([_cut(corner).ljust(first)] + [h.ljust(w) for h, w in zip(cols, widths, strict=True)]).rstrip()]
-    for head, row in zip(heads, body, strict=True):
-        out.append("  ".join([head.ljust(first)] + [t.ljust(w) for t, w in zip(row, widths, strict=True)]).rstrip())
-    return out
 
 
 def options_from_args(args: argparse.Namespace) -> Any:

@@ -9,9 +9,11 @@ rows (:func:`layout`).  Pure.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from banana_studio.domain.safetext import display_text
 from banana_studio.domain.template import Template, TemplateError, fill
 
 MAX_CELLS = 1000
@@ -159,6 +161,30 @@ def layout(axes: list[Axis], n_cells: int) -> Layout:
         base = sum(strides[i] * k for i, k in zip(yi, combo, strict=True))
         grid.append([base + strides[xi] * c for c in range(len(columns))])
     return Layout(axes[xi], [axes[i] for i in yi], columns, rows, grid)
+
+
+CELL_WIDTH = 26
+
+
+def _cut(text: str, width: int = CELL_WIDTH) -> str:
+    text = display_text(text, one_line=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def grid_lines(lay: Layout, cell_text: Callable[[int], str]) -> list[str]:
+    """The X/Y grid as text: column headings from the X axis, row headings from the others."""
+    corner = " · ".join(a.name for a in lay.y)
+    if lay.x is not None:
+        corner = f"{corner} \\ {lay.x.name}" if corner else lay.x.name
+    heads = [_cut(r) for r in lay.rows]
+    first = max([len(_cut(corner))] + [len(h) for h in heads])
+    cols = [_cut(c) for c in lay.columns]
+    body = [[_cut(cell_text(i)) for i in row] for row in lay.grid]
+    widths = [max([len(cols[c])] + [len(r[c]) for r in body]) for c in range(len(cols))]
+    out = ["  ".join([_cut(corner).ljust(first)] + [h.ljust(w) for h, w in zip(cols, widths, strict=True)]).rstrip()]
+    for head, row in zip(heads, body, strict=True):
+        out.append("  ".join([head.ljust(first)] + [t.ljust(w) for t, w in zip(row, widths, strict=True)]).rstrip())
+    return out
 
 
 def axes_to_json(axes: list[Axis]) -> list[dict[str, Any]]:

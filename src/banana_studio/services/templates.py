@@ -54,7 +54,7 @@ CONCURRENCY = 4
 KIND = "template"
 
 __all__ = ["KIND", "PROJECT", "USER", "Entry", "RunOptions", "RunPlan", "TemplateError", "TemplateLibrary",
-           "grid_of_run", "plan_run", "run_interactive", "submit_batch", "sync_batch_cells"]
+           "grid_of_run", "plan_run", "run_for_turn", "run_interactive", "submit_batch", "sync_batch_cells"]
 
 
 class TemplateLibrary:
@@ -302,6 +302,16 @@ def sync_batch_cells(store: ProjectStore, run: runs.TemplateRun) -> runs.Templat
     if runs.link_batch_turns(store, run.id, by_key):
         return runs.get_run(store, run.id)
     return run
+
+
+def run_for_turn(store: ProjectStore, turn_id: int) -> tuple[int, int] | None:
+    """(run id, cell index) of the template run that made ``turn_id`` (batch runs linked first)."""
+    found = runs.run_of_turn(store, turn_id)
+    if found is None:
+        for run_id in runs.unlinked_batch_runs(store):
+            sync_batch_cells(store, runs.get_run(store, run_id))
+        found = runs.run_of_turn(store, turn_id)
+    return found
 
 
 @dataclass(slots=True)

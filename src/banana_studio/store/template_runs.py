@@ -136,3 +136,9 @@ def run_of_turn(store: ProjectStore, turn_id: int) -> tuple[int, int] | None:
     rows = store._query("SELECT run_id, idx FROM template_cells WHERE turn_id = ? ORDER BY run_id DESC LIMIT 1",
                         (int(turn_id),))
     return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def unlinked_batch_runs(store: ProjectStore) -> list[int]:
+    """Runs with batch cells still waiting for their imported turns."""
+    rows = store._query("SELECT DISTINCT run_id FROM template_cells WHERE turn_id IS NULL AND batch_key != ''")
+    return [int(r[0]) for r in rows]
