@@ -279,3 +279,42 @@ def test_cli_new_from_turn_and_edit(env: Path, capsys: pytest.CaptureFixture[str
     before = path.read_text()
     assert main(["template", "edit", "light"]) == 2
     assert "light.toml, line 1" in capsys.readouterr().err and path.read_text() == before
+
+
+def test_a_batch_run_whose_job_cannot_be_created_is_not_kept(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from banana_studio.services.batch import BatchError, BatchLane
+
+    async def refuse(self: object, prompts: object, *, display_name: str = "") -> object:
+        raise BatchError("The batch job could not be created: 503", 1)
+
+    monkeypatch.setattr(BatchLane, "submit", refuse)
+    studio = open_studio()
+
+    async def go() -> None:
+        try:
+            tpl = TemplateLibrary.for_store(studio.store).get("portrait")
+            plan = build_plan(studio.store, tpl, RunOptions(), GenerationSettings())
+            with pytest.raises(BatchError, match="503"):
+                await submit_batch(studio, plan)
+            assert runs.list_runs(studio.store) == []
+        finally:
+            await studio.aclose()
+
+    asyncio.run(go())
+
+
+def test_cli_edit_fixes_a_broken_template(env: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = env / "templates" / "broken.toml"
+    broken.write_text('prompt = "a {x}\n', encoding="utf-8")
+    editor = env / "fix.py"
+    editor.write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('prompt = \"a {x}\"\\n')\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("EDITOR", f"python3 {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    assert main(["template", "show", "broken"]) == 2
+    capsys.readouterr()
+    assert main(["template", "edit", "broken"]) == 0
+    assert broken.read_text() == 'prompt = "a {x}"\n'
+    assert main(["template", "show", "broken", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["slots"] == {"x": []}

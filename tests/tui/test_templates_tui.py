@@ -93,6 +93,7 @@ async def test_run_template_modal_shows_grid_and_cost_then_the_live_grid(demo_st
         await pilot.press("enter")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back to main")
         await h.wait_until(pilot, lambda: main.selected_id == cell.turn_id, what="the picked turn selected")
+        assert app.session.demo_cost >= sum(t.cost for t in grid_screen.saved) > 0  # counted, apart (demo)
 
 
 async def test_a_recorded_run_opens_as_a_grid_from_the_gallery(demo_studio: Any, h: Any) -> None:

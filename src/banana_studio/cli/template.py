@@ -216,9 +216,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_edit(args: argparse.Namespace) -> int:
-    tpl = _library(args).get(args.name)
-    assert tpl.path is not None
-    return edit_file(tpl.path, tpl.name)
+    path = _library(args).locate(args.name)  # a broken template can be edited (that is how it is fixed)
+    return edit_file(path, args.name)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,6 +74,10 @@ class TemplateLibrary:
     def get(self, name: str) -> Template:
         return files.find(name, self.project_path, self.user_dir)
 
+    def locate(self, name: str) -> Path:
+        """The file of template ``name`` even when it does not parse (to edit it)."""
+        return files.locate(name, self.project_path, self.user_dir)[1]
+
     def path_for(self, name: str, origin: str = USER) -> Path:
         return files.path_for(name, origin, self.project_path, self.user_dir)
 
@@ -288,7 +292,13 @@ async def submit_batch(studio: Studio, plan: RunPlan, *, display_name: str = ""
         prompts = [BatchPrompt(requests[i].prompt, requests[i].settings, list(requests[i].references),  # type: ignore[arg-type]
                                key=keys[i], parent_id=requests[i].parent_id) for i in idx]
         name = display_name or f"template {plan.template.name} run {run.id}"
-        record = await lane.submit(prompts, display_name=name + (f" ({model})" if len(plan.models) > 1 else ""))
+        try:
+            record = await lane.submit(prompts, display_name=name + (f" ({model})" if len(plan.models) > 1 else ""))
+        except BaseException:
+            if not records:  # nothing went out: the run is not kept
+                with contextlib.suppress(ProjectError):
+                    await asyncio.to_thread(runs.delete_run, studio.store, run.id)
+            raise
         await asyncio.to_thread(runs.set_batch_job, studio.store, run.id, [keys[i] for i in idx], record.name)
         records.append(record)
     return run, records

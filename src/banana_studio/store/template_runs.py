@@ -142,3 +142,10 @@ def unlinked_batch_runs(store: ProjectStore) -> list[int]:
     """Runs with batch cells still waiting for their imported turns."""
     rows = store._query("SELECT DISTINCT run_id FROM template_cells WHERE turn_id IS NULL AND batch_key != ''")
     return [int(r[0]) for r in rows]
+
+
+def delete_run(store: ProjectStore, run_id: int) -> None:
+    """Forget a run whose requests never went out (its batch job could not be created)."""
+    with store._tx() as c:
+        c.execute("DELETE FROM template_cells WHERE run_id = ?", (run_id,))
+        c.execute("DELETE FROM template_runs WHERE id = ?", (run_id,))

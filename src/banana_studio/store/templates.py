@@ -112,15 +112,21 @@ def list_entries(project_path: Path | None, user_dir: Path) -> list[Entry]:
     return sorted(out, key=lambda e: (e.name.lower(), e.shadowed))
 
 
-def find(name: str, project_path: Path | None, user_dir: Path) -> Template:
-    """The template called ``name`` (project folder first); :class:`TemplateError` if none or broken."""
+def locate(name: str, project_path: Path | None, user_dir: Path) -> tuple[str, Path]:
+    """(origin, file) of the template called ``name`` (project folder first), parsed or not."""
     valid_name(name)
     for origin, folder in folders(project_path, user_dir):
         path = folder / f"{name}{SUFFIX}"
         if path.exists() or path.is_symlink():
-            return load(path, origin)
+            return origin, path
     where = " or ".join(str(f) for _, f in folders(project_path, user_dir))
     raise TemplateError(f"No template {name!r} in {where}. `banana-studio template list` shows them.")
+
+
+def find(name: str, project_path: Path | None, user_dir: Path) -> Template:
+    """The template called ``name`` (project folder first); :class:`TemplateError` if none or broken."""
+    origin, path = locate(name, project_path, user_dir)
+    return load(path, origin)
 
 
 def path_for(name: str, origin: str, project_path: Path | None, user_dir: Path) -> Path:

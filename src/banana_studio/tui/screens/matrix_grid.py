@@ -86,6 +86,8 @@ class MatrixGridScreen(Screen[int | None]):
         self.plan = plan
         self.running = False
         self.layout_: Layout | None = plan.layout if plan is not None else None
+        self.saved: list[Any] = []
+        """Turns this screen's run saved (billed, picked or not): the session totals count them."""
         self.title_text = ""
 
     def compose(self) -> ComposeResult:
@@ -207,6 +209,7 @@ class MatrixGridScreen(Screen[int | None]):
                     await cell.preview.show_bytes(ev.data, name="final")
                 elif isinstance(ev, TurnSaved):
                     done += ev.turn.status == "done"
+                    self.saved.append(ev.turn)
                     await self._show_turn(cell, ev.turn)
                 elif isinstance(ev, Failed) and cell.turn_id is None:
                     cell.set_status(f"✗ not sent: {redact(ev.error.message)}")

@@ -1,5 +1,5 @@
 """Pick a template from the project's ``templates/`` and your library (broken files are listed with
-their error, and cannot be picked).  Dismisses with the template's name or None."""
+their error, and can only be picked to edit them).  Dismisses with the template's name or None."""
 
 from __future__ import annotations
 
@@ -37,15 +37,17 @@ class TemplatePickerScreen(ModalScreen[str | None]):
     TemplatePickerScreen OptionList { height: auto; max-height: 24; }
     """
 
-    def __init__(self, entries: list[Entry], title: str = "Run template") -> None:
+    def __init__(self, entries: list[Entry], title: str = "Run template", *, broken_ok: bool = False) -> None:
+        """``broken_ok``: a template that does not parse can be picked too (to edit it)."""
         super().__init__(classes="modal")
         self.entries = [e for e in entries if not e.shadowed]
         self._title = title
+        self._broken_ok = broken_ok
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box") as box:
             box.border_title = self._title
-            yield OptionList(*[Option(entry_line(e), id=f"tpl-{i}", disabled=e.template is None)
+            yield OptionList(*[Option(entry_line(e), id=f"tpl-{i}", disabled=e.template is None and not self._broken_ok)
                                for i, e in enumerate(self.entries)], id="template-list")
             yield Static("Enter to pick · Esc to cancel", classes="modal-hint")
 

@@ -40,7 +40,7 @@ class TemplateActions:
 
         return TemplateLibrary.for_store(self.store)
 
-    async def _pick_template(self: MainScreen, title: str) -> str | None:
+    async def _pick_template(self: MainScreen, title: str, *, broken_ok: bool = False) -> str | None:
         from banana_studio.tui.screens.template_picker import TemplatePickerScreen
 
         entries = await asyncio.to_thread(self.template_library().entries)
@@ -48,7 +48,7 @@ class TemplateActions:
             self.notify("No templates yet: use “Save turn as template” on a turn, or `banana-studio template new "
                         f"NAME`. Your library: {self.template_library().user_dir}", title="Templates")
             return None
-        return await self.app.push_screen_wait(TemplatePickerScreen(entries, title))
+        return await self.app.push_screen_wait(TemplatePickerScreen(entries, title, broken_ok=broken_ok))
 
     def action_run_template(self: MainScreen) -> None:
         if self.busy():
@@ -85,7 +85,10 @@ class TemplateActions:
         if batch:
             await self._submit_template_batch(plan)
             return
-        picked = await self.app.push_screen_wait(MatrixGridScreen(self.studio, plan=plan))
+        grid = MatrixGridScreen(self.studio, plan=plan)
+        picked = await self.app.push_screen_wait(grid)
+        self.count_spent(grid.saved)
+        self.studio_app.session.tokens += sum(int((t.usage or {}).get("total_tokens", 0) or 0) for t in grid.saved)
         await self.reload_tree(select=picked)
         await self.refresh_costs()
 
@@ -130,30 +133,30 @@ class TemplateActions:
         from banana_studio.domain.template import TemplateError, parse_template
         from banana_studio.store import templates as files
 
-        name = await self._pick_template("Edit template")
+        name = await self._pick_template("Edit template", broken_ok=True)
         if name is None:
             return
-        try:
-            tpl = await asyncio.to_thread(self.template_library().get, name)
-        except TemplateError as exc:  # a broken one: edit the file anyway
+        try:  # a template that does not parse is edited too: that is how it gets fixed
+            path = await asyncio.to_thread(self.template_library().locate, name)
+            text = await asyncio.to_thread(files.read_text, path)
+        except TemplateError as exc:
             self.notify(display_text(str(exc)), title="Template", severity="error")
             return
-        assert tpl.path is not None
-        edited = platform.edit_text(self.app, tpl.text, suffix=".toml", what="templates")
+        edited = platform.edit_text(self.app, text, suffix=".toml", what="templates")
         if edited.text is None:
             if edited.problem:
                 self.notify(edited.problem, severity=edited.severity)  # type: ignore[arg-type]
             return
-        if edited.text == tpl.text:
+        if edited.text == text:
             return
         try:
-            parse_template(edited.text, tpl.name, source=str(tpl.path))
-            await asyncio.to_thread(files.write, tpl.path, edited.text, overwrite=True)
+            parse_template(edited.text, name, source=str(path))
+            await asyncio.to_thread(files.write, path, edited.text, overwrite=True)
         except TemplateError as exc:
             self.notify(f"{display_text(str(exc))}\nThe file was not changed.", title="Template not saved",
                         severity="error")
             return
-        self.notify(f"Saved {tpl.path}.", title="Template")
+        self.notify(f"Saved {path}.", title="Template")
 
     def action_template_grid(self: MainScreen) -> None:
         turn_id = self.need_turn()
