@@ -318,3 +318,20 @@ def test_cli_edit_fixes_a_broken_template(env: Path, capsys: pytest.CaptureFixtu
     assert broken.read_text() == 'prompt = "a {x}"\n'
     assert main(["template", "show", "broken", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["slots"] == {"x": []}
+
+
+def test_cli_run_asks_on_a_terminal_and_keeps_stdout_for_json(env: Path, srv: FakeGemini,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    assert main(["template", "run", "portrait", "-p", "ask", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Send 2 request(s) for ~$" in err and "Not sent." in err
+    assert generate_calls(srv) == []
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    assert main(["template", "run", "portrait", "-p", "ask", "--json"]) == 0
+    assert [c["status"] for c in json.loads(capsys.readouterr().out)["cells"]] == ["done", "done"]

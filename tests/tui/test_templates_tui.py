@@ -164,3 +164,24 @@ async def test_save_a_turn_as_template_and_submit_a_run_to_the_batch_lane(demo_s
         assert run.lane == "batch" and run.name == "light"
         await h.wait_until(pilot, lambda: all(c.batch_job for c in
                                               runs.get_run(demo_studio.store, run.id).cells), what="jobs saved")
+
+
+async def test_the_modal_reads_a_templates_own_value_file_next_to_it(demo_studio: Any, h: Any) -> None:
+    (library() / "lights.txt").write_text("dawn\n# not this\ndusk\nnoon\n", encoding="utf-8")
+    (library() / "lit.toml").write_text('prompt = "a barn at {light}"\n[slots]\nlight = "@lights.txt"\n',
+                                        encoding="utf-8")
+    tpl = TemplateLibrary.for_store(demo_studio.store).get("lit")
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        await h.settle(pilot)
+        modal = TemplateRunScreen(demo_studio, tpl, demo_studio.config.defaults)
+        app.push_screen(modal)
+        await h.wait_until(pilot, lambda: modal.plan is not None, what="plan")
+        assert modal.query_one("#slot-light", Input).value == "@lights.txt"
+        assert [r.prompt for r in modal.plan.requests] == ["a barn at dawn", "a barn at dusk", "a barn at noon"]
+        modal.query_one("#slot-light", Input).value = "@nowhere.txt"
+        await h.wait_until(pilot, lambda: modal.plan is None, what="a missing file refused")
+        assert "nowhere.txt does not exist" in text_of(modal, "#tpl-problems")
+        assert modal.query_one("#tpl-send").disabled
+        await pilot.press("escape")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="closed")

@@ -183,8 +183,10 @@ def edit_file(path: Path, name: str) -> int:
                 parse_template(new, name, source=str(path))
             except TemplateError as exc:
                 print(f"error: {exc}", file=sys.stderr)
-                if sys.stdin.isatty() and input("Edit again? [Y/n] ").strip().lower() in ("", "y", "yes"):
-                    continue
+                if sys.stdin.isatty():
+                    print("Edit again? [Y/n] ", end="", file=sys.stderr, flush=True)
+                    if input().strip().lower() in ("", "y", "yes"):
+                        continue
                 return error(f"{path} was not changed.")
             if new != text:
                 files.write(path, new, overwrite=True)

@@ -87,8 +87,9 @@ def _confirm(plan: Any, args: argparse.Namespace, studio: Any) -> int | None:
         return error(f"{plan.count} request(s) for ~${estimate:.3f}: not sent without --yes when stdin is not a "
                      "terminal (nothing to ask). Check the grid with --dry-run, then add --yes.")
     lane = "submit to the Batch API" if batch else "send"
-    answer = input(f"{lane.capitalize()} {plan.count} request(s) for ~${estimate:.3f}"
-                   f"{' (demo: simulated)' if studio.demo else ''}? [y/N] ").strip().lower()
+    print(f"{lane.capitalize()} {plan.count} request(s) for ~${estimate:.3f}"  # stderr: stdout stays paths/JSON
+          f"{' (demo: simulated)' if studio.demo else ''}? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = input().strip().lower()
     return None if answer in ("y", "yes") else error("Not sent.", EXIT_FAILED)
 
 

@@ -107,6 +107,8 @@ class TemplateRunScreen(ModalScreen[TemplateChoice | None]):
         slots: dict[str, list[str]] = {}
         for slot in self.template.slot_names:
             raw = self.query_one(f"#slot-{slot}", Input).value.strip()
+            if raw == _values_text(self.template.slots.get(slot, [])):
+                continue  # the template's own values (an @file of it is read next to the template)
             values = [raw] if raw.startswith("@") else split_values(raw)
             if values:
                 slots[slot] = values
