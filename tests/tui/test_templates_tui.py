@@ -79,7 +79,8 @@ async def test_run_template_modal_shows_grid_and_cost_then_the_live_grid(demo_st
         heads = [str(s.render()) for s in grid_screen.query(".matrix-colhead")]
         rows = [str(s.render()) for s in grid_screen.query(".matrix-row .matrix-rowhead")]
         assert heads == ["fox", "owl"] and rows == ["1:1", "16:9"]
-        assert "aspect ╲ subject" in str(grid_screen.query(".matrix-head .matrix-rowhead").first().render())
+        corner = grid_screen.query_one(".matrix-corner")
+        assert "aspect ╲ subject" in str(corner.render()) and corner.content_region.height == 1  # visible
         run = (await asyncio.to_thread(runs.list_runs, demo_studio.store))[0]
         g = await asyncio.to_thread(runs.get_run, demo_studio.store, run.id)
         # the cell under "owl" / "16:9" is the owl in 16:9

@@ -77,6 +77,7 @@ class MatrixGridScreen(Screen[int | None]):
     MatrixGridScreen .matrix-head { height: 1; }
     MatrixGridScreen .matrix-rowhead { width: 18; padding: 1 1 0 0; color: $text-muted; }
     MatrixGridScreen .matrix-colhead { width: 1fr; text-style: bold; padding: 0 1; }
+    MatrixGridScreen .matrix-corner { width: 18; padding: 0 1 0 0; color: $text-muted; text-style: italic; }
     """
 
     def __init__(self, studio: Studio, *, run_id: int | None = None, plan: RunPlan | None = None) -> None:
@@ -121,7 +122,7 @@ class MatrixGridScreen(Screen[int | None]):
         corner = " · ".join(a.name for a in lay.y)
         if lay.x is not None:
             corner = f"{corner} ╲ {lay.x.name}" if corner else lay.x.name
-        head = Horizontal(Static(_one(corner), classes="matrix-rowhead"),
+        head = Horizontal(Static(_one(corner), classes="matrix-corner"),
                           *[Static(_one(c), classes="matrix-colhead") for c in lay.columns],
                           classes="matrix-head")
         height = self._cell_height(len(lay.rows))
