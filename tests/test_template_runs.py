@@ -256,6 +256,8 @@ def test_cli_run_budget_and_bad_input(env: Path, srv: FakeGemini, capsys: pytest
     assert main(["template", "run", "portrait", "-p", "b", "--seed", "x", "--yes"]) == 2
     assert main(["template", "run", "portrait", "-p", "b", "--size", "3K", "--yes"]) == 2
     assert "3K" in capsys.readouterr().err
+    assert main(["template", "run", "portrait", "-p", "b", "--seed", ",".join(map(str, range(51))), "--yes"]) == 2
+    assert "more than 100 at once: submit them to the Batch lane" in capsys.readouterr().err
     assert len(generate_calls(srv)) == 2
 
 

@@ -252,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
         if studio.demo and studio.demo_into_real:
             return error(f"project {studio.store.name!r} is a real project ({studio.demo_into_real}); demo turns "
                          "belong in the demo projects folder (the default with --demo).")
+        if not args.batch and plan.interactive_problem:
+            return error(plan.interactive_problem)
         stop = _confirm(plan, args, studio)
         if stop is not None:
             return stop

@@ -51,6 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CONCURRENCY = 4
 """Interactive cells in flight at once (the rest wait their turn)."""
+MAX_INTERACTIVE = 100
+"""Cells of one interactive run at most (each is a live stream and a picture on the grid); bigger
+matrices go to the Batch lane, which takes up to the batch limit at half the price."""
 KIND = "template"
 
 __all__ = ["KIND", "PROJECT", "USER", "Entry", "RunOptions", "RunPlan", "TemplateError", "TemplateLibrary",
@@ -145,6 +148,14 @@ class RunPlan:
     @property
     def batch_total(self) -> float:
         return round(sum(self.batch_estimates), 6)
+
+    @property
+    def interactive_problem(self) -> str:
+        """Why this plan cannot run interactively ("" = it can)."""
+        if self.count > MAX_INTERACTIVE:
+            return (f"{self.count} cells are more than {MAX_INTERACTIVE} at once: submit them to the Batch lane "
+                    "(half price) or use fewer values.")
+        return ""
 
     @property
     def layout(self) -> Layout:
@@ -257,6 +268,8 @@ async def run_interactive(studio: Studio, plan: RunPlan, *, concurrency: int = C
     """Record the run, then send its cells in parallel (``concurrency`` at a time); yields every cell's
     events tagged with its index (as variations do).  ``on_run(run)`` is called once it is recorded."""
     _check(plan)
+    if plan.interactive_problem:
+        raise TemplateError(plan.interactive_problem)
     try:
         requests = await _resolved(studio, plan)
     except ProjectError as exc:

@@ -174,6 +174,9 @@ class TemplateRunScreen(ModalScreen[TemplateChoice | None]):
         if plan is None or plan.problems:
             self.notify("Fix the problems shown first.", severity="warning")
             return
+        if lane == "interactive" and plan.interactive_problem:
+            self.notify(plan.interactive_problem, severity="warning")
+            return
         if lane == "batch" and self.studio.target.vertex:
             self.notify("Batch jobs need the Gemini API (not Vertex AI).", severity="warning")
             return
