@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from banana_studio.domain.template import (
+    MAX_VALUES,
     NAME_RE,
     SUFFIX,
     Template,
@@ -157,4 +158,6 @@ def read_values(path: Path, base: Path | None = None) -> list[str]:
     values = value_lines(read_text(p, MAX_VALUES_BYTES, "Values"))
     if not values:
         raise TemplateError(f"Values file {p} has no values (one per line; # starts a comment).")
+    if len(values) > MAX_VALUES:
+        raise TemplateError(f"Values file {p} has {len(values):,} values, more than {MAX_VALUES:,} for one slot.")
     return values
