@@ -186,3 +186,32 @@ async def test_the_modal_reads_a_templates_own_value_file_next_to_it(demo_studio
         assert modal.query_one("#tpl-send").disabled
         await pilot.press("escape")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="closed")
+
+
+async def test_edit_template_keeps_only_an_edit_that_reads(demo_studio: Any, h: Any, monkeypatch: Any) -> None:
+    from banana_studio.tui import platform
+
+    broken = library() / "broken.toml"
+    broken.write_text('prompt = "a {x}\n', encoding="utf-8")
+    edits: list[tuple[str, str]] = []
+    answers = iter(['prompt = [\n', 'prompt = "a {x}"\n[slots]\nx = "cat"\n'])
+
+    def fake_editor(app: Any, text: str, *, suffix: str = ".txt", what: str = "") -> Any:
+        edits.append((text, suffix))
+        return platform.Edited(next(answers))
+
+    monkeypatch.setattr(platform, "edit_text", fake_editor)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.settle(pilot)
+        for attempt in range(2):
+            main.action_edit_template()
+            await h.wait_until(pilot, lambda: isinstance(app.screen, TemplatePickerScreen), what="picker")
+            await pilot.press("enter")  # the broken one can be picked to edit it
+            await h.wait_until(pilot, lambda n=attempt: len(edits) == n + 1, what="the editor")
+            await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        assert edits[0] == ('prompt = "a {x}\n', ".toml")
+        await h.wait_until(pilot, lambda: any("Saved" in n.message for n in app._notifications), what="saved")
+        assert any("line 1" in n.message and "not changed" in n.message for n in app._notifications)
+        assert broken.read_text(encoding="utf-8") == 'prompt = "a {x}"\n[slots]\nx = "cat"\n'
