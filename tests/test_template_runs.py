@@ -124,6 +124,8 @@ def test_interactive_run_records_cells_before_sending_and_links_each_turn(env: P
                 assert turn.prompt == f"A ink {g.layout.columns[c]}" and turn.settings.seed == r + 1
         assert len({t.parent_id for t in g.turns.values()}) == 1  # siblings
         assert runs.run_of_turn(store, g.turns[0].id) == (run_id, 0)
+        assert runs.turns_of_template(store, "portrait") == sorted(t.id for t in g.turns.values())
+        assert runs.turns_of_template(store, "other") == []
         # a turn deleted later leaves its cell, shown as deleted
         store.delete_branch(g.turns[1].id)
         assert grid_of_run(store, run_id).turns[1] is None

@@ -149,3 +149,10 @@ def delete_run(store: ProjectStore, run_id: int) -> None:
     with store._tx() as c:
         c.execute("DELETE FROM template_cells WHERE run_id = ?", (run_id,))
         c.execute("DELETE FROM template_runs WHERE id = ?", (run_id,))
+
+
+def turns_of_template(store: ProjectStore, name: str) -> list[int]:
+    """Turns made by runs of template ``name`` (for a ``template:NAME`` search filter), oldest first."""
+    rows = store._query("SELECT DISTINCT c.turn_id FROM template_cells c JOIN template_runs r ON r.id = c.run_id "
+                        "WHERE r.name = ? AND c.turn_id IS NOT NULL ORDER BY c.turn_id", (name,))
+    return [int(r[0]) for r in rows]
