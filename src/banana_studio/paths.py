@@ -2,7 +2,7 @@
 
 Environment overrides (handy for tests, demos and portable installs):
 ``BANANA_STUDIO_CONFIG`` (config file), ``BANANA_STUDIO_DATA_DIR``, ``BANANA_STUDIO_CACHE_DIR``,
-``BANANA_STUDIO_LOG_DIR``.
+``BANANA_STUDIO_LOG_DIR``, ``BANANA_STUDIO_TEMPLATES_DIR``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,15 @@ def config_file() -> Path:
     from platformdirs import user_config_path
 
     return user_config_path(APP) / "config.toml"
+
+
+def templates_dir() -> Path:
+    """The user's prompt template library (``templates/`` next to the config file: plain TOML files
+    you edit by hand).  A project's own ``templates/`` folder wins on a name clash."""
+    p = _env_path("BANANA_STUDIO_TEMPLATES_DIR")
+    if p:
+        return p
+    return config_file().parent / "templates"
 
 
 def data_dir() -> Path:

@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     _add_project_options(p)
 
+    from banana_studio.cli.template import add_parser as add_template_parser
+
+    add_template_parser(sub, _add_project_options)
+
     p = sub.add_parser("config", help="show where config, data and logs live; set the API key")
     p.add_argument("--set-key", action="store_true", help="read an API key from stdin and store it (mode 0600)")
     return parser
@@ -184,6 +188,7 @@ COMMANDS = {
     "config": "banana_studio.cli.configcmd",
     "mcp": "banana_studio.cli.mcp",
     "diff": "banana_studio.cli.diff",
+    "template": "banana_studio.cli.template",
 }
 
 

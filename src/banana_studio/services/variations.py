@@ -105,12 +105,23 @@ async def generate_variations(studio: Studio, req: GenerateRequest, n: int = DEF
             yield VariationEvent(i, Failed(EngineError("validation", str(exc))))
         return
     requests = variation_requests(replace(req, references=list(refs)), n)
+    async with contextlib.aclosing(generate_many(studio, requests)) as events:
+        async for v in events:
+            yield v
+
+
+async def generate_many(studio: Studio, requests: list[GenerateRequest], *, concurrency: int | None = None
+                        ) -> AsyncIterator[VariationEvent]:
+    """Run ``requests`` concurrently (at most ``concurrency`` at a time; all at once by default) and
+    yield their events interleaved, tagged with the request's index.  One failure does not stop the
+    others; closing the iterator cancels every request still running (each is marked cancelled)."""
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     finished = object()
+    gate = asyncio.Semaphore(max(1, concurrency or len(requests) or 1))
 
     async def run(i: int, r: GenerateRequest) -> None:
         try:
-            async with contextlib.aclosing(studio.generate(r)) as events:
+            async with gate, contextlib.aclosing(studio.generate(r)) as events:
                 async for ev in events:
                     await queue.put((i, ev))
         except asyncio.CancelledError:

@@ -149,7 +149,26 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE turns ADD COLUMN source_client TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3), (4, _v4), (5, _v5)]
+def _template_runs(conn: sqlite3.Connection) -> None:
+    # Template (matrix) runs: the template's name and text as run, its axes, and one cell per request
+    # with its slot values and the turn it became (batch cells find theirs by key once imported).
+    conn.execute(
+        "CREATE TABLE template_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
+        "origin TEXT NOT NULL DEFAULT '', template_text TEXT NOT NULL DEFAULT '', prompt TEXT NOT NULL, "
+        "axes_json TEXT NOT NULL DEFAULT '[]', lane TEXT NOT NULL DEFAULT 'interactive', "
+        "estimate REAL NOT NULL DEFAULT 0, created_at REAL NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE template_cells (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, "
+        "slots_json TEXT NOT NULL DEFAULT '{}', axes_json TEXT NOT NULL DEFAULT '{}', prompt TEXT NOT NULL, "
+        "settings_json TEXT NOT NULL DEFAULT '{}', turn_id INTEGER, batch_job TEXT NOT NULL DEFAULT '', "
+        "batch_key TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, idx))"
+    )
+    conn.execute("CREATE INDEX template_cells_turn ON template_cells(turn_id)")
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _template_runs)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -139,6 +139,17 @@ ACTIONS: tuple[Action, ...] = (
        "results later)", show=False, palette=True, aliases=("batch-jobs",)),
     _a("main.export_storyboard", "E", "export_storyboard", "Export storyboard", "Contact sheet PNG and "
        "HTML/Markdown pages of the branch", show=False, palette=True, aliases=("export-storyboard",)),
+    # templates (tui/screens/main/template_actions.py): matrix runs, save a turn as a template
+    # priority: the prompt's TextArea binds F7 to "select all" (Ctrl+A still does that).
+    _a("main.run_template", "f7", "run_template", "Run template…", "Pick a template, set its slot values: the "
+       "grid, count and cost, then send (parallel) or submit (Batch API)", show=False, palette=True,
+       priority=True),
+    _a("main.save_as_template", "", "save_as_template", "Save turn as template…", "The selected turn's prompt, "
+       "settings and references as a template in your library", palette=True),
+    _a("main.edit_template", "", "edit_template", "Edit template in $EDITOR…", "Open a template file in your "
+       "editor; it is kept only if it still reads", palette=True),
+    _a("main.template_grid", "", "template_grid", "Template run grid of this turn", "The template run that made "
+       "the selected turn, as an X/Y grid with the slot values as headings", palette=True),
     # -- the reference tray ----------------------------------------------------------------------
     _a("refs.prev", "left", "move(-1)", "Prev ref", show=False),
     _a("refs.next", "right", "move(1)", "Next ref", show=False),
@@ -154,6 +165,8 @@ ACTIONS: tuple[Action, ...] = (
     _a("gallery.view", "enter,v", "view", "View"),
     _a("gallery.compare", "c", "mark_compare", "Compare"),
     _a("gallery.jump", "g", "jump", "Go to turn"),
+    _a("gallery.template_grid", "t", "template_grid", "Template grid", "The template run of the selected "
+       "picture as an X/Y grid", show=False),
     _a("gallery.left", "left", "move(-1, 0)", "Left", show=False),
     _a("gallery.right", "right", "move(1, 0)", "Right", show=False),
     _a("gallery.up", "up", "move(0, -1)", "Up", show=False),
@@ -165,6 +178,19 @@ ACTIONS: tuple[Action, ...] = (
     _a("variations.right", "right,l", "move(1, 0)", "→", show=False),
     _a("variations.up", "up,k", "move(0, -1)", "↑", show=False),
     _a("variations.down", "down,j", "move(0, 1)", "↓", show=False),
+    # -- template runs: the modal before sending, the picker, the X/Y grid -------------------------
+    _a("template_run.send", "f5,ctrl+j", "send", "Send (parallel)"),
+    _a("template_run.batch", "f8", "batch", "Batch (half price)"),
+    _a("template_run.close", "escape", "close", "Cancel"),
+    _a("template_picker.close", "escape", "close", "Close", show=False),
+    _a("matrix.pick", "enter", "pick", "Go to turn"),
+    _a("matrix.view", "v", "view", "Full screen"),
+    _a("matrix.refresh", "r", "refresh", "Refresh"),
+    _a("matrix.close", "escape,q", "close", "Back"),
+    _a("matrix.left", "left,h", "move(-1, 0)", "←", show=False),
+    _a("matrix.right", "right,l", "move(1, 0)", "→", show=False),
+    _a("matrix.up", "up,k", "move(0, -1)", "↑", show=False),
+    _a("matrix.down", "down,j", "move(0, 1)", "↓", show=False),
     # -- batch jobs ------------------------------------------------------------------------------
     _a("batch.close", "escape,q", "close", "Back", aliases=("batch-close",)),
     _a("batch.new", "n", "new", "New batch from file", aliases=("batch-new",)),

@@ -44,14 +44,15 @@ class Edited:
     severity: str = "warning"
 
 
-def edit_text(app: App[Any], text: str) -> Edited:
-    """Let the user edit ``text`` in $VISUAL / $EDITOR; the app is suspended meanwhile."""
+def edit_text(app: App[Any], text: str, *, suffix: str = ".txt", what: str = "prompts") -> Edited:
+    """Let the user edit ``text`` in $VISUAL / $EDITOR; the app is suspended meanwhile.  ``suffix``
+    names the temp file's type for the editor (``.toml`` for a template, whose text is kept as is)."""
     from textual.app import SuspendNotSupported
 
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
-        return Edited(None, "Set $EDITOR (or $VISUAL) to edit prompts in your editor.")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="banana-prompt-", delete=False,
+        return Edited(None, f"Set $EDITOR (or $VISUAL) to edit {what} in your editor.")
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, prefix="banana-prompt-", delete=False,
                                      encoding="utf-8") as fh:
         fh.write(text)
         path = Path(fh.name)
@@ -59,8 +60,9 @@ def edit_text(app: App[Any], text: str) -> Edited:
         with app.suspend():
             result = subprocess.run([*shlex.split(editor), str(path)], check=False)
         if result.returncode != 0:
-            return Edited(None, f"{editor} exited with status {result.returncode}; the prompt was not changed.")
-        return Edited(path.read_text(encoding="utf-8").rstrip("\n"))
+            return Edited(None, f"{editor} exited with status {result.returncode}; nothing was changed.")
+        edited = path.read_text(encoding="utf-8")
+        return Edited(edited.rstrip("\n") if suffix == ".txt" else edited)
     except SuspendNotSupported:
         return Edited(None, "This terminal session cannot be suspended for an external editor.")
     except OSError as exc:

@@ -421,6 +421,17 @@ class GalleryScreen(Screen[int | None]):
         if tile is not None:
             self.dismiss(tile.node.id)
 
+    def action_template_grid(self) -> None:
+        tile = self.focused_tile
+        if tile is not None:  # the X/Y grid of the template run that made it; a picked cell: go to its turn
+            from banana_studio.tui.screens.matrix_grid import open_run_grid
+
+            async def show(turn_id: int) -> None:
+                if (picked := await open_run_grid(self, self.studio, turn_id)) is not None:
+                    self.dismiss(picked)
+
+            self.run_worker(show(tile.node.id), group="template-grid", exclusive=True, exit_on_error=False)
+
     def action_close(self) -> None:
         self.dismiss(None)
 

@@ -38,7 +38,7 @@ STATUS_GLYPHS: dict[str, str] = {
     "cancelled": "⊘",
     "interrupted": "⚠",
 }
-KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈", "from_image": "▣"}
+KIND_MARKS: dict[str, str] = {"reroll": "↻", "variation": "≈", "batch": "≈", "from_image": "▣", "template": "▦"}
 """Marks for turns that are not plain continuations (every child turn is an "edit": no mark)."""
 
 

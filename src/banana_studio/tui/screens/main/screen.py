@@ -39,6 +39,7 @@ from banana_studio.tui.screens.main.file_actions import FileActions
 from banana_studio.tui.screens.main.layout import MainLayout
 from banana_studio.tui.screens.main.sending import Sending
 from banana_studio.tui.screens.main.stage import Stage
+from banana_studio.tui.screens.main.template_actions import TemplateActions
 from banana_studio.tui.screens.main.turn_actions import NEW_ROOT, TurnActions
 from banana_studio.tui.screens.main.watching import Watching
 from banana_studio.tui.widgets.branch_tree import BranchTree
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["NEW_ROOT", "MainScreen"]
 
 
-class MainScreen(Sending, TurnActions, FileActions, Watching, MainLayout, Screen[None]):
+class MainScreen(Sending, TurnActions, FileActions, TemplateActions, Watching, MainLayout, Screen[None]):
     """Where images are made."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
