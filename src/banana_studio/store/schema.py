@@ -149,7 +149,37 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE turns ADD COLUMN source_client TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(2, _v2), (3, _v3), (4, _v4), (5, _v5)]
+_NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM turns)"
+TAG_AND_REV_SQL = (
+    "ALTER TABLE turns ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+    "UPDATE turns SET rev = id",
+    "CREATE INDEX turns_rev ON turns(rev)",
+    "CREATE TABLE turn_tags (turn_id INTEGER NOT NULL REFERENCES turns(id), tag TEXT NOT NULL COLLATE NOCASE, "
+    "PRIMARY KEY (turn_id, tag)) WITHOUT ROWID",
+    "CREATE INDEX turn_tags_tag ON turn_tags(tag, turn_id)",
+    # Every change to a turn (or to its tags) gives it the next revision: the user-level search index
+    # re-reads exactly the turns whose revision is newer than the one it recorded.
+    f"CREATE TRIGGER turns_rev_ai AFTER INSERT ON turns BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = new.id; END",
+    f"CREATE TRIGGER turns_rev_au AFTER UPDATE ON turns WHEN new.rev = old.rev BEGIN UPDATE turns SET rev = "
+    f"{_NEXT_REV} WHERE id = new.id; END",
+    f"CREATE TRIGGER turn_tags_ai AFTER INSERT ON turn_tags BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = new.turn_id; END",
+    f"CREATE TRIGGER turn_tags_ad AFTER DELETE ON turn_tags BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = old.turn_id; END",
+    "CREATE TRIGGER turns_tags_gone AFTER DELETE ON turns BEGIN DELETE FROM turn_tags WHERE turn_id = old.id; END",
+)
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    # Any number of tags per turn (the one label stays as it was), and a revision per turn for the
+    # search index across projects.
+    for stmt in TAG_AND_REV_SQL:
+        conn.execute(stmt)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
