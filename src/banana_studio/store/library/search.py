@@ -113,7 +113,7 @@ def compile_query(query: Query, projects: dict[int, tuple[str, str]], limit: int
     where: list[str] = []
     params: list[Any] = []
     pids = sorted(projects)
-    where.append(f"d.pid IN ({','.join('?' * len(pids))})" if pids else "0")
+    where.append(f"+d.pid IN ({','.join('?' * len(pids))})" if pids else "0")
     params += pids
     positive = query.positive_words
     if positive:
