@@ -63,6 +63,29 @@ class LibraryService:
                 self._library = None
 
 
+def first_image(project_dir: Path, turn_id: int) -> tuple[Path, Path] | None:
+    """Blocking: (image, thumbnail) of a turn's first final image in any project, read-only (the
+    project's cached 512 px thumbnail when it has one, else the image itself)."""
+    from banana_studio.store.readonly import ProjectReader, ReadError
+
+    project_dir = Path(project_dir)
+    try:
+        with ProjectReader(project_dir.parent).open(project_dir.absolute()) as view:
+            turn = view.turn(int(turn_id))
+            finals = turn.finals() if turn is not None else []
+            path = view.recorded_file(finals[0].path) if finals else None
+            sha = finals[0].sha256 if finals else ""
+    except ReadError:
+        return None
+    if path is None:
+        return None
+    for ext in ("jpg", "png"):
+        thumb = project_dir / ".thumbs" / f"{sha}-512.{ext}"
+        if thumb.is_file():
+            return path, thumb
+    return path, path
+
+
 def edit_tags_now(store: ProjectStore, turn_ids: Iterable[int], *, add: Iterable[str] = (),
                   remove: Iterable[str] = ()) -> int:
     """Blocking: add / remove tags on many turns of ``store`` in one transaction (``TagError`` for a
@@ -75,6 +98,19 @@ async def edit_tags(store: ProjectStore, turn_ids: Iterable[int], *, add: Iterab
     return await asyncio.to_thread(edit_tags_now, store, list(turn_ids), add=list(add), remove=list(remove))
 
 
+def edit_tags_in_now(project_dir: Path, turn_ids: Iterable[int], *, add: Iterable[str] = (),
+                     remove: Iterable[str] = ()) -> int:
+    """Blocking: the same in another project (opened for the edit, then closed)."""
+    with ProjectStore.open_path(project_dir, create=False) as store:
+        return edit_tags_now(store, turn_ids, add=add, remove=remove)
+
+
+async def edit_tags_in(project_dir: Path, turn_ids: Iterable[int], *, add: Iterable[str] = (),
+                       remove: Iterable[str] = ()) -> int:
+    return await asyncio.to_thread(edit_tags_in_now, Path(project_dir), list(turn_ids), add=list(add),
+                                   remove=list(remove))
+
+
 async def tags_of(store: ProjectStore, turn_ids: Iterable[int]) -> dict[int, list[str]]:
     return await asyncio.to_thread(store.tags_of, list(turn_ids))
 
@@ -84,4 +120,4 @@ async def all_tags(store: ProjectStore) -> list[tuple[str, int]]:
 
 
 __all__ = ["LibraryHit", "LibraryService", "QueryError", "SearchResult", "all_tags", "edit_tags",
-           "edit_tags_now", "index_path", "tags_of"]
+           "edit_tags_in", "edit_tags_in_now", "edit_tags_now", "first_image", "index_path", "tags_of"]

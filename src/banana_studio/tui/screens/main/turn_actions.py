@@ -191,6 +191,11 @@ class TurnActions:
 
         self.app.push_screen(GalleryScreen(self.studio), done)
 
+    def action_library(self: MainScreen) -> None:
+        from banana_studio.tui.screens.library import open_library
+
+        open_library(self.app, self.studio)
+
     def action_viewer(self: MainScreen) -> None:
         turn = self.shown_turn
         if turn is None or not turn.images:
