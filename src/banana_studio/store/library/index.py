@@ -61,6 +61,7 @@ def doc_id(pid: int, turn_id: int) -> int:
 
 
 def _stamp(project: Path) -> str:
+    """What changes when anyone commits to the project: its index file's and its WAL's mtime and size."""
     parts = []
     for name in (DB_NAME, DB_NAME + "-wal"):
         try:
@@ -68,7 +69,8 @@ def _stamp(project: Path) -> str:
         except OSError:
             parts.append("-")
             continue
-        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+        # An empty WAL is no change: a read-only reader (this index's own) creates one when there is none.
+        parts.append(f"{st.st_mtime_ns}:{st.st_size}" if st.st_size or name == DB_NAME else "-")
     return "/".join(parts)
 
 
