@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="list a project's turns, or search them (all projects with --all)")
     p.add_argument("query", nargs="*", help="a search: words, \"phrases\", tag:x, model:pro, size:2K, aspect:16:9, "
                    "status:done, starred, cost>0.2, after:2026-11-01, before:..., has:refs, project:NAME, "
-                   "template:NAME; -x excludes")
+                   "template:NAME; -x excludes (put -- before a query that starts with -)")
     p.add_argument("--all", action="store_true", help="search every project (the library), not only one")
     _add_project_options(p)
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
