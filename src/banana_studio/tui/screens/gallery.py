@@ -386,7 +386,7 @@ class GalleryScreen(GallerySelection, Screen[int | None]):
             self.dismiss(tile.node.id)
 
     def action_close(self) -> None:
-        if not self.clear_selection():  # Esc first drops a selection, then closes
+        if not self.clear_selected():  # Esc first drops a selection, then closes
             self.dismiss(None)
 
     def action_library(self) -> None:

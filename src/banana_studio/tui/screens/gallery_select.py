@@ -57,7 +57,7 @@ class GallerySelection:
         self._mark_selected(tiles)
         self._set_status()  # type: ignore[attr-defined]
 
-    def clear_selection(self) -> bool:
+    def clear_selected(self) -> bool:
         if not self.selected:
             return False
         self.selected.clear()

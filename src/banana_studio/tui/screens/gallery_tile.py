@@ -45,7 +45,7 @@ class GalleryTile(Vertical, can_focus=True):
         star = "★" if self.node.starred else ""
         glyph = STATUS_GLYPHS.get(self.node.status, "?")
         extra = f" ×{self.node.n_final}" if self.node.n_final > 1 else ""
-        prompt = " ".join(str(self.node.prompt).split())
+        prompt = " ".join(display_text(str(self.node.prompt), one_line=True).split())
         caption = Text(f"{glyph}{star} #{self.node.id}{extra} ")
         if getattr(self.node, "project", ""):  # the library: tiles from every project
             caption.append(display_text(self.node.project, one_line=True) + " ", style="bold")
