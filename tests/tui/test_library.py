@@ -140,3 +140,31 @@ async def test_library_searches_every_project_and_opens_the_turn_there(demo_stud
         await h.wait_until(pilot, lambda: app.studio.store.name == "other" and isinstance(app.screen, MainScreen)
                            and app.screen.selected_id == 1, what="the turn opened in its project")
         await h.settle(pilot)
+
+
+async def test_palette_lists_matching_turns_of_every_project(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.commands import StudioCommands
+
+    root = Path(demo_studio.store.path).parent
+    fill(demo_studio.store, ["a kite over the sea"])
+    with ProjectStore.open(root, "other") as other:
+        fill(other, ["a lighthouse at dusk", "a kite shop"])
+        other.edit_tags([2], add=["hero"])
+    app = make_app(demo_studio)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        provider = StudioCommands(app.screen)
+        await provider.startup()
+        hits = [hit async for hit in provider.search("tag:hero")]
+        texts = [str(hit.text) for hit in hits]
+        assert texts == ["Open other #2: a kite shop"], texts
+        assert "hero" in (hits[0].help or "")
+        kites = [str(hit.text) for hit in [hit async for hit in provider.search("kite")]]
+        assert "Open other #2: a kite shop" in kites  # another project's turn, by its words
+        assert not any(t.startswith("Open #") for t in kites)  # this project's: the prompt search lists them
+        bad = [str(hit.text) async for hit in provider.search("colour:red")]  # a bad query: no library hits
+        assert not any(t.startswith("Open ") for t in bad)
+        await hits[0].command()
+        await h.wait_until(pilot, lambda: app.studio.store.name == "other" and isinstance(app.screen, MainScreen)
+                           and app.screen.selected_id == 2, what="the palette opened the turn in its project")
+        await h.settle(pilot)
