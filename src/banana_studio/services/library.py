@@ -83,7 +83,41 @@ def first_image(project_dir: Path, turn_id: int) -> tuple[Path, Path] | None:
         thumb = project_dir / ".thumbs" / f"{sha}-512.{ext}"
         if thumb.is_file():
             return path, thumb
-    return path, path
+    return path, _cached_thumb(path, sha)
+
+
+def _cached_thumb(image: Path, sha: str, max_px: int = 512) -> Path:
+    """A thumbnail of another project's image in the user cache (that project's folder is only read);
+    the image itself when none can be made."""
+    import io
+    import os
+
+    from PIL import Image
+
+    from banana_studio.paths import cache_dir
+
+    folder = cache_dir() / "library-thumbs"
+    for ext in ("jpg", "png"):
+        if (folder / f"{sha}-{max_px}.{ext}").is_file():
+            return folder / f"{sha}-{max_px}.{ext}"
+    try:
+        with Image.open(image) as img:
+            if img.format == "JPEG":
+                img.draft("RGB", (max_px, max_px))
+            img.load()
+            alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            thumb = img.convert("RGBA" if alpha else "RGB")
+            thumb.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+            buf = io.BytesIO()
+            thumb.save(buf, format="PNG" if alpha else "JPEG", **({} if alpha else {"quality": 85}))
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{sha}-{max_px}.{'png' if alpha else 'jpg'}"
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, target)
+        return target
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return image
 
 
 def edit_tags_now(store: ProjectStore, turn_ids: Iterable[int], *, add: Iterable[str] = (),

@@ -173,9 +173,15 @@ TAG_AND_REV_SQL = (
 
 def _v6(conn: sqlite3.Connection) -> None:
     # Any number of tags per turn (the one label stays as it was), and a revision per turn for the
-    # search index across projects.
-    for stmt in TAG_AND_REV_SQL:
-        conn.execute(stmt)
+    # search index across projects.  Re-runnable: a database that already has a part keeps it.
+    if "rev" in {c[1] for c in conn.execute("PRAGMA table_info(turns)")}:
+        stmts = TAG_AND_REV_SQL[2:]
+    else:
+        stmts = TAG_AND_REV_SQL
+    for stmt in stmts:
+        conn.execute(stmt.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                     .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+                     .replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS "))
 
 
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
