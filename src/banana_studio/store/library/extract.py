@@ -1,13 +1,13 @@
 """Reading one project for the search index: the searchable text and filter columns of its turns,
 read-only, in one read transaction (so the revision, the count and the rows agree).
 
-The text of thoughts, answers and grounding titles is pulled out of the stored JSON by SQLite
-itself (``json_each``), guarded so that a malformed or hostile value yields no text instead of
-failing the read.
+The text of thoughts, answers and grounding titles is pulled out of the stored JSON (one parse per
+turn), guarded so that a malformed or hostile value yields no text instead of failing the read.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,18 +47,38 @@ class ProjectRead:
         return list(self.ids or [])
 
 
-def _texts(column: str, path: str, where: str, value: str = "$.text") -> str:
-    return (f"(SELECT group_concat(json_extract(p.value, '{value}'), ' ') FROM json_each(CASE WHEN "
-            f"json_valid({column}) THEN {column} END, '{path}') p WHERE p.type = 'object' AND {where})")
+def _texts_of(model_json: Any, grounding_json: Any) -> tuple[str, str, str]:
+    """(thoughts, answer text, grounding titles) of a stored turn; malformed or hostile JSON gives
+    empty text, never an error."""
+    thoughts: list[str] = []
+    answer: list[str] = []
+    titles: list[str] = []
+    try:
+        model = json.loads(model_json) if model_json else {}
+    except (ValueError, TypeError, RecursionError):
+        model = {}
+    parts = model.get("parts") if isinstance(model, dict) else None
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            (thoughts if part.get("thought") is True else answer).append(part["text"])
+    try:
+        grounding = json.loads(grounding_json) if grounding_json else {}
+    except (ValueError, TypeError, RecursionError):
+        grounding = {}
+    if isinstance(grounding, dict):
+        for key in ("groundingChunks", "sources"):
+            chunks = grounding.get(key)
+            for chunk in chunks if isinstance(chunks, list) else []:
+                if isinstance(chunk, dict):
+                    web = chunk.get("web") if isinstance(chunk.get("web"), dict) else chunk
+                    if isinstance(web.get("title"), str):
+                        titles.append(web["title"])
+    return " ".join(thoughts), " ".join(answer), " ".join(titles)
 
 
 def _select(columns: set[str], has_tags: bool, since: int) -> tuple[str, tuple[Any, ...]]:
     template = next((f"coalesce(t.{c}, '')" for c in TEMPLATE_COLUMNS if c in columns), "''")
     tags = ("(SELECT group_concat(tag, char(31)) FROM turn_tags g WHERE g.turn_id = t.id)" if has_tags else "''")
-    thoughts = _texts("t.model_json", "$.parts", "json_extract(p.value, '$.thought') = 1")
-    answer = _texts("t.model_json", "$.parts", "coalesce(json_extract(p.value, '$.thought'), 0) != 1")
-    titles = ("coalesce(" + _texts("t.grounding_json", "$.groundingChunks", "1", "$.web.title") + ", '') || ' ' || "
-              "coalesce(" + _texts("t.grounding_json", "$.sources", "1", "$.title") + ", '')")
     model = "t.model" if "model" in columns else "coalesce(json_extract(t.settings_json, '$.model'), '')"
     size = "t.image_size" if "image_size" in columns else "coalesce(json_extract(t.settings_json, '$.image_size'), '')"
     target = "t.target" if "target" in columns else "'unknown'"
@@ -68,7 +88,7 @@ def _select(columns: set[str], has_tags: bool, since: int) -> tuple[str, tuple[A
         "coalesce(CASE WHEN json_valid(t.settings_json) THEN json_extract(t.settings_json, '$.aspect_ratio') END, ''), "
         "t.cost, t.created_at, (t.refs_json NOT IN ('', '[]')), "
         "(SELECT count(*) FROM images i WHERE i.turn_id = t.id AND i.kind = 'final'), t.kind, "
-        f"{target}, {template}, coalesce({thoughts}, ''), coalesce({answer}, ''), {titles} FROM turns t"
+        f"{target}, {template}, t.model_json, t.grounding_json FROM turns t"
     )
     if since >= 0 and "rev" in columns:
         return sql + " WHERE t.rev > ? ORDER BY t.rev", (since,)
@@ -78,7 +98,7 @@ def _select(columns: set[str], has_tags: bool, since: int) -> tuple[str, tuple[A
 def _doc(r: tuple[Any, ...]) -> dict[str, Any]:
     tags = [t for t in str(r[6] or "").split("\x1f") if t]
     prompt = str(r[2] or "")
-    answer, thoughts, grounding = str(r[18] or ""), str(r[17] or ""), str(r[19] or "").strip()
+    thoughts, answer, grounding = _texts_of(r[17], r[18])
     return {"turn_id": int(r[0]), "parent_id": r[1], "prompt": prompt[:300], "prompt_full": prompt,
             "status": str(r[3] or ""), "starred": int(bool(r[4])), "label": str(r[5] or ""),
             "tags": "\x1f".join(tags), "tag_list": tags, "model": str(r[7] or ""), "image_size": str(r[8] or ""),
