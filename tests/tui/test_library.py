@@ -168,3 +168,31 @@ async def test_palette_lists_matching_turns_of_every_project(demo_studio: Any, h
         await h.wait_until(pilot, lambda: app.studio.store.name == "other" and isinstance(app.screen, MainScreen)
                            and app.screen.selected_id == 2, what="the palette opened the turn in its project")
         await h.settle(pilot)
+
+
+async def test_tags_of_the_selected_turn_show_in_its_detail(demo_studio: Any, h: Any) -> None:
+    fill(demo_studio.store, ["a kite", "a kite at night \x1b[2J"])
+    app = make_app(demo_studio)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await h.wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.selected_id == 2)
+        main = app.screen
+        await main.run_action("tags")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TagEditScreen), what="the tag editor")
+        app.screen.query_one("#tag-input", Input).value = "client\u202ex"  # refused: bidi control
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: "control" in str(app.screen.query_one("#tag-error", Static).render()))
+        app.screen.query_one("#tag-input", Input).value = "hero, client x"
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: demo_studio.store.tags_of([2]) == {2: ["client x", "hero"]},
+                           what="tags stored")
+
+        def meta() -> str:
+            return str(main.query_one("#detail-meta", Static).render())
+
+        await h.wait_until(pilot, lambda: "#hero" in meta() and "#client x" in meta(), what="tags in the detail")
+        with demo_studio.store._tx() as c:  # a hostile tag written by something else
+            c.execute("INSERT INTO turn_tags(turn_id, tag) VALUES (2, 'evil\u202e\x1b[2J')")
+        main.load_turn(2)
+        await h.wait_until(pilot, lambda: "#evil" in meta(), what="the hostile tag shown")
+        assert "\u202e" not in meta() and "\x1b" not in meta() and "#evil\\u202e\\x1b[2J" in meta()
+        await h.settle(pilot)

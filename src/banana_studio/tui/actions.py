@@ -110,6 +110,8 @@ ACTIONS: tuple[Action, ...] = (
        aliases=("star",)),
     _a("main.label", "l", "label", "Label", "Give the selected turn a short label", show=False, palette=True,
        aliases=("label",)),
+    _a("main.tags", "", "tags", "Tags of this turn…", "Add or remove tags on the selected turn (hero, -draft)",
+       palette=True),
     _a("main.export", "e", "export", "Export branch", "Copy the images and a branch.json of the path to the "
        "selected turn", show=False, palette=True, aliases=("export",)),
     _a("main.copy_path", "c", "copy_path", "Copy image path", "Copy the selected image's file path (OSC 52 "
