@@ -3,10 +3,9 @@
 Only the tiles scrolled into view (plus one screen ahead) resolve their image and thumbnail; the
 store calls run in threads (``asyncio.to_thread``), at most four at a time.
 
-Keys: arrows move between tiles, ``/`` search (the query language: ``tag:hero model:pro cost>0.2``…),
-``s`` starred only, Enter / ``v`` opens the viewer, ``c`` marks a tile for comparison (two marks open
-the comparison), ``g`` jumps to the turn (the screen is dismissed with its id), space selects, ``t``
-edits the selection's tags (:mod:`.gallery_select`), ``l`` the library (every project), Esc closes.
+Keys: arrows, ``/`` search (the query language: ``tag:hero cost>0.2``…), ``s`` starred only, Enter /
+``v`` viewer, ``c`` marks for comparison (two marks open it), ``g`` jumps to the turn (dismissed with its
+id), space selects, ``t`` tags the selection (:mod:`.gallery_select`), ``l`` the library, Esc closes.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Static
 
+from banana_studio.domain.safetext import display_text
 from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui import actions
 from banana_studio.tui.screens.gallery_select import GallerySelection
@@ -353,7 +353,7 @@ class GalleryScreen(GallerySelection, Screen[int | None]):
             return
         paths = [t.image.path for t in ready if t.image is not None]
         titles = [f"#{t.node.id}{' ' + DEMO_BADGE if getattr(t.node, 'target', '') == 'local' else ''} "
-                  f"{' '.join(str(t.node.prompt).split())}" for t in ready]
+                  f"{' '.join(display_text(str(t.node.prompt), one_line=True).split())}" for t in ready]
         await self.app.push_screen(ViewerScreen(paths, ready.index(tile), titles=titles))
 
     async def action_mark_compare(self) -> None:
