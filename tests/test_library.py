@@ -209,3 +209,10 @@ def test_a_project_from_before_revisions_is_read_whole(tmp_path: Path) -> None:
     assert ids(lib.search("castle")) == [("legacy", 2), ("legacy", 1)]
     assert sqlite3.connect(project / "project.db").execute("PRAGMA user_version").fetchone()[0] == 2
     assert parse("castle").words
+
+
+def test_an_index_that_cannot_be_created_is_a_clear_error(root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(ProjectError, match="Cannot open the search index"):
+        Library(blocker / "index.db", [root])

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from banana_studio.store.library.extract import SyncStats, read_project
+from banana_studio.store.names import ProjectError
 from banana_studio.store.project.catalogue import _project_dirs
 from banana_studio.store.project.connection import BUSY_TIMEOUT_MS, DB_NAME
 
@@ -82,7 +83,10 @@ class LibraryIndex:
         self._lock = threading.RLock()
         self.rebuilt = False
         """True when the file was missing or unusable and was created afresh."""
-        self.conn = self._open()
+        try:
+            self.conn = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise ProjectError(f"Cannot open the search index {self.path}: {exc}.") from exc
 
     # -- opening / rebuilding ---------------------------------------------------------------------
 

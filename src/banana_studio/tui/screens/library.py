@@ -65,8 +65,11 @@ async def search_rows(screen: Any, text: str, *, limit: int, starred: bool,
     service = library_for(screen.app, projects_root_of(screen.app, screen.studio))
 
     def progress(i: int, n: int, name: str) -> None:
-        screen.app.call_from_thread(screen._set_status, display_text(f"Indexing {name} ({i + 1} of {n})…",
-                                                                     one_line=True))
+        try:
+            screen.app.call_from_thread(screen._set_status, display_text(f"Indexing {name} ({i + 1} of {n})…",
+                                                                         one_line=True))
+        except Exception:  # the app is closing: the index goes on, nobody to tell
+            pass
 
     try:
         result = await service.search(query, limit=limit, project_path=project_path, progress=progress)
