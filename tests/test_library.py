@@ -216,3 +216,31 @@ def test_an_index_that_cannot_be_created_is_a_clear_error(root: Path, tmp_path: 
     blocker.write_text("x")
     with pytest.raises(ProjectError, match="Cannot open the search index"):
         Library(blocker / "index.db", [root])
+
+
+def test_two_processes_worth_of_indexes_sync_the_same_file_at_once(root: Path, tmp_path: Path) -> None:
+    """The studio and a `history --all` in another shell share the index: concurrent first syncs agree."""
+    import threading
+
+    path = tmp_path / "index.db"
+    results: list[list[tuple[str, int]]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        try:
+            start.wait()
+            with Library(path, [root]) as lib:
+                results.append(ids(lib.search("")))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 4 and all(r == results[0] for r in results)
+    with Library(path, [root]) as lib:
+        assert lib.index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 3

@@ -213,23 +213,25 @@ class LibraryIndex:
         read = read_project(project, since)
         if read.error:
             with self._tx() as c:
-                if row is None:
-                    c.execute("INSERT INTO projects(path, root, name, stamp, error) VALUES (?, ?, ?, ?, ?)",
-                              (str(project), str(root), project.name, stamp, read.error))
-                else:
-                    c.execute("UPDATE projects SET stamp = ?, error = ? WHERE pid = ?", (stamp, read.error, row[0]))
+                c.execute("INSERT OR IGNORE INTO projects(path, root, name) VALUES (?, ?, ?)",
+                          (str(project), str(root), project.name))
+                c.execute("UPDATE projects SET stamp = ?, error = ? WHERE path = ?", (stamp, read.error, str(project)))
             stats.errors.append(f"{project.name}: {read.error}")
             return
         with self._tx() as c:
-            if row is not None and (row[1] != read.uuid or not read.incremental):
-                self._drop_project(c, int(row[0]))
-                row = None
-            if row is None:
+            # Another process may have synced (or dropped) this project since it was looked up.
+            now = c.execute("SELECT pid, uuid FROM projects WHERE path = ?", (str(project),)).fetchone()
+            if read.incremental and (now is None or row is None or now[0] != row[0]):
+                return  # what was read builds on a record that changed: read it again next time
+            if now is not None and (now[1] != read.uuid or not read.incremental):
+                self._drop_project(c, int(now[0]))
+                now = None
+            if now is None:
                 cur = c.execute("INSERT INTO projects(path, root, name, uuid) VALUES (?, ?, ?, ?)",
                                 (str(project), str(root), project.name, read.uuid))
                 pid = int(cur.lastrowid or 0)
             else:
-                pid = int(row[0])
+                pid = int(now[0])
             self._write_docs(c, pid, read.docs)
             n_index = c.execute("SELECT count(*) FROM docs WHERE pid = ?", (pid,)).fetchone()[0]
             if n_index != read.count:  # turns were deleted since: drop what is no longer there
