@@ -244,3 +244,19 @@ def test_two_processes_worth_of_indexes_sync_the_same_file_at_once(root: Path, t
     assert len(results) == 4 and all(r == results[0] for r in results)
     with Library(path, [root]) as lib:
         assert lib.index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 3
+
+
+def test_template_filter_follows_recorded_template_runs(root: Path, tmp_path: Path) -> None:
+    """Where a project records template runs (a run's name, its cells and the turns they became),
+    ``template:NAME`` finds those turns; elsewhere it matches nothing and says so."""
+    lib = Library(tmp_path / "index.db", [root])
+    assert "template runs" in lib.search("template:portrait").notes[0]
+    with ProjectStore.open(root, "alpha") as s, s._tx() as c:
+        c.execute("CREATE TABLE template_runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        c.execute("CREATE TABLE template_cells (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, turn_id INTEGER)")
+        c.execute("INSERT INTO template_runs (id, name) VALUES (1, 'Portrait')")
+        c.execute("INSERT INTO template_cells (run_id, idx, turn_id) VALUES (1, 0, 2)")
+        c.execute("UPDATE turns SET status = status WHERE id = 2")  # the run's turn changes (its revision moves)
+    result = lib.search("template:portrait")
+    assert ids(result) == [("alpha", 2)] and result.notes == []
+    assert ids(lib.search("-template:portrait project:alpha")) == [("alpha", 1)]

@@ -18,8 +18,12 @@ from banana_studio.store.project.connection import BUSY_TIMEOUT_MS, DB_NAME, _ch
 from banana_studio.store.schema import SCHEMA_VERSION
 
 TEMPLATE_COLUMNS = ("template", "template_name")
-"""Columns of ``turns`` that may hold the name of the template a turn was made from (template runs
-are recorded by a newer schema; without the column ``template:`` matches nothing)."""
+"""Columns of ``turns`` that may hold the name of the template a turn was made from."""
+TEMPLATE_TABLES = {"template_runs", "template_cells"}
+"""Or: template runs (``name``) and their cells (``run_id``, ``turn_id``), the turns a run made.  A
+project with neither (an older schema) has no template runs: ``template:`` matches nothing there."""
+_TEMPLATE_CELLS = ("(SELECT r.name FROM template_cells c JOIN template_runs r ON r.id = c.run_id "
+                   "WHERE c.turn_id = t.id ORDER BY c.run_id DESC LIMIT 1)")
 
 
 @dataclass(slots=True)
@@ -76,8 +80,11 @@ def _texts_of(model_json: Any, grounding_json: Any) -> tuple[str, str, str]:
     return " ".join(thoughts), " ".join(answer), " ".join(titles)
 
 
-def _select(columns: set[str], has_tags: bool, since: int) -> tuple[str, tuple[Any, ...]]:
+def _select(columns: set[str], tables: set[str], since: int) -> tuple[str, tuple[Any, ...]]:
+    has_tags = "turn_tags" in tables
     template = next((f"coalesce(t.{c}, '')" for c in TEMPLATE_COLUMNS if c in columns), "''")
+    if template == "''" and tables >= TEMPLATE_TABLES:
+        template = f"coalesce({_TEMPLATE_CELLS}, '')"
     tags = ("(SELECT group_concat(tag, char(31)) FROM turn_tags g WHERE g.turn_id = t.id)" if has_tags else "''")
     model = "t.model" if "model" in columns else "coalesce(json_extract(t.settings_json, '$.model'), '')"
     size = "t.image_size" if "image_size" in columns else "coalesce(json_extract(t.settings_json, '$.image_size'), '')"
@@ -134,9 +141,9 @@ def read_project(project: Path, since: int) -> ProjectRead:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         row = conn.execute("SELECT value FROM meta WHERE key = 'uuid'").fetchone()
         out.uuid = str(row[0]) if row else ""
-        out.has_template = any(c in columns for c in TEMPLATE_COLUMNS)
+        out.has_template = any(c in columns for c in TEMPLATE_COLUMNS) or tables >= TEMPLATE_TABLES
         out.incremental = since >= 0 and "rev" in columns
-        sql, params = _select(columns, "turn_tags" in tables, since if out.incremental else -1)
+        sql, params = _select(columns, tables, since if out.incremental else -1)
         out.docs = [_doc(r) for r in conn.execute(sql, params)]
         out.count = int(conn.execute("SELECT count(*) FROM turns").fetchone()[0])
         if "rev" in columns:
