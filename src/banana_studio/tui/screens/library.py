@@ -62,7 +62,9 @@ async def search_rows(screen: Any, text: str, *, limit: int, starred: bool,
         screen._set_status(display_text(f"⚠ {exc.message} (at column {exc.position + 1})", one_line=True))
         return None
     screen.query_error = None
-    service = library_for(screen.app, projects_root_of(screen.app, screen.studio))
+    # One project: the folder that holds it (it may live outside the projects folder: `open IMAGE`).
+    root = Path(project_path).parent if project_path is not None else projects_root_of(screen.app, screen.studio)
+    service = library_for(screen.app, root)
 
     def progress(i: int, n: int, name: str) -> None:
         try:
