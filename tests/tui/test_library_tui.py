@@ -196,3 +196,22 @@ async def test_tags_of_the_selected_turn_show_in_its_detail(demo_studio: Any, h:
         await h.wait_until(pilot, lambda: "#evil" in meta(), what="the hostile tag shown")
         assert "\u202e" not in meta() and "\x1b" not in meta() and "#evil\\u202e\\x1b[2J" in meta()
         await h.settle(pilot)
+
+
+async def test_the_library_has_its_own_keys_not_the_gallerys(tmp_path: Path, h: Any) -> None:
+    store = ProjectStore.open(tmp_path / "projects", "keys")
+    fill(store, ["a red fox", "an owl"])
+    app = Host(lambda: LibraryScreen(SimpleNamespace(store=store)))
+    try:
+        async with app.run_test(size=(110, 36)) as pilot:
+            await h.wait_until(pilot, lambda: isinstance(app.screen, LibraryScreen) and len(app.screen.tiles) == 2)
+            library = app.screen
+            keys = {b.action for b in library._bindings.key_to_bindings.get("c", [])}
+            assert keys == set(), keys  # no cross-project "compare" (its turn ids would mix projects)
+            assert {b.action for b in library._bindings.key_to_bindings["enter"]} == {"open"}
+            assert {b.action for b in library._bindings.key_to_bindings["tab"]} == {"app.focus_next"}
+            library.tiles[0].focus()
+            await pilot.press("c")
+            assert library.marks == []
+    finally:
+        store.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Static
 
 from banana_studio.domain.query import QueryError, parse
@@ -82,10 +83,11 @@ async def search_rows(screen: Any, text: str, *, limit: int, starred: bool,
     return list(result.hits)
 
 
-class LibraryScreen(GalleryScreen):
-    """Thumbnails of matching turns across every project (see the module docstring)."""
+class LibraryScreen(GalleryScreen, inherit_bindings=False):
+    """Thumbnails of matching turns across every project (see the module docstring).  Its own keys:
+    the gallery's compare (turn ids of one project) does not apply across projects."""
 
-    BINDINGS = actions.bindings("library")
+    BINDINGS = [*Screen.BINDINGS, *actions.bindings("library")]
 
     def __init__(self, studio: Studio, *, query: str = "", all_projects: bool = True) -> None:
         super().__init__(studio)
@@ -168,9 +170,6 @@ class LibraryScreen(GalleryScreen):
 
     def action_jump(self) -> None:
         self.run_worker(self.action_open())
-
-    def action_library(self) -> None:
-        self.action_scope()
 
 
 def open_library(app: App[Any], studio: Studio, *, query: str = "") -> None:
