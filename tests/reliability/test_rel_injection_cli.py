@@ -81,7 +81,7 @@ def test_every_cli_command_shows_hostile_text_escaped(tmp_path: Path) -> None:
         "batch_list": ["batch", "--list", "--demo", "-p", "evil"],
         "config": ["config"],
         "bad_project": ["history", "--demo", "-p", f"nope{ARGV_HOSTILE}"],
-        "argparse": ["history", "--bogus", ARGV_HOSTILE],
+        "argparse": ["projects", "--bogus", ARGV_HOSTILE],
     }
     for name, argv in commands.items():
         results[name] = run(tmp_path, *argv)

@@ -167,7 +167,7 @@ def test_the_studio_never_writes_hostile_text_raw_to_the_terminal(tmp_path: Path
         term.show(b"\x1b[A\x1b[A", "label", "the old done turn")
         term.show(b"L", "", "log / detail")
         term.show(b"L", "", "detail / log")
-        term.show(b"\x07", "Search prompts", "the gallery")  # ctrl+g
+        term.show(b"\x07", "tag:hero", "the gallery")  # ctrl+g (the search box shows an example query)
         term.show(b"\x1b", "Send", "back from the gallery")
         term.show(b"\x0f", "Filter projects", "the project picker")  # ctrl+o
         term.wait(lambda: "folder" in term.text(), "the hostile folder name in the picker")

@@ -77,6 +77,10 @@ def _open(args: argparse.Namespace, cfg: Config) -> ProjectStore:
 
 
 def _history(args: argparse.Namespace, cfg: Config) -> int:
+    if getattr(args, "all", False) or getattr(args, "query", None):
+        from banana_studio.cli.library import run_history_query
+
+        return run_history_query(args, cfg, _root(args, cfg))
     limit = max(1, int(args.limit))
     with _open(args, cfg) as store:
         if args.search or args.starred:
@@ -139,11 +143,18 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _tag(args: argparse.Namespace, cfg: Config) -> int:
+    from banana_studio.cli.library import run_tag
+
+    with _open(args, cfg) as store:
+        return run_tag(args, store)
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = load_config()
     for problem in cfg.problems:
         warning(problem)
-    handlers: dict[str, Any] = {"history": _history, "export": _export, "projects": _projects}
+    handlers: dict[str, Any] = {"history": _history, "export": _export, "projects": _projects, "tag": _tag}
     try:
         return int(handlers[args.command](args, cfg))
     except ProjectError as exc:  # an unknown turn, an unreadable project: invalid input (2)

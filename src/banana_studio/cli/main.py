@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                    help="the demo projects (the folder demo mode uses, next to the real one)")
 
-    p = sub.add_parser("history", help="list a project's turns")
+    p = sub.add_parser("history", help="list a project's turns, or search them (all projects with --all)")
+    p.add_argument("query", nargs="*", help="a search: words, \"phrases\", tag:x, model:pro, size:2K, aspect:16:9, "
+                   "status:done, starred, cost>0.2, after:2026-11-01, before:..., has:refs, project:NAME, "
+                   "template:NAME; -x excludes (put -- before a query that starts with -)")
+    p.add_argument("--all", action="store_true", help="search every project (the library), not only one")
     _add_project_options(p)
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                    help="the demo projects (the folder demo mode uses, next to the real one)")
@@ -119,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starred", action="store_true", help="only starred turns")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("tag", help="add or remove tags on turns: tag 12 14 --add hero --remove draft")
+    p.add_argument("turns", nargs="*", metavar="TURN", help="turn ids")
+    p.add_argument("--add", "-a", action="append", metavar="TAGS", help="tags to add (comma-separated; repeatable)")
+    p.add_argument("--remove", "-r", action="append", metavar="TAGS", help="tags to remove (comma-separated)")
+    p.add_argument("--list", action="store_true", help="list the project's tags with their counts")
+    _add_project_options(p)
+    p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                   help="the demo projects (the folder demo mode uses, next to the real one)")
 
     p = sub.add_parser("export", help="export a turn's branch: images + JSON (+ storyboard)")
     p.add_argument("turn", help="turn id")
@@ -182,6 +195,7 @@ COMMANDS = {
     "history": "banana_studio.cli.history",
     "export": "banana_studio.cli.history",
     "projects": "banana_studio.cli.history",
+    "tag": "banana_studio.cli.history",
     "open": "banana_studio.cli.studio",
     "recipe": "banana_studio.cli.recipe",
     "batch": "banana_studio.cli.batch",

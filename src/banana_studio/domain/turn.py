@@ -58,6 +58,8 @@ class Turn:
     cost: float = 0.0
     starred: bool = False
     label: str = ""
+    tags: list[str] = field(default_factory=list)
+    """Any number of tags (see :mod:`banana_studio.domain.tags`)."""
     kind: str = "generate"
     """generate | reroll | edit | batch | variation."""
     model_version: str = ""

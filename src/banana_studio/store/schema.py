@@ -167,8 +167,48 @@ def _template_runs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX template_cells_turn ON template_cells(turn_id)")
 
 
+_NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM turns)"
+TAG_AND_REV_SQL = (
+    "ALTER TABLE turns ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+    "UPDATE turns SET rev = id",
+    "CREATE INDEX turns_rev ON turns(rev)",
+    "CREATE TABLE turn_tags (turn_id INTEGER NOT NULL REFERENCES turns(id), tag TEXT NOT NULL COLLATE NOCASE, "
+    "PRIMARY KEY (turn_id, tag)) WITHOUT ROWID",
+    "CREATE INDEX turn_tags_tag ON turn_tags(tag, turn_id)",
+    # Every change to a turn (or to its tags) gives it the next revision: the user-level search index
+    # re-reads exactly the turns whose revision is newer than the one it recorded.
+    f"CREATE TRIGGER turns_rev_ai AFTER INSERT ON turns BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = new.id; END",
+    f"CREATE TRIGGER turns_rev_au AFTER UPDATE ON turns WHEN new.rev = old.rev BEGIN UPDATE turns SET rev = "
+    f"{_NEXT_REV} WHERE id = new.id; END",
+    f"CREATE TRIGGER turn_tags_ai AFTER INSERT ON turn_tags BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = new.turn_id; END",
+    f"CREATE TRIGGER turn_tags_ad AFTER DELETE ON turn_tags BEGIN UPDATE turns SET rev = {_NEXT_REV} "
+    "WHERE id = old.turn_id; END",
+    "CREATE TRIGGER turns_tags_gone AFTER DELETE ON turns BEGIN DELETE FROM turn_tags WHERE turn_id = old.id; END",
+    # A turn linked to a template run's cell (after it was indexed) is indexed again with its template.
+    f"CREATE TRIGGER template_cells_rev_ai AFTER INSERT ON template_cells WHEN new.turn_id IS NOT NULL BEGIN "
+    f"UPDATE turns SET rev = {_NEXT_REV} WHERE id = new.turn_id; END",
+    f"CREATE TRIGGER template_cells_rev_au AFTER UPDATE OF turn_id ON template_cells WHEN new.turn_id IS NOT NULL "
+    f"BEGIN UPDATE turns SET rev = {_NEXT_REV} WHERE id = new.turn_id; END",
+)
+
+
+def _v7(conn: sqlite3.Connection) -> None:
+    # Any number of tags per turn (the one label stays as it was), and a revision per turn for the
+    # search index across projects.  Re-runnable: a database that already has a part keeps it.
+    if "rev" in {c[1] for c in conn.execute("PRAGMA table_info(turns)")}:
+        stmts = TAG_AND_REV_SQL[2:]
+    else:
+        stmts = TAG_AND_REV_SQL
+    for stmt in stmts:
+        conn.execute(stmt.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                     .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+                     .replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS "))
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _template_runs)]
+    (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _template_runs), (7, _v7)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

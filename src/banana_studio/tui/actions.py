@@ -87,6 +87,8 @@ ACTIONS: tuple[Action, ...] = (
        "panels)", priority=True, palette=True, aliases=("focus-mode",)),
     _a("main.gallery", "ctrl+g", "gallery", "Gallery", "Every image of the project as thumbnails; search, star, "
        "compare", palette=True, aliases=("gallery",)),
+    _a("main.library", "", "library", "Library: search every project", "Thumbnails of every project, searched "
+       "with tag:, model:, cost>, after: …; tag in bulk", palette=True),
     _a("main.add_reference", "ctrl+l", "add_reference", "Add ref",
        "Add a reference image by path (or paste/drop files on the prompt)", show=False, palette=True,
        aliases=("add-reference",)),
@@ -108,6 +110,8 @@ ACTIONS: tuple[Action, ...] = (
        aliases=("star",)),
     _a("main.label", "l", "label", "Label", "Give the selected turn a short label", show=False, palette=True,
        aliases=("label",)),
+    _a("main.tags", "", "tags", "Tags of this turn…", "Add or remove tags on the selected turn (hero, -draft)",
+       palette=True),
     _a("main.export", "e", "export", "Export branch", "Copy the images and a branch.json of the path to the "
        "selected turn", show=False, palette=True, aliases=("export",)),
     _a("main.copy_path", "c", "copy_path", "Copy image path", "Copy the selected image's file path (OSC 52 "
@@ -171,6 +175,24 @@ ACTIONS: tuple[Action, ...] = (
     _a("gallery.right", "right", "move(1, 0)", "Right", show=False),
     _a("gallery.up", "up", "move(0, -1)", "Up", show=False),
     _a("gallery.down", "down", "move(0, 1)", "Down", show=False),
+    _a("gallery.select", "space", "toggle_select", "Select", "Select / unselect the turn (then t: tags)"),
+    _a("gallery.select_all", "ctrl+a", "select_all", "Select all", show=False),
+    _a("gallery.tags", "t", "edit_tags", "Tags", "Add or remove tags on the selected turns"),
+    _a("gallery.library", "l", "library", "Library", "Search every project (the library)"),
+    # -- the library (tui/screens/library.py): the gallery across every project ---------------------
+    _a("library.close", "escape", "close", "Close"),
+    _a("library.search", "slash", "focus_search", "Search", key_display="/"),
+    _a("library.starred", "s", "toggle_starred", "★ only"),
+    _a("library.open", "enter,g", "open", "Open", "Open the turn in its project"),
+    _a("library.view", "v", "view", "View"),
+    _a("library.scope", "p", "scope", "All / this project", "Search every project or only the open one"),
+    _a("library.select", "space", "toggle_select", "Select"),
+    _a("library.select_all", "ctrl+a", "select_all", "Select all", show=False),
+    _a("library.tags", "t", "edit_tags", "Tags", "Add or remove tags on the selected turns"),
+    _a("library.left", "left", "move(-1, 0)", "Left", show=False),
+    _a("library.right", "right", "move(1, 0)", "Right", show=False),
+    _a("library.up", "up", "move(0, -1)", "Up", show=False),
+    _a("library.down", "down", "move(0, 1)", "Down", show=False),
     # -- variations grid -------------------------------------------------------------------------
     _a("variations.pick", "enter", "pick", "Pick", aliases=("variations-pick",)),
     _a("variations.close", "escape", "close", "Cancel / back", aliases=("variations-close",)),

@@ -255,8 +255,21 @@ class StudioApp(App[None]):
             return True
         return False
 
-    async def open_project(self, name: str) -> None:
-        """Open (or create) project ``name`` and show it."""
+    async def show_turn_in(self, project: str, turn_id: int) -> None:
+        """Show turn ``turn_id`` of ``project`` (the library's Enter): in this project's tree, or after
+        switching to that project."""
+        if project != self.studio.store.name:
+            await self.open_project(project, turn_id=turn_id)
+            return
+        main = self._main
+        if main is None:
+            return
+        while len(self.screen_stack) > 1 and self.screen is not main:
+            await self.pop_screen()
+        main.tree.select_turn(turn_id)
+
+    async def open_project(self, name: str, *, turn_id: int | None = None) -> None:
+        """Open (or create) project ``name`` and show it (at ``turn_id`` if given)."""
         if name == self.studio.store.name or self._busy():
             return
         new = await self._open_studio(name)
@@ -267,15 +280,15 @@ class StudioApp(App[None]):
             async def no() -> None:
                 await _aclose(new)
 
-            self._ask_demo_into_real(new, on_yes=lambda: self._replace_studio(new), on_no=no)
+            self._ask_demo_into_real(new, on_yes=lambda: self._replace_studio(new, turn_id), on_no=no)
             return
-        await self._replace_studio(new)
+        await self._replace_studio(new, turn_id)
         self.notify(f"Opened project {name!r}.")
 
-    async def _replace_studio(self, new: Studio) -> None:
+    async def _replace_studio(self, new: Studio, turn_id: int | None = None) -> None:
         old, self.studio = self.studio, new
-        self.open_turn = None
-        self._main = MainScreen(new)
+        self.open_turn = turn_id
+        self._main = MainScreen(new, open_turn=turn_id)
         await self._switch_main(self._main)
         await _aclose(old)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -141,6 +141,9 @@ class StudioCommands(Provider):
                 yield Hit(score * 0.8, matcher.highlight(text), partial(self._goto, node.id),
                           help=f"{node.status} · {node.kind}")
         current = getattr(getattr(getattr(self.app, "studio", None), "store", None), "name", None)
+        if len(needle) >= 2:
+            async for hit in self._library_hits(query, current):
+                yield hit
         for name in self._projects:
             if name == current:
                 continue
@@ -148,6 +151,41 @@ class StudioCommands(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score * 0.9, matcher.highlight(text), partial(self._switch, name))
+
+    async def _library_hits(self, query: str, current: str | None) -> AsyncIterator[Hit]:
+        """Turns of every project matching ``query`` in the query language (``tag:hero``, ``model:pro``,
+        ``cost>0.2``…).  Plain words in the open project are already listed by the prompt search."""
+        from banana_studio.domain.query import QueryError, parse
+        from banana_studio.domain.safetext import display_text
+        from banana_studio.tui.screens.library import library_for, projects_root_of
+
+        try:
+            parsed = parse(query)
+        except QueryError:
+            return
+        if parsed.empty or getattr(self.app, "studio", None) is None:
+            return
+        try:
+            service = library_for(self.app, projects_root_of(self.app, self.studio_app.studio))
+            result = await service.search(parsed, limit=30)
+        except Exception:
+            return
+        matcher = self.matcher(query)
+        for hit in result.hits:
+            if hit.project == current and not parsed.filters and not any(w.phrase for w in parsed.words):
+                continue
+            where = "" if hit.project == current else f"{display_text(hit.project, one_line=True)} "
+            prompt = display_text(hit.prompt, one_line=True)[:70]
+            text = f"Open {where}#{hit.turn_id}: {prompt}"
+            tags = " ".join("#" + display_text(t, one_line=True) for t in hit.tags)
+            yield Hit((matcher.match(text) or 0.4) * 0.7, matcher.highlight(text),
+                      partial(self._open_in, hit.project, hit.turn_id),
+                      help=" · ".join(x for x in (hit.status, hit.model, tags) if x))
+
+    async def _open_in(self, project: str, turn_id: int) -> None:
+        show = getattr(self.app, "show_turn_in", None)
+        if show is not None:
+            await show(project, turn_id)
 
     def _goto(self, turn_id: int) -> None:
         main = self._main()

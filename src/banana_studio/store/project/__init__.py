@@ -19,7 +19,7 @@ The package is split by concern; :class:`ProjectStore` only puts the layers toge
 * :mod:`.locks` — the blob GC guard and per-turn owner locks; :mod:`.recovery` — what a killed
   process left; :mod:`.deleting` — crash-safe branch deletion;
 * :mod:`.blobs` — content-addressed bytes and recorded paths; :mod:`.refs` — reference images;
-* :mod:`.turns` — turn writes; :mod:`.reads` — turns, tree, search, recent, costs;
+* :mod:`.turns` — turn writes; :mod:`.tags` — tags, bulk edits; :mod:`.reads` — turns, tree, search, recent, costs;
 * :mod:`.export` — copies out of the project; :mod:`.thumbnails`; :mod:`.catalogue` — across projects.
 """
 
@@ -33,11 +33,11 @@ from banana_studio.store.project.locks import FINISHED_STATUSES, LIVE_STATUSES
 from banana_studio.store.project.reads import TurnNode
 from banana_studio.store.project.recovery import Recovery
 from banana_studio.store.project.refs import References
+from banana_studio.store.project.tags import Tags
 from banana_studio.store.project.thumbnails import Thumbnails
-from banana_studio.store.project.turns import TurnWrites
 
 
-class ProjectStore(TurnWrites, Export, References, Thumbnails, Recovery):
+class ProjectStore(Tags, Export, References, Thumbnails, Recovery):
     """A project: see the package docstring.  Create with :meth:`open` or :meth:`open_path`."""
 
 

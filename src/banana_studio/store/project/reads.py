@@ -60,12 +60,16 @@ class Reads(Blobs):
             "SELECT kind, idx, sha256, mime, path, width, height FROM images WHERE turn_id = ? "
             "ORDER BY kind DESC, idx", (turn_id,)
         )
-        return self._turn_of(row, images)
+        turn = self._turn_of(row, images)
+        turn.tags = [r[0] for r in self._query(
+            "SELECT tag FROM turn_tags WHERE turn_id = ? ORDER BY tag COLLATE NOCASE", (turn_id,))]
+        return turn
 
     def _turns(self, ids: Sequence[int], *, lazy: bool = False) -> list[Turn]:
         """The turns ``ids`` in that order, read in batches (two queries per 500 turns, not two per turn)."""
         rows: dict[int, dict[str, Any]] = {}
         images: dict[int, list[tuple[Any, ...]]] = {}
+        tags: dict[int, list[str]] = {}
         unique = sorted(set(ids))
         with self._lock:
             if self._closed:
@@ -82,12 +86,18 @@ class Reads(Blobs):
                             "SELECT turn_id, kind, idx, sha256, mime, path, width, height FROM images "
                             f"WHERE turn_id IN ({marks}) ORDER BY turn_id, kind DESC, idx", batch):
                         images.setdefault(im[0], []).append(im[1:])
+                    for tid, tag in self._conn.execute(f"SELECT turn_id, tag FROM turn_tags WHERE turn_id IN "
+                                                       f"({marks}) ORDER BY turn_id, tag COLLATE NOCASE", batch):
+                        tags.setdefault(tid, []).append(tag)
             except sqlite3.DatabaseError as exc:
                 raise self._db_error(exc) from exc
         missing = next((i for i in ids if i not in rows), None)
         if missing is not None:
             raise ProjectError(f"Turn {missing} does not exist in project {self.name!r}.")
-        return [self._turn_of(rows[i], images.get(i, []), lazy=lazy) for i in ids]
+        out = [self._turn_of(rows[i], images.get(i, []), lazy=lazy) for i in ids]
+        for turn in out:
+            turn.tags = list(tags.get(turn.id, []))
+        return out
 
     def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]], *, lazy: bool = False) -> Turn:
         refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"])

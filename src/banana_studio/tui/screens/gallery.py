@@ -3,33 +3,30 @@
 Only the tiles scrolled into view (plus one screen ahead) resolve their image and thumbnail; the
 store calls run in threads (``asyncio.to_thread``), at most four at a time.
 
-Keys: arrows move between tiles, ``/`` search, ``s`` starred only, Enter / ``v`` opens the viewer,
-``c`` marks a tile for comparison (two marks open the comparison), ``g`` jumps to the turn
-(the screen is dismissed with its id), Esc closes (dismissed with None).
+Keys: arrows, ``/`` search (the query language: ``tag:hero cost>0.2``…), ``s`` starred only, Enter /
+``v`` viewer, ``c`` marks for comparison (two marks open it), ``g`` jumps to the turn (dismissed with its
+id), space selects, ``t`` tags the selection (:mod:`.gallery_select`), ``l`` the library, Esc closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.geometry import Region
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Static
 
+from banana_studio.domain.safetext import display_text
 from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui import actions
-from banana_studio.tui.images import Thumbnail
-from banana_studio.tui.widgets.branch_tree import STATUS_GLYPHS
+from banana_studio.tui.screens.gallery_select import GallerySelection
+from banana_studio.tui.screens.gallery_tile import GalleryTile, TileImage
 from banana_studio.tui.widgets.footer import StudioFooter
 
 if TYPE_CHECKING:
@@ -39,57 +36,7 @@ TILE_WIDTH = 26
 """Cells per tile column, gutter included."""
 
 
-@dataclass(slots=True)
-class TileImage:
-    path: Path
-    """The full-size final image."""
-    thumb: Path
-    """The store's cached thumbnail."""
-
-
-class GalleryTile(Vertical, can_focus=True):
-    """One turn: its first final image and a two-line caption."""
-
-    marked: reactive[bool] = reactive(False)
-
-    def __init__(self, node: Any, index: int) -> None:
-        super().__init__(classes="gallery-tile")
-        self.node = node
-        self.index = index
-        self.image: TileImage | None = None
-        self.requested = False
-        self.failed = ""
-
-    def compose(self) -> ComposeResult:
-        yield Thumbnail(None, caption="…", classes="gallery-thumb")
-        star = "★" if self.node.starred else ""
-        glyph = STATUS_GLYPHS.get(self.node.status, "?")
-        extra = f" ×{self.node.n_final}" if self.node.n_final > 1 else ""
-        prompt = " ".join(str(self.node.prompt).split())
-        caption = Text(f"{glyph}{star} #{self.node.id}{extra} ")
-        if getattr(self.node, "target", "") == "local":  # made by the local demo server
-            caption.append(DEMO_BADGE, style="bold black on yellow")
-            caption.append(" ")
-        caption.append(prompt)
-        yield Static(caption, classes="gallery-caption", markup=False)
-
-    @property
-    def thumbnail(self) -> Thumbnail:
-        return self.query_one(Thumbnail)
-
-    @property
-    def live_thumbnail(self) -> Thumbnail | None:
-        """The thumbnail, or None while the tile is being removed (a new search replaced it)."""
-        try:
-            return self.query_one(Thumbnail) if self.is_attached else None
-        except NoMatches:
-            return None
-
-    def watch_marked(self, marked: bool) -> None:
-        self.set_class(marked, "-marked")
-
-
-class GalleryScreen(Screen[int | None]):
+class GalleryScreen(GallerySelection, Screen[int | None]):
     """Thumbnails across the project.  Dismisses with a turn id (``g``) or None."""
 
     BINDINGS = actions.bindings("gallery")
@@ -112,13 +59,14 @@ class GalleryScreen(Screen[int | None]):
         self.nodes: list[Any] = []
         self.more_available = False
         self._marks: list[int] = []
+        self._init_selection()
         self._search_timer: Timer | None = None
         self._sem = asyncio.Semaphore(self.CONCURRENCY)
         self._generation = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gallery-bar"):
-            yield Input(placeholder="Search prompts…  (/)", id="gallery-search")
+            yield Input(placeholder="Search…  fox  tag:hero  model:pro  cost>0.2  (/)", id="gallery-search")
             yield Checkbox("★ starred only", id="gallery-starred")
         yield Static("", id="gallery-status", markup=False)
         yield VerticalScroll(id="gallery-grid")
@@ -142,17 +90,30 @@ class GalleryScreen(Screen[int | None]):
         """Run the query and rebuild the grid (first page of tiles)."""
         self._generation += 1
         generation = self._generation
-        text, starred, limit = self.query_text, self.starred_only, self.limit
-        try:
-            rows = await asyncio.to_thread(self.store.search, text, limit=limit + 1, starred=starred)
-        except Exception as exc:  # store errors are shown, never raised into the UI loop
-            self._set_status(f"⚠ Search failed: {exc}")
-            return
-        if generation != self._generation or not self.is_attached:
+        limit = self.limit
+        rows = await self._fetch(limit + 1)
+        if rows is None or generation != self._generation or not self.is_attached:
             return
         self.more_available = len(rows) > limit
         self.nodes = [n for n in rows[:limit] if n.n_final > 0]
         await self._rebuild()
+
+    async def _fetch(self, limit: int) -> list[Any] | None:
+        """The rows of the current search, newest first (None: failed, and the status says why).  A
+        query goes through the library's index (the query language), limited to this project."""
+        if self.query_text.strip():
+            from pathlib import Path
+
+            from banana_studio.tui.screens.library import search_rows
+
+            return await search_rows(self, self.query_text, limit=limit, starred=self.starred_only,
+                                     project_path=Path(self.store.path))
+        try:
+            return await asyncio.to_thread(self.store.search, self.query_text, limit=limit,
+                                           starred=self.starred_only)
+        except Exception as exc:  # store errors are shown, never raised into the UI loop
+            self._set_status(f"⚠ Search failed: {exc}")
+            return None
 
     async def _rebuild(self) -> None:
         try:
@@ -164,6 +125,7 @@ class GalleryScreen(Screen[int | None]):
         tiles = [GalleryTile(node, i) for i, node in enumerate(self.nodes)]
         if tiles:
             await grid.mount_all(tiles)
+            self._mark_selected(tiles)
         else:
             what = "matching your search" if self.query_text else "with images yet"
             star = " starred" if self.starred_only else ""
@@ -188,6 +150,8 @@ class GalleryScreen(Screen[int | None]):
                 parts.append(f"newest {self.limit} shown — scroll to the end for more")
             if self._marks:
                 parts.append(f"compare: #{self._marks[0]} marked, press c on another")
+            if self.selected:
+                parts.append(self.selection_text())
             text = " · ".join(parts)
         try:
             self.query_one("#gallery-status", Static).update(text)
@@ -221,13 +185,9 @@ class GalleryScreen(Screen[int | None]):
         """Fetch the next page and append its tiles (the scroll position and focus stay)."""
         generation = self._generation
         self.limit += self.PAGE
-        text, starred, limit = self.query_text, self.starred_only, self.limit
-        try:
-            rows = await asyncio.to_thread(self.store.search, text, limit=limit + 1, starred=starred)
-        except Exception as exc:
-            self._set_status(f"⚠ Search failed: {exc}")
-            return
-        if generation != self._generation or not self.is_attached:
+        limit = self.limit
+        rows = await self._fetch(limit + 1)
+        if rows is None or generation != self._generation or not self.is_attached:
             return
         self.more_available = len(rows) > limit
         known = {n.id for n in self.nodes}
@@ -237,6 +197,7 @@ class GalleryScreen(Screen[int | None]):
         tiles = [GalleryTile(node, start + i) for i, node in enumerate(new)]
         if tiles:
             await self.grid.mount_all(tiles)
+            self._mark_selected(tiles)
         self._set_status()
         self.call_after_refresh(self._load_visible)
 
@@ -263,12 +224,15 @@ class GalleryScreen(Screen[int | None]):
         image = finals[0]
         return TileImage(self.store.abs_path(image.path), self.store.thumbnail(image, 512))
 
+    def _resolve_for(self, node: Any) -> TileImage | None:
+        return self._resolve(node.id)
+
     async def _load_tile(self, tile: GalleryTile, generation: int) -> None:
         async with self._sem:
             if generation != self._generation or not tile.is_attached:
                 return
             try:
-                resolved = await asyncio.to_thread(self._resolve, tile.node.id)
+                resolved = await asyncio.to_thread(self._resolve_for, tile.node)
             except Exception as exc:
                 tile.failed = str(exc)
                 if (thumb := tile.live_thumbnail) is not None:
@@ -389,7 +353,7 @@ class GalleryScreen(Screen[int | None]):
             return
         paths = [t.image.path for t in ready if t.image is not None]
         titles = [f"#{t.node.id}{' ' + DEMO_BADGE if getattr(t.node, 'target', '') == 'local' else ''} "
-                  f"{' '.join(str(t.node.prompt).split())}" for t in ready]
+                  f"{' '.join(display_text(str(t.node.prompt), one_line=True).split())}" for t in ready]
         await self.app.push_screen(ViewerScreen(paths, ready.index(tile), titles=titles))
 
     async def action_mark_compare(self) -> None:
@@ -433,7 +397,13 @@ class GalleryScreen(Screen[int | None]):
             self.run_worker(show(tile.node.id), group="template-grid", exclusive=True, exit_on_error=False)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if not self.clear_selected():  # Esc first drops a selection, then closes
+            self.dismiss(None)
+
+    def action_library(self) -> None:
+        from banana_studio.tui.screens.library import open_library
+
+        open_library(self.app, self.studio, query=self.query_text)
 
     @property
     def marks(self) -> list[int]:

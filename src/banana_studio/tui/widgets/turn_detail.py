@@ -177,6 +177,12 @@ class TurnDetail(VerticalScroll):
         if turn.settings.system_instruction:
             meta.append("System    ", style="bold")
             meta.append(turn.settings.system_instruction.strip().replace("\n", " ")[:300] + "\n")
+        tags = getattr(turn, "tags", None) or []
+        if tags:
+            from banana_studio.domain.safetext import display_text
+
+            meta.append("Tags      ", style="bold")
+            meta.append("  ".join("#" + display_text(t, one_line=True) for t in tags) + "\n", style="cyan")
         region_line = region_detail(turn)
         if region_line:
             meta.append("Region    ", style="bold")

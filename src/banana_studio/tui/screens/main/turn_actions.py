@@ -140,6 +140,30 @@ class TurnActions:
         self.app.push_screen(TextPromptScreen(f"Label turn #{turn_id}", "A short label (empty removes it):",
                                               value=node.label if node is not None else ""), done)
 
+    async def action_tags(self: MainScreen) -> None:
+        """Add / remove tags on the selected turn (the gallery edits many at once)."""
+        from collections import Counter
+
+        from banana_studio.services.library import edit_tags, tags_of
+        from banana_studio.tui.screens.tag_edit import TagEditScreen
+
+        turn_id = self.need_turn()
+        if turn_id is None:
+            return
+        current = Counter((await tags_of(self.store, [turn_id])).get(turn_id, []))
+
+        async def done(result: tuple[list[str], list[str]] | None) -> None:
+            if result is None:
+                return
+            try:
+                await edit_tags(self.store, [turn_id], add=result[0], remove=result[1])
+            except Exception as exc:  # a turn deleted meanwhile: said, never raised into the loop
+                self.notify(str(exc), title="Tags not changed", severity="error")
+                return
+            self.load_turn(turn_id)
+
+        self.app.push_screen(TagEditScreen(1, current), done)
+
     def action_delete_branch(self: MainScreen) -> None:
         turn_id = self.need_turn()
         if turn_id is None:
@@ -190,6 +214,11 @@ class TurnActions:
                 self.tree.select_turn(turn_id)
 
         self.app.push_screen(GalleryScreen(self.studio), done)
+
+    def action_library(self: MainScreen) -> None:
+        from banana_studio.tui.screens.library import open_library
+
+        open_library(self.app, self.studio)
 
     def action_viewer(self: MainScreen) -> None:
         turn = self.shown_turn

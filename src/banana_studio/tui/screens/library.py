@@ -1,0 +1,177 @@
+"""The library: the gallery across every project, searched with the query language.
+
+Opened from the gallery (``l``) or the palette ("Library: search every project").  Every project
+under the projects folder is searched by default (``p`` narrows to the open project and back);
+``/`` takes a query — words, ``"phrases"``, ``tag:hero``, ``model:pro``, ``size:2K``,
+``aspect:16:9``, ``status:failed``, ``starred``, ``cost>0.2``, ``after:2026-11-01``, ``has:refs``,
+``project:NAME``, ``template:NAME``, ``-x`` to exclude.  A bad filter is named in the status line,
+with where it is.  Enter opens the turn in its project (switching project if needed); ``v`` views
+the images; space / ``t`` select and tag, as in the gallery.
+
+The index (:mod:`banana_studio.services.library`) is brought up to date in a worker thread before
+each search; the status line shows which project is being read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Checkbox, Input, Static
+
+from banana_studio.domain.query import QueryError, parse
+from banana_studio.domain.safetext import display_text
+from banana_studio.services.library import LibraryService, first_image
+from banana_studio.tui import actions
+from banana_studio.tui.screens.gallery import GalleryScreen
+from banana_studio.tui.screens.gallery_tile import GalleryTile, TileImage
+from banana_studio.tui.widgets.footer import StudioFooter
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from banana_studio.services import Studio
+
+
+def library_for(app: Any, root: Path) -> LibraryService:
+    """The app's library service (one per projects folder), created on first use."""
+    services: dict[str, LibraryService] = app.__dict__.setdefault("_library_services", {})
+    key = str(Path(root).expanduser().absolute())
+    if key not in services:
+        services[key] = LibraryService([Path(key)])
+    return services[key]
+
+
+def projects_root_of(app: Any, studio: Any) -> Path:
+    root = getattr(app, "projects_root", None)
+    return Path(root) if root is not None else Path(studio.store.path).parent
+
+
+async def search_rows(screen: Any, text: str, *, limit: int, starred: bool,
+                      project_path: Path | None) -> list[Any] | None:
+    """Rows for ``text`` through the library (None: the query is wrong or the search failed; the
+    screen's status line says why).  Notes (unreadable projects, ``template:`` unsupported) go to
+    ``screen.notes``."""
+    full = f"{text} starred" if starred else text
+    try:
+        query = parse(full)
+    except QueryError as exc:
+        screen.query_error = exc
+        screen._set_status(display_text(f"⚠ {exc.message} (at column {exc.position + 1})", one_line=True))
+        return None
+    screen.query_error = None
+    # One project: the folder that holds it (it may live outside the projects folder: `open IMAGE`).
+    root = Path(project_path).parent if project_path is not None else projects_root_of(screen.app, screen.studio)
+    service = library_for(screen.app, root)
+
+    def progress(i: int, n: int, name: str) -> None:
+        try:
+            screen.app.call_from_thread(screen._set_status, display_text(f"Indexing {name} ({i + 1} of {n})…",
+                                                                         one_line=True))
+        except Exception:  # the app is closing: the index goes on, nobody to tell
+            pass
+
+    try:
+        result = await service.search(query, limit=limit, project_path=project_path, progress=progress)
+    except Exception as exc:  # a store error is shown, never raised into the UI loop
+        screen._set_status(display_text(f"⚠ Search failed: {exc}", one_line=True))
+        return None
+    screen.notes = list(result.notes)
+    return list(result.hits)
+
+
+class LibraryScreen(GalleryScreen, inherit_bindings=False):
+    """Thumbnails of matching turns across every project (see the module docstring).  Its own keys:
+    the gallery's compare (turn ids of one project) does not apply across projects."""
+
+    BINDINGS = [*Screen.BINDINGS, *actions.bindings("library")]
+
+    def __init__(self, studio: Studio, *, query: str = "", all_projects: bool = True) -> None:
+        super().__init__(studio)
+        self.query_text = query
+        self.all_projects = all_projects
+        self.notes: list[str] = []
+        self.query_error: QueryError | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="gallery-bar"):
+            yield Input(self.query_text, id="gallery-search",
+                        placeholder="Search every project…  fox  tag:hero  model:pro  cost>0.2  after:2026-11-01  (/)")
+            yield Checkbox("★ starred only", id="gallery-starred")
+        yield Static("", id="gallery-status", markup=False)
+        yield VerticalScroll(id="gallery-grid")
+        yield StudioFooter()
+
+    @property
+    def scope_path(self) -> Path | None:
+        return None if self.all_projects else Path(self.store.path)
+
+    async def _fetch(self, limit: int) -> list[Any] | None:
+        return await search_rows(self, self.query_text, limit=limit, starred=self.starred_only,
+                                 project_path=self.scope_path)
+
+    def _set_status(self, text: str | None = None) -> None:
+        if text is None:
+            n = len(self.nodes)
+            scope = "all projects" if self.all_projects else f"project {self.store.name}"
+            parts = [f"Library · {scope} · {n} generation{'s' if n != 1 else ''}"]
+            if self.query_text:
+                parts.append(f"matching “{self.query_text}”")
+            if self.starred_only:
+                parts.append("★ only")
+            if self.more_available:
+                parts.append(f"newest {self.limit} shown — scroll to the end for more")
+            if self.selected:
+                parts.append(self.selection_text())
+            parts += self.notes
+            text = " · ".join(parts)
+        super()._set_status(display_text(text, one_line=True))
+
+    # -- images of other projects (read-only) --------------------------------------------------------
+
+    def _resolve_for(self, node: Any) -> TileImage | None:
+        found = first_image(Path(node.project_path), node.turn_id)
+        return TileImage(*found) if found else None
+
+    async def _ensure_resolved(self) -> list[GalleryTile]:
+        import asyncio
+
+        missing = [t for t in self.tiles if t.image is None and not t.failed]
+
+        def resolve_all() -> list[tuple[GalleryTile, TileImage | None]]:
+            return [(t, self._resolve_for(t.node)) for t in missing]
+
+        for tile, image in await asyncio.to_thread(resolve_all):
+            if image is not None and tile.image is None:
+                tile.image = image
+        return [t for t in self.tiles if t.image is not None]
+
+    # -- actions -------------------------------------------------------------------------------------
+
+    def action_scope(self) -> None:
+        self.all_projects = not self.all_projects
+        self.limit = self.PAGE
+        self.run_worker(self.reload(), group="gallery-search", exclusive=True)
+
+    async def action_open(self) -> None:
+        """Open the focused turn where it lives: this project's tree, or its own project."""
+        tile = self.focused_tile
+        if tile is None:
+            return
+        hit = tile.node
+        show = getattr(self.app, "show_turn_in", None)
+        if show is None:  # not inside the studio app (tests host the screen alone)
+            self.dismiss(hit.turn_id)
+            return
+        await show(hit.project, hit.turn_id)
+
+    def action_jump(self) -> None:
+        self.run_worker(self.action_open())
+
+
+def open_library(app: App[Any], studio: Studio, *, query: str = "") -> None:
+    """Push the library (all projects) over whatever is showing."""
+    app.push_screen(LibraryScreen(studio, query=query))
