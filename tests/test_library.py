@@ -116,8 +116,7 @@ def test_search_across_projects_every_filter(root: Path, tmp_path: Path) -> None
     assert ids(lib.search('"red fox"')) == [("alpha", 1)] and ids(lib.search('"fox red"')) == []
     only = lib.search("", project_path=root / "beta")
     assert ids(only) == [("beta", 1)]
-    result = lib.search("template:portrait")
-    assert result.hits == [] and "template runs" in result.notes[0]
+    assert lib.search("template:portrait").hits == []  # no run of that template anywhere
     limited = lib.search("", limit=2)
     assert len(limited.hits) == 2 and limited.more
 
@@ -247,16 +246,15 @@ def test_two_processes_worth_of_indexes_sync_the_same_file_at_once(root: Path, t
 
 
 def test_template_filter_follows_recorded_template_runs(root: Path, tmp_path: Path) -> None:
-    """Where a project records template runs (a run's name, its cells and the turns they became),
-    ``template:NAME`` finds those turns; elsewhere it matches nothing and says so."""
+    """``template:NAME`` finds the turns of that template's recorded runs.  A turn linked to a run's
+    cell after it was indexed is found too: linking it moves its revision (a trigger), so the next
+    sync re-reads it."""
     lib = Library(tmp_path / "index.db", [root])
-    assert "template runs" in lib.search("template:portrait").notes[0]
+    assert ids(lib.search("template:portrait")) == []
     with ProjectStore.open(root, "alpha") as s, s._tx() as c:
-        c.execute("CREATE TABLE template_runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        c.execute("CREATE TABLE template_cells (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, turn_id INTEGER)")
-        c.execute("INSERT INTO template_runs (id, name) VALUES (1, 'Portrait')")
-        c.execute("INSERT INTO template_cells (run_id, idx, turn_id) VALUES (1, 0, 2)")
-        c.execute("UPDATE turns SET status = status WHERE id = 2")  # the run's turn changes (its revision moves)
+        c.execute("INSERT INTO template_runs (id, name, prompt, created_at) VALUES (1, 'Portrait', 'p', 1)")
+        c.execute("INSERT INTO template_cells (run_id, idx, prompt) VALUES (1, 0, 'p')")
+        c.execute("UPDATE template_cells SET turn_id = 2 WHERE run_id = 1 AND idx = 0")
     result = lib.search("template:portrait")
     assert ids(result) == [("alpha", 2)] and result.notes == []
     assert ids(lib.search("-template:portrait project:alpha")) == [("alpha", 1)]

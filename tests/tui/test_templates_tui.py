@@ -110,7 +110,7 @@ async def test_a_recorded_run_opens_as_a_grid_from_the_gallery(demo_studio: Any,
         await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="gallery")
         gallery = app.screen
         await h.wait_until(pilot, lambda: gallery.focused_tile is not None, what="a focused tile")
-        await pilot.press("t")
+        await pilot.press("x")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MatrixGridScreen), what="grid from the gallery")
         grid = app.screen
         await h.wait_until(pilot, lambda: len(grid.cells) == 4 and all(c.has_class("-done") for c in grid.cells),
@@ -120,7 +120,7 @@ async def test_a_recorded_run_opens_as_a_grid_from_the_gallery(demo_studio: Any,
         assert "\x1b" not in text_of(grid, "#matrix-title")
         await pilot.press("escape")
         await h.wait_until(pilot, lambda: isinstance(app.screen, GalleryScreen), what="back to the gallery")
-        await pilot.press("t")
+        await pilot.press("x")
         await h.wait_until(pilot, lambda: isinstance(app.screen, MatrixGridScreen), what="the grid again")
         grid = app.screen
         await h.wait_until(pilot, lambda: len(grid.cells) == 4 and all(c.turn_id for c in grid.cells),

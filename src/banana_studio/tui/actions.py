@@ -169,7 +169,7 @@ ACTIONS: tuple[Action, ...] = (
     _a("gallery.view", "enter,v", "view", "View"),
     _a("gallery.compare", "c", "mark_compare", "Compare"),
     _a("gallery.jump", "g", "jump", "Go to turn"),
-    _a("gallery.template_grid", "t", "template_grid", "Template grid", "The template run of the selected "
+    _a("gallery.template_grid", "x", "template_grid", "Template grid", "The template run of the selected "
        "picture as an X/Y grid", show=False),
     _a("gallery.left", "left", "move(-1, 0)", "Left", show=False),
     _a("gallery.right", "right", "move(1, 0)", "Right", show=False),
