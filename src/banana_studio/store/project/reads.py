@@ -90,7 +90,7 @@ class Reads(Blobs):
         return [self._turn_of(rows[i], images.get(i, [])) for i in ids]
 
     def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]]) -> Turn:
-        refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"])
+        refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"], str(r.get("named") or ""))
                 for r in json.loads(row["refs_json"] or "[]")]
         return Turn(
             id=row["id"],
