@@ -139,6 +139,11 @@ ACTIONS: tuple[Action, ...] = (
        "results later)", show=False, palette=True, aliases=("batch-jobs",)),
     _a("main.export_storyboard", "E", "export_storyboard", "Export storyboard", "Contact sheet PNG and "
        "HTML/Markdown pages of the branch", show=False, palette=True, aliases=("export-storyboard",)),
+    # named references (tui/screens/main/named_actions.py): @name in the prompt expands to saved images
+    _a("main.save_named", "N", "save_named", "Save image as named reference…", "Save the selected turn's image "
+       "under an @name (user or project library); @name in a prompt then sends it", show=False, palette=True),
+    _a("main.save_ref_named", "", "save_ref_named", "Save reference as named reference…", "Save the reference "
+       "under the tray's cursor under an @name (n on a reference chip does the same)", show=False, palette=True),
     # -- the reference tray ----------------------------------------------------------------------
     _a("refs.prev", "left", "move(-1)", "Prev ref", show=False),
     _a("refs.next", "right", "move(1)", "Next ref", show=False),
@@ -146,6 +151,7 @@ ACTIONS: tuple[Action, ...] = (
     _a("refs.move_right", "shift+right,greater_than_sign", "reorder(1)", "Move right", aliases=("ref-move-right",)),
     _a("refs.remove", "delete,backspace,x", "remove", "Remove", aliases=("ref-remove",)),
     _a("refs.add", "a,plus", "add", "Add ref", aliases=("ref-add",)),
+    _a("refs.save_named", "n", "save_named", "Save as @name", "Save this reference in a named-reference library"),
     _a("ref_input.close", "escape", "close_input", "Close", show=False),
     # -- gallery ---------------------------------------------------------------------------------
     _a("gallery.close", "escape", "close", "Close"),
@@ -223,6 +229,7 @@ ACTIONS: tuple[Action, ...] = (
 GESTURES: tuple[tuple[str, str, str], ...] = (
     ("prompt", "↑ / ↓", "recall earlier prompts (on the first / last line)"),
     ("prompt", "paste / drop", "a file path or file:// URI adds it as a reference"),
+    ("prompt", "@", "complete a named reference (↑/↓ choose, Tab/Enter insert, Esc close); @@name is the text"),
 )
 """Keys the help lists that are not bindings: (group, keys, what they do)."""
 
