@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.message import Message
 
 from banana_studio.domain.catalogue import get_model
-from banana_studio.domain.named_refs import names_in
+from banana_studio.domain.named_refs import mentions
 from banana_studio.tui.widgets.name_completion import NameCompletion, NameInfo
 from banana_studio.tui.widgets.prompt import PromptArea
 from banana_studio.tui.widgets.ref_tray import NamedChip, RefTray
@@ -84,11 +84,25 @@ class Composer(Vertical):
         self.show_named()
 
     def show_named(self) -> None:
-        """The chips of the names the prompt mentions (an unknown one in red)."""
-        names = self.prompt.names
-        chips = [NamedChip(n, names[n].images, names[n].scope) if n in names else NamedChip(n, -1)
-                 for n in names_in(self.prompt.text)]
+        """The chips of the names the prompt mentions (an unknown one in red; not the word still being
+        typed at the cursor while it can become a saved name)."""
+        prompt = self.prompt
+        names = prompt.names
+        text = prompt.text
+        at = prompt.document.get_index_from_location(prompt.cursor_location)
+        chips: list[NamedChip] = []
+        for m in mentions(text):
+            if m.literal or any(c.name == m.name for c in chips):
+                continue
+            if m.name in names:
+                chips.append(NamedChip(m.name, names[m.name].images, names[m.name].scope))
+            elif not (m.end == at and any(n.startswith(m.name) for n in names)):
+                chips.append(NamedChip(m.name, -1))
         self.tray.set_named(chips)
+
+    @on(PromptArea.SelectionChanged, "#prompt")
+    def _prompt_cursor_moved(self, event: PromptArea.SelectionChanged) -> None:
+        self.show_named()
 
     @on(PromptArea.Changed, "#prompt")
     def _prompt_changed(self, event: PromptArea.Changed) -> None:
