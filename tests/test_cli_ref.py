@@ -112,8 +112,11 @@ def test_gen_expands_names_and_the_server_gets_the_images(env: Path, srv: FakeGe
     a, b = img(env / "a.png", "red"), img(env / "b.png", "blue")
     plain = img(env / "plain.png", "white")
     assert ref(env, "save", "@hero", str(a), str(b)) == 0
-    assert gen(env, "a poster of @hero", "--ref", str(plain)) == 0, capsys.readouterr().err
+    assert gen(env, "a poster of @hero", "--ref", str(plain)) == 0
+    image = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert last_inline(srv) == [sha(plain), sha(a), sha(b)]
+    assert main(["recipe", str(image)]) == 0
+    assert "Named:    @hero (2)" in capsys.readouterr().out
     body = [r for r in srv.requests if "enerateContent" in r.path][-1].body
     assert body["contents"][-1]["parts"][0]["text"] == "a poster of @hero (reference images 2-3)"
     store = ProjectStore.open(env / "projects", "cli")
