@@ -92,6 +92,9 @@ def test_bad_names_and_images_are_refused(env: Path, capsys: pytest.CaptureFixtu
     assert ref(env, "save", "@hero", str(bad)) == 2 and "notes.png" in capsys.readouterr().err
     assert ref(env, "save", "@hero", str(env / "missing.png")) == 2 and "not found" in capsys.readouterr().err
     assert ref(env, "rm", "@nobody") == 2 and "no named reference @nobody" in capsys.readouterr().err
+    assert ref(env, "save", "@hero", str(a), "--project", "nope") == 2
+    assert "there is no project 'nope'" in capsys.readouterr().err
+    assert not (env / "projects" / "nope").exists()  # no project folder made up
 
 
 def test_hostile_file_name_is_shown_escaped(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -99,6 +99,20 @@ def test_save_refuses_bad_input(tmp_path: Path) -> None:
     assert lib.get("hero") is None
 
 
+def test_a_hand_edited_library_offers_no_hostile_name(tmp_path: Path) -> None:
+    import sqlite3
+
+    lib = RefLibrary(tmp_path / "lib", "user")
+    lib.save("hero", [(png(), "a.png")])
+    with sqlite3.connect(tmp_path / "lib" / "library.sqlite3") as conn:
+        conn.execute("INSERT INTO pointings (name, images_json, created_at) VALUES (?, ?, 0)",
+                     ("@evil\x1b[2J", '[{"sha256": "../../etc/passwd", "mime_type": "image/png"}]'))
+        conn.execute("INSERT INTO pointings (name, images_json, created_at) VALUES (?, ?, 0)",
+                     ("@odd", '[{"sha256": "../../../x", "mime_type": "text/html"}, 7, "x"]'))
+    assert [r.name for r in lib.all()] == ["@hero"]  # @odd points at nothing usable: not offered
+    assert lib.history("@odd")[0].images == []
+
+
 def test_changed_image_on_disk_is_refused(tmp_path: Path) -> None:
     lib = RefLibrary(tmp_path / "lib", "user")
     ref = lib.save("hero", [(png(), "a.png")])

@@ -146,3 +146,20 @@ async def test_save_the_turn_image_and_a_tray_reference_by_name(demo_studio: Any
         bg = NamedReferences(store_path).resolve("@bg")
         assert bg.scope == "project" and bg.images[0].sha256 == hashlib.sha256(ref.read_bytes()).hexdigest()
         assert library().resolve("@bg") is None  # not in the user library
+
+
+async def test_a_send_with_an_unknown_name_records_nothing_and_gives_the_prompt_back(
+        demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.widgets.prompt import PromptArea
+
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await h.wait_until(pilot, main.started.is_set, what="the project to load")
+        await h.send_prompt(pilot, main, "a poster of @ghost")
+        assert demo_studio.store.tree_index() == []
+        assert "There is no named reference @ghost" in main.last_error
+        prompt = main.query_one(PromptArea)
+        await h.wait_until(pilot, lambda: prompt.text == "a poster of @ghost", what="the prompt given back")
+        requests = demo_studio.demo_server.requests if demo_studio.demo_server else []
+        assert not [r for r in requests if "enerateContent" in r.path]

@@ -89,6 +89,9 @@ def _save(args: argparse.Namespace, cfg: Config, lib: Any, project: Path) -> int
         return error("give one or more IMAGE files, or --turn TURN (with --project).")
     if args.images and args.turn:
         return error("give IMAGE files or --turn, not both (a name points at one set of images).")
+    if (scope == "project" or args.turn) and not project.is_dir():
+        return error(f"there is no project {project.name!r} in {project.parent} (a project library lives in its "
+                     "project; save in the user library with --user).")
     previous = lib.library(scope).get(args.name) if _valid(args.name) else None
     if args.turn:
         saved = _save_turns(args, lib, project, scope)
@@ -114,8 +117,6 @@ def _save_turns(args: argparse.Namespace, lib: Any, project: Path, scope: str) -
     from banana_studio.store import ProjectError, ProjectStore
     from banana_studio.store.named_refs import RefLibrary
 
-    if not project.is_dir():
-        raise ProjectError(f"No project {project.name!r} in {project.parent}.")
     store = ProjectStore.open(project.parent, project.name)
     try:
         images: list[tuple[bytes, str]] = []
