@@ -147,6 +147,14 @@ async def test_save_the_turn_image_and_a_tray_reference_by_name(demo_studio: Any
         assert bg.scope == "project" and bg.images[0].sha256 == hashlib.sha256(ref.read_bytes()).hexdigest()
         assert library().resolve("@bg") is None  # not in the user library
 
+        second = make_png()
+        await main.composer.add_references([second])
+        main.action_save_tray_named()  # the palette's "Save all references as one named reference…"
+        await h.wait_until(pilot, lambda: isinstance(app.screen, NamedRefScreen), what="the dialog for the tray")
+        await pilot.press(*"pair", "enter")
+        await h.wait_until(pilot, lambda: library().resolve("@pair") is not None, what="@pair saved")
+        assert [i.label for i in library().resolve("@pair").images] == [ref.name, second.name]
+
 
 async def test_a_send_with_an_unknown_name_records_nothing_and_gives_the_prompt_back(
         demo_studio: Any, h: Any) -> None:

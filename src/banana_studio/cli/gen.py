@@ -189,7 +189,7 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         async for ev in studio.generate(req):
             if isinstance(ev, TurnStarted):
                 spec = get_model(settings.model)
-                est = studio.estimate_cost(settings, len(req.references))
+                est = studio.estimate_cost(settings, len(ev.turn.references))  # named references expanded
                 if not out.quiet:
                     out.line(f"Turn #{ev.turn.id} in project {studio.store.name!r} · {spec.label} · "
                              f"{settings.aspect_ratio} {settings.image_size} · {studio.target_label} · "

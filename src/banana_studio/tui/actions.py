@@ -144,6 +144,8 @@ ACTIONS: tuple[Action, ...] = (
        "under an @name (user or project library); @name in a prompt then sends it", show=False, palette=True),
     _a("main.save_ref_named", "", "save_ref_named", "Save reference as named reference…", "Save the reference "
        "under the tray's cursor under an @name (n on a reference chip does the same)", show=False, palette=True),
+    _a("main.save_tray_named", "", "save_tray_named", "Save all references as one named reference…", "Every "
+       "reference of the tray under one @name, in tray order", show=False, palette=True),
     # -- the reference tray ----------------------------------------------------------------------
     _a("refs.prev", "left", "move(-1)", "Prev ref", show=False),
     _a("refs.next", "right", "move(1)", "Next ref", show=False),

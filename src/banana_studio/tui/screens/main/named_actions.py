@@ -39,6 +39,17 @@ class NamedActions:
             return
         self._save_path_named(item.path)
 
+    def action_save_tray_named(self: MainScreen) -> None:
+        paths = list(self.composer.tray.paths)
+        if not paths:
+            self.notify("The reference tray is empty: add references first (Ctrl+L).", severity="warning")
+            return
+
+        def save(name: str, scope: str) -> Any:
+            return self.named_references().save_files(name, paths, scope)
+
+        self._ask_name(f"the tray's {plural(len(paths), 'reference')}", save)
+
     def on_ref_tray_save_named(self: MainScreen, event: RefTray.SaveNamed) -> None:
         event.stop()
         self._save_path_named(event.path)
