@@ -160,3 +160,28 @@ def test_gen_refuses_unknown_name_and_over_the_limit(env: Path, srv: FakeGemini,
     assert gen(env, "write @@crowd on a sign") == 0  # the escape: text only
     body = [r for r in srv.requests if "enerateContent" in r.path][-1].body
     assert body["contents"][-1]["parts"] == [{"text": "write @crowd on a sign"}]
+
+
+def test_batch_prompts_expand_names_and_the_turns_record_them(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeGemini(batch_seconds=0, small=True) as batch_srv:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", batch_srv.base_url)
+        a, b = img(env / "a.png", "red"), img(env / "b.png", "blue")
+        assert ref(env, "save", "@hero", str(a), str(b)) == 0
+        prompts = env / "p.txt"
+        prompts.write_text("@hero in the rain\na plain fox\n", encoding="utf-8")
+        assert main(["batch", str(prompts), "--project-dir", str(env / "projects"), "-p", "b", "--poll", "0"]) == 0
+        capsys.readouterr()
+        create = [r for r in batch_srv.requests if r.path.endswith(":batchGenerateContent")][-1]
+        sent = create.body["batch"]["inputConfig"]["requests"]["requests"]
+        parts = sent[0]["request"]["contents"][-1]["parts"]
+        assert parts[0]["text"] == "@hero (reference images 1-2) in the rain"
+        got = [hashlib.sha256(b64decode_any(p["inlineData"]["data"])).hexdigest() for p in parts if "inlineData" in p]
+        assert got == [sha(a), sha(b)]
+        assert not [p for p in sent[1]["request"]["contents"][-1]["parts"] if "inlineData" in p]
+        with ProjectStore.open(env / "projects", "b") as store:
+            turns = [store.get_turn(n.id) for n in store.tree_index()]
+        hero = next(t for t in turns if t.prompt.startswith("@hero"))
+        assert [(r.named, r.sha256) for r in hero.references] == [("@hero", sha(a)), ("@hero", sha(b))]
+        assert hero.user_content is not None
+        assert hero.user_content.parts[0].text == "@hero (reference images 1-2) in the rain"
