@@ -113,12 +113,18 @@ def test_a_hand_edited_library_offers_no_hostile_name(tmp_path: Path) -> None:
     assert lib.history("@odd")[0].images == []
 
 
-def test_changed_image_on_disk_is_refused(tmp_path: Path) -> None:
+def test_changed_image_on_disk_is_refused_and_a_save_mends_it(tmp_path: Path) -> None:
     lib = RefLibrary(tmp_path / "lib", "user")
     ref = lib.save("hero", [(png(), "a.png")])
     ref.images[0].path.write_bytes(png("black"))
     with pytest.raises(ProjectError, match="changed on disk"):
         lib.image_bytes(ref.images[0])
+    lib.save("hero", [(png(), "a.png")])
+    assert lib.image_bytes(ref.images[0]) == png()
+    stale = ref.images[0].path.with_name(".x.png.1-2.999999999.bstmp")  # a dead process's half-written file
+    stale.write_bytes(b"half")
+    lib.save("logo", [(png("blue"), "b.png")])
+    assert not stale.exists()
 
 
 def test_project_name_hides_user_name(tmp_path: Path) -> None:

@@ -69,6 +69,11 @@ async def test_at_completes_names_and_the_tray_shows_chips(demo_studio: Any, h: 
         assert prompt.text.endswith("@lo\n")
         await pilot.press("@", "l", "enter")  # Enter inserts the name while the list is open
         await h.wait_until(pilot, lambda: prompt.text.endswith("@lo\n@logo "), what="Enter inserts")
+        await pilot.press("@", "h")
+        await h.wait_until(pilot, lambda: box.open and box.option_count == 2, what="the list again")
+        await pilot.click("#name-completion", offset=(3, 2))  # the second name, with the mouse
+        await h.wait_until(pilot, lambda: prompt.text.endswith("@logo @heron "), what="a click inserts")
+        assert not box.open and prompt.has_focus
 
         prompt.load_text("@ghost and @hero")
         await h.wait_until(pilot, lambda: [c.images for c in tray.named] == [-1, 2], what="the unknown chip")

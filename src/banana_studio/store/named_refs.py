@@ -28,7 +28,7 @@ from banana_studio.domain.content import sha256_hex
 from banana_studio.domain.named_refs import RefNameError, is_name, validate_name
 from banana_studio.domain.settings import MAX_REFERENCES
 from banana_studio.store import references
-from banana_studio.store.files import atomic_write, ext_for
+from banana_studio.store.files import atomic_write, ext_for, sweep_temp_files
 from banana_studio.store.names import ProjectError
 
 DB_NAME = "library.sqlite3"
@@ -69,6 +69,13 @@ class NamedRef:
     @property
     def removed(self) -> bool:
         return not self.images
+
+
+def _holds(path: Path, sha: str) -> bool:
+    try:
+        return sha256_hex(path.read_bytes()) == sha
+    except OSError:
+        return False
 
 
 def user_library_root() -> Path:
@@ -210,12 +217,13 @@ class RefLibrary:
             raise ProjectError(f"{len(images)} images for {name}: a name holds at most {MAX_REFERENCES} (no model "
                                "takes more references).")
         stored: list[dict[str, str]] = []
+        sweep_temp_files(self.root / "images")  # what a kill mid-write left
         for data, label in images:
             data, mime = references.check_reference(data, label or "image")
             sha = sha256_hex(data)
             target = self._image_path(sha, mime)
             if sha not in {s["sha256"] for s in stored}:
-                if not target.exists():
+                if not _holds(target, sha):  # absent, or changed by hand: written (again)
                     try:
                         atomic_write(target, data)
                     except OSError as exc:

@@ -315,7 +315,8 @@ class RefTray(Vertical):
         added = 0
         for path in paths:
             if self.total >= self.max_refs:
-                errors.append(f"{len(self.items) + 1} reference images: {self.model_label} accepts at most "
+                named = f" (with the named references' {self.total - len(self.items)})" if self.named else ""
+                errors.append(f"{self.total + 1} reference images{named}: {self.model_label} accepts at most "
                               f"{self.max_refs}. {path.name} was not added.")
                 break
             try:

@@ -100,6 +100,13 @@ class Composer(Vertical):
                 chips.append(NamedChip(m.name, -1))
         self.tray.set_named(chips)
 
+    @on(NameCompletion.OptionSelected, "#name-completion")
+    def _name_clicked(self, event: NameCompletion.OptionSelected) -> None:
+        """A click on a name of the list inserts it, as Tab would."""
+        event.stop()
+        self.prompt.focus()
+        self.prompt.accept_completion()
+
     @on(PromptArea.SelectionChanged, "#prompt")
     def _prompt_cursor_moved(self, event: PromptArea.SelectionChanged) -> None:
         self.show_named()
