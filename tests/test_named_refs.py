@@ -57,6 +57,7 @@ def test_invalid_names_say_why(raw: str, why: str) -> None:
 def test_mentions_escapes_and_emails() -> None:
     assert names_in("a poster of @hero and @logo, with @hero again") == ["@hero", "@logo"]
     assert names_in("mail me@example.com or @@hero") == []
+    assert names_in("@Hero, @héro and @heroÉ are text; @hero's cape and (@logo) are names") == ["@hero", "@logo"]
     assert partial_at("a poster of @he") == "@he" and partial_at("x @") == "@" and partial_at("me@ex") is None
     assert partial_at("plain text") is None
     assert complete("@h", ["@logo", "@hero", "@shh"]) == ["@hero", "@shh"]

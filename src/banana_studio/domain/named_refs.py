@@ -5,8 +5,9 @@ and the command line:
 
 * a name is ``@`` followed by 1-40 of ``a-z 0-9 _ -``, starting with a letter or digit
   (:func:`validate_name`);
-* a mention is ``@name`` not preceded by a word character or ``@`` (``me@example.com`` is no
-  mention); ``@@name`` is the escape for a literal ``@name`` (:func:`mentions`);
+* a mention is ``@name`` with no word character or ``@`` before it and no word character after it
+  (``me@example.com``, ``@Hero`` and ``@héro`` are no mentions); ``@@name`` is the escape for a literal
+  ``@name`` (:func:`mentions`);
 * the text sent to the model keeps the mention and says which attached images it means:
   ``@hero (reference images 2-3)`` (:func:`annotate`).  The turn keeps the prompt as written.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 MAX_NAME_LEN = 40
 """Characters after the ``@``."""
 NAME_RE = re.compile(r"^@[a-z0-9][a-z0-9_-]{0,39}$")
-_MENTION = re.compile(r"(?<![\w@])(@?)@([a-z0-9][a-z0-9_-]*)")
+_MENTION = re.compile(r"(?<![\w@])(@?)@([a-z0-9][a-z0-9_-]*)(?!\w)")
 _PARTIAL = re.compile(r"(?<![\w@])@([a-z0-9_-]*)$")
 
 SCOPES = ("project", "user")
