@@ -234,3 +234,25 @@ async def test_unknown_name_and_limit_record_nothing(studio: Studio, srv: FakeGe
     events = await run(studio, GenerateRequest(prompt="@crowd", settings=lite, expand_names=True))
     assert isinstance(events[0], Failed) and "accepts at most 3" in events[0].error.message
     assert studio.store.tree_index() == [] and not [r for r in srv.requests if "enerateContent" in r.path]
+
+
+async def test_variations_expand_once_and_send_the_same_images(studio: Studio, srv: FakeGemini,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from banana_studio.services import named_refs
+    from banana_studio.services.variations import VariationSet, generate_variations
+
+    hero = NamedReferences(studio.store.path).library("user").save("hero", [(png("red"), "a.png")])
+    calls: list[str] = []
+    real = named_refs.NamedReferences.resolve
+
+    def counting(self: NamedReferences, name: str) -> object:
+        calls.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(named_refs.NamedReferences, "resolve", counting)
+    out = VariationSet(3)
+    async for v in generate_variations(studio, GenerateRequest("@hero, three ways", expand_names=True), 3):
+        out.feed(v)
+    assert len(out.done) == 3 and calls == ["@hero"]  # looked up once for all three
+    assert all([r.sha256 for r in t.references] == [hero.images[0].sha256] for t in out.done)
+    assert all(t.references[0].named == "@hero" for t in out.done)
