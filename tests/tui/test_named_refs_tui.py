@@ -176,3 +176,40 @@ async def test_a_send_with_an_unknown_name_records_nothing_and_gives_the_prompt_
         await h.wait_until(pilot, lambda: prompt.text == "a poster of @ghost", what="the prompt given back")
         requests = demo_studio.demo_server.requests if demo_studio.demo_server else []
         assert not [r for r in requests if "enerateContent" in r.path]
+
+
+async def test_the_named_references_screen_inserts_and_removes(demo_studio: Any, h: Any, make_png: Any) -> None:
+    from textual.widgets import OptionList
+
+    from banana_studio.tui.screens.confirm import ConfirmScreen
+    from banana_studio.tui.screens.named_refs import NamedRefsScreen
+    from banana_studio.tui.widgets.prompt import PromptArea
+
+    save("@hero", make_png(), make_png("h\x1b[2J.png"))
+    save("@logo", make_png("logo\x1b]0;x\x07.png"))
+    save("@logo", make_png())  # re-pointed once
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await h.wait_until(pilot, main.started.is_set, what="the project to load")
+        prompt = main.query_one(PromptArea)
+        prompt.load_text_at_end("a poster of")
+        main.action_named_refs()  # the palette's "Named references…"
+        await h.wait_until(pilot, lambda: isinstance(app.screen, NamedRefsScreen)
+                           and app.screen.query_one(OptionList).option_count == 2, what="the list of names")
+        screen = app.screen
+        detail = str(screen.query_one("#named-refs-detail").render())
+        assert "@hero · user library" in detail and "2. h\\x1b[2J.png" in detail and "\x1b" not in detail
+        await pilot.press("down")
+        await h.wait_until(pilot, lambda: "Pointed before: 1 time" in str(screen.query_one("#named-refs-detail")
+                                                                            .render()), what="@logo's history")
+        await pilot.press("delete")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="asked first")
+        await pilot.press("y")
+        await h.wait_until(pilot, lambda: app.screen is screen and screen.query_one(OptionList).option_count == 1,
+                           what="@logo removed")
+        assert library().resolve("@logo") is None
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: app.screen is main, what="closed with a name")
+        await h.wait_until(pilot, lambda: prompt.text == "a poster of @hero ", what="the name written")
+        await h.wait_until(pilot, lambda: "@logo" not in prompt.names, what="the completion forgets @logo")

@@ -146,6 +146,8 @@ ACTIONS: tuple[Action, ...] = (
        "under the tray's cursor under an @name (n on a reference chip does the same)", show=False, palette=True),
     _a("main.save_tray_named", "", "save_tray_named", "Save all references as one named reference…", "Every "
        "reference of the tray under one @name, in tray order", show=False, palette=True),
+    _a("main.named_refs", "", "named_refs", "Named references…", "The saved @names of this project and your "
+       "user library: write one into the prompt, remove one", show=False, palette=True),
     # -- the reference tray ----------------------------------------------------------------------
     _a("refs.prev", "left", "move(-1)", "Prev ref", show=False),
     _a("refs.next", "right", "move(1)", "Next ref", show=False),
@@ -166,6 +168,9 @@ ACTIONS: tuple[Action, ...] = (
     _a("gallery.right", "right", "move(1, 0)", "Right", show=False),
     _a("gallery.up", "up", "move(0, -1)", "Up", show=False),
     _a("gallery.down", "down", "move(0, 1)", "Down", show=False),
+    # -- named references (tui/screens/named_refs.py; Enter on a name writes it into the prompt) ----
+    _a("named_refs.remove", "delete,x", "remove", "Remove"),
+    _a("named_refs.close", "escape,q", "close", "Close"),
     # -- variations grid -------------------------------------------------------------------------
     _a("variations.pick", "enter", "pick", "Pick", aliases=("variations-pick",)),
     _a("variations.close", "escape", "close", "Cancel / back", aliases=("variations-close",)),

@@ -50,6 +50,19 @@ class NamedActions:
 
         self._ask_name(f"the tray's {plural(len(paths), 'reference')}", save)
 
+    def action_named_refs(self: MainScreen) -> None:
+        from banana_studio.tui.screens.named_refs import NamedRefsScreen
+
+        def done(name: str | None) -> None:
+            self.composer.reload_names()  # one may have been removed
+            if name:
+                prompt = self.composer.prompt
+                prompt.focus()
+                before = prompt.document[prompt.cursor_location[0]][:prompt.cursor_location[1]]
+                prompt.insert(("" if not before or before.endswith((" ", "\n")) else " ") + name + " ")
+
+        self.app.push_screen(NamedRefsScreen(self.named_references()), done)
+
     def on_ref_tray_save_named(self: MainScreen, event: RefTray.SaveNamed) -> None:
         event.stop()
         self._save_path_named(event.path)
