@@ -138,6 +138,8 @@ def test_project_name_first_and_save_from_turn(env: Path, srv: FakeGemini, capsy
     assert ref(env, "list", "--project", "cli") == 0
     out = capsys.readouterr().out
     assert out.count("@logo") == 1 and "project" in out and "turn #1 of cli" in out
+    assert main(["--project", "cli", "--project-dir", str(env / "projects"), "ref", "list"]) == 0
+    assert capsys.readouterr().out == out  # the top-level --project counts too
     assert gen(env, "@logo on a mug") == 0
     store = ProjectStore.open(env / "projects", "cli")
     first = store.get_turn(1)

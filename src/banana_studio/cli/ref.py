@@ -25,10 +25,13 @@ def add_parser(sub: Any) -> None:
     refs = p.add_subparsers(dest="ref_command", metavar="ACTION", required=True)
 
     def where(q: argparse.ArgumentParser, verb: str) -> None:
-        q.add_argument("--project", "-p", help=f"{verb} the project's own library (looked up before the user's)")
+        # SUPPRESS: `banana-studio --project X ref list` keeps the top-level values.
+        keep = argparse.SUPPRESS
+        q.add_argument("--project", "-p", default=keep,
+                       help=f"{verb} the project's own library (looked up before the user's)")
         q.add_argument("--user", action="store_true", help=f"{verb} the user library (the default)")
-        q.add_argument("--project-dir", help="folder holding projects (default: platform data dir)")
-        q.add_argument("--demo", action="store_true", help="the demo projects (the folder demo mode uses)")
+        q.add_argument("--project-dir", default=keep, help="folder holding projects (default: platform data dir)")
+        q.add_argument("--demo", action="store_true", default=keep, help="the demo projects (demo mode's folder)")
 
     q = refs.add_parser("save", help="point @NAME at IMAGE files (or --turn final images); re-points a saved name")
     q.add_argument("name", metavar="NAME", help="@ and lowercase letters, digits, _ or - (e.g. @hero)")
@@ -49,6 +52,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _project_path(args: argparse.Namespace, cfg: Config) -> Path:
+    for name in ("project", "project_dir", "demo"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     root = Path(args.project_dir).expanduser() if args.project_dir else cfg.projects_root()
     if args.demo and not args.project_dir:
         from banana_studio.paths import demo_projects_root
