@@ -140,6 +140,8 @@ def test_project_name_first_and_save_from_turn(env: Path, srv: FakeGemini, capsy
     assert out.count("@logo") == 1 and "project" in out and "turn #1 of cli" in out
     assert main(["--project", "cli", "--project-dir", str(env / "projects"), "ref", "list"]) == 0
     assert capsys.readouterr().out == out  # the top-level --project counts too
+    assert ref(env, "save", "@logo", str(img(env / "u2.png", "blue")), "--project", "cli", "--user") == 0
+    assert "still means the project's own @logo" in capsys.readouterr().out
     assert gen(env, "@logo on a mug") == 0
     store = ProjectStore.open(env / "projects", "cli")
     first = store.get_turn(1)

@@ -110,6 +110,10 @@ def _save(args: argparse.Namespace, cfg: Config, lib: Any, project: Path) -> int
               f"`banana-studio ref show {saved.name}` keeps the history).")
     else:
         print(f"{saved.name} saved in {where}: {what}.")
+    meant = lib.resolve(saved.name)
+    if meant is not None and meant.scope != scope:
+        print(f"note: in the project {project.name!r}, {saved.name} still means the project's own {saved.name} "
+              f"(`banana-studio ref rm {saved.name} --project {project.name}` to use the user one there).")
     return EXIT_OK
 
 

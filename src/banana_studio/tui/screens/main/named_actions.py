@@ -91,13 +91,16 @@ class NamedActions:
 
             try:
                 saved = await asyncio.to_thread(save, name, scope)
+                meant = await asyncio.to_thread(self.named_references().resolve, name)
             except ProjectError as exc:
                 self.notify(display_text(str(exc)), title=f"{name} was not saved", severity="error")
                 return
             where = f"project {self.store.name}" if scope == "project" else "your user library"
             again = " (re-pointed; turns that used it keep their images)" if name in existing else ""
+            hidden = (f" In this project {name} still means the project's own {name}." if meant is not None
+                      and meant.scope != scope else "")
             self.notify(f"{saved.name} → {plural(len(saved.images), 'image')} in {where}{again}. Write {saved.name} "
-                        "in a prompt to send it.", title="Named reference saved")
+                        f"in a prompt to send it.{hidden}", title="Named reference saved")
             self.composer.reload_names()
 
         self.app.push_screen(NamedRefScreen(what, existing=existing, project=self.store.name), done)
