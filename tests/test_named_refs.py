@@ -256,3 +256,18 @@ async def test_variations_expand_once_and_send_the_same_images(studio: Studio, s
     assert len(out.done) == 3 and calls == ["@hero"]  # looked up once for all three
     assert all([r.sha256 for r in t.references] == [hero.images[0].sha256] for t in out.done)
     assert all(t.references[0].named == "@hero" for t in out.done)
+
+
+async def test_a_region_edit_numbers_named_images_after_the_source_and_guide(studio: Studio, srv: FakeGemini) -> None:
+    from banana_studio.domain.region import Box, RegionSpec
+
+    first = await run(studio, GenerateRequest(prompt="a street"))
+    parent = first[-1].turn
+    hero = NamedReferences(studio.store.path).library("user").save("hero", [(png("red"), "a.png")])
+    region = GenerationSettings(region=RegionSpec((Box(0.1, 0.1, 0.3, 0.3),)).to_json())
+    events = await run(studio, GenerateRequest(prompt="put @hero here", parent_id=parent.id, settings=region,
+                                               kind="region", expand_names=True))
+    assert events[-1].turn.status == "done", events[-1].turn.error
+    parts = sent_user_parts(srv)
+    assert "@hero (reference image 3)" in parts[0]["text"]  # 1 source, 2 guide, 3 the named image
+    assert inline_hashes(parts)[2] == hero.images[0].sha256
