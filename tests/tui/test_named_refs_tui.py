@@ -107,6 +107,14 @@ async def test_send_expands_and_a_reroll_after_a_repoint_sends_the_same_images(
         await h.wait_generation(pilot, main)
         assert sent_hashes(demo_studio) == [plain_sha, *hero]  # the recorded images, not the new pointing
 
+        await pilot.press("ctrl+f")  # fork: the prompt with its @name back, the named images not as files
+        tray = main.query_one(RefTray)
+        await h.wait_until(pilot, lambda: main.composer.prompt.text == "a poster of @hero"
+                           and [hashlib.sha256(i.path.read_bytes()).hexdigest() for i in tray.items] == [plain_sha],
+                           what="the fork's fields")
+        await h.wait_until(pilot, lambda: [(c.name, c.images) for c in tray.named] == [("@hero", 1)],
+                           what="@hero as it points now")
+
 
 async def test_save_the_turn_image_and_a_tray_reference_by_name(demo_studio: Any, h: Any, make_png: Any) -> None:
     from textual.widgets import Checkbox

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -99,6 +99,12 @@ class Composer(Vertical):
             elif not (m.end == at and any(n.startswith(m.name) for n in names)):
                 chips.append(NamedChip(m.name, -1))
         self.tray.set_named(chips)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Back in the prompt: read the names again (another window or `banana-studio ref` may have
+        saved or re-pointed one meanwhile; a send always reads them afresh anyway)."""
+        if event.widget is self.prompt and self._project_path is not None:
+            self.reload_names()
 
     @on(NameCompletion.OptionSelected, "#name-completion")
     def _name_clicked(self, event: NameCompletion.OptionSelected) -> None:
