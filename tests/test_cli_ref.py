@@ -75,9 +75,10 @@ def test_save_list_show_repoint_rm(env: Path, capsys: pytest.CaptureFixture[str]
     assert ref(env, "rm", "@hero") == 0
     assert "removed from the user library" in capsys.readouterr().out
     assert ref(env, "list") == 0 and "No named references yet" in capsys.readouterr().out
-    assert ref(env, "show", "@hero", "--json") == 1
+    assert ref(env, "show", "@hero", "--json") == 0  # removed: its history is still there
     shown = json.loads(capsys.readouterr().out)
     assert shown["current"] is None and len(shown["history"]) == 3
+    assert ref(env, "show", "@never") == 2 and "there never was" in capsys.readouterr().err
 
 
 def test_bad_names_and_images_are_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from banana_studio.cli.exits import EXIT_FAILED, EXIT_OK, error
+from banana_studio.cli.exits import EXIT_OK, error
 from banana_studio.cli.output import print_json
 from banana_studio.config import Config, load_config
 from banana_studio.domain.safetext import display_text
@@ -164,14 +164,16 @@ def _list(args: argparse.Namespace, cfg: Config, lib: Any, project: Path) -> int
 
 
 def _show(args: argparse.Namespace, cfg: Config, lib: Any, project: Path) -> int:
+    from banana_studio.services.named_refs import check_name
+
     current = lib.resolve(args.name)
     history = lib.history(args.name)
+    if current is None and not history:  # never saved: unknown input, like an unknown turn
+        return error(f"there is no named reference {check_name(args.name)} (and there never was).")
     if args.json:
         print_json({"current": _ref_json(current) if current else None,
                     "history": [_ref_json(h) for h in history]}, indent=2)
-        return EXIT_OK if current else EXIT_FAILED
-    if current is None and not history:
-        return error(f"there is no named reference {args.name.strip()}.", EXIT_FAILED)
+        return EXIT_OK
     if current is None:
         print(f"{history[0].name}: removed (its history follows).")
     else:

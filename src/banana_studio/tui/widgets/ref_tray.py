@@ -201,8 +201,10 @@ class RefChips(Widget, can_focus=True):
 
     def action_save_named(self) -> None:
         item = self._tray.selected
-        if item is not None:
-            self.post_message(RefTray.SaveNamed(item.path))
+        if item is None:
+            self.notify("No reference to save: add one first (a).", severity="warning")
+            return
+        self.post_message(RefTray.SaveNamed(item.path))
 
 
 class RefTray(Vertical):
