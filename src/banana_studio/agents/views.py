@@ -73,7 +73,7 @@ def turn_json(turn: Turn, project: str, project_path: Path, *, children: list[in
         "status": turn.status,
         "prompt": turn.prompt,
         "settings": turn.settings.to_json(),
-        "references": [{"name": r.name, "mime_type": r.mime_type, "sha256": r.sha256,
+        "references": [{"name": r.name, "mime_type": r.mime_type, "sha256": r.sha256, "named": r.named,
                         "path": str(project_path / r.path)} for r in turn.references],
         "images": [{"index": im.index, "kind": im.kind, "mime_type": im.mime_type, "width": im.width,
                     "height": im.height, "path": str(project_path / im.path)}

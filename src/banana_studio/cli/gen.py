@@ -164,7 +164,7 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             settings = settings.copy(region=region)
             kind = "outpaint" if region.get("outpaint") else "region"
         req = GenerateRequest(prompt=prompt, parent_id=parent, references=[Path(r) for r in args.ref or []],
-                              settings=settings, kind=kind)
+                              settings=settings, kind=kind, expand_names=True)
         if from_image is not None:
             try:
                 image_req = await asyncio.to_thread(studio.start_from_image, from_image, prompt,
@@ -173,6 +173,7 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                 _err(f"error: {exc}")
                 return EXIT_INVALID, None, None
             image_req.references += req.references
+            image_req.expand_names = True
             if region:
                 image_req.settings = image_req.settings.copy(region=region)
                 image_req.kind = kind
@@ -188,7 +189,7 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
         async for ev in studio.generate(req):
             if isinstance(ev, TurnStarted):
                 spec = get_model(settings.model)
-                est = studio.estimate_cost(settings, len(req.references))
+                est = studio.estimate_cost(settings, len(ev.turn.references))  # named references expanded
                 if not out.quiet:
                     out.line(f"Turn #{ev.turn.id} in project {studio.store.name!r} · {spec.label} · "
                              f"{settings.aspect_ratio} {settings.image_size} · {studio.target_label} · "

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=argparse.SUPPRESS, help="force how images are drawn in the terminal")
 
     p = sub.add_parser("gen", help="generate headlessly: stream thoughts to stderr, save images")
-    p.add_argument("prompt", help="what to make (use - to read from stdin)")
+    p.add_argument("prompt", help="what to make (use - to read from stdin); @name adds that named reference's images")
     p.add_argument("--ref", "-r", action="append", default=[], metavar="IMG",
                    help="reference image (repeatable, up to 14)")
     _add_gen_options(p)
@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_template_parser(sub, _add_project_options)
 
+    from banana_studio.cli.ref import add_parser as add_ref_parser
+
+    add_ref_parser(sub)
+
     p = sub.add_parser("config", help="show where config, data and logs live; set the API key")
     p.add_argument("--set-key", action="store_true", help="read an API key from stdin and store it (mode 0600)")
     return parser
@@ -203,6 +207,7 @@ COMMANDS = {
     "mcp": "banana_studio.cli.mcp",
     "diff": "banana_studio.cli.diff",
     "template": "banana_studio.cli.template",
+    "ref": "banana_studio.cli.ref",
 }
 
 

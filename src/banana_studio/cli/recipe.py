@@ -36,6 +36,10 @@ def format_recipe(recipe: dict[str, Any]) -> str:
             lines.append(f"  {label}: {value}")
     refs = recipe.get("references") or []
     lines.append(f"References: {len(refs)}" + "".join(f"\n  {r}" for r in refs))
+    named = recipe.get("named_references")
+    if isinstance(named, dict) and named:
+        lines.append("Named:    " + ", ".join(f"{name} ({len(shas) if isinstance(shas, list) else '?'})"
+                                              for name, shas in named.items()))
     lines.append(f"Project:  {recipe.get('project', '')} ({recipe.get('project_uuid', '')})")
     parent = recipe.get("parent_id")
     lines.append(f"Turn:     {recipe.get('turn_id')}" + (f" (parent {parent})" if parent else " (root)"))

@@ -23,6 +23,9 @@ class Reference:
     """Original file name, for display."""
     path: str
     """Path relative to the project directory."""
+    named: str = ""
+    """The named reference (``@hero``) this image was expanded from; "" = added by itself.  Kept with
+    the turn, so a re-roll sends these very images even if the name points elsewhere by then."""
 
 
 @dataclass(slots=True)

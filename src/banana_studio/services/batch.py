@@ -30,6 +30,7 @@ from banana_studio.config import redact
 from banana_studio.domain.batch_job import LOST, BatchItem, BatchRecord
 from banana_studio.domain.content import user_content
 from banana_studio.domain.events import EngineError, Failed, Finished, Grounding, Usage
+from banana_studio.domain.named_refs import annotate
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Turn
 from banana_studio.engine import batch as api
@@ -340,7 +341,7 @@ class BatchLane:
             for r in refs:
                 with contextlib.suppress(ProjectError):
                     images.append((await asyncio.to_thread(store.reference_bytes, r), r.mime_type))
-            user = user_content(item.prompt, images)
+            user = user_content(annotate(item.prompt, [r.named for r in refs]), images)  # as it was sent
             parent = item.parent_id
             if parent is not None:
                 try:

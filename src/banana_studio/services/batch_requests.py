@@ -16,6 +16,7 @@ from banana_studio.domain.settings import GenerationSettings
 from banana_studio.engine import request_size, validate_request
 from banana_studio.engine.vertex import target_problems
 from banana_studio.services.batch_input import BatchError, BatchPrompt
+from banana_studio.services.named_refs import NamedReferences, expand_references
 from banana_studio.services.turn_request import prepare_request
 from banana_studio.store import ProjectError, ProjectStore
 
@@ -31,9 +32,12 @@ async def batch_requests(store: ProjectStore, prompts: list[BatchPrompt]
     requests: list[JobRequest] = []
     total = 0
     problems: list[str] = []
+    library = NamedReferences(store.path)
     for p in prompts:
-        try:
-            refs, history, user = await prepare_request(store, p.prompt, p.references, p.parent_id)
+        try:  # @name → its images, recorded with the name (the same expansion as the interactive lane)
+            named = await asyncio.to_thread(expand_references, store, library, p.prompt, p.references,
+                                            p.settings.model)
+            refs, history, user = await prepare_request(store, p.prompt, named, p.parent_id)
         except ProjectError as exc:
             problems.append(f"{p.key}: {exc}")
             continue

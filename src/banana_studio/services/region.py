@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.content import Content, Part
+from banana_studio.domain.named_refs import annotate
 from banana_studio.domain.region import (
     Box,
     RegionError,
@@ -60,6 +61,15 @@ BOX_NOTATION = "box_2d [ymin, xmin, ymax, xmax] on a 0-1000 scale"
 def where_text(boxes: tuple[Box, ...] | list[Box]) -> str:
     coords = "; ".join("[" + ", ".join(str(v) for v in b.box_2d()) + "]" for b in boxes)
     return f"{len(boxes)} rectangle{'s' if len(boxes) != 1 else ''} at {BOX_NOTATION}: {coords}"
+
+
+def region_prompt(prompt: str, refs: list[Reference], parent_id: int | None) -> str:
+    """The prompt with its named references numbered as a region request orders its images: source,
+    guide, then the references (a new root: the first reference is the source)."""
+    named = [r.named for r in refs]
+    if parent_id is not None:
+        return annotate(prompt, named, lambda i: i + 3)
+    return annotate(prompt, named, lambda i: 1 if i == 0 else i + 2)
 
 
 def instruction(prompt: str, spec: RegionSpec, template: str = "", outpaint_template: str = "") -> str:

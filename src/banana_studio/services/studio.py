@@ -45,6 +45,7 @@ from banana_studio.services.turn_request import GenerateRequest, prepare_request
 from banana_studio.store import ProjectError, ProjectStore
 
 if TYPE_CHECKING:  # pragma: no cover
+    from banana_studio.domain.turn import Reference
     from banana_studio.fakeserver import FakeGemini
     from banana_studio.services.budget import BudgetVerdict
 
@@ -223,6 +224,14 @@ class Studio:
         return GenerateRequest(prompt=turn.prompt, parent_id=turn.parent_id, references=list(turn.references),
                                settings=turn.settings.copy(), kind=turn.kind or "generate")
 
+    async def expand_names(self, prompt: str, references: list[Path | Reference], model: str
+                           ) -> list[Path | Reference]:
+        """``references`` plus the images of the prompt's ``@name`` mentions (services/named_refs.py)."""
+        from banana_studio.services.named_refs import NamedReferences, expand_references
+
+        return await asyncio.to_thread(expand_references, self.store, NamedReferences(self.store.path), prompt,
+                                       references, model)
+
     # -- generation ---------------------------------------------------------------------------------
     async def generate(self, req: GenerateRequest) -> AsyncIterator[StudioEvent]:
         """TurnStarted → engine events → TurnSaved.  Re-entrant: several may run at once.
@@ -243,11 +252,15 @@ class Studio:
                 return
         plan = None
         try:
-            refs, history, user = await prepare_request(store, req.prompt, req.references, req.parent_id)
+            references = req.references
+            if req.expand_names:  # @name → its images, tagged with the name (services/named_refs.py)
+                references = await self.expand_names(req.prompt, references, settings.model)
+            refs, history, user = await prepare_request(store, req.prompt, references, req.parent_id)
             if req.settings.region:  # a region edit: instruction + source + guide (services/region.py)
-                from banana_studio.services.region import plan_request
+                from banana_studio.services.region import plan_request, region_prompt
 
-                plan, user = await plan_request(store, self.config, req.prompt, req.parent_id, refs, settings)
+                plan, user = await plan_request(store, self.config, region_prompt(req.prompt, refs, req.parent_id),
+                                                req.parent_id, refs, settings)
                 settings = settings.copy(**plan.settings_changes)
         except (ProjectError, ValueError, OSError) as exc:  # RegionError is a ValueError
             yield Failed(EngineError("validation", valid_text(str(exc))))

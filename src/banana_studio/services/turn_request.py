@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from banana_studio.domain.content import Content, user_content
+from banana_studio.domain.named_refs import annotate
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.turn import Reference
 from banana_studio.store import ProjectStore
@@ -32,6 +33,9 @@ class GenerateRequest:
     """Who asks: "" = a person (studio, command line), "mcp" = an agent (recorded with the turn)."""
     source_client: str = ""
     """With an agent source: the client's announced name and version."""
+    expand_names: bool = False
+    """Expand the prompt's ``@name`` mentions into their images (a new prompt from a person); a
+    re-roll or retry keeps False: it sends the turn's recorded references (services/named_refs.py)."""
 
 
 async def prepare_request(store: ProjectStore, prompt: str, references: Sequence[Path | Reference],
@@ -50,4 +54,4 @@ async def prepare_request(store: ProjectStore, prompt: str, references: Sequence
     if parent_id is not None:
         history = await asyncio.to_thread(store.replay_contents, parent_id)
     images = [(await asyncio.to_thread(store.reference_bytes, r), r.mime_type) for r in refs]
-    return refs, history, user_content(prompt, images)
+    return refs, history, user_content(annotate(prompt, [r.named for r in refs]), images)

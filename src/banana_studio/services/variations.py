@@ -100,6 +100,8 @@ async def generate_variations(studio: Studio, req: GenerateRequest, n: int = DEF
     """Run ``n`` variations of ``req`` concurrently; yield their events interleaved as they arrive."""
     try:
         refs = await _resolve_references(studio, list(req.references))
+        if req.expand_names:  # once for all N: every variation sends the same named images
+            refs = await studio.expand_names(req.prompt, list(refs), req.settings.model)
     except ProjectError as exc:
         for i in range(n):
             yield VariationEvent(i, Failed(EngineError("validation", str(exc))))

@@ -154,6 +154,15 @@ ACTIONS: tuple[Action, ...] = (
        "editor; it is kept only if it still reads", palette=True),
     _a("main.template_grid", "", "template_grid", "Template run grid of this turn", "The template run that made "
        "the selected turn, as an X/Y grid with the slot values as headings", palette=True),
+    # named references (tui/screens/main/named_actions.py): @name in the prompt expands to saved images
+    _a("main.save_named", "N", "save_named", "Save image as named reference…", "Save the selected turn's image "
+       "under an @name (user or project library); @name in a prompt then sends it", show=False, palette=True),
+    _a("main.save_ref_named", "", "save_ref_named", "Save reference as named reference…", "Save the reference "
+       "under the tray's cursor under an @name (n on a reference chip does the same)", show=False, palette=True),
+    _a("main.save_tray_named", "", "save_tray_named", "Save all references as one named reference…", "Every "
+       "reference of the tray under one @name, in tray order", show=False, palette=True),
+    _a("main.named_refs", "", "named_refs", "Named references…", "The saved @names of this project and your "
+       "user library: write one into the prompt, remove one", show=False, palette=True),
     # -- the reference tray ----------------------------------------------------------------------
     _a("refs.prev", "left", "move(-1)", "Prev ref", show=False),
     _a("refs.next", "right", "move(1)", "Next ref", show=False),
@@ -161,6 +170,7 @@ ACTIONS: tuple[Action, ...] = (
     _a("refs.move_right", "shift+right,greater_than_sign", "reorder(1)", "Move right", aliases=("ref-move-right",)),
     _a("refs.remove", "delete,backspace,x", "remove", "Remove", aliases=("ref-remove",)),
     _a("refs.add", "a,plus", "add", "Add ref", aliases=("ref-add",)),
+    _a("refs.save_named", "n", "save_named", "Save as @name", "Save this reference in a named-reference library"),
     _a("ref_input.close", "escape", "close_input", "Close", show=False),
     # -- gallery ---------------------------------------------------------------------------------
     _a("gallery.close", "escape", "close", "Close"),
@@ -193,6 +203,9 @@ ACTIONS: tuple[Action, ...] = (
     _a("library.right", "right", "move(1, 0)", "Right", show=False),
     _a("library.up", "up", "move(0, -1)", "Up", show=False),
     _a("library.down", "down", "move(0, 1)", "Down", show=False),
+    # -- named references (tui/screens/named_refs.py; Enter on a name writes it into the prompt) ----
+    _a("named_refs.remove", "delete,x", "remove", "Remove"),
+    _a("named_refs.close", "escape,q", "close", "Close"),
     # -- variations grid -------------------------------------------------------------------------
     _a("variations.pick", "enter", "pick", "Pick", aliases=("variations-pick",)),
     _a("variations.close", "escape", "close", "Cancel / back", aliases=("variations-close",)),
@@ -271,6 +284,7 @@ ACTIONS: tuple[Action, ...] = (
 GESTURES: tuple[tuple[str, str, str], ...] = (
     ("prompt", "↑ / ↓", "recall earlier prompts (on the first / last line)"),
     ("prompt", "paste / drop", "a file path or file:// URI adds it as a reference"),
+    ("prompt", "@", "complete a named reference (↑/↓ choose, Tab/Enter insert, Esc close); @@name is the text"),
 )
 """Keys the help lists that are not bindings: (group, keys, what they do)."""
 

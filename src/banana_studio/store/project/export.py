@@ -67,8 +67,8 @@ class Export(Reads):
                 "kind": t.kind,
                 "status": t.status,
                 "settings": t.settings.to_json(),
-                "references": [{"sha256": r.sha256, "name": r.name, "mime_type": r.mime_type}
-                               for r in t.references],
+                "references": [{"sha256": r.sha256, "name": r.name, "mime_type": r.mime_type,
+                                **({"named": r.named} if r.named else {})} for r in t.references],
                 "images": images_out,
                 "usage": t.usage,
                 "grounding": t.grounding,

@@ -100,7 +100,7 @@ class Reads(Blobs):
         return out
 
     def _turn_of(self, row: dict[str, Any], images: Sequence[tuple[Any, ...]], *, lazy: bool = False) -> Turn:
-        refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"])
+        refs = [Reference(r["sha256"], r["mime_type"], r["name"], r["path"], str(r.get("named") or ""))
                 for r in json.loads(row["refs_json"] or "[]")]
         return Turn(
             id=row["id"],

@@ -12,6 +12,7 @@ from typing import Any
 
 from banana_studio import __version__
 from banana_studio.domain.content import Content, sha256_hex
+from banana_studio.domain.named_refs import named_groups
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
 from banana_studio.domain.turn import STATUSES, ImageFile, Reference, Turn
@@ -52,8 +53,8 @@ class TurnWrites(Reads, TurnLocks):
                      source: str = "", source_client: str = "") -> Turn:
         user_json, shas, _ext = self._content_json(user_content)
         shas |= {r.sha256 for r in references}
-        refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path}
-                                for r in references])
+        refs_json = json.dumps([{"sha256": r.sha256, "mime_type": r.mime_type, "name": r.name, "path": r.path,
+                                 **({"named": r.named} if r.named else {})} for r in references])
         now = time.time()
         with self._tx() as c:
             if parent_id is not None and c.execute("SELECT 1 FROM turns WHERE id = ?", (parent_id,)).fetchone() is None:
@@ -106,6 +107,8 @@ class TurnWrites(Reads, TurnLocks):
             "model": settings.get("model", ""),
             "settings": settings,
             "references": [r.get("sha256") for r in refs],
+            **({"named_references": groups} if (groups := named_groups(
+                (str(r.get("named") or ""), str(r.get("sha256"))) for r in refs)) else {}),
             "image_sha256": sha,
             "target": row.get("target") or "unknown",
             "model_version": row.get("model_version") or "",

@@ -6,6 +6,8 @@
 * Up on the first line / Down on the last line walk through earlier prompts (like a shell).
 * A bracketed paste of nothing but existing file paths (or ``file://`` URIs — what terminals paste
   when a file is dropped on them) is turned into :class:`PromptArea.PathsPasted` instead of text.
+* Typing ``@`` opens the completion of named references (:mod:`.name_completion`): ↑/↓ choose,
+  Tab/Enter insert, Esc closes.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from textual import events
+from textual.geometry import Offset
 from textual.message import Message
 from textual.widgets import TextArea
+
+from banana_studio.domain.named_refs import complete, partial_at
+
+if TYPE_CHECKING:
+    from banana_studio.tui.widgets.name_completion import NameCompletion, NameInfo
 
 
 def paths_from_paste(text: str) -> list[Path] | None:
@@ -98,6 +107,12 @@ class PromptArea(TextArea):
         self.prompt_history: list[str] = list(history or [])
         self._history_pos: int | None = None
         self._draft = ""
+        self.completion: NameCompletion | None = None
+        """The ``@name`` list (the composer mounts it beside the prompt)."""
+        self.names: dict[str, NameInfo] = {}
+        """The saved names the completion offers."""
+        self._dismissed: tuple[int, int] | None = None
+        """Where the ``@word`` starts that Esc closed the list for (it stays closed while it is typed)."""
 
     # -- history -------------------------------------------------------------------------------
 
@@ -151,6 +166,19 @@ class PromptArea(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         key = event.key
+        box = self.completion
+        if box is not None and box.open and key in ("up", "down", "tab", "enter", "escape"):
+            event.stop()
+            event.prevent_default()
+            if key in ("up", "down"):
+                box.move(-1 if key == "up" else 1)
+            elif key == "escape":
+                found = self._partial()
+                self._dismissed = found[1] if found else None
+                box.hide()
+            else:
+                self.accept_completion()
+            return
         if self.send_key == "enter":
             if key == "enter":
                 event.stop()
@@ -174,3 +202,62 @@ class PromptArea(TextArea):
             event.prevent_default()
             self.post_message(self.PathsPasted(self, paths))
         # Otherwise TextArea._on_paste inserts the text (handlers are dispatched along the MRO).
+
+    # -- @name completion ----------------------------------------------------------------------
+
+    def _partial(self) -> tuple[str, tuple[int, int]] | None:
+        """The ``@word`` right before the cursor and where it starts, or None."""
+        start, end = self.selection
+        if start != end:
+            return None
+        row, col = end
+        partial = partial_at(self.document[row][:col])
+        return None if partial is None else (partial, (row, col - len(partial)))
+
+    def update_completion(self) -> None:
+        """Open, narrow or close the list for what is typed before the cursor."""
+        box = self.completion
+        if box is None:
+            return
+        found = self._partial() if self.has_focus else None
+        if found is None or found[1] == self._dismissed:  # Esc closed it for this word
+            if found is None:
+                self._dismissed = None
+            box.hide()
+            return
+        self._dismissed = None
+        partial, _start = found
+        matches = [self.names[n] for n in complete(partial, list(self.names))]
+        if not matches:
+            box.hide()
+            return
+        cursor = self.cursor_screen_offset
+        parent = box.parent
+        origin = parent.content_region.offset if parent is not None else Offset(0, 0)  # type: ignore[attr-defined]
+        rows = min(len(matches), 6) + 2
+        at = Offset(max(0, cursor.x - len(partial) - 1 - origin.x), cursor.y - rows - origin.y)
+        box.show(partial, matches, at)
+
+    def accept_completion(self) -> None:
+        """Replace the ``@word`` being typed with the chosen name (and a space after it)."""
+        box = self.completion
+        found = self._partial()
+        name = box.chosen if box is not None else None
+        if box is not None:
+            box.hide()
+        if name is None or found is None:
+            return
+        _partial, start = found
+        end = self.cursor_location
+        after = self.document[end[0]][end[1]:end[1] + 1]
+        self._replace_via_keyboard(name + ("" if after == " " else " "), start, end)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self.update_completion()
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        self.update_completion()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        if self.completion is not None:
+            self.completion.hide()

@@ -123,6 +123,23 @@ def chip_lines(chips: list[Text], width: int) -> Text:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class NamedChip:
+    """A named reference the prompt mentions: ``images`` is -1 when no library has the name."""
+
+    name: str
+    images: int
+    scope: str = ""
+
+
+def named_chip(chip: NamedChip) -> Text:
+    """``@hero ×2`` (distinct from the plain references' grey chips); an unknown name is red."""
+    if chip.images < 0:
+        return Text(f" {chip.name} ? not saved ", style="bold white on dark_red")
+    where = " · project" if chip.scope == "project" else ""
+    return Text(f" {chip.name} ×{chip.images}{where} ", style="bold black on plum2")
+
+
 class RefChips(Widget, can_focus=True):
     """One line (wrapping) of chips; keyboard-driven."""
 
@@ -136,7 +153,8 @@ class RefChips(Widget, can_focus=True):
 
     def render(self) -> Text:
         items = self._tray.items
-        if not items:
+        named = self._tray.named
+        if not items and not named:
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append("No references · ", style="dim")
             text.append("Ctrl+L", style="bold")
@@ -152,7 +170,9 @@ class RefChips(Widget, can_focus=True):
                 label = f" {i + 1} {item.name} {item.width}×{item.height} · {human_size(item.size_bytes)} "
             style = "reverse bold" if (self.has_focus and i == self.cursor) else "on grey23"
             chips.append(Text(label, style=style))
-        chips.append(Text(f"{len(items)}/{self._tray.max_refs}", style="dim"))
+        chips += [named_chip(chip) for chip in named]
+        total = self._tray.total
+        chips.append(Text(f"{total}/{self._tray.max_refs}", style="bold red" if total > self._tray.max_refs else "dim"))
         return chip_lines(chips, self.content_size.width or 10_000)
 
     def watch_cursor(self) -> None:
@@ -179,6 +199,13 @@ class RefChips(Widget, can_focus=True):
     def action_add(self) -> None:
         self._tray.open_input()
 
+    def action_save_named(self) -> None:
+        item = self._tray.selected
+        if item is None:
+            self.notify("No reference to save: add one first (a).", severity="warning")
+            return
+        self.post_message(RefTray.SaveNamed(item.path))
+
 
 class RefTray(Vertical):
     """References for the next send."""
@@ -194,9 +221,18 @@ class RefTray(Vertical):
         def control(self) -> RefTray:
             return self.tray
 
+    @dataclass
+    class SaveNamed(Message):
+        """Save this reference under a name (``n`` on a chip)."""
+
+        path: Path
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[RefItem] = []
+        self._total_said = False
+        self.named: list[NamedChip] = []
+        """The named references the prompt mentions (they join at send; shown, not chosen here)."""
         self.max_refs = MAX_REFERENCES
         self.model_label = "Nano Banana Pro"
 
@@ -215,14 +251,50 @@ class RefTray(Vertical):
     def paths(self) -> list[Path]:
         return [item.path for item in self.items]
 
+    @property
+    def total(self) -> int:
+        """Images the next send carries: the tray's and those of the named references."""
+        return len(self.items) + sum(max(0, c.images) for c in self.named)
+
+    @property
+    def selected(self) -> RefItem | None:
+        """The reference under the chip cursor (the first when the chips were never focused)."""
+        if not self.items:
+            return None
+        return self.items[max(0, min(self.query_one(RefChips).cursor, len(self.items) - 1))]
+
     def set_limit(self, max_refs: int, model_label: str) -> None:
         self.max_refs = max_refs
         self.model_label = model_label
-        if len(self.items) > max_refs:
-            self.say(too_many_references(len(self.items), model_label, max_refs), error=True)
+        self._check_total()
         self._changed()
 
+    def set_named(self, chips: list[NamedChip]) -> None:
+        """The named references of the prompt changed (the composer reads them from the text)."""
+        if chips == self.named:
+            return
+        self.named = list(chips)
+        self._check_total()
+        self._changed()
+
+    def _check_total(self) -> None:
+        """Say when the references are over the model's limit or a name is unknown (and stop saying it)."""
+        total = self.total
+        if total > self.max_refs:
+            self.say(too_many_references(total, self.model_label, self.max_refs), error=True)
+        elif any(c.images < 0 for c in self.named):
+            bad = ", ".join(c.name for c in self.named if c.images < 0)
+            self.say(f"{bad}: no such named reference (save one with \"Save image as named reference…\", or "
+                     "write @@name for the text itself).", error=True)
+        elif self._total_said:
+            self.say("")
+            return
+        else:
+            return
+        self._total_said = True
+
     def say(self, message: str, *, error: bool = False) -> None:
+        self._total_said = False
         msg = self.query_one("#ref-message", Static)
         msg.update(message)
         msg.set_class(error, "-error")
@@ -244,8 +316,9 @@ class RefTray(Vertical):
         errors: list[str] = []
         added = 0
         for path in paths:
-            if len(self.items) >= self.max_refs:
-                errors.append(f"{len(self.items) + 1} reference images: {self.model_label} accepts at most "
+            if self.total >= self.max_refs:
+                named = f" (with the named references' {self.total - len(self.items)})" if self.named else ""
+                errors.append(f"{self.total + 1} reference images{named}: {self.model_label} accepts at most "
                               f"{self.max_refs}. {path.name} was not added.")
                 break
             try:
@@ -286,7 +359,7 @@ class RefTray(Vertical):
 
     def _changed(self) -> None:
         self.query_one(RefChips).refresh(layout=True)
-        self.set_class(bool(self.items), "-has-refs")
+        self.set_class(bool(self.items or self.named), "-has-refs")
         self.post_message(self.Changed(self, self.paths))
 
     @on(Input.Submitted, "#ref-input")

@@ -189,7 +189,8 @@ class TurnDetail(VerticalScroll):
             meta.append(region_line + "\n")
         if turn.references:
             meta.append("Refs      ", style="bold")
-            meta.append(", ".join(f"{i}. {r.name}" for i, r in enumerate(turn.references, 1)) + "\n")
+            meta.append(", ".join(f"{i}. {r.named + ' ' if r.named else ''}{r.name}"
+                                  for i, r in enumerate(turn.references, 1)) + "\n")
         finals = turn.final_images
         if finals:
             meta.append("Images    ", style="bold")

@@ -8,18 +8,21 @@ it and hands it over, and forwards its ``Changed`` message (:meth:`Composer.sett
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 
 from banana_studio.domain.catalogue import get_model
+from banana_studio.domain.named_refs import mentions
+from banana_studio.tui.widgets.name_completion import NameCompletion, NameInfo
 from banana_studio.tui.widgets.prompt import PromptArea
-from banana_studio.tui.widgets.ref_tray import RefTray
+from banana_studio.tui.widgets.ref_tray import NamedChip, RefTray
 from banana_studio.tui.widgets.settings_summary import SettingsSummary
 
 if TYPE_CHECKING:
@@ -49,12 +52,74 @@ class Composer(Vertical):
         yield RefTray(id="refs")
         yield SettingsSummary(id="settings-summary")
         yield PromptArea(send_key=self._send_key, id="prompt")
+        yield NameCompletion()
 
-    def start(self) -> None:
-        """Once the screen is mounted (the sidebar too): the summary line and the tray's limit."""
+    def start(self, project_path: Path | None = None) -> None:
+        """Once the screen is mounted (the sidebar too): the summary line, the tray's limit and the
+        saved names of ``project_path``'s reference libraries (then the user's)."""
         self.show_summary()
         spec = get_model(self.sidebar.settings.model)
         self.tray.set_limit(spec.max_references, spec.label)
+        self.prompt.completion = self.query_one(NameCompletion)
+        self._project_path = project_path
+        self.reload_names()
+
+    # -- named references -------------------------------------------------------------------------
+
+    _project_path: Path | None = None
+
+    @work(exclusive=True, group="names")
+    async def reload_names(self) -> None:
+        """Read the saved names off the loop (after a save, or at start)."""
+        from banana_studio.services.named_refs import NamedReferences
+        from banana_studio.store import ProjectError
+
+        try:
+            refs = await asyncio.to_thread(NamedReferences(self._project_path).all)
+        except ProjectError as exc:
+            self.notify(str(exc), title="Named references", severity="warning")
+            refs = []
+        self.prompt.names = {r.name: NameInfo(r.name, len(r.images), r.scope, r.images[0].label if r.images else "")
+                             for r in refs}
+        self.show_named()
+
+    def show_named(self) -> None:
+        """The chips of the names the prompt mentions (an unknown one in red; not the word still being
+        typed at the cursor while it can become a saved name)."""
+        prompt = self.prompt
+        names = prompt.names
+        text = prompt.text
+        at = prompt.document.get_index_from_location(prompt.cursor_location)
+        chips: list[NamedChip] = []
+        for m in mentions(text):
+            if m.literal or any(c.name == m.name for c in chips):
+                continue
+            if m.name in names:
+                chips.append(NamedChip(m.name, names[m.name].images, names[m.name].scope))
+            elif not (m.end == at and any(n.startswith(m.name) for n in names)):
+                chips.append(NamedChip(m.name, -1))
+        self.tray.set_named(chips)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Back in the prompt: read the names again (another window or `banana-studio ref` may have
+        saved or re-pointed one meanwhile; a send always reads them afresh anyway)."""
+        if event.widget is self.prompt and self._project_path is not None:
+            self.reload_names()
+
+    @on(NameCompletion.OptionSelected, "#name-completion")
+    def _name_clicked(self, event: NameCompletion.OptionSelected) -> None:
+        """A click on a name of the list inserts it, as Tab would."""
+        event.stop()
+        self.prompt.focus()
+        self.prompt.accept_completion()
+
+    @on(PromptArea.SelectionChanged, "#prompt")
+    def _prompt_cursor_moved(self, event: PromptArea.SelectionChanged) -> None:
+        self.show_named()
+
+    @on(PromptArea.Changed, "#prompt")
+    def _prompt_changed(self, event: PromptArea.Changed) -> None:
+        self.show_named()
 
     # -- parts ------------------------------------------------------------------------------------
 
@@ -108,7 +173,7 @@ class Composer(Vertical):
         from banana_studio.services import GenerateRequest
 
         return GenerateRequest(prompt=self.prompt.text.strip(), parent_id=parent_id, references=self.references,
-                               settings=self.settings, kind=kind)
+                               settings=self.settings, kind=kind, expand_names=True)
 
     def sent(self, request: GenerateRequest) -> None:
         """The request went out: remember its prompt and empty the fields for the next one."""
@@ -183,7 +248,7 @@ class Composer(Vertical):
         if source.startswith("changed, was of "):
             source = "changed from " + source.removeprefix("changed, was of ")
         try:
-            estimate = f"≈ ${self._estimate(settings, len(self.tray.items)):.3f}/image"
+            estimate = f"≈ ${self._estimate(settings, self.tray.total):.3f}/image"
         except Exception:
             estimate = ""
         fatal = sidebar.fatal_problems
@@ -205,5 +270,5 @@ class Composer(Vertical):
 
     @on(RefTray.Changed)
     def _refs_changed(self, event: RefTray.Changed) -> None:
-        self.sidebar.set_reference_count(len(event.paths))
+        self.sidebar.set_reference_count(self.tray.total)
         self.post_message(self.Changed())

@@ -37,6 +37,7 @@ from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.main.composer import Composer
 from banana_studio.tui.screens.main.file_actions import FileActions
 from banana_studio.tui.screens.main.layout import MainLayout
+from banana_studio.tui.screens.main.named_actions import NamedActions
 from banana_studio.tui.screens.main.sending import Sending
 from banana_studio.tui.screens.main.stage import Stage
 from banana_studio.tui.screens.main.template_actions import TemplateActions
@@ -58,7 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["NEW_ROOT", "MainScreen"]
 
 
-class MainScreen(Sending, TurnActions, FileActions, TemplateActions, Watching, MainLayout, Screen[None]):
+class MainScreen(Sending, TurnActions, NamedActions, FileActions, TemplateActions, Watching, MainLayout,
+                 Screen[None]):
     """Where images are made."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -179,7 +181,7 @@ class MainScreen(Sending, TurnActions, FileActions, TemplateActions, Watching, M
 
     def on_mount(self) -> None:
         self.update_prompt_title()
-        self.composer.start()
+        self.composer.start(self.store.path)
         self.composer.focus_prompt()
         self.watch_project()
         if self._defers_mount():

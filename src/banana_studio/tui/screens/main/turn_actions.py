@@ -80,7 +80,8 @@ class TurnActions:
         if turn is None or turn.id != self.selected_id:
             self.notify("Select a turn to fork first.", severity="warning")
             return
-        self.composer.load_turn(turn, [self.store.abs_path(r.path) for r in turn.references])
+        # A named reference's images come back with its @name in the prompt (as it points now), not as files.
+        self.composer.load_turn(turn, [self.store.abs_path(r.path) for r in turn.references if not r.named])
         self.parent_override = turn.parent_id if turn.parent_id is not None else NEW_ROOT
         self.update_prompt_title()
         self.composer.focus_prompt()
