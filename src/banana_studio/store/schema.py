@@ -152,19 +152,20 @@ def _v5(conn: sqlite3.Connection) -> None:
 def _template_runs(conn: sqlite3.Connection) -> None:
     # Template (matrix) runs: the template's name and text as run, its axes, and one cell per request
     # with its slot values and the turn it became (batch cells find theirs by key once imported).
+    # Re-runnable (a database rolled back to an older version number keeps what it has).
     conn.execute(
-        "CREATE TABLE template_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS template_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
         "origin TEXT NOT NULL DEFAULT '', template_text TEXT NOT NULL DEFAULT '', prompt TEXT NOT NULL, "
         "axes_json TEXT NOT NULL DEFAULT '[]', lane TEXT NOT NULL DEFAULT 'interactive', "
         "estimate REAL NOT NULL DEFAULT 0, created_at REAL NOT NULL)"
     )
     conn.execute(
-        "CREATE TABLE template_cells (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS template_cells (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, "
         "slots_json TEXT NOT NULL DEFAULT '{}', axes_json TEXT NOT NULL DEFAULT '{}', prompt TEXT NOT NULL, "
         "settings_json TEXT NOT NULL DEFAULT '{}', turn_id INTEGER, batch_job TEXT NOT NULL DEFAULT '', "
         "batch_key TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, idx))"
     )
-    conn.execute("CREATE INDEX template_cells_turn ON template_cells(turn_id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS template_cells_turn ON template_cells(turn_id)")
 
 
 _NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM turns)"

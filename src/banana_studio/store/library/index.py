@@ -97,41 +97,47 @@ class LibraryIndex:
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        """Open the index, creating it when the file is new, and starting afresh when it is damaged or
+        not an index.  Creating happens under SQLite's write lock, and the file is judged again once
+        that lock is held: several processes (or threads) opening a new index at once create it once,
+        and none mistakes another's half-made index for a damaged one.  A busy database is never
+        taken for a damaged one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
-        conn: sqlite3.Connection | None = None
-        try:
-            conn = self._connect()
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version == INDEX_VERSION:
+        for attempt in (1, 2):
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = self._connect()
+                conn.execute("PRAGMA journal_mode = WAL")
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) != INDEX_VERSION:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                        if version == 0 and not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                            for stmt in _SCHEMA:
+                                conn.execute(stmt)
+                            conn.execute(f"PRAGMA user_version = {INDEX_VERSION}")
+                            fresh = True
+                        elif version != INDEX_VERSION:
+                            raise sqlite3.DatabaseError(f"index version {version}" if version else "not an index")
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
                 conn.execute("SELECT count(*) FROM projects").fetchone()
                 conn.execute("SELECT rowid FROM docs_fts LIMIT 1").fetchall()
-                conn.execute("PRAGMA journal_mode = WAL")
+                self.rebuilt = fresh
                 return conn
-            if version != 0:
-                raise sqlite3.DatabaseError(f"index version {version}")
-            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise sqlite3.DatabaseError("not an index")
-        except sqlite3.DatabaseError:
-            if conn is not None:
-                conn.close()
-            self._remove_files()
-            conn = self._connect()
-            fresh = True
-        self.rebuilt = fresh
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:  # another process may have won
-                for stmt in _SCHEMA:
-                    conn.execute(stmt)
-                conn.execute(f"PRAGMA user_version = {INDEX_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            conn.close()
-            raise
-        return conn
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                text = str(exc).lower()
+                if attempt == 2 or (isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)):
+                    raise
+                self._remove_files()
+                fresh = True
+        raise AssertionError("unreachable")
 
     def _remove_files(self) -> None:
         for suffix in ("", "-wal", "-shm"):
