@@ -339,3 +339,19 @@ def test_cli_run_asks_on_a_terminal_and_keeps_stdout_for_json(env: Path, srv: Fa
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
     assert main(["template", "run", "portrait", "-p", "ask", "--json"]) == 0
     assert [c["status"] for c in json.loads(capsys.readouterr().out)["cells"]] == ["done", "done"]
+
+
+def test_a_template_from_a_turn_keeps_its_at_names_not_their_images(env: Path) -> None:
+    """A turn's references that a @name brought are not listed in the template: its prompt keeps the
+    @name, which expands when the template runs (listing them would send those images twice)."""
+    from banana_studio.domain.turn import Reference
+
+    with ProjectStore.open(env / "data" / "projects", "tpl") as store:
+        refs = [Reference("a" * 64, "image/png", "own.png", "refs/own.png"),
+                Reference("b" * 64, "image/png", "hero.png", "refs/hero.png", named="@hero")]
+        t = store.create_turn(None, "a poster of @hero", GenerationSettings(), refs, user_content("x"))
+        lib = TemplateLibrary(store.path, env / "templates")
+        lib.from_turn(store, t.id, "poster")
+        tpl = lib.get("poster")
+        assert [r.sha256 for r in tpl.references] == ["a" * 64]
+        assert "@hero" in tpl.prompt

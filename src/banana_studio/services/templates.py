@@ -109,7 +109,10 @@ def template_text_of_turn(store: ProjectStore, turn_id: int) -> str:
         settings["google_search"] = True
     if s.thinking_level:
         settings["thinking_level"] = s.thinking_level
-    refs = [TemplateRef(path=str(store.abs_path(r.path)), sha256=r.sha256) for r in turn.references]
+    # References a @name in the prompt brought stay out: the prompt keeps the @name, which expands again
+    # when the template runs (listing its images too would send them twice).
+    refs = [TemplateRef(path=str(store.abs_path(r.path)), sha256=r.sha256) for r in turn.references
+            if not r.named]
     return render_template(escape_braces(turn.prompt), settings=settings, references=refs,
                            note=f"Made from turn #{turn.id} of project {store.name}.")
 
