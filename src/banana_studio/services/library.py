@@ -15,7 +15,9 @@ from pathlib import Path
 
 from banana_studio.domain.query import Query, QueryError, parse
 from banana_studio.store import ProjectStore
+from banana_studio.store.files import atomic_write
 from banana_studio.store.library import INDEX_NAME, Library, LibraryHit, SearchResult
+from banana_studio.store.project.thumbnails import encode_thumbnail
 
 Progress = Callable[[int, int, str], None]
 
@@ -89,9 +91,6 @@ def first_image(project_dir: Path, turn_id: int) -> tuple[Path, Path] | None:
 def _cached_thumb(image: Path, sha: str, max_px: int = 512) -> Path:
     """A thumbnail of another project's image in the user cache (that project's folder is only read);
     the image itself when none can be made."""
-    import io
-    import os
-
     from PIL import Image
 
     from banana_studio.paths import cache_dir
@@ -101,20 +100,10 @@ def _cached_thumb(image: Path, sha: str, max_px: int = 512) -> Path:
         if (folder / f"{sha}-{max_px}.{ext}").is_file():
             return folder / f"{sha}-{max_px}.{ext}"
     try:
-        with Image.open(image) as img:
-            if img.format == "JPEG":
-                img.draft("RGB", (max_px, max_px))
-            img.load()
-            alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            thumb = img.convert("RGBA" if alpha else "RGB")
-            thumb.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            thumb.save(buf, format="PNG" if alpha else "JPEG", **({} if alpha else {"quality": 85}))
+        data, ext = encode_thumbnail(image, max_px)
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{sha}-{max_px}.{'png' if alpha else 'jpg'}"
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, target)
+        target = folder / f"{sha}-{max_px}.{ext}"
+        atomic_write(target, data)
         return target
     except (OSError, ValueError, Image.DecompressionBombError):
         return image
