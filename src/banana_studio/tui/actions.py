@@ -53,6 +53,15 @@ def _a(id: str, keys: str, action: str, description: str, tooltip: str = "", **k
     return Action(id, keys, action, description, tooltip, **kw)  # type: ignore[arg-type]
 
 
+def _grid_moves(owner: str, *, vi: bool = False) -> tuple[Action, ...]:
+    """The four hidden arrow-key moves of a grid screen (``move(dx, dy)``); ``vi``: h/j/k/l as well,
+    labelled with arrows."""
+    steps = (("left", "h", "-1, 0", "Left", "←"), ("right", "l", "1, 0", "Right", "→"),
+             ("up", "k", "0, -1", "Up", "↑"), ("down", "j", "0, 1", "Down", "↓"))
+    return tuple(_a(f"{owner}.{name}", f"{name},{vi_key}" if vi else name, f"move({delta})", arrow if vi else word,
+                    show=False) for name, vi_key, delta, word, arrow in steps)
+
+
 ACTIONS: tuple[Action, ...] = (
     # -- the app (every screen) ------------------------------------------------------------------
     # Shown as F1: it works everywhere, while "?" is typed into the prompt (it opens the help elsewhere).
@@ -181,10 +190,7 @@ ACTIONS: tuple[Action, ...] = (
     _a("gallery.jump", "g", "jump", "Go to turn"),
     _a("gallery.template_grid", "x", "template_grid", "Template grid", "The template run of the selected "
        "picture as an X/Y grid", show=False),
-    _a("gallery.left", "left", "move(-1, 0)", "Left", show=False),
-    _a("gallery.right", "right", "move(1, 0)", "Right", show=False),
-    _a("gallery.up", "up", "move(0, -1)", "Up", show=False),
-    _a("gallery.down", "down", "move(0, 1)", "Down", show=False),
+    *_grid_moves("gallery"),
     _a("gallery.select", "space", "toggle_select", "Select", "Select / unselect the turn (then t: tags)"),
     _a("gallery.select_all", "ctrl+a", "select_all", "Select all", show=False),
     _a("gallery.tags", "t", "edit_tags", "Tags", "Add or remove tags on the selected turns"),
@@ -199,20 +205,14 @@ ACTIONS: tuple[Action, ...] = (
     _a("library.select", "space", "toggle_select", "Select"),
     _a("library.select_all", "ctrl+a", "select_all", "Select all", show=False),
     _a("library.tags", "t", "edit_tags", "Tags", "Add or remove tags on the selected turns"),
-    _a("library.left", "left", "move(-1, 0)", "Left", show=False),
-    _a("library.right", "right", "move(1, 0)", "Right", show=False),
-    _a("library.up", "up", "move(0, -1)", "Up", show=False),
-    _a("library.down", "down", "move(0, 1)", "Down", show=False),
+    *_grid_moves("library"),
     # -- named references (tui/screens/named_refs.py; Enter on a name writes it into the prompt) ----
     _a("named_refs.remove", "delete,x", "remove", "Remove"),
     _a("named_refs.close", "escape,q", "close", "Close"),
     # -- variations grid -------------------------------------------------------------------------
     _a("variations.pick", "enter", "pick", "Pick", aliases=("variations-pick",)),
     _a("variations.close", "escape", "close", "Cancel / back", aliases=("variations-close",)),
-    _a("variations.left", "left,h", "move(-1, 0)", "←", show=False),
-    _a("variations.right", "right,l", "move(1, 0)", "→", show=False),
-    _a("variations.up", "up,k", "move(0, -1)", "↑", show=False),
-    _a("variations.down", "down,j", "move(0, 1)", "↓", show=False),
+    *_grid_moves("variations", vi=True),
     # -- template runs: the modal before sending, the picker, the X/Y grid -------------------------
     _a("template_run.send", "f5,ctrl+j", "send", "Send (parallel)"),
     _a("template_run.batch", "f8", "batch", "Batch (half price)"),
@@ -222,10 +222,7 @@ ACTIONS: tuple[Action, ...] = (
     _a("matrix.view", "v", "view", "Full screen"),
     _a("matrix.refresh", "r", "refresh", "Refresh"),
     _a("matrix.close", "escape,q", "close", "Back"),
-    _a("matrix.left", "left,h", "move(-1, 0)", "←", show=False),
-    _a("matrix.right", "right,l", "move(1, 0)", "→", show=False),
-    _a("matrix.up", "up,k", "move(0, -1)", "↑", show=False),
-    _a("matrix.down", "down,j", "move(0, 1)", "↓", show=False),
+    *_grid_moves("matrix", vi=True),
     # -- batch jobs ------------------------------------------------------------------------------
     _a("batch.close", "escape,q", "close", "Back", aliases=("batch-close",)),
     _a("batch.new", "n", "new", "New batch from file", aliases=("batch-new",)),

@@ -138,21 +138,25 @@ class GalleryScreen(GallerySelection, Screen[int | None]):
             tiles[0].focus()
         self.call_after_refresh(self._load_visible)
 
+    def _status_parts(self) -> list[str]:
+        """The status line's parts: the count, then the search, filter, paging, compare and selection."""
+        n = len(self.nodes)
+        parts = [f"{n} generation{'s' if n != 1 else ''}"]
+        if self.query_text:
+            parts.append(f"matching “{self.query_text}”")
+        if self.starred_only:
+            parts.append("★ only")
+        if self.more_available:
+            parts.append(f"newest {self.limit} shown — scroll to the end for more")
+        if self._marks:
+            parts.append(f"compare: #{self._marks[0]} marked, press c on another")
+        if self.selected:
+            parts.append(self.selection_text())
+        return parts
+
     def _set_status(self, text: str | None = None) -> None:
         if text is None:
-            n = len(self.nodes)
-            parts = [f"{n} generation{'s' if n != 1 else ''}"]
-            if self.query_text:
-                parts.append(f"matching “{self.query_text}”")
-            if self.starred_only:
-                parts.append("★ only")
-            if self.more_available:
-                parts.append(f"newest {self.limit} shown — scroll to the end for more")
-            if self._marks:
-                parts.append(f"compare: #{self._marks[0]} marked, press c on another")
-            if self.selected:
-                parts.append(self.selection_text())
-            text = " · ".join(parts)
+            text = " · ".join(self._status_parts())
         try:
             self.query_one("#gallery-status", Static).update(text)
         except NoMatches:  # the screen is closing

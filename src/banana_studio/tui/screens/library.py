@@ -113,22 +113,13 @@ class LibraryScreen(GalleryScreen, inherit_bindings=False):
         return await search_rows(self, self.query_text, limit=limit, starred=self.starred_only,
                                  project_path=self.scope_path)
 
+    def _status_parts(self) -> list[str]:
+        """The gallery's parts under a "Library · scope" heading (no compare here), then the notes."""
+        scope = "all projects" if self.all_projects else f"project {self.store.name}"
+        return ["Library", scope, *super()._status_parts(), *self.notes]
+
     def _set_status(self, text: str | None = None) -> None:
-        if text is None:
-            n = len(self.nodes)
-            scope = "all projects" if self.all_projects else f"project {self.store.name}"
-            parts = [f"Library · {scope} · {n} generation{'s' if n != 1 else ''}"]
-            if self.query_text:
-                parts.append(f"matching “{self.query_text}”")
-            if self.starred_only:
-                parts.append("★ only")
-            if self.more_available:
-                parts.append(f"newest {self.limit} shown — scroll to the end for more")
-            if self.selected:
-                parts.append(self.selection_text())
-            parts += self.notes
-            text = " · ".join(parts)
-        super()._set_status(display_text(text, one_line=True))
+        super()._set_status(display_text(" · ".join(self._status_parts()) if text is None else text, one_line=True))
 
     # -- images of other projects (read-only) --------------------------------------------------------
 

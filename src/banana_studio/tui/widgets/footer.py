@@ -76,11 +76,9 @@ class StudioFooter(Footer):
     def _width(self) -> int:
         return int(self.size.width or self.app.size.width)
 
-    def compose(self) -> ComposeResult:
-        """Footer's keys (one per action), without those that do not fit (see :func:`fit_keys`)."""
-        if not self._bindings_ready:
-            return
-        active = self.screen.active_bindings
+    def _wanted(self, active: Any) -> tuple[dict[str, tuple[Any, bool, str]], list[tuple[Any, bool, str]]]:
+        """The first shown binding of each action (action → (binding, enabled, tooltip)), and those of
+        them that fit the footer's width (see :func:`fit_keys`), in order."""
         first: dict[str, tuple[Any, bool, str]] = {}
         for (_node, binding, enabled, tooltip) in active.values():
             if binding.show and binding.action not in first:
@@ -88,12 +86,21 @@ class StudioFooter(Footer):
         entries = list(first.values())
         shown = [(b.action, self.app.get_key_display(b), b.description) for b, _e, _t in entries]
         room = self._width() - (PALETTE_WIDTH if self.show_command_palette else 0)
-        kept = fit_keys(shown, room)
-        self.styles.grid_size_columns = len(kept)
-        for i in kept:
-            binding, enabled, tooltip = entries[i]
-            yield FooterKey(binding.key, shown[i][1], binding.description, binding.action,
-                            disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+        return first, [entries[i] for i in fit_keys(shown, room)]
+
+    def _key(self, binding: Any, enabled: bool, tooltip: str) -> FooterKey:
+        return FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+                         disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+
+    def compose(self) -> ComposeResult:
+        """Footer's keys (one per action), without those that do not fit (see :func:`fit_keys`)."""
+        if not self._bindings_ready:
+            return
+        active = self.screen.active_bindings
+        _first, wanted = self._wanted(active)
+        self.styles.grid_size_columns = len(wanted)
+        for binding, enabled, tooltip in wanted:
+            yield self._key(binding, enabled, tooltip)
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             try:
                 _node, binding, enabled, tooltip = active[self.app.COMMAND_PALETTE_BINDING]
@@ -138,14 +145,7 @@ class StudioFooter(Footer):
         if old[1:] != new[1:] or not self._bindings_ready:
             return False
         active = self.screen.active_bindings
-        first: dict[str, tuple[Any, bool, str]] = {}
-        for (_node, binding, enabled, tooltip) in active.values():
-            if binding.show and binding.action not in first:
-                first[binding.action] = (binding, enabled, tooltip)
-        entries = list(first.values())
-        shown = [(b.action, self.app.get_key_display(b), b.description) for b, _e, _t in entries]
-        room = self._width() - (PALETTE_WIDTH if self.show_command_palette else 0)
-        wanted = [entries[i] for i in fit_keys(shown, room)]
+        first, wanted = self._wanted(active)
         keys = [k for k in self.children if isinstance(k, FooterKey) and not k.has_class("-command-palette")]
         by_action = {k.action: k for k in keys}
         if len(by_action) != len(keys):
@@ -167,23 +167,22 @@ class StudioFooter(Footer):
             key = by_action.get(binding.action)
             if key is None:
                 after = next((by_action[a] for a in wanted_actions[i + 1:] if a in by_action), None)
-                widget = FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
-                                   binding.action, disabled=not enabled,
-                                   tooltip=tooltip).data_bind(compact=Footer.compact)
-                new_keys.append((widget, after))
+                new_keys.append((self._key(binding, enabled, tooltip), after))
                 continue
-            if key._disabled != (not enabled):  # what FooterKey's constructor sets (class and click)
-                key._disabled = not enabled
-                key.set_class(not enabled, "-disabled")
+            _enable(key, enabled)
             key.tooltip = tooltip or None
         self.styles.grid_size_columns = len(wanted)
         palette = next((k for k in self.children if k.has_class("-command-palette")), None)
         if isinstance(palette, FooterKey) and self.app.COMMAND_PALETTE_BINDING in active:
-            enabled = active[self.app.COMMAND_PALETTE_BINDING][2]
-            if palette._disabled != (not enabled):
-                palette._disabled = not enabled
-                palette.set_class(not enabled, "-disabled")
+            _enable(palette, active[self.app.COMMAND_PALETTE_BINDING][2])
         for widget, before in new_keys:
             anchor = before if before is not None else palette
             await (self.mount(widget, before=anchor) if anchor is not None else self.mount(widget))
         return True
+
+
+def _enable(key: FooterKey, enabled: bool) -> None:
+    """Restate a key's enabled state the way FooterKey's constructor sets it (class and click)."""
+    if key._disabled != (not enabled):
+        key._disabled = not enabled
+        key.set_class(not enabled, "-disabled")
