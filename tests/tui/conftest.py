@@ -94,8 +94,8 @@ async def wait_until(pilot: Any, predicate: Callable[[], bool], timeout: float =
                      what: str = "condition") -> None:
     """Pump the app until ``predicate()`` holds (fails the test after ``timeout`` seconds: a deadline
     for a heavily loaded 2-core box, not a measurement -- the condition decides)."""
-    # Poll with a plain sleep: pilot.pause() also waits for every widget to drain its queue, and a widget
-    # removed meanwhile (a footer recompose) never drains it, which stalls for 30 s under CPU load.
+    # Poll with a plain sleep: the condition decides when to go on, not Pilot's wait for every widget to
+    # drain its queue (tests/pilot_sync.py makes that wait safe, but it is not what the test waits for).
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await asyncio.sleep(0.02)
