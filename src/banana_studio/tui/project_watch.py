@@ -18,13 +18,17 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.timer import Timer
 
 from banana_studio.domain.safetext import display_text
 from banana_studio.domain.words import plural
+
+if TYPE_CHECKING:
+    from banana_studio.services import Studio
+    from banana_studio.store import ProjectStore
 
 INTERVAL = 1.0
 """Seconds between two polls (a PRAGMA on an open connection: microseconds)."""
@@ -51,7 +55,7 @@ class ProjectChanged(Message):
 
 @dataclass(slots=True)
 class _Seen:
-    store: Any
+    store: ProjectStore
     version: int
     last_id: int
     """The newest turn id seen (ids only grow, so what is new is what lies above it)."""
@@ -60,7 +64,7 @@ class _Seen:
 class ProjectWatch:
     """Polls the project of ``studio()`` for the screen ``owner`` (start with :meth:`start`)."""
 
-    def __init__(self, owner: Any, studio: Callable[[], Any], *, known: Callable[[], Collection[int]] | None = None,
+    def __init__(self, owner: Any, studio: Callable[[], Studio], *, known: Callable[[], Collection[int]] | None = None,
                  interval: float = INTERVAL) -> None:
         self.owner = owner
         self.studio = studio
@@ -107,7 +111,7 @@ class ProjectWatch:
         finally:
             self.polls += 1
 
-    def _poll(self, store: Any, mine: set[int]) -> ProjectChanged | None:
+    def _poll(self, store: ProjectStore, mine: set[int]) -> ProjectChanged | None:
         version = store.data_version()  # first: a commit landing after it is caught by the next poll
         seen = self._seen
         if seen is not None and seen.store is store and seen.version == version:

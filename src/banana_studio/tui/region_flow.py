@@ -18,6 +18,11 @@ from banana_studio.domain.turn import Turn
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
     from textual.app import App
+    from textual.screen import Screen
+
+    from banana_studio.config import Config
+    from banana_studio.services import GenerateRequest
+    from banana_studio.store import ProjectStore
 
 HEAT_MAX = 1600
 """Long side of the heat map the terminal shows (the shares are counted at full resolution)."""
@@ -27,7 +32,7 @@ HELP = ("Region mode · drag with the mouse, or arrows move / shift+arrows resiz
         "backspace removes · e: write the edit · esc leaves")
 
 
-def store_of(app: App[Any]) -> Any:
+def store_of(app: App[Any]) -> ProjectStore | None:
     studio = getattr(app, "studio", None)
     return getattr(studio, "store", None)
 
@@ -49,7 +54,7 @@ async def turn_of(app: App[Any], path: Path | None) -> Turn | None:
         return None
 
 
-def is_final(turn: Turn, path: Path, store: Any) -> bool:
+def is_final(turn: Turn, path: Path, store: ProjectStore) -> bool:
     return any(store.abs_path(i.path) == Path(path) for i in turn.final_images)
 
 
@@ -78,7 +83,7 @@ def describe(boxes: list[Box]) -> str:
     return f"{len(boxes)} rectangle{'s' if len(boxes) != 1 else ''}, {covered_fraction(boxes) * 100:.1f}% of the image"
 
 
-def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Any) -> Any:
+def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Config) -> GenerateRequest:
     from banana_studio.services import GenerateRequest
 
     spec = RegionSpec(tuple(boxes), protect=bool(getattr(config, "region_protect", True)),
@@ -87,7 +92,7 @@ def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Any) -> An
                            settings=turn.settings.copy(region=spec.to_json()), kind="region")
 
 
-def outpaint_request(turn: Turn, text: str, config: Any) -> Any:
+def outpaint_request(turn: Turn, text: str, config: Config) -> GenerateRequest:
     """``"16:9:left a quiet beach"`` → the outpaint request (raises RegionError with the reason)."""
     from banana_studio.domain.region import parse_outpaint
     from banana_studio.services import GenerateRequest
@@ -100,7 +105,7 @@ def outpaint_request(turn: Turn, text: str, config: Any) -> Any:
                            settings=turn.settings.copy(region=spec.to_json()), kind="outpaint")
 
 
-def deliver(app: App[Any], request: Any, title: str) -> bool:
+def deliver(app: App[Any], request: GenerateRequest, title: str) -> bool:
     """Hand ``request`` to the screen that sends generations; False (with a notice) if none can."""
     for screen in reversed(app.screen_stack):
         start = getattr(screen, "start_region_edit", None)
@@ -111,7 +116,7 @@ def deliver(app: App[Any], request: Any, title: str) -> bool:
     return False
 
 
-def open_region_viewer(screen: Any, turn: Turn | None) -> None:
+def open_region_viewer(screen: Screen[Any], turn: Turn | None) -> None:
     """The main screen's ``r``: the shown turn's picture, full screen, in region mode."""
     if turn is None or not turn.final_images:
         screen.notify("Select a turn with a picture first.", severity="warning")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +18,9 @@ from banana_studio.domain.turn import Turn
 from banana_studio.tui import actions
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.footer import StudioFooter
+
+if TYPE_CHECKING:
+    from banana_studio.services import Studio
 
 SETTING_LABELS: tuple[tuple[str, str], ...] = (
     ("model", "Model"),
@@ -106,7 +109,7 @@ class CompareScreen(Screen[None]):
 
     BINDINGS = actions.bindings("compare")
 
-    def __init__(self, studio: Any, a: int, b: int, *, name: str | None = None, id: str | None = None,
+    def __init__(self, studio: Studio, a: int, b: int, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.studio = studio

@@ -31,6 +31,8 @@ from banana_studio.tui.widgets.footer import StudioFooter
 
 if TYPE_CHECKING:
     from banana_studio.services import Studio
+    from banana_studio.services.library import LibraryHit
+    from banana_studio.store import TurnNode
 
 TILE_WIDTH = 26
 """Cells per tile column, gutter included."""
@@ -228,7 +230,7 @@ class GalleryScreen(GallerySelection, Screen[int | None]):
         image = finals[0]
         return TileImage(self.store.abs_path(image.path), self.store.thumbnail(image, 512))
 
-    def _resolve_for(self, node: Any) -> TileImage | None:
+    def _resolve_for(self, node: TurnNode | LibraryHit) -> TileImage | None:
         return self._resolve(node.id)
 
     async def _load_tile(self, tile: GalleryTile, generation: int) -> None:

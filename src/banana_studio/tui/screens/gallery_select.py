@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from banana_studio.domain.safetext import display_text
 from banana_studio.domain.words import plural
 from banana_studio.services import library as library_service
 
+if TYPE_CHECKING:
+    from banana_studio.services.library import LibraryHit
+    from banana_studio.store import TurnNode
 
-def node_key(node: Any) -> tuple[str, int]:
+
+def node_key(node: TurnNode | LibraryHit) -> tuple[str, int]:
     """Which turn a tile shows: (project folder, turn id); the project gallery's nodes have no folder."""
     return (str(getattr(node, "project_path", "") or ""), int(node.id))
 

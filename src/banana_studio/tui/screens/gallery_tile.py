@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +17,10 @@ from banana_studio.domain.safetext import display_text
 from banana_studio.domain.target import DEMO_BADGE
 from banana_studio.tui.images import Thumbnail
 from banana_studio.tui.widgets.branch_tree import STATUS_GLYPHS
+
+if TYPE_CHECKING:
+    from banana_studio.services.library import LibraryHit
+    from banana_studio.store import TurnNode
 
 
 @dataclass(slots=True)
@@ -32,7 +36,7 @@ class GalleryTile(Vertical, can_focus=True):
 
     marked: reactive[bool] = reactive(False)
 
-    def __init__(self, node: Any, index: int) -> None:
+    def __init__(self, node: TurnNode | LibraryHit, index: int) -> None:
         super().__init__(classes="gallery-tile")
         self.node = node
         self.index = index

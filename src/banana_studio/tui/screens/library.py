@@ -14,38 +14,42 @@ each search; the status line shows which project is being read.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Static
 
 from banana_studio.domain.query import QueryError, parse
 from banana_studio.domain.safetext import display_text
-from banana_studio.services.library import LibraryService, first_image
+from banana_studio.services.library import LibraryHit, LibraryService, first_image
 from banana_studio.tui import actions
 from banana_studio.tui.screens.gallery import GalleryScreen
 from banana_studio.tui.screens.gallery_tile import GalleryTile, TileImage
 from banana_studio.tui.widgets.footer import StudioFooter
 
 if TYPE_CHECKING:
-    from textual.app import App
-
     from banana_studio.services import Studio
+    from banana_studio.store import TurnNode
 
 
-def library_for(app: Any, root: Path) -> LibraryService:
-    """The app's library service (one per projects folder), created on first use."""
-    services: dict[str, LibraryService] = app.__dict__.setdefault("_library_services", {})
+_LIBRARIES: weakref.WeakKeyDictionary[App[Any], dict[str, LibraryService]] = weakref.WeakKeyDictionary()
+"""Each app's library services, one per projects folder (kept for the app's life, gone with it)."""
+
+
+def library_for(app: App[Any], root: Path) -> LibraryService:
+    """The app's library service of ``root``, created on first use."""
+    services = _LIBRARIES.setdefault(app, {})
     key = str(Path(root).expanduser().absolute())
     if key not in services:
         services[key] = LibraryService([Path(key)])
     return services[key]
 
 
-def projects_root_of(app: Any, studio: Any) -> Path:
+def projects_root_of(app: App[Any], studio: Studio) -> Path:
     root = getattr(app, "projects_root", None)
     return Path(root) if root is not None else Path(studio.store.path).parent
 
@@ -123,7 +127,7 @@ class LibraryScreen(GalleryScreen, inherit_bindings=False):
 
     # -- images of other projects (read-only) --------------------------------------------------------
 
-    def _resolve_for(self, node: Any) -> TileImage | None:
+    def _resolve_for(self, node: TurnNode | LibraryHit) -> TileImage | None:
         found = first_image(Path(node.project_path), node.turn_id)
         return TileImage(*found) if found else None
 

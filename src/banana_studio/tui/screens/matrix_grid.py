@@ -28,8 +28,12 @@ from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.footer import StudioFooter
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from banana_studio.domain.turn import Turn
     from banana_studio.services import Studio
     from banana_studio.services.templates import RunPlan
+    from banana_studio.store.template_runs import TemplateRun
 
 def _one(text: str) -> Text:
     return Text(display_text(text, one_line=True), overflow="ellipsis", no_wrap=True)
@@ -49,7 +53,7 @@ class MatrixCell(Vertical, can_focus=True):
         super().__init__(id=f"matrix-cell-{index + 1}")
         self.index = index
         self.turn_id: int | None = None
-        self.image_path: Any = None
+        self.image_path: Path | None = None
         self.border_title = f"{index + 1}"
 
     def compose(self) -> ComposeResult:
@@ -166,7 +170,7 @@ class MatrixGridScreen(Screen[int | None]):
                 continue
             await self._show_turn(cell, turn)
 
-    async def _show_turn(self, cell: MatrixCell, turn: Any) -> None:
+    async def _show_turn(self, cell: MatrixCell, turn: Turn) -> None:
         cell.turn_id = int(turn.id)
         cell.border_title = f"{cell.index + 1} · #{turn.id}"
         if turn.status == "done":
@@ -191,7 +195,7 @@ class MatrixGridScreen(Screen[int | None]):
         by_index = {c.index: c for c in self.cells}
         done = 0
 
-        def recorded(run: Any) -> None:
+        def recorded(run: TemplateRun) -> None:
             self.run_id = run.id
 
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -26,6 +26,9 @@ from banana_studio.tui import actions, region_flow
 from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, cell_pixels, load_scaled
 from banana_studio.tui.widgets.footer import StudioFooter
 from banana_studio.tui.widgets.region_overlay import RegionCanvas
+
+if TYPE_CHECKING:
+    from banana_studio.domain.turn import Turn
 
 
 class ViewerScreen(Screen[None]):
@@ -41,7 +44,7 @@ class ViewerScreen(Screen[None]):
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._start_in_region = region_mode
-        self.region_turn: Any = None
+        self.region_turn: Turn | None = None
         """The turn being region-edited (region mode on), else None."""
         self.change_map_on = False
         self.change_caption = ""

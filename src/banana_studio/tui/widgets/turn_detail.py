@@ -24,6 +24,8 @@ from banana_studio.tui.images import Thumbnail, ThumbStrip
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
+    from banana_studio.domain.turn import Turn
+
 STATUS_GLYPH = {"done": "●", "pending": "◌", "running": "◌", "failed": "✗", "cancelled": "⊘",
                 "interrupted": "⚠"}
 
@@ -51,7 +53,7 @@ def settings_summary(s: GenerationSettings) -> str:
     return " · ".join(bits)
 
 
-def region_detail(turn: Any) -> str:
+def region_detail(turn: Turn) -> str:
     """The turn's region edit and which picture is shown ("" = no region edit)."""
     from banana_studio.domain.region import region_of
     from banana_studio.services.region import image_variants as variants
@@ -147,7 +149,7 @@ class TurnDetail(VerticalScroll):
         self.query_one("#detail-images", ThumbStrip).display = False
         self._strip_key: tuple[Any, ...] = ()
 
-    async def show_turn(self, turn: Any, costs: dict[str, float] | None = None,
+    async def show_turn(self, turn: Turn, costs: dict[str, float] | None = None,
                         images: list[tuple[Path, str]] | None = None) -> None:
         """Show a :class:`banana_studio.domain.turn.Turn`; ``images`` = (absolute path, caption) of its
         finals and drafts, shown as thumbnails when there is more than one."""
