@@ -18,12 +18,13 @@ Signatures are standard base64 of the exact bytes received, so the round trip is
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from banana_studio.domain.b64 import decode_strict, encode
 
 _KNOWN_PART_KEYS = {
     "text",
@@ -41,13 +42,13 @@ def b64decode_any(value: str) -> bytes:
     s = value.strip().replace("-", "+").replace("_", "/")
     s += "=" * (-len(s) % 4)
     try:
-        return base64.b64decode(s, validate=True)
+        return decode_strict(s.encode("ascii"))
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"invalid base64 data: {exc}") from exc
 
 
 def b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return encode(data).decode("ascii")
 
 
 def sha256_hex(data: bytes) -> str:

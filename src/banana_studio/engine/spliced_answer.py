@@ -8,8 +8,9 @@ still for ~140 ms per final image (``benchmarks/bench_ui.py``, section 3).
 
 So an httpx response hook (:func:`splice_answer_hook`, installed on the stream client after the size
 cap) rewrites each complete event before the SDK reads it: every big base64 value of an
-``inlineData.data`` or a ``thoughtSignature`` is decoded here, slice by slice (well under a millisecond
-of GIL each), and replaced by a short placeholder; the SDK then parses a small event; and
+``inlineData.data`` or a ``thoughtSignature`` is decoded here (:mod:`banana_studio.domain.b64`: SIMD,
+a few milliseconds for a whole 4K answer; sliced on the stdlib fallback), and replaced by a short
+placeholder; the SDK then parses a small event; and
 :func:`restore` puts the real bytes back into the SDK's part objects, on the stream thread, before the
 engine sees the chunk.  A value that is not plain strict base64 (escapes, whitespace, another alphabet
 mix) is left for the SDK, exactly as before.
@@ -26,15 +27,13 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from banana_studio.domain.b64 import decode_strict
 from banana_studio.engine.sse_wrap import close_inner, is_stream_answer, last_event_end, wrap_stream
 
 SPLICE_MIN_CHARS = 64 * 1024
 """Base64 values at least this long are decoded here rather than by the SDK."""
-SLICE_CHARS = 4 * 64 * 1024
-"""Base64 characters decoded per step (a multiple of 4)."""
 _KEYS = (b'"data"', b'"thoughtSignature"', b'"thought_signature"')
 _INLINE = (b'"inlineData"', b'"inline_data"')
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 _ANSWER: contextvars.ContextVar[dict[bytes, bytes] | None] = contextvars.ContextVar("banana_answer", default=None)
@@ -53,18 +52,13 @@ def _placeholder() -> tuple[bytes, bytes]:
 
 
 def _decode(value: bytes) -> bytes | None:
-    """Strict base64 (either alphabet) decoded slice by slice; None if it is not that."""
+    """Strict base64 (either alphabet, not mixed); None if it is not that."""
     if len(value) % 4 or b"\\" in value:
         return None
-    if b"-" in value or b"_" in value:
-        value = value.translate(_URLSAFE)
-    out: list[bytes] = []
     try:
-        for start in range(0, len(value), SLICE_CHARS):
-            out.append(binascii.a2b_base64(value[start:start + SLICE_CHARS], strict_mode=True))
+        return decode_strict(value, urlsafe=b"-" in value or b"_" in value)
     except binascii.Error:
         return None
-    return b"".join(out)
 
 
 def _value_at(event: bytes, key_end: int) -> tuple[int, int] | None:

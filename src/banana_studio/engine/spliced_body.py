@@ -16,13 +16,14 @@ after :func:`activate` in the same task are touched.
 
 from __future__ import annotations
 
-import base64
 import contextvars
 import os
 import re
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
+
+from banana_studio.domain.b64 import encode
 
 SPLICE_MIN_BYTES = 64 * 1024
 """``bytes`` values at least this big are encoded while streaming rather than by the SDK."""
@@ -34,7 +35,7 @@ _SPLICES: contextvars.ContextVar[dict[bytes, bytes] | None] = contextvars.Contex
 
 
 def _token(raw: bytes) -> bytes:
-    return base64.urlsafe_b64encode(raw)
+    return encode(raw, urlsafe=True)
 
 
 class Placeholders:
@@ -127,7 +128,7 @@ class SplicedBody:
                 continue
             data = self.by_token[piece]
             for start in range(0, len(data), SLICE_BYTES):
-                yield base64.urlsafe_b64encode(data[start:start + SLICE_BYTES])
+                yield encode(memoryview(data)[start:start + SLICE_BYTES], urlsafe=True)
 
     async def aclose(self) -> None:
         return None
