@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     _add_project_options(p)
 
-    from banana_studio.cli.template import add_parser as add_template_parser
+    from banana_studio.cli.template_args import add_parser as add_template_parser
 
     add_template_parser(sub, _add_project_options)
 
