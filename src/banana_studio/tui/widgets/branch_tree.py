@@ -36,17 +36,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from banana_studio.tui import actions
-from banana_studio.tui.widgets.tree_layout import Row, Rows, TreeLayout, layout
+from banana_studio.tui.widgets.tree_keys import TreeKeys
+from banana_studio.tui.widgets.tree_layout import Rows, TreeLayout, layout
 from banana_studio.tui.widgets.tree_row import KIND_MARKS, STATUS_GLYPHS, TurnNodeLike, row_strip
 
 NodeLoader = Callable[[list[int]], Awaitable[Sequence[Any]]]
 """Fetch the display rows (``TurnNodeLike``) of the given turn ids (off the event loop)."""
 
 
-_Row = Row
 
-
-class BranchTree(ScrollView, can_focus=True):
+class BranchTree(TreeKeys, ScrollView, can_focus=True):
     """Keyboard-navigable tree of a project's turns."""
 
     DEFAULT_CSS = """
@@ -327,61 +326,6 @@ class BranchTree(ScrollView, can_focus=True):
             self.app.bell()
             return
         self._set_cursor(self._bt_row_of[turn_id])
-
-    def action_cursor_up(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(self.cursor_row + 1)
-
-    def action_first(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(0)
-
-    def action_last(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(len(self._bt_rows) - 1)
-
-    def action_page_up(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(self.cursor_row - max(1, self.scrollable_content_region.height - 1))
-
-    def action_page_down(self) -> None:
-        if self._bt_rows:
-            self._set_cursor(self.cursor_row + max(1, self.scrollable_content_region.height - 1))
-
-    def action_parent(self) -> None:
-        cur = self.cursor_id
-        if cur is None:
-            return
-        self._move_to(self._bt_parent.get(cur))
-
-    def action_child(self) -> None:
-        cur = self.cursor_id
-        if cur is None:
-            return
-        kids = self._bt_children.get(cur, [])
-        if not kids:
-            self._move_to(None)
-            return
-        remembered = self._bt_last_child.get(cur)
-        self._move_to(remembered if remembered in kids else kids[0])
-
-    def _sibling(self, step: int) -> None:
-        cur = self.cursor_id
-        if cur is None:
-            return
-        sibs = self.siblings_of(cur)
-        i = sibs.index(cur) + step
-        self._move_to(sibs[i] if 0 <= i < len(sibs) else None)
-
-    def action_prev_sibling(self) -> None:
-        self._sibling(-1)
-
-    def action_next_sibling(self) -> None:
-        self._sibling(+1)
 
     def action_select(self) -> None:
         cur = self.cursor_id
