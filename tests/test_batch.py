@@ -352,6 +352,26 @@ def test_invalid_prompt_submits_nothing(env: Path, srv: FakeGemini, capsys: pyte
     assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]
 
 
+def test_parent_made_by_another_target_submits_nothing(env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A prompts-file "parent" whose branch the demo server made is refused before the job is created
+    (Google would answer 400 "Corrupted thought signature." per request, after the upload)."""
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_SMALL", "1")
+    root = str(projects(env))
+    assert main(["gen", "a demo kite", "-q", "--demo", "--mix-demo", "-p", "mixed", "--project-dir", root]) == 0
+    capsys.readouterr()
+    prompts = env / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "now at night", "parent": 1, "key": "night"}) + "\n", encoding="utf-8")
+    assert main(["batch", str(prompts), "-p", "mixed", "--no-wait"]) == 2
+    err = capsys.readouterr().err
+    assert "Nothing was submitted" in err and "night: The branch of turn #1 was made with demo" in err
+    assert '"refs": ["' in err and "/projects/mixed/images/0001-" in err
+    assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]
+    with ProjectStore.open(projects(env), "mixed") as store:
+        assert [n.id for n in store.tree_index()] == [1]
+
+
 def test_budget_refuses_without_yes(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
     (env / "config.toml").write_text(f'base_url = "{srv.base_url}"\n[budget]\ndaily = 0.10\n', encoding="utf-8")
     prompts = env / "p.txt"
