@@ -99,6 +99,27 @@ def test_recipe_cli_finds_stripped_image(env: Path, tmp_path: Path, capsys: pyte
     assert "turn 2 of project default" in capsys.readouterr().out
 
 
+def test_recipe_cli_names_where_an_image_was_made(env: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    demo_root = env.parent / "projects-demo"  # the folder demo mode uses, next to the real one
+    with ProjectStore.open(demo_root, "play") as s:
+        t = s.create_turn(None, "a demo owl", GenerationSettings(), [], user_content("a demo owl"), target="local")
+        done = s.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/jpeg", data=jpeg("gray"))]),
+                               status="done", cost=0.1, model_version="gemini-3-pro-image")
+        image = s.abs_path(done.final_images[0].path)
+    assert main(["recipe", str(image)]) == 0
+    out = capsys.readouterr().out
+    assert "Made on:  demo (local server) (DEMO" in out and "model version gemini-3-pro-image" in out
+    with ProjectStore.open(env, "default") as s:  # made before targets were recorded: says so
+        old = s.abs_path(s.get_turn(1).final_images[0].path)
+    assert main(["recipe", str(old)]) == 0
+    assert "Made on:  unknown target" in capsys.readouterr().out
+    stripped = tmp_path / "stripped-owl.jpg"
+    stripped.write_bytes(jpeg("gray"))  # metadata stripped: found by its hash in the demo folder too
+    assert main(["recipe", str(stripped)]) == 0
+    assert "turn 1 of project play" in capsys.readouterr().out
+
+
 def test_tree_order_orphans_become_roots() -> None:
     def node(i: int, p: int | None) -> TurnNode:
         return TurnNode(i, p, str(i), "done", False, "", 0.0, 0, "generate", 0.0)
