@@ -418,6 +418,32 @@ def test_demo_batch_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert Path(line).is_file()
 
 
+def test_demo_batch_into_a_real_project_needs_mix_demo(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    class QuickFake(FakeGemini):
+        def __init__(self, **kw: object) -> None:
+            super().__init__(**{**kw, "latency": 0.0, "batch_seconds": 0.0, "small": True})
+
+    monkeypatch.setattr("banana_studio.fakeserver.FakeGemini", QuickFake)
+    prompts = env / "p.txt"
+    prompts.write_text("a real fox\n", encoding="utf-8")
+    assert main(["batch", str(prompts), "-p", "real", "--poll", "0"]) == 0  # Gemini API (the test server)
+    capsys.readouterr()
+    prompts.write_text("a demo fox\n", encoding="utf-8")
+    root = str(projects(env))
+    assert main(["batch", str(prompts), "-p", "real", "--demo", "--project-dir", root, "--poll", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "is a real project" in err and "--mix-demo" in err
+    with ProjectStore.open(projects(env), "real") as store:
+        assert len(store.tree_index()) == 1  # nothing added
+    assert main(["batch", str(prompts), "-p", "real", "--demo", "--mix-demo", "--project-dir", root,
+                 "--poll", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "imported 1 image turn(s), 0 failed, demo: $" in err and "simulated" in err
+    with ProjectStore.open(projects(env), "real") as store:
+        assert [n.target for n in store.tree_index()] == ["gemini-api", "local"]
+
+
 def test_progress_printer_on_a_terminal_redraws_one_line() -> None:
     from banana_studio.cli.batch import ProgressPrinter
 

@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gen_options(p)
     p.add_argument("--resume", action="store_true", help="resume polling of the project's unfinished jobs")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
+    p.add_argument("--mix-demo", action="store_true",
+                   help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     p.add_argument("--poll", type=float, default=10.0, help="poll interval in seconds")
     p.add_argument("--no-wait", action="store_true", help="submit and return (resume later with --resume)")
     p.add_argument("--list", action="store_true", help="list the project's batch jobs")
