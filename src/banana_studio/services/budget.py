@@ -18,7 +18,7 @@ wrap them with ``asyncio.to_thread``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +165,15 @@ def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *
     projects root, project, and the project's unfinished batch jobs).  Sync; wrap in a thread."""
     config = studio.config
     store = studio.store
-    # A demo request costs nothing: real budgets never ask about it (nor refuse it).
-    demo = studio.target_kind is Target.LOCAL
-    if demo or (config.daily_budget is None and config.project_budget is None):
+    if config.daily_budget is None and config.project_budget is None:
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
                             root=config.projects_root(), project_dir=store.path, project_name=store.name,
                             estimate=estimate, roots=store.spending_roots)
-    return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
-                        project_budget=config.project_budget, root=config.projects_root(),
-                        project_dir=store.path, project_name=store.name,
-                        pending_batches=pending_batch_cost(store.path), estimate=estimate,
-                        roots=store.spending_roots)
+    verdict = check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
+                           project_budget=config.project_budget, root=config.projects_root(),
+                           project_dir=store.path, project_name=store.name,
+                           pending_batches=pending_batch_cost(store.path), estimate=estimate,
+                           roots=store.spending_roots)
+    if studio.target_kind is Target.LOCAL:  # a demo request costs nothing: real budgets never stop it
+        return replace(verdict, exceeded=())
+    return verdict
