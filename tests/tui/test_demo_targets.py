@@ -102,6 +102,33 @@ async def test_cross_target_send_is_refused_and_offers_the_image_alone(demo_stud
         assert new.status == "done"
 
 
+async def test_cross_target_reroll_offers_the_image_alone_with_its_prompt(demo_studio: Any, h: Any) -> None:
+    from banana_studio.domain.content import Content, Part, user_content
+    from banana_studio.domain.settings import GenerationSettings
+
+    real_id = await _real_turn(demo_studio, h)
+    store = demo_studio.store
+    child = await asyncio.to_thread(store.create_turn, real_id, "the kite at dusk", GenerationSettings(), [],
+                                    user_content("the kite at dusk"), "edit", "gemini-api")
+    content = Content("model", [Part(mime_type="image/png", data=h.png_bytes(), thought_signature=b"\x0agoogle")])
+    await asyncio.to_thread(store.complete_turn, child.id, model_content=content, status="done", cost=0.134)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.settle(pilot)
+        assert main.selected_id == child.id
+        main.query_one(BranchTree).focus()
+        await pilot.press("ctrl+r")  # same prompt, same parent (#real_id, made with the Gemini API)
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        assert demo_studio.demo_server is None  # nothing was sent
+        await pilot.press("y")
+        await h.settle(pilot)
+        prompt = main.query_one(PromptArea)
+        assert main.query_one(RefTray).paths == [store.abs_path(store.get_turn(real_id).final_images[0].path)]
+        assert prompt.text == "the kite at dusk" and "image alone" in str(prompt.border_title)
+
+
 async def test_history_refused_by_the_server_offers_the_image_alone(demo_studio: Any, h: Any) -> None:
     """Same target, but the server does not know the history's signatures (another key's project, a
     reinstalled demo server): not knowable before sending, so the real 400 comes back, with the offer."""

@@ -210,11 +210,12 @@ class Sending:
                 pass
 
     def _offer_image_alone(self: MainScreen, message: str) -> None:
-        parent = self._live_request.parent_id if self._live_request is not None else None
-        if parent is not None:
+        request = self._live_request
+        if request is not None and request.parent_id is not None:
             from banana_studio.tui.from_image import offer_image_alone
 
-            offer_image_alone(self, parent, message)
+            # The request's prompt goes with it (a re-roll's, or a fork's, is not in the composer).
+            offer_image_alone(self, request.parent_id, message, request.prompt)
 
     def _show_error(self: MainScreen, message: str) -> None:
         message = redact(message)
