@@ -129,6 +129,33 @@ async def test_cross_target_reroll_offers_the_image_alone_with_its_prompt(demo_s
         assert prompt.text == "the kite at dusk" and "image alone" in str(prompt.border_title)
 
 
+async def test_cross_target_variations_offer_the_image_alone_before_the_grid(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.confirm import TextPromptScreen
+
+    real_id = await _real_turn(demo_studio, h)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.settle(pilot)
+        prompt = main.query_one(PromptArea)
+        prompt.focus()
+        prompt.load_text("starry sky")
+        await pilot.press("f5")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="how many")
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        offer = str(app.screen.query_one(".modal-message", Static).render())
+        assert "made with Gemini API" in offer and "continue from the image alone" in offer
+        assert demo_studio.demo_server is None  # no grid of refusals, nothing sent
+        await pilot.press("y")
+        await h.settle(pilot)
+        assert main.query_one(RefTray).paths == [demo_studio.store.abs_path(
+            demo_studio.store.get_turn(real_id).final_images[0].path)]
+        assert prompt.text == "starry sky"
+        assert [n.id for n in await asyncio.to_thread(demo_studio.store.tree_index)] == [real_id]
+
+
 async def test_history_refused_by_the_server_offers_the_image_alone(demo_studio: Any, h: Any) -> None:
     """Same target, but the server does not know the history's signatures (another key's project, a
     reinstalled demo server): not knowable before sending, so the real 400 comes back, with the offer."""
