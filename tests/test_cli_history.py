@@ -92,6 +92,19 @@ def test_projects_listing(env: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "No projects" in capsys.readouterr().out
 
 
+def test_projects_listing_says_where_demo_play_went(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["projects"]) == 0
+    assert "Demo mode" not in capsys.readouterr().out  # no demo projects yet: nothing to say
+    with ProjectStore.open(env.parent / "projects-demo", "play") as s:
+        s.create_turn(None, "a demo owl", GenerationSettings(), [], user_content("a demo owl"), target="local")
+    assert main(["projects"]) == 0
+    out = capsys.readouterr().out
+    assert f"Demo mode keeps its own 1 project in {env.parent / 'projects-demo'}" in out and "--demo" in out
+    assert main(["projects", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "play" in out and "Demo mode keeps" not in out
+
+
 def test_recipe_cli_finds_stripped_image(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stripped = tmp_path / "stripped.jpg"
     stripped.write_bytes(jpeg("blue"))  # the model's bytes without our metadata
