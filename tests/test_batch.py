@@ -352,6 +352,26 @@ def test_invalid_prompt_submits_nothing(env: Path, srv: FakeGemini, capsys: pyte
     assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]
 
 
+def test_parent_made_by_another_target_submits_nothing(env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A prompts-file "parent" whose branch the demo server made is refused before the job is created
+    (Google would answer 400 "Corrupted thought signature." per request, after the upload)."""
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_SMALL", "1")
+    root = str(projects(env))
+    assert main(["gen", "a demo kite", "-q", "--demo", "--mix-demo", "-p", "mixed", "--project-dir", root]) == 0
+    capsys.readouterr()
+    prompts = env / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "now at night", "parent": 1, "key": "night"}) + "\n", encoding="utf-8")
+    assert main(["batch", str(prompts), "-p", "mixed", "--no-wait"]) == 2
+    err = capsys.readouterr().err
+    assert "Nothing was submitted" in err and "night: The branch of turn #1 was made with demo" in err
+    assert '"refs": ["' in err and "/projects/mixed/images/0001-" in err
+    assert not [r for r in srv.requests if r.path.endswith(":batchGenerateContent")]
+    with ProjectStore.open(projects(env), "mixed") as store:
+        assert [n.id for n in store.tree_index()] == [1]
+
+
 def test_budget_refuses_without_yes(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
     (env / "config.toml").write_text(f'base_url = "{srv.base_url}"\n[budget]\ndaily = 0.10\n', encoding="utf-8")
     prompts = env / "p.txt"
@@ -396,6 +416,32 @@ def test_demo_batch_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["batch", str(prompts), "-p", "d", "--demo", "--poll", "0.05"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert Path(line).is_file()
+
+
+def test_demo_batch_into_a_real_project_needs_mix_demo(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    class QuickFake(FakeGemini):
+        def __init__(self, **kw: object) -> None:
+            super().__init__(**{**kw, "latency": 0.0, "batch_seconds": 0.0, "small": True})
+
+    monkeypatch.setattr("banana_studio.fakeserver.FakeGemini", QuickFake)
+    prompts = env / "p.txt"
+    prompts.write_text("a real fox\n", encoding="utf-8")
+    assert main(["batch", str(prompts), "-p", "real", "--poll", "0"]) == 0  # Gemini API (the test server)
+    capsys.readouterr()
+    prompts.write_text("a demo fox\n", encoding="utf-8")
+    root = str(projects(env))
+    assert main(["batch", str(prompts), "-p", "real", "--demo", "--project-dir", root, "--poll", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "is a real project" in err and "--mix-demo" in err
+    with ProjectStore.open(projects(env), "real") as store:
+        assert len(store.tree_index()) == 1  # nothing added
+    assert main(["batch", str(prompts), "-p", "real", "--demo", "--mix-demo", "--project-dir", root,
+                 "--poll", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "imported 1 image turn(s), 0 failed, demo: $" in err and "simulated" in err
+    with ProjectStore.open(projects(env), "real") as store:
+        assert [n.target for n in store.tree_index()] == ["gemini-api", "local"]
 
 
 def test_progress_printer_on_a_terminal_redraws_one_line() -> None:

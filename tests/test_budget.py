@@ -114,6 +114,39 @@ def test_unfinished_batch_jobs_count(tmp_path: Path, monkeypatch: pytest.MonkeyP
         studio.store.close()
 
 
+def test_demo_requests_and_demo_batch_jobs_are_not_money(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Real spending over the daily budget does not stop demo play, and a demo batch job still running
+    in a (mixed) project does not count against the real budgets."""
+    monkeypatch.setenv("BANANA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BANANA_STUDIO_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("GOOGLE_API_KEY", "k-budget-test")
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_LATENCY", "0")
+    monkeypatch.setenv("BANANA_STUDIO_DEMO_SMALL", "1")
+    (tmp_path / "config.toml").write_text("[budget]\ndaily = 0.10\nproject = 0.10\n", encoding="utf-8")
+    real = Studio.open(load_config(), project="p")
+    try:
+        t = real.store.create_turn(None, "real", PRO, [], user_content("real"), target="gemini-api")
+        real.store.complete_turn(t.id, model_content=None, status="done", cost=0.09)
+        assert not real.check_budget(PRO, 1).ok  # $0.09 spent + ~$0.134 > $0.10
+        rec = BatchRecord(name="batches/d1", model=PRO.model, display_name="", created_at=time.time(),
+                          target="Demo (local server) http://127.0.0.1:1", input_mode="inline", estimate=0.95,
+                          items=[BatchItem("k", "p", PRO.to_json())])
+        (real.store.path / BATCH_DIR).mkdir()
+        (real.store.path / BATCH_DIR / "d1.json").write_text(json.dumps(rec.to_json()), encoding="utf-8")
+        assert real.check_budget(PRO, 1).committed_project == 0.0
+    finally:
+        real.store.close()
+    demo = Studio.open(load_config(), project="p", project_dir=tmp_path / "data" / "projects", demo=True)
+    try:
+        verdict = demo.check_budget(PRO, 4)
+        assert verdict.ok and verdict.spent_today == pytest.approx(0.09)  # the real figures, never a stop
+    finally:
+        demo.store.close()
+    assert main(["gen", "a demo fox", "-q", "--demo", "-p", "play"]) == 0  # no --yes needed
+    capsys.readouterr()
+
+
 @pytest.fixture()
 def srv() -> Iterator[FakeGemini]:
     with FakeGemini(small=True) as s:

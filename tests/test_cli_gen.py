@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import stat
 import subprocess
@@ -253,11 +254,13 @@ def test_gen_parent_across_targets_is_refused_and_from_image_works(
     _, err = capsys.readouterr()
     assert code == 2
     assert "made with Gemini API" in err and "Nothing was sent" in err
-    assert "banana-studio gen --from-image 1 'now at night'" in err
+    # The offered command keeps to the same project and mode, so it works as printed.
+    (hint,) = [line.removeprefix("Try: ") for line in err.splitlines() if line.startswith("Try: ")]
+    assert hint == (f"banana-studio gen --from-image 1 --demo --mix-demo --project cli --project-dir "
+                    f"{shlex.quote(str(real_root))} 'now at night'")
     with ProjectStore.open(real_root, "cli") as store:
         assert [n.id for n in store.tree_index()] == [1]
-    code = main(["gen", "now at night", "-q", "--demo", "--mix-demo", "--from-image", "1", "--project", "cli",
-                 "--project-dir", str(real_root)])
+    code = main([*shlex.split(hint)[1:], "-q"])
     out, err = capsys.readouterr()
     assert code == 0, err
     with ProjectStore.open(real_root, "cli") as store:
@@ -271,6 +274,26 @@ def test_gen_parent_across_targets_is_refused_and_from_image_works(
     assert main(["history", "--project", "cli", "--project-dir", str(real_root)]) == 0
     text = capsys.readouterr().out
     assert "DEMO" in text.splitlines()[1] and "simulated" in text.splitlines()[-1]
+
+
+def test_gen_parent_refused_by_the_server_offers_the_image_alone(
+        env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same target, but the history's signatures were made elsewhere (another key's project, another
+    server): not knowable before sending, so the server's real 400 comes back, with the way that works."""
+    with FakeGemini(port=0, small=True, secret=b"another signing secret") as other:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", other.base_url)
+        assert gen(env, "a red kite", "-q") == 0
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", srv.base_url)
+    capsys.readouterr()
+    assert gen(env, "now at night", "-q", "--parent", "1") == 1
+    err = capsys.readouterr().err
+    assert "Corrupted thought signature." in err and "Continue from the image alone" in err
+    (hint,) = [line.removeprefix("Try: ") for line in err.splitlines() if line.startswith("Try: ")]
+    assert hint.startswith("banana-studio gen --from-image 1 --project cli --project-dir ")
+    assert main([*shlex.split(hint)[1:], "-q"]) == 0
+    with ProjectStore.open(env / "projects", "cli") as store:
+        new = store.get_turn(max(n.id for n in store.tree_index()))
+    assert new.parent_id is None and new.kind == "from_image" and new.status == "done"
 
 
 def test_gen_from_image_rejects_parent_too(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

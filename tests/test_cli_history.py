@@ -92,11 +92,45 @@ def test_projects_listing(env: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "No projects" in capsys.readouterr().out
 
 
+def test_projects_listing_says_where_demo_play_went(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["projects"]) == 0
+    assert "Demo mode" not in capsys.readouterr().out  # no demo projects yet: nothing to say
+    with ProjectStore.open(env.parent / "projects-demo", "play") as s:
+        s.create_turn(None, "a demo owl", GenerationSettings(), [], user_content("a demo owl"), target="local")
+    assert main(["projects"]) == 0
+    out = capsys.readouterr().out
+    assert f"Demo mode keeps its own 1 project in {env.parent / 'projects-demo'}" in out and "--demo" in out
+    assert main(["projects", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "play" in out and "Demo mode keeps" not in out
+
+
 def test_recipe_cli_finds_stripped_image(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     stripped = tmp_path / "stripped.jpg"
     stripped.write_bytes(jpeg("blue"))  # the model's bytes without our metadata
     assert main(["recipe", str(stripped)]) == 0
     assert "turn 2 of project default" in capsys.readouterr().out
+
+
+def test_recipe_cli_names_where_an_image_was_made(env: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    demo_root = env.parent / "projects-demo"  # the folder demo mode uses, next to the real one
+    with ProjectStore.open(demo_root, "play") as s:
+        t = s.create_turn(None, "a demo owl", GenerationSettings(), [], user_content("a demo owl"), target="local")
+        done = s.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/jpeg", data=jpeg("gray"))]),
+                               status="done", cost=0.1, model_version="gemini-3-pro-image")
+        image = s.abs_path(done.final_images[0].path)
+    assert main(["recipe", str(image)]) == 0
+    out = capsys.readouterr().out
+    assert "Made on:  demo (local server) (DEMO" in out and "model version gemini-3-pro-image" in out
+    with ProjectStore.open(env, "default") as s:  # made before targets were recorded: says so
+        old = s.abs_path(s.get_turn(1).final_images[0].path)
+    assert main(["recipe", str(old)]) == 0
+    assert "Made on:  unknown target" in capsys.readouterr().out
+    stripped = tmp_path / "stripped-owl.jpg"
+    stripped.write_bytes(jpeg("gray"))  # metadata stripped: found by its hash in the demo folder too
+    assert main(["recipe", str(stripped)]) == 0
+    assert "turn 1 of project play" in capsys.readouterr().out
 
 
 def test_tree_order_orphans_become_roots() -> None:

@@ -372,3 +372,10 @@ def test_serve_fake_small_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         serve.run(args)
     assert started and started[0].small is True
     assert "small (--small" in serve.usage_text("http://x", True) and "real size" in serve.usage_text("http://x")
+    # --secret: a server that did not make demo mode's signatures rejects them, as Google would.
+    from banana_studio.fakeserver.protocol import DEFAULT_SECRET, Signer
+
+    demo_sig = Signer(DEFAULT_SECRET, real_size=False).sign("rid", 0)
+    with pytest.raises(Stop):
+        serve.run(build_parser().parse_args(["serve-fake", "--port", "0", "--small", "--secret", "mine"]))
+    assert not started[-1].signer.verify(demo_sig) and started[0].signer.verify(demo_sig)

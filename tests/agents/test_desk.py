@@ -16,6 +16,7 @@ from banana_studio.agents.desk import AgentDesk, AgentError, Ask
 from banana_studio.agents.images import clamp_size
 from banana_studio.cli.main import main
 from banana_studio.config import load_config
+from banana_studio.domain.settings import GenerationSettings
 
 
 @pytest.fixture
@@ -66,6 +67,33 @@ async def test_refusals_record_nothing(desk: AgentDesk) -> None:
         await desk.generate(Ask(prompt="x", references=["/nonexistent/ref.png"]))
     listing = await desk.list_turns()
     assert listing["turn_count"] == 0
+
+
+async def test_cross_target_edit_is_refused_with_the_image_to_continue_from(desk: AgentDesk, png: bytes) -> None:
+    from banana_studio.domain.content import Content, Part, user_content
+
+    studio = await desk.studio(None, create=True)
+    t = studio.store.create_turn(None, "a real kite", GenerationSettings(), [], user_content("a real kite"),
+                                 "generate", "gemini-api")
+    studio.store.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/png", data=png,
+                                                                          thought_signature=b"\x0agoogle")]),
+                               status="done", cost=0.134)
+    with pytest.raises(AgentError) as refused:
+        await desk.edit(t.id, Ask(prompt="now at night"))
+    message = str(refused.value)
+    assert message.startswith("Not sent: The branch of turn #") and "made with Gemini API" in message
+    path = str(studio.store.abs_path(studio.store.get_turn(t.id).final_images[0].path))
+    assert f"call generate with references=[{json.dumps(path)}]" in message
+    assert studio.demo_server is None  # nothing was sent
+    out = await desk.generate(Ask(prompt="now at night", references=[path]))  # the way offered works
+    assert out["ok"] and out["parent_id"] is None
+
+
+@pytest.fixture
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), "red").save(buf, format="PNG")
+    return buf.getvalue()
 
 
 async def test_a_cancelled_agent_request_leaves_a_cancelled_turn(tmp_path: Path) -> None:

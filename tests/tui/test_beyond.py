@@ -110,9 +110,27 @@ async def test_variations_escape_cancels_the_running_ones(demo_studio: Any, h: A
                            what="turns marked cancelled")
 
 
-async def test_budget_confirmation_before_sending(h: Any, zero_latency: None, tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text("[budget]\ndaily = 0.05\n", encoding="utf-8")
-    studio = h.open_demo_studio()
+async def test_budget_confirmation_before_sending(h: Any, zero_latency: None, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real money only: the Gemini API target (pointed at the local server) asks; demo play never does."""
+    from banana_studio.config import load_config
+    from banana_studio.fakeserver import FakeGemini
+    from banana_studio.services import Studio
+
+    fake = FakeGemini(port=0, latency=0.0, small=True).start()
+    (tmp_path / "config.toml").write_text(f'base_url = "{fake.base_url}"\n[budget]\ndaily = 0.05\n',
+                                          encoding="utf-8")
+    monkeypatch.setenv("GOOGLE_API_KEY", "k-budget-pilot")
+    demo = h.open_demo_studio(project="play")
+    try:
+        app = make_app(demo)
+        async with app.run_test(size=SIZE) as pilot:
+            main = main_of(app)
+            await h.send_prompt(pilot, main, "a free castle")  # no budget question for simulated money
+            assert [n.status for n in await asyncio.to_thread(demo.store.tree_index)] == ["done"]
+    finally:
+        await demo.aclose()
+    studio = Studio.open(load_config(), project="test")
     try:
         app = make_app(studio)
         async with app.run_test(size=SIZE) as pilot:
@@ -133,9 +151,10 @@ async def test_budget_confirmation_before_sending(h: Any, zero_latency: None, tm
             await h.wait_until(pilot, lambda: main.generating or bool(studio.store.tree_index()), what="sent")
             await h.wait_generation(pilot, main)
             (node,) = await asyncio.to_thread(studio.store.tree_index)
-            assert node.status == "done"
+            assert node.status == "done" and node.target == "gemini-api"
     finally:
         await studio.aclose()
+        fake.stop()
 
 
 async def test_batch_screen_submits_and_imports(demo_studio: Any, h: Any, quick_batches: None,

@@ -102,6 +102,94 @@ async def test_cross_target_send_is_refused_and_offers_the_image_alone(demo_stud
         assert new.status == "done"
 
 
+async def test_cross_target_reroll_offers_the_image_alone_with_its_prompt(demo_studio: Any, h: Any) -> None:
+    from banana_studio.domain.content import Content, Part, user_content
+    from banana_studio.domain.settings import GenerationSettings
+
+    real_id = await _real_turn(demo_studio, h)
+    store = demo_studio.store
+    child = await asyncio.to_thread(store.create_turn, real_id, "the kite at dusk", GenerationSettings(), [],
+                                    user_content("the kite at dusk"), "edit", "gemini-api")
+    content = Content("model", [Part(mime_type="image/png", data=h.png_bytes(), thought_signature=b"\x0agoogle")])
+    await asyncio.to_thread(store.complete_turn, child.id, model_content=content, status="done", cost=0.134)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.settle(pilot)
+        assert main.selected_id == child.id
+        main.query_one(BranchTree).focus()
+        await pilot.press("ctrl+r")  # same prompt, same parent (#real_id, made with the Gemini API)
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        assert demo_studio.demo_server is None  # nothing was sent
+        await pilot.press("y")
+        await h.settle(pilot)
+        prompt = main.query_one(PromptArea)
+        assert main.query_one(RefTray).paths == [store.abs_path(store.get_turn(real_id).final_images[0].path)]
+        assert prompt.text == "the kite at dusk" and "image alone" in str(prompt.border_title)
+
+
+async def test_cross_target_variations_offer_the_image_alone_before_the_grid(demo_studio: Any, h: Any) -> None:
+    from banana_studio.tui.screens.confirm import TextPromptScreen
+
+    real_id = await _real_turn(demo_studio, h)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.settle(pilot)
+        prompt = main.query_one(PromptArea)
+        prompt.focus()
+        prompt.load_text("starry sky")
+        await pilot.press("f5")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="how many")
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        offer = str(app.screen.query_one(".modal-message", Static).render())
+        assert "made with Gemini API" in offer and "continue from the image alone" in offer
+        assert demo_studio.demo_server is None  # no grid of refusals, nothing sent
+        await pilot.press("y")
+        await h.settle(pilot)
+        assert main.query_one(RefTray).paths == [demo_studio.store.abs_path(
+            demo_studio.store.get_turn(real_id).final_images[0].path)]
+        assert prompt.text == "starry sky"
+        assert [n.id for n in await asyncio.to_thread(demo_studio.store.tree_index)] == [real_id]
+
+
+async def test_history_refused_by_the_server_offers_the_image_alone(demo_studio: Any, h: Any) -> None:
+    """Same target, but the server does not know the history's signatures (another key's project, a
+    reinstalled demo server): not knowable before sending, so the real 400 comes back, with the offer."""
+    from banana_studio.domain.content import Content, Part, user_content
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.domain.target import LOCAL_SIGNATURE_MAGIC
+
+    store = demo_studio.store
+    t = await asyncio.to_thread(store.create_turn, None, "an old demo kite", GenerationSettings(), [],
+                                user_content("an old demo kite"), "generate", "local")
+    foreign = LOCAL_SIGNATURE_MAGIC + b"1 made by another secret"
+    content = Content("model", [Part(mime_type="image/png", data=h.png_bytes(), thought_signature=foreign)])
+    await asyncio.to_thread(store.complete_turn, t.id, model_content=content, status="done", cost=0.134)
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await h.settle(pilot)
+        assert main.selected_id == t.id
+        prompt = main.query_one(PromptArea)
+        prompt.focus()
+        prompt.load_text("now at night")
+        await pilot.press("ctrl+j")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the offer")
+        offer = str(app.screen.query_one(".modal-message", Static).render())
+        assert "Corrupted thought signature." in offer and "Continue from the image alone" in offer
+        assert demo_studio.demo_server is not None and demo_studio.demo_server.requests  # it was sent
+        await pilot.press("y")
+        await h.settle(pilot)
+        tray = main.query_one(RefTray)
+        assert tray.paths == [store.abs_path(store.get_turn(t.id).final_images[0].path)]
+        assert "image alone" in str(prompt.border_title)
+
+
 async def test_continue_from_image_key_palette_and_help(demo_studio: Any, h: Any) -> None:
     from banana_studio.tui.commands import palette_actions
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,7 +298,8 @@ class AgentDesk:
                         error = ev.error.message if ev.error else "The model returned no image."
                 elif isinstance(ev, Failed):
                     if not started:  # refused before anything was recorded or sent
-                        raise AgentError(f"Not sent: {ev.error.message}")
+                        raise AgentError(f"Not sent: {ev.error.message}"
+                                         + await _image_alone_hint(studio, req.parent_id, ev.error.kind))
                     error = ev.error.message
                 elif isinstance(ev, TurnSaved):
                     saved = ev.turn
@@ -327,3 +329,16 @@ async def _say(progress: Progress | None, text: str) -> None:
             await progress(text)
         except Exception:  # a client that went away must not fail the generation
             pass
+
+
+async def _image_alone_hint(studio: Studio, parent_id: int | None, kind: str) -> str:
+    """For a cross-target refusal: how an agent continues from the image alone ('' otherwise)."""
+    if kind != "cross_target" or parent_id is None:
+        return ""
+    from banana_studio.services.continuity import final_image_path
+
+    try:
+        path = await asyncio.to_thread(final_image_path, studio.store, parent_id)
+    except ProjectError:
+        return ""
+    return f" To do that, call generate with references=[{json.dumps(str(path))}] (no parent turn)."

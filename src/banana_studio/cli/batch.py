@@ -135,12 +135,15 @@ def _report(lane: BatchLane, record: BatchRecord) -> int:
             print(f"{record.name} ended {record.short_state}. {record.error}".rstrip(), file=sys.stderr)
         return 1
     failed = 0
-    cost = 0.0
+    cost = simulated = 0.0
     for item in record.items:
         if item.turn_id is None:
             continue
         turn = store.get_turn(item.turn_id)
-        cost += turn.cost
+        if turn.is_demo:
+            simulated += turn.cost
+        else:
+            cost += turn.cost
         if turn.status != "done":
             failed += 1
             print(f"turn {turn.id} [{item.key}] failed: {turn.error}", file=sys.stderr)
@@ -148,7 +151,8 @@ def _report(lane: BatchLane, record: BatchRecord) -> int:
         for im in turn.final_images:
             print(store.abs_path(im.path))
     ok = len(record.items) - failed
-    print(f"{record.name}: imported {ok} image turn(s), {failed} failed, cost ${cost:.3f} (batch price) "
+    price = f"demo: ${simulated:.3f} simulated" if simulated and not cost else f"cost ${cost:.3f} (batch price)"
+    print(f"{record.name}: imported {ok} image turn(s), {failed} failed, {price} "
           f"into project {store.name!r}.", file=sys.stderr)
     return 0 if failed == 0 else 1
 
@@ -200,6 +204,11 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     if not args.source:
         print("Give a prompts file (.txt: one prompt per line; .jsonl: {\"prompt\": ...} per line), "
               "or --resume / --list.", file=sys.stderr)
+        return 2
+    if studio.demo and studio.demo_into_real and not getattr(args, "mix_demo", False):
+        print(f"error: project {studio.store.name!r} is a real project ({studio.demo_into_real}). Demo turns "
+              "belong in the demo projects folder (the default with --demo); pass --mix-demo to add them here "
+              "anyway (they are marked demo and cost nothing).", file=sys.stderr)
         return 2
     defaults = settings_from_args(args, cfg.defaults)
     prompts = parse_prompts(Path(args.source), defaults)

@@ -219,11 +219,13 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
                     code = EXIT_OK
                 else:
                     out.line(f"error: {ev.error.message if ev.error else 'no image'}")
+                    if ev.error is not None and ev.error.kind == "missing_signature" and parent is not None:
+                        out.line(f"Try: {_from_image_command(args, parent, prompt)}")  # e.g. another key's
                     code = EXIT_FAILED
             elif isinstance(ev, Failed):
                 out.line(f"error: {ev.error.message}")
-                if ev.error.kind == "cross_target" and parent is not None:
-                    out.line(f"Try: banana-studio gen --from-image {parent} {_shell_quote(prompt)}")
+                if ev.error.kind in ("cross_target", "missing_signature") and parent is not None:
+                    out.line(f"Try: {_from_image_command(args, parent, prompt)}")  # the way that works
                 code = EXIT_INVALID if ev.error.kind in ("validation", "cross_target") else EXIT_FAILED
             elif isinstance(ev, TurnSaved):
                 turn = ev.turn
@@ -298,6 +300,17 @@ def _settings_given(args: argparse.Namespace) -> bool:
     """Did the command line set any generation setting (else --from-image keeps the turn's own)?"""
     return any(getattr(args, name, None) not in (None, False) for name in
                ("model", "aspect", "size", "search", "temperature", "seed", "system", "no_thoughts"))
+
+
+def _from_image_command(args: argparse.Namespace, turn_id: int, prompt: str) -> str:
+    """The command that continues from ``turn_id``'s image alone, in the same project and mode."""
+    words = ["banana-studio", "gen", "--from-image", str(turn_id)]
+    if getattr(args, "demo", False):
+        words += ["--demo"] + (["--mix-demo"] if getattr(args, "mix_demo", False) else [])
+    for flag, attr in (("--project", "project"), ("--project-dir", "project_dir")):
+        if getattr(args, attr, None):
+            words += [flag, _shell_quote(str(getattr(args, attr)))]
+    return " ".join([*words, _shell_quote(prompt)])
 
 
 def _shell_quote(text: str) -> str:

@@ -122,11 +122,26 @@ def _export(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _demo_note(args: argparse.Namespace, cfg: Config) -> str:
+    """For the real projects folder: where demo play went, if anywhere ('' otherwise)."""
+    if getattr(args, "project_dir", None) or getattr(args, "demo", False):
+        return ""
+    from banana_studio.paths import demo_projects_root
+
+    demo_root = demo_projects_root(cfg.projects_root())
+    n = len(list_projects(demo_root)) if demo_root.is_dir() else 0
+    return (f"Demo mode keeps its own {plural(n, 'project')} in {demo_root} (list them with "
+            "`banana-studio projects --demo`).") if n else ""
+
+
 def _projects(args: argparse.Namespace, cfg: Config) -> int:
     root = _root(args, cfg)
     infos = list_projects(root)
+    note = _demo_note(args, cfg)
     if not infos:
         print(f"No projects in {root}.")
+        if note:
+            print(note)
         return 0
     print(f"Projects in {root}:")
     for info in infos:
@@ -136,6 +151,8 @@ def _projects(args: argparse.Namespace, cfg: Config) -> int:
             demo = f"  (demo: ${info.demo_cost:.3f} simulated)" if info.demo_cost else ""
             turns = plural(info.n_turns, "turn")
             print(f"  {info.name:<24} {turns:>11}  ${info.cost:8.3f}  updated {_when(info.updated_at)}{demo}")
+    if note:
+        print(note)
     if args.recent:
         print(f"\nMost recent {plural(args.recent, 'turn')}:")
         for info, n in recent_turns(root, args.recent):

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=None, help="base think time per step in seconds")
     p.add_argument("--small", action="store_true",
                    help="small answers (~100 KB images, 500-byte signatures) instead of real-sized ones")
+    p.add_argument("--secret", metavar="TEXT",
+                   help="sign thought signatures with this secret instead of the one demo mode uses, so this "
+                        "server rejects demo branches (and any other server's) as Google would")
 
     p = sub.add_parser("serve", help="a read-only web gallery of the projects on 127.0.0.1 (link with a token)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
@@ -163,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gen_options(p)
     p.add_argument("--resume", action="store_true", help="resume polling of the project's unfinished jobs")
     p.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="use the local Gemini server")
+    p.add_argument("--mix-demo", action="store_true",
+                   help="with --demo: allow adding demo turns to a real project (they are marked demo)")
     p.add_argument("--poll", type=float, default=10.0, help="poll interval in seconds")
     p.add_argument("--no-wait", action="store_true", help="submit and return (resume later with --resume)")
     p.add_argument("--list", action="store_true", help="list the project's batch jobs")

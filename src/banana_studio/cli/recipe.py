@@ -10,6 +10,8 @@ from banana_studio.cli.exits import error
 from banana_studio.cli.output import print_json
 from banana_studio.config import load_config, redact
 from banana_studio.domain.safetext import dumps_json
+from banana_studio.domain.target import DEMO_BADGE, Target
+from banana_studio.paths import demo_projects_root
 from banana_studio.store import find_turn_for_image
 from banana_studio.store.files import read_image_file
 from banana_studio.store.recipe import read_recipe
@@ -29,6 +31,10 @@ _SETTING_NAMES = {
 
 def format_recipe(recipe: dict[str, Any]) -> str:
     lines = [f"Prompt:   {recipe.get('prompt', '')}", f"Model:    {recipe.get('model', '')}"]
+    target = Target.parse(recipe.get("target"))
+    version = recipe.get("model_version") or "not recorded"
+    lines.append(f"Made on:  {target.label}" + (f" ({DEMO_BADGE}: synthetic image, simulated cost)"
+                                                if target is Target.LOCAL else "") + f" · model version {version}")
     settings = recipe.get("settings") or {}
     for key, label in _SETTING_NAMES.items():
         value = settings.get(key)
@@ -59,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if recipe is None:
         # Metadata stripped?  The file may still be one of ours, found by its hash.
         cfg = load_config()
-        found = find_turn_for_image(path, [cfg.projects_root()])
+        # An image made in demo mode lives in the demo projects folder, next to the real one.
+        found = find_turn_for_image(path, [cfg.projects_root(), demo_projects_root(cfg.projects_root())])
         if found is None:
             return error(f"No Banana Studio recipe in {path} (and no project holds an identical image).", 1)
         project, turn_id = found

@@ -36,8 +36,10 @@ def usage_text(base_url: str, small: bool = False, token: str = "<token>") -> st
 def run(args: argparse.Namespace) -> int:
     port = int(getattr(args, "port", 8765) or 0)
     latency = getattr(args, "latency", None)
+    secret = getattr(args, "secret", None)
     srv = FakeGemini(port=port, latency=0.5 if latency is None else float(latency),
-                     small=bool(getattr(args, "small", False)))
+                     small=bool(getattr(args, "small", False)),
+                     **({"secret": secret.encode("utf-8")} if secret else {}))
     try:
         srv.start()
     except OSError as exc:

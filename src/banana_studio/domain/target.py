@@ -43,6 +43,9 @@ TARGET_LABELS = {
     Target.UNKNOWN: "unknown target",
 }
 
+DEMO_TARGET_TEXT = "Demo (local server)"
+"""How a demo target names itself (status bar, ``gen``'s header, a batch job record's ``target``)."""
+
 DEMO_BADGE = "DEMO"
 """The short badge shown beside demo turns (tree, gallery, viewer, turn detail)."""
 

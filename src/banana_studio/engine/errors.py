@@ -170,8 +170,9 @@ def _map_api_error(exc: BaseException, *, model: str, mid_stream: bool) -> Engin
     if code == 400:
         if "thought_signature" in low or "thought signature" in low:
             return EngineError("missing_signature", f"The API rejected the replayed history: {short} A thought "
-                               "signature was missing or invalid (history from another model or key?). Start a new "
-                               "branch, or fork from an earlier turn.", status=code)
+                               "signature was missing or invalid (history from another model, key or server?). "
+                               "Continue from the image alone (a new thread with the image as a reference), start "
+                               "a new branch, or fork from an earlier turn.", status=code)
         return EngineError("invalid_request", f"The API rejected the request as invalid: {short}", status=code)
     if code in (401, 403):
         hint = ("No API key was sent: " + SET_KEY_HINT + ".") if "unregistered callers" in low else (

@@ -27,6 +27,7 @@ from banana_studio.domain.events import (
     Retrying,
 )
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.target import DEMO_TARGET_TEXT
 from banana_studio.engine.assembler import TurnAssembler
 from banana_studio.engine.errors import (
     RETRYABLE_STATUS,
@@ -82,7 +83,7 @@ class ApiTarget:
     @property
     def label(self) -> str:
         if self.demo:
-            return "Demo (local server)"
+            return DEMO_TARGET_TEXT
         if self.vertex:
             setup = self.vertex_setup
             if setup is not None and setup.express:

@@ -153,7 +153,7 @@ class BatchLane:
         model = prompts[0].settings.model
         if any(p.settings.model != model for p in prompts):
             raise BatchError("A batch job uses one model; these prompts name several.")
-        items, requests, total = await batch_requests(self.store, prompts)
+        items, requests, total = await batch_requests(self.store, prompts, self.studio.target_kind)
         mode, why = choose_mode(total, expected_result_bytes([p.settings for p in prompts]), len(prompts))
         display = display_name or f"banana-studio {self.store.name} {time.strftime('%Y-%m-%d %H:%M')}"
         client = await self._client()

@@ -3,10 +3,11 @@
 Budgets come from the config (``[budget] daily = 5.0`` / ``project = 20.0``, USD).  The daily budget
 covers every project under the projects root (it is what you spend in a day); the project budget
 covers the open project.  Only real money counts: turns made by the local demo server (target
-``local``) have simulated costs and are left out, in flight too.  "Today" is the same sum as the
-status line's (:mod:`banana_studio.store.totals`).  Money already committed counts too: generations in flight (pending /
-running turns, estimated from their settings) and unfinished batch jobs of the project (estimated at
-the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
+``local``) have simulated costs and are left out, in flight too (and demo batch jobs), and a demo
+request is never checked.  "Today" is the same sum as the status line's
+(:mod:`banana_studio.store.totals`).  Money already committed counts too: generations in flight
+(pending / running turns, estimated from their settings) and unfinished batch jobs of the project
+(estimated at the batch price).  A request that would go over asks for confirmation (TUI modal; ``gen``/``batch``
 refuse without ``--yes``).
 
 Pure Python: the read-only database peeks are the store's (:mod:`banana_studio.store.ledger`); no
@@ -17,12 +18,13 @@ wrap them with ``asyncio.to_thread``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from banana_studio.domain.catalogue import get_model
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.target import Target
 from banana_studio.engine.cost import estimate_cost
 from banana_studio.store.batch_jobs import pending_batch_cost
 from banana_studio.store.ledger import peek_spending, project_db, spending_dbs
@@ -167,8 +169,11 @@ def check_studio_budget(studio: Any, settings: GenerationSettings, n: int = 1, *
         return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=None, project_budget=None,
                             root=config.projects_root(), project_dir=store.path, project_name=store.name,
                             estimate=estimate, roots=store.spending_roots)
-    return check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
-                        project_budget=config.project_budget, root=config.projects_root(),
-                        project_dir=store.path, project_name=store.name,
-                        pending_batches=pending_batch_cost(store.path), estimate=estimate,
-                        roots=store.spending_roots)
+    verdict = check_budget(settings, n, n_refs=n_refs, batch=batch, daily_budget=config.daily_budget,
+                           project_budget=config.project_budget, root=config.projects_root(),
+                           project_dir=store.path, project_name=store.name,
+                           pending_batches=pending_batch_cost(store.path), estimate=estimate,
+                           roots=store.spending_roots)
+    if studio.target_kind is Target.LOCAL:  # a demo request costs nothing: real budgets never stop it
+        return replace(verdict, exceeded=())
+    return verdict

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from banana_studio.domain.batch_job import BatchRecord
+from banana_studio.domain.target import DEMO_TARGET_TEXT
 from banana_studio.store.files import atomic_write
 
 BATCH_DIR = "batches"
@@ -50,8 +51,10 @@ def load_records(project_dir: Path) -> list[BatchRecord]:
 
 
 def pending_batch_cost(project_dir: Path) -> float:
-    """Estimated cost of a project's submitted batch jobs that have not been imported yet."""
-    return round(sum(r.estimate for r in load_records(project_dir) if not r.finished), 6)
+    """Estimated cost of a project's submitted batch jobs that have not been imported yet (real money:
+    a job the local demo server runs costs nothing)."""
+    return round(sum(r.estimate for r in load_records(project_dir)
+                     if not r.finished and not r.target.startswith(DEMO_TARGET_TEXT)), 6)
 
 
 def find_record(project_dir: Path, name: str) -> BatchRecord | None:

@@ -173,6 +173,16 @@ class FileActions:
     async def _variations(self: MainScreen, request: GenerateRequest, count: int) -> None:
         from banana_studio.tui.screens.variations import VariationsScreen
 
+        if request.parent_id is not None:  # a branch another target made: offer the way that works, once
+            try:
+                crossing = await asyncio.to_thread(self.studio.crossing_problem, request.parent_id)
+            except ProjectError:
+                crossing = None  # e.g. the parent was deleted: each send says so
+            if crossing:
+                from banana_studio.tui.from_image import offer_image_alone
+
+                offer_image_alone(self, request.parent_id, crossing, request.prompt)
+                return
         if not await budget_allows(self.app, self.studio, request.settings, count, len(request.references)):
             return
         self.composer.sent(request)

@@ -193,13 +193,12 @@ class Sending:
                     self.notify(redact(warning), title="Warning", severity="warning", timeout=12)
                 if not ok and error is not None:
                     self._show_error(error.message)
+                    if error.kind == "missing_signature":  # the history was refused after all (another key?)
+                        self._offer_image_alone(error.message)
             case ev.Failed(error=error):
                 self._show_error(error.message)
-                parent = self._live_request.parent_id if self._live_request is not None else None
-                if error.kind == "cross_target" and parent is not None:  # offer the way that works
-                    from banana_studio.tui.from_image import offer_image_alone
-
-                    offer_image_alone(self, parent, error.message)
+                if error.kind in ("cross_target", "missing_signature"):  # offer the way that works: refused
+                    self._offer_image_alone(error.message)  # before sending, or the history after (another key?)
             case ev.TurnSaved(turn=turn):
                 self._live_saved = True
                 self.count_spent([turn])
@@ -209,6 +208,14 @@ class Sending:
                 self.load_turn(turn.id)
             case _:
                 pass
+
+    def _offer_image_alone(self: MainScreen, message: str) -> None:
+        request = self._live_request
+        if request is not None and request.parent_id is not None:
+            from banana_studio.tui.from_image import offer_image_alone
+
+            # The request's prompt goes with it (a re-roll's, or a fork's, is not in the composer).
+            offer_image_alone(self, request.parent_id, message, request.prompt)
 
     def _show_error(self: MainScreen, message: str) -> None:
         message = redact(message)
