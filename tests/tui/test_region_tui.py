@@ -237,3 +237,47 @@ async def test_outpaint_typing_adds_to_the_suggested_ratio(demo_studio: Any, h: 
         await h.wait_generation(pilot, main)
         edit = demo_studio.store.get_turn(2)
         assert edit.kind == "outpaint" and edit.prompt == "a beach" and edit.settings.aspect_ratio == "16:9"
+
+
+async def test_region_dragged_on_the_main_preview(demo_studio: Any, h: Any) -> None:
+    """A rectangle dragged with the mouse over the main screen's picture opens region mode with it."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        preview = main.query_one("#preview", ImagePreview)
+        await h.wait_until(pilot, lambda: preview.source is not None and preview.image_widget is not None
+                           and preview.image_widget.region.width > 8, what="the picture on the preview")
+        pic = preview.image_widget.region
+        start = (pic.width // 4, pic.height // 4)
+        end = (pic.width // 2 - 1, pic.height // 2 - 1)
+        await pilot.mouse_down(preview.image_widget, offset=start)
+        await pilot.mouse_up(preview.image_widget, offset=end)
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen) and bool(app.screen.query(RegionCanvas)),
+                           what="the viewer in region mode")
+        canvas = app.screen.query_one(RegionCanvas)
+        assert len(canvas.boxes) == 1 and canvas.current is None
+        box = canvas.boxes[0]
+        assert abs(box.x - start[0] / pic.width) < 1e-6 and abs(box.right - (end[0] + 1) / pic.width) < 1e-6
+        assert abs(box.y - start[1] / pic.height) < 1e-6 and abs(box.bottom - (end[1] + 1) / pic.height) < 1e-6
+        await pilot.press("e")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the edit prompt")
+        app.screen.query_one(Input).value = "a red boat"
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: len(demo_studio.store.tree_index()) == 2, what="the region edit")
+        await h.wait_generation(pilot, main)
+        edit = demo_studio.store.get_turn(2)
+        stored = region_of(edit.settings).boxes
+        assert edit.kind == "region" and len(stored) == 1 and stored[0].to_json() == box.to_json()
+
+
+async def test_a_click_on_the_main_preview_is_no_region(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        preview = main.query_one("#preview", ImagePreview)
+        await h.wait_until(pilot, lambda: preview.source is not None and preview.image_widget is not None,
+                           what="the picture on the preview")
+        await pilot.click(preview.image_widget, offset=(3, 3))
+        assert app.screen is main
