@@ -95,3 +95,7 @@ def test_gen_outpaint(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     edit, _ = turn(env, 2)
     assert edit.kind == "outpaint" and edit.settings.aspect_ratio == "16:9"
     assert edit.final_images[0].width > edit.final_images[0].height
+    assert cli(env, "gen", "more harbour", "--parent", "1", "--outpaint", "1.5x:top", "-q") == 0  # zoom out
+    zoom, _ = turn(env, 3)
+    assert zoom.kind == "outpaint" and zoom.settings.aspect_ratio == "1:1" and len(zoom.settings.region["boxes"]) == 3
+    assert cli(env, "diff", "3", "--json") == 0

@@ -32,6 +32,7 @@ from banana_studio.domain.region import (
     nearest_ratio,
     outpaint_layout,
     parse_outpaint,
+    parse_zoom,
     region_of,
 )
 from banana_studio.domain.turn import Reference, Turn
@@ -128,7 +129,10 @@ def _build(source_bytes: bytes, spec: RegionSpec, ratios: tuple[str, ...] = ()) 
         keep = layout.original
         spec = RegionSpec(layout.fill, spec.protect, spec.feather, spec.outpaint)
         source_bytes = px.png_bytes(src)
-        changes["aspect_ratio"] = ratio
+        if parse_zoom(ratio) is None:
+            changes["aspect_ratio"] = ratio
+        elif near is not None:  # a zoom keeps the picture's own ratio
+            changes["aspect_ratio"] = near
     elif not spec.boxes:
         raise RegionError("A region edit needs at least one rectangle.")
     changes["region"] = spec.to_json()

@@ -336,8 +336,9 @@ class ViewerScreen(Screen[None]):
                 self.dismiss(None)
 
         screen = TextPromptScreen(
-            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
-            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) or a zoom "
+            "(1.5x[:SIDE]) and, if you like, what to put there — the original area stays exactly as it is.",
+            value="16:9:center ",
             placeholder="16:9:left a quiet beach", continue_value=True, check=refused)
         self.app.push_screen(screen, send)
 
