@@ -368,10 +368,6 @@ class MainScreen(Sending, TurnActions, NamedActions, FileActions, TemplateAction
     def _viewer_requested(self) -> None:
         self.action_viewer()
 
-    @on(Stage.RegionDragged)
-    def _region_dragged(self, event: Stage.RegionDragged) -> None:
-        self.region_edit_from(event.box)
-
     # -- focus ----------------------------------------------------------------------------------
 
     def action_focus(self, target: str) -> None:

@@ -17,9 +17,9 @@ from banana_studio.tui.budget_guard import guarded
 from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 
 if TYPE_CHECKING:
-    from banana_studio.domain.region import Box
     from banana_studio.services import GenerateRequest
     from banana_studio.tui.screens.main.screen import MainScreen
+    from banana_studio.tui.screens.main.stage import Stage
     from banana_studio.tui.widgets.branch_tree import BranchTree
 
 NEW_ROOT = -1
@@ -253,12 +253,12 @@ class TurnActions:
 
         open_region_viewer(self, self.shown_turn)
 
-    def region_edit_from(self: MainScreen, box: Box) -> None:
+    def on_stage_region_dragged(self: MainScreen, event: Stage.RegionDragged) -> None:
         """A rectangle dragged on the preview: region mode with it (the preview must show the shown
         turn's final picture, not a draft of a running generation)."""
         from banana_studio.tui.region_flow import open_region_viewer
 
-        turn = self.shown_turn
+        box, turn = event.box, self.shown_turn
         if self.generating or turn is None or not turn.final_images:
             self.notify("Drag a region on a finished turn's picture (or select one and press r).",
                         severity="warning")
