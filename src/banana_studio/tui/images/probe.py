@@ -101,9 +101,31 @@ def _import_textual_image(skip_probe: bool) -> None:
             del sys.modules["numpy"]
 
 
+def _probe_clipboard_images(skip: bool) -> None:
+    """Ask whether the terminal takes any data type on the clipboard (kitty's OSC 5522; see
+    tui/clipboard_image.py).  Same rules as the graphics probes: a terminal only, never inside tmux."""
+    from banana_studio.tui import clipboard_image
+
+    out, stdin = sys.__stdout__, sys.__stdin__
+    if skip or os.environ.get("TMUX") or not (out and out.isatty() and stdin and stdin.isatty()):
+        return
+    from textual_image._terminal import capture_terminal_response
+
+    try:
+        with capture_terminal_response("\x1b[?", "c", timeout=0.1) as response:
+            out.write(clipboard_image.QUERY)
+            out.flush()
+    except Exception:  # no answer, or not one we know: no image on the clipboard
+        return
+    clipboard_image.supported = clipboard_image.supports(response.sequence)
+    if clipboard_image.supported:
+        PROBE_NOTES.append("the terminal takes images on the clipboard (OSC 5522)")
+
+
 SKIP_PROBE = _prepare_probe()
 _import_textual_image(SKIP_PROBE)
 """True when the graphics probes were skipped (tmux): ``auto`` then means half-cell."""
+_probe_clipboard_images(SKIP_PROBE)
 
 
 def probe_notes() -> list[str]:
