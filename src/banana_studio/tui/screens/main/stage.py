@@ -111,7 +111,7 @@ class Stage(Horizontal):
         widget = self.preview.image_widget
         return widget.region if widget is not None and widget.display and self.preview.source else None
 
-    @on(events.MouseDown, "#preview, #preview *")
+    @on(events.MouseDown)  # no selector: the terminal's mouse events carry no widget, only the position
     def _preview_pressed(self, event: events.MouseDown) -> None:
         region = self._picture_region()
         if event.button != 1 or region is None or not region.contains(event.screen_x, event.screen_y):
