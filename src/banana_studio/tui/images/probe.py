@@ -16,6 +16,9 @@ What this module makes safe:
 * Inside tmux the graphics probes are skipped (their replies leak into the window title and tmux
   cannot show either protocol); the cell size is still learnt (ioctl), and numpy -- needed only by
   the sixel encoder -- is not imported.
+* After the graphics probes, one more question on the same rules: does the terminal take images on
+  the clipboard (kitty's OSC 5522: DECRQM 5522, then DA1)?  The answer sets
+  ``tui.clipboard_image.supported`` (the hand-off's ``y``).
 """
 
 from __future__ import annotations
@@ -112,7 +115,9 @@ def _probe_clipboard_images(skip: bool) -> None:
     from textual_image._terminal import capture_terminal_response
 
     try:
-        with capture_terminal_response("\x1b[?", "c", timeout=0.1) as response:
+        # 0.5 s, not the graphics probes' 0.1: over SSH the answer takes a round trip, and one that came
+        # late would be read by Textual as key presses; every terminal answers DA1, so this rarely waits.
+        with capture_terminal_response("\x1b[?", "c", timeout=0.5) as response:
             out.write(clipboard_image.QUERY)
             out.flush()
     except Exception:  # no answer, or not one we know: no image on the clipboard
