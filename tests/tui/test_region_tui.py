@@ -168,6 +168,11 @@ async def test_outpaint_from_the_viewer(demo_studio: Any, h: Any) -> None:
         await h.wait_until(pilot, lambda: "sideways" in str(dialog.query_one("#text-error", Static).render()),
                            what="the reason shown in the dialog")
         assert app.screen is dialog and dialog.query_one(Input).value == "16:9:sideways a beach"
+        dialog.query_one(Input).value = "16:9:top a beach"  # a square grows sideways to 16:9: not on top
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: "adds width" in str(dialog.query_one("#text-error", Static).render()),
+                           what="the layout's reason shown in the dialog")
+        assert app.screen is dialog
         assert len(demo_studio.store.tree_index()) == 1
         dialog.query_one(Input).value = "16:9:left a beach"
         await pilot.press("enter")

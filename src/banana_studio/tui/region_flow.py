@@ -107,11 +107,14 @@ def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Any) -> An
 
 def outpaint_request(turn: Turn, text: str, config: Any) -> Any:
     """``"16:9:left a quiet beach"`` → the outpaint request (raises RegionError with the reason)."""
-    from banana_studio.domain.region import parse_outpaint
+    from banana_studio.domain.region import outpaint_layout, parse_outpaint
     from banana_studio.services import GenerateRequest
 
     spec_text, _, prompt = text.strip().partition(" ")
-    parse_outpaint(spec_text)
+    target, side = parse_outpaint(spec_text)
+    shown = turn.final_images[0] if turn.final_images else None
+    if shown is not None and shown.width and shown.height:  # "16:9:top" on a square: said in the dialog
+        outpaint_layout(shown.width, shown.height, target, side)
     spec = RegionSpec(protect=bool(getattr(config, "region_protect", True)),
                       feather=int(getattr(config, "region_feather", 12)), outpaint=spec_text)
     return GenerateRequest(prompt=prompt.strip() or "extend the scene", parent_id=turn.id, references=[],
