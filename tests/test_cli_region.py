@@ -95,3 +95,29 @@ def test_gen_outpaint(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     edit, _ = turn(env, 2)
     assert edit.kind == "outpaint" and edit.settings.aspect_ratio == "16:9"
     assert edit.final_images[0].width > edit.final_images[0].height
+    assert cli(env, "gen", "more harbour", "--parent", "1", "--outpaint", "1.5x:top", "-q") == 0  # zoom out
+    zoom, _ = turn(env, 3)
+    assert zoom.kind == "outpaint" and zoom.settings.aspect_ratio == "1:1" and len(zoom.settings.region["boxes"]) == 3
+    assert cli(env, "diff", "3", "--json") == 0
+
+
+def test_diff_of_a_region_edit_of_a_reference_compares_with_that_picture(
+        env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new thread's region edit has no parent: its change map is against the reference it edited
+    (``diff`` said "no parent to compare with")."""
+    src = env / "photo.png"
+    Image.new("RGB", (512, 512), (40, 90, 160)).save(src)
+    srv.region_leak = True
+    assert cli(env, "gen", "a kite", "--ref", str(src), "--region", "0.5,0.1,0.3,0.3", "-q") == 0
+    capsys.readouterr()
+    assert cli(env, "diff", "1", "--json", "-o", str(env / "heat.png")) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["before"] is None and got["source"] == "photo.png" and got["after"] == 1
+    assert got["inside"] > 0.5 and got["outside"] < 0.01  # the leak undone outside the feathered edge
+    assert Image.open(env / "heat.png").format == "PNG"
+    assert cli(env, "diff", "1") == 0
+    assert capsys.readouterr().out.startswith("its source picture (photo.png) → #1: changed")
+    assert cli(env, "gen", "plain", "--ref", str(src), "-q") == 0
+    capsys.readouterr()
+    assert cli(env, "diff", "2") == 2  # a plain new thread has nothing it edited
+    assert "no parent" in capsys.readouterr().err

@@ -76,3 +76,21 @@ def test_recipe_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert main(["recipe", str(plain)]) == 1
     assert "No Banana Studio recipe" in capsys.readouterr().err
     assert main(["recipe", str(tmp_path / "missing.png")]) == 2  # a missing input file: invalid input
+
+
+def test_recipe_cli_names_the_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A region edit's picture carries its region; the plain listing showed no trace of it."""
+    monkeypatch.setenv("BANANA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BANANA_STUDIO_CONFIG", str(tmp_path / "config.toml"))
+    recipe = {**RECIPE, "settings": {**RECIPE["settings"],
+                                     "region": {"boxes": [[0.25, 0.25, 0.3, 0.3]], "protect": True, "feather": 12}}}
+    img = tmp_path / "r.png"
+    img.write_bytes(embed_recipe(encoded("PNG"), recipe))
+    assert main(["recipe", str(img)]) == 0
+    out = capsys.readouterr().out
+    assert "Region:   1 rectangle (9.0% of the image: 0.25,0.25,0.3,0.3) · protect outside (feather 12 px)" in out
+    recipe["settings"]["region"] = {"boxes": [], "protect": False, "outpaint": "16:9:left"}
+    img.write_bytes(embed_recipe(encoded("PNG"), recipe))
+    assert main(["recipe", str(img)]) == 0
+    assert "Region:   outpaint to 16:9:left · not protected" in capsys.readouterr().out

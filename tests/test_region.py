@@ -65,6 +65,21 @@ def test_outpaint_layout() -> None:
         outpaint_layout(1024, 1024, "16:9", "top")
 
 
+def test_outpaint_zoom_layout() -> None:
+    """A zoom grows the canvas at the picture's own ratio, every side (the issue's "another aspect ratio
+    or size"; only a ratio was taken)."""
+    assert parse_outpaint("1.5x") == ("1.5x", "center") and parse_outpaint("2X:top") == ("2x", "top")
+    lay = outpaint_layout(1000, 800, "1.5x")
+    assert (lay.width, lay.height) == (1500, 1200) and lay.offset == (250, 200) and len(lay.fill) == 4
+    assert covered_fraction(lay.fill) == pytest.approx(1 - lay.original.area)
+    assert covered_fraction([*lay.fill, lay.original]) == pytest.approx(1.0)
+    top = outpaint_layout(1000, 800, "2x", "top")
+    assert top.offset == (500, 800) and top.original.bottom == pytest.approx(1.0)
+    for bad in ("1x", "0.5x", "5x", "1.5x:up", "1.5x:left:top", "nanx"):
+        with pytest.raises(RegionError):
+            outpaint_layout(1000, 800, *parse_outpaint(bad))
+
+
 def test_region_spec_round_trip_is_lenient() -> None:
     spec = RegionSpec((BOX,), protect=False, feather=5)
     assert RegionSpec.from_json(spec.to_json()) == spec
@@ -261,6 +276,21 @@ async def test_outpaint_keeps_the_original_area(studio: Studio, srv: FakeGemini)
     assert ImageChops.difference(shown.crop(box), canvas.crop(box)).getbbox() is None  # the original: exact
     model = pic(studio, edit, "model")
     assert ImageChops.difference(model.crop(box), canvas.crop(box)).getbbox() is not None  # (the model leaked)
+
+
+async def test_outpaint_zoom_keeps_the_original_area_at_its_ratio(studio: Studio, srv: FakeGemini) -> None:
+    root = await saved(studio, GenerateRequest("a harbour at dawn", settings=GenerationSettings(aspect_ratio="4:3")))
+    source = pic(studio, root)
+    srv.region_leak = True
+    spec = RegionSpec(protect=True, feather=8, outpaint="1.5x")
+    edit = await saved(studio, GenerateRequest("", parent_id=root.id, kind="outpaint",
+                                               settings=GenerationSettings(aspect_ratio="4:3", region=spec.to_json())))
+    assert edit.status == "done" and edit.settings.aspect_ratio == "4:3" and len(edit.settings.region["boxes"]) == 4
+    shown = pic(studio, edit)
+    lay = outpaint_layout(source.width, source.height, "1.5x")
+    canvas = px.source_at(px.pad_canvas(source, lay), shown.size)
+    box = lay.original.pixels(*shown.size)
+    assert ImageChops.difference(shown.crop(box), canvas.crop(box)).getbbox() is None  # the original: exact
 
 
 async def test_region_edit_without_a_picture_is_refused_before_anything_is_recorded(studio: Studio) -> None:

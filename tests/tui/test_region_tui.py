@@ -168,6 +168,11 @@ async def test_outpaint_from_the_viewer(demo_studio: Any, h: Any) -> None:
         await h.wait_until(pilot, lambda: "sideways" in str(dialog.query_one("#text-error", Static).render()),
                            what="the reason shown in the dialog")
         assert app.screen is dialog and dialog.query_one(Input).value == "16:9:sideways a beach"
+        dialog.query_one(Input).value = "16:9:top a beach"  # a square grows sideways to 16:9: not on top
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: "adds width" in str(dialog.query_one("#text-error", Static).render()),
+                           what="the layout's reason shown in the dialog")
+        assert app.screen is dialog
         assert len(demo_studio.store.tree_index()) == 1
         dialog.query_one(Input).value = "16:9:left a beach"
         await pilot.press("enter")
@@ -237,3 +242,57 @@ async def test_outpaint_typing_adds_to_the_suggested_ratio(demo_studio: Any, h: 
         await h.wait_generation(pilot, main)
         edit = demo_studio.store.get_turn(2)
         assert edit.kind == "outpaint" and edit.prompt == "a beach" and edit.settings.aspect_ratio == "16:9"
+
+
+async def _terminal_drag(pilot: Any, app: Any, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """A mouse drag as the terminal driver delivers it: events that carry a position but no widget (Pilot's
+    own mouse_down names the widget, which hid that a selector-bound handler never ran in a terminal)."""
+    from textual import events
+
+    for cls, (x, y), button in ((events.MouseDown, start, 1), (events.MouseMove, end, 1), (events.MouseUp, end, 1)):
+        app.mouse_position = (x, y)
+        app.screen._forward_event(cls(None, x, y, 0, 0, button, False, False, False, screen_x=x, screen_y=y))
+        await pilot.pause()
+
+
+async def test_region_dragged_on_the_main_preview(demo_studio: Any, h: Any) -> None:
+    """A rectangle dragged with the mouse over the main screen's picture opens region mode with it."""
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        preview = main.query_one("#preview", ImagePreview)
+        await h.wait_until(pilot, lambda: preview.source is not None and preview.image_widget is not None
+                           and preview.image_widget.region.width > 8, what="the picture on the preview")
+        pic = preview.image_widget.region
+        start = (pic.width // 4, pic.height // 4)
+        end = (pic.width // 2 - 1, pic.height // 2 - 1)
+        await _terminal_drag(pilot, app, (pic.x + start[0], pic.y + start[1]), (pic.x + end[0], pic.y + end[1]))
+        await h.wait_until(pilot, lambda: isinstance(app.screen, ViewerScreen) and bool(app.screen.query(RegionCanvas)),
+                           what="the viewer in region mode")
+        canvas = app.screen.query_one(RegionCanvas)
+        assert len(canvas.boxes) == 1 and canvas.current is None
+        box = canvas.boxes[0]
+        assert abs(box.x - start[0] / pic.width) < 1e-6 and abs(box.right - (end[0] + 1) / pic.width) < 1e-6
+        assert abs(box.y - start[1] / pic.height) < 1e-6 and abs(box.bottom - (end[1] + 1) / pic.height) < 1e-6
+        await pilot.press("e")
+        await h.wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the edit prompt")
+        app.screen.query_one(Input).value = "a red boat"
+        await pilot.press("enter")
+        await h.wait_until(pilot, lambda: len(demo_studio.store.tree_index()) == 2, what="the region edit")
+        await h.wait_generation(pilot, main)
+        edit = demo_studio.store.get_turn(2)
+        stored = region_of(edit.settings).boxes
+        assert edit.kind == "region" and len(stored) == 1 and stored[0].to_json() == box.to_json()
+
+
+async def test_a_click_on_the_main_preview_is_no_region(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await h.send_prompt(pilot, main, "a harbour at dawn")
+        preview = main.query_one("#preview", ImagePreview)
+        await h.wait_until(pilot, lambda: preview.source is not None and preview.image_widget is not None,
+                           what="the picture on the preview")
+        await pilot.click(preview.image_widget, offset=(3, 3))
+        assert app.screen is main

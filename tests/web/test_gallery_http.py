@@ -324,3 +324,49 @@ def test_a_turn_made_by_an_agent_says_so_with_its_client_name_escaped(gallery: G
     assert "made by an agent over MCP (&lt;script&gt;alert(&#x27;client&#x27;)&lt;/script&gt; agent 1.0)" in page
     assert "<script>" not in page
     assert "made by an agent" not in get(gallery, t(gallery, f"p/shots/t/{projects.turns[0]}"))[2].decode()
+
+
+def test_a_region_edit_shows_both_its_pictures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The protected composite is the turn's picture; the model's untouched output is a file of the turn
+    too, and the gallery offers it (it offered the shown one only)."""
+    import asyncio
+
+    from banana_studio.config import load_config
+    from banana_studio.domain.events import TurnSaved
+    from banana_studio.domain.region import Box, RegionSpec
+    from banana_studio.domain.settings import GenerationSettings
+    from banana_studio.fakeserver import FakeGemini
+    from banana_studio.services import GenerateRequest, Studio
+
+    monkeypatch.setenv("BANANA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BANANA_STUDIO_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("GOOGLE_API_KEY", "k-gallery")
+    with FakeGemini(small=True) as srv:
+        (tmp_path / "config.toml").write_text(f'base_url = "{srv.base_url}"\n', encoding="utf-8")
+
+        async def go() -> tuple[Path, int, str, str]:
+            studio = Studio.open(load_config(), project="edits")
+            ids = []
+            for req in (GenerateRequest("a harbour"),
+                        GenerateRequest("a red boat", parent_id=1, kind="region", settings=GenerationSettings(
+                            region=RegionSpec((Box(0.2, 0.2, 0.3, 0.3),)).to_json()))):
+                async for ev in studio.generate(req):
+                    if isinstance(ev, TurnSaved):
+                        ids.append(ev.turn.id)
+            edit = studio.store.get_turn(ids[-1])
+            shown = edit.final_images[0].path
+            model = next(i.path for i in edit.images if i.kind == "model")
+            await studio.target.aclose()
+            studio.store.close()
+            return studio.store.path.parent, edit.id, shown, model
+
+        root, tid, shown, model = asyncio.run(go())
+    with Gallery(root) as g:
+        status, _, body = get(g, t(g, f"p/edits/t/{tid}"))
+        page = body.decode()
+        assert status == 200 and shown.endswith("-protected.png")
+        for rel in (shown, model):
+            src = f"/{g.token}/p/edits/f/{quote(rel)}"
+            assert f"<img src='{src}'" in page and f"href='{src}?download=1' download" in page
+            assert get(g, src)[0] == 200
+        assert "untouched output" in page and "missing" not in page

@@ -14,6 +14,7 @@ from pathlib import Path
 from banana_studio.cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, error, warning
 from banana_studio.config import load_config
 from banana_studio.domain.region import RegionError
+from banana_studio.domain.safetext import display_text
 
 
 def _turn_id(text: str) -> int:
@@ -57,13 +58,14 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return error(f"cannot write {out}: {exc.strerror or exc}", EXIT_FAILED)
     if getattr(args, "json", False):
-        print(json.dumps({"before": cmap.before, "after": cmap.after, "size": list(s.size),
+        print(json.dumps({"before": cmap.before, "source": cmap.source or None, "after": cmap.after,
+                          "size": list(s.size),
                           "changed": round(s.changed, 5),
                           "inside": None if s.inside is None else round(s.inside, 5),
                           "outside": None if s.outside is None else round(s.outside, 5),
                           "region": [b.to_json() for b in cmap.boxes], "heatmap": str(out) if out else None}))
     else:
-        print(f"#{cmap.before} → #{cmap.after}: {s.text()}")
+        print(display_text(f"{cmap.against} → #{cmap.after}: {s.text()}", one_line=True))
         if out is not None:
             print(out)
     return EXIT_OK

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feather", type=int, metavar="PX", help="width of the blended edge in pixels (default 12)")
     p.add_argument("--outpaint", metavar="RATIO[:SIDE]",
                    help="extend the picture to RATIO, growing towards SIDE (left|right|top|bottom|center), "
-                        "e.g. 16:9:left; the original area is protected")
+                        "e.g. 16:9:left; or by a zoom at its own ratio, e.g. 1.5x (1.5x:top keeps the bottom "
+                        "edge); the original area is protected")
 
     p = sub.add_parser("diff", help="change map of two turns: a heat map and the changed area in/out of the region")
     p.add_argument("turns", nargs="+", metavar="TURN", help="TURN_A TURN_B, or just TURN_B (vs its parent)")

@@ -9,6 +9,7 @@ from typing import Any
 from banana_studio.cli.exits import error
 from banana_studio.cli.output import print_json
 from banana_studio.config import load_config, redact
+from banana_studio.domain.region import RegionSpec
 from banana_studio.domain.safetext import dumps_json
 from banana_studio.domain.target import DEMO_BADGE, Target
 from banana_studio.paths import demo_projects_root
@@ -40,6 +41,9 @@ def format_recipe(recipe: dict[str, Any]) -> str:
         value = settings.get(key)
         if value not in (None, "", False) or key in ("aspect_ratio", "image_size"):
             lines.append(f"  {label}: {value}")
+    region = RegionSpec.from_json(settings.get("region")) if isinstance(settings, dict) else RegionSpec()
+    if region.active:
+        lines.append(f"Region:   {region.describe()}")
     refs = recipe.get("references") or []
     lines.append(f"References: {len(refs)}" + "".join(f"\n  {r}" for r in refs))
     named = recipe.get("named_references")

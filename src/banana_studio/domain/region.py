@@ -149,18 +149,42 @@ def parse_ratio(text: str) -> tuple[int, int]:
     return w, h
 
 
+MAX_ZOOM = 4.0
+"""An outpaint may at most grow the picture this many times in each direction (``4x``)."""
+
+
+def parse_zoom(text: str) -> float | None:
+    """``"1.5x"`` → 1.5 (None: not a zoom); raises :class:`RegionError` for a zoom out of range."""
+    t = text.strip().lower()
+    if not t.endswith("x") or ":" in t:
+        return None
+    try:
+        zoom = float(t[:-1])
+    except ValueError:
+        return None
+    if not math.isfinite(zoom) or not 1.0 < zoom <= MAX_ZOOM:
+        raise RegionError(f"An outpaint zoom is more than 1x and at most {MAX_ZOOM:g}x (got {text!r}).")
+    return zoom
+
+
 def parse_outpaint(text: str) -> tuple[str, str]:
-    """``"16:9:left"`` → ``("16:9", "left")``.  The side names where the canvas grows (``left``: new space on
-    the left, the picture keeps its right edge); ``center`` (the default) grows both ways."""
+    """``"16:9:left"`` → ``("16:9", "left")``; ``"1.5x:top"`` → ``("1.5x", "top")`` (the same ratio, a
+    canvas 1.5 times as wide and high: zoom out).  The side names where the canvas grows (``left``: new
+    space on the left, the picture keeps its right edge); ``center`` (the default) grows both ways."""
     bits = [b.strip().lower() for b in text.split(":")]
-    if len(bits) not in (2, 3):
-        raise RegionError(f"Outpaint is RATIO[:SIDE], e.g. 16:9:left (got {text!r}).")
-    ratio = f"{bits[0]}:{bits[1]}"
-    parse_ratio(ratio)
-    side = bits[2] if len(bits) == 3 and bits[2] else "center"
+    if bits and parse_zoom(bits[0]) is not None:
+        target, rest = bits[0], bits[1:]
+        if len(rest) > 1:
+            raise RegionError(f"Outpaint is RATIO[:SIDE] or ZOOMx[:SIDE], e.g. 16:9:left or 1.5x (got {text!r}).")
+    else:
+        if len(bits) not in (2, 3):
+            raise RegionError(f"Outpaint is RATIO[:SIDE] or ZOOMx[:SIDE], e.g. 16:9:left or 1.5x (got {text!r}).")
+        target, rest = f"{bits[0]}:{bits[1]}", bits[2:]
+        parse_ratio(target)
+    side = rest[0] if rest and rest[0] else "center"
     if side not in OUTPAINT_SIDES:
         raise RegionError(f"Outpaint side {side!r} is not one of {', '.join(OUTPAINT_SIDES)}.")
-    return ratio, side
+    return target, side
 
 
 def nearest_ratio(width: int, height: int, ratios: tuple[str, ...] | list[str]) -> str | None:
@@ -192,12 +216,17 @@ class OutpaintLayout:
 
 
 def outpaint_layout(src_w: int, src_h: int, ratio: str, side: str = "center") -> OutpaintLayout:
-    """The canvas that extends a ``src_w`` x ``src_h`` picture to ``ratio`` towards ``side``, never cropping."""
-    rw, rh = parse_ratio(ratio)
+    """The canvas that extends a ``src_w`` x ``src_h`` picture to ``ratio`` (or by a zoom, ``"1.5x"``)
+    towards ``side``, never cropping."""
     if src_w <= 0 or src_h <= 0:
         raise RegionError("The source image has no size.")
+    zoom = parse_zoom(ratio)
+    if zoom is not None:
+        width, height = max(src_w + 1, round(src_w * zoom)), max(src_h + 1, round(src_h * zoom))
+        return _layout(src_w, src_h, width, height, side)
+    rw, rh = parse_ratio(ratio)
     if src_w * rh == src_h * rw:
-        raise RegionError(f"The picture is already {ratio}: choose another ratio to outpaint to.")
+        raise RegionError(f"The picture is already {ratio}: choose another ratio (or a zoom, 1.5x) to outpaint to.")
     wide = src_w * rh < src_h * rw  # the target is wider than the picture: grow horizontally
     if wide:
         width, height = max(src_w + 1, round(src_h * rw / rh)), src_h
@@ -207,19 +236,25 @@ def outpaint_layout(src_w: int, src_h: int, ratio: str, side: str = "center") ->
         width, height = src_w, max(src_h + 1, round(src_w * rh / rw))
         if side in ("left", "right"):
             raise RegionError(f"Going to {ratio} adds height: the side is top, bottom or center, not {side}.")
+    return _layout(src_w, src_h, width, height, side)
+
+
+def _layout(src_w: int, src_h: int, width: int, height: int, side: str) -> OutpaintLayout:
+    """The picture on a ``width`` x ``height`` canvas: ``side`` gets the new space of its direction (the
+    picture keeps the opposite edge); the other direction, and ``center``, grow both ways evenly."""
     extra_x, extra_y = width - src_w, height - src_h
-    ox = {"left": extra_x, "right": 0}.get(side, extra_x // 2) if wide else 0
-    oy = {"top": extra_y, "bottom": 0}.get(side, extra_y // 2) if not wide else 0
+    ox = {"left": extra_x, "right": 0}.get(side, extra_x // 2)
+    oy = {"top": extra_y, "bottom": 0}.get(side, extra_y // 2)
     original = Box(ox / width, oy / height, src_w / width, src_h / height)
     fill: list[Box] = []
-    if ox > 0:
+    if ox > 0:  # the full-height strips left and right, then the strips above and below the picture
         fill.append(Box(0.0, 0.0, ox / width, 1.0))
-    if wide and ox + src_w < width:
+    if ox + src_w < width:
         fill.append(Box((ox + src_w) / width, 0.0, (width - ox - src_w) / width, 1.0))
     if oy > 0:
-        fill.append(Box(0.0, 0.0, 1.0, oy / height))
-    if not wide and oy + src_h < height:
-        fill.append(Box(0.0, (oy + src_h) / height, 1.0, (height - oy - src_h) / height))
+        fill.append(Box(ox / width, 0.0, src_w / width, oy / height))
+    if oy + src_h < height:
+        fill.append(Box(ox / width, (oy + src_h) / height, src_w / width, (height - oy - src_h) / height))
     return OutpaintLayout(width, height, (ox, oy), original, tuple(fill))
 
 

@@ -32,6 +32,7 @@ from banana_studio.domain.region import (
     nearest_ratio,
     outpaint_layout,
     parse_outpaint,
+    parse_zoom,
     region_of,
 )
 from banana_studio.domain.turn import Reference, Turn
@@ -128,7 +129,10 @@ def _build(source_bytes: bytes, spec: RegionSpec, ratios: tuple[str, ...] = ()) 
         keep = layout.original
         spec = RegionSpec(layout.fill, spec.protect, spec.feather, spec.outpaint)
         source_bytes = px.png_bytes(src)
-        changes["aspect_ratio"] = ratio
+        if parse_zoom(ratio) is None:
+            changes["aspect_ratio"] = ratio
+        elif near is not None:  # a zoom keeps the picture's own ratio
+            changes["aspect_ratio"] = near
     elif not spec.boxes:
         raise RegionError("A region edit needs at least one rectangle.")
     changes["region"] = spec.to_json()
@@ -201,9 +205,16 @@ class ChangeMap:
     """Turn id compared against (the parent), None when it had no picture."""
     after: int
     boxes: tuple[Box, ...] = ()
+    source: str = ""
+    """A new thread's region edit of a reference: that reference's name (compared against, ``before``
+    None)."""
+
+    @property
+    def against(self) -> str:
+        return f"#{self.before}" if self.before is not None else f"its source picture ({self.source})"
 
     def caption(self) -> str:
-        return f"change map #{self.after} vs #{self.before}: {self.stats.text()}"
+        return f"change map #{self.after} vs {self.against}: {self.stats.text()}"
 
 
 def _map(before: bytes, after: bytes, boxes: tuple[Box, ...],
@@ -223,21 +234,28 @@ async def change_map(store: ProjectStore, after_id: int, before_id: int | None =
     """Where turn ``after_id`` differs from ``before_id`` (default: its parent), region shares included
     (counted at full resolution; ``max_side`` shrinks the heat map, for the terminal)."""
     after = await asyncio.to_thread(store.get_turn, after_id)
+    spec = region_of(after.settings)
+    source = ""
     if before_id is None:
         before_id = after.parent_id
-    if before_id is None:
+    if before_id is None and spec.active and after.references:  # a new thread's edit of a reference
+        first = after.references[0]
+        source = first.name or first.sha256[:12]
+        a, b = await asyncio.gather(asyncio.to_thread(store.reference_bytes, first),
+                                    asyncio.to_thread(_image_bytes, store, after))
+    elif before_id is None:
         raise RegionError(f"Turn #{after_id} has no parent to compare with.")
-    before = await asyncio.to_thread(store.get_turn, before_id)
-    spec = region_of(after.settings)
-    a, b = await asyncio.gather(asyncio.to_thread(_image_bytes, store, before),
-                                asyncio.to_thread(_image_bytes, store, after))
+    else:
+        before = await asyncio.to_thread(store.get_turn, before_id)
+        a, b = await asyncio.gather(asyncio.to_thread(_image_bytes, store, before),
+                                    asyncio.to_thread(_image_bytes, store, after))
     if spec.outpaint:  # compare on the padded canvas, so the original area lines up
         plan = await asyncio.to_thread(_build, a, RegionSpec((), spec.protect, spec.feather, spec.outpaint))
         a, boxes = plan.source, plan.spec.boxes
     else:
         boxes = spec.boxes
     png, stats = await asyncio.to_thread(_map, a, b, boxes, max_side)
-    return ChangeMap(png, stats, before_id, after_id, boxes)
+    return ChangeMap(png, stats, before_id, after_id, boxes, source)
 
 
 def turn_for_path(store: ProjectStore, path: Path) -> int | None:

@@ -100,6 +100,11 @@ class TurnView:
     def drafts(self) -> list[ImageRow]:
         return [im for im in self.images if im.kind == "draft"]
 
+    def alternates(self) -> list[ImageRow]:
+        """A region edit's other picture: the model's untouched output (``model``) while the protected
+        composite is shown, or the composite (``protected``) while the model output is."""
+        return [im for im in self.images if im.kind in ("model", "protected")]
+
     def thoughts(self) -> str:
         return "".join(p.get("text") or "" for p in self.model_parts if p.get("thought")).strip()
 

@@ -8,10 +8,9 @@
   every picture of the selected branch.
 * ``y`` on the main screen copies the ``scp`` command for the selected image.
 
-The image itself is not put on the clipboard: a terminal that could take it (kitty's clipboard
-protocol, OSC 5522) tells so only in its answer to a DECRQM mode query, and Textual's input parser
-drops mode answers other than its own (2026, 2048); guessing from ``TERM`` would be wrong under tmux
-or over SSH, so it never guesses and copies the command instead.
+On a terminal that said (to the start-up probe) that it takes any data type on the clipboard, ``y``
+copies the image itself with the command as its text (tui/clipboard_image.py); never guessed from
+``TERM``, which is wrong under tmux or over SSH.
 
 The gallery serves the folder of projects the studio has open; it runs on a daemon thread and stops
 with the studio.  Binding its socket and the store reads run off the event loop.
@@ -31,8 +30,9 @@ from textual.screen import ModalScreen
 from textual.style import Style
 from textual.widgets import Static
 
+from banana_studio.domain.imagetype import sniff_image_mime
 from banana_studio.domain.safetext import display_text
-from banana_studio.tui import actions
+from banana_studio.tui import actions, clipboard_image
 from banana_studio.web import Gallery
 from banana_studio.web.reach import Remote, UnsafePath, remote, rsync_command, scp_command, tunnel_line
 
@@ -103,7 +103,8 @@ def copy_command(screen: MainScreen, command: str, what: str) -> None:
 
 
 async def copy_scp(screen: MainScreen) -> str | None:
-    """Copy the ``scp`` command for the selected image; returns it (None when nothing was copied)."""
+    """Copy the ``scp`` command for the selected image — with the image itself when the terminal said it
+    takes images on the clipboard (tui/clipboard_image.py); returns the command (None: nothing copied)."""
     path = _image_of(screen)
     if path is None:
         return None
@@ -112,8 +113,28 @@ async def copy_scp(screen: MainScreen) -> str | None:
     except UnsafePath as exc:
         screen.notify(display_text(str(exc)), severity="error")
         return None
+    if clipboard_image.supported and await _copy_with_image(screen, path, command):
+        return command
     copy_command(screen, command, "scp command for the image")
     return command
+
+
+async def _copy_with_image(screen: MainScreen, path: Path, command: str) -> bool:
+    def read() -> tuple[bytes, str | None]:
+        if path.stat().st_size > clipboard_image.MAX_IMAGE_BYTES:
+            return b"", None
+        data = path.read_bytes()
+        return data, sniff_image_mime(data)
+
+    try:
+        data, mime = await asyncio.to_thread(read)
+    except OSError:
+        return False
+    if mime is None or not clipboard_image.copy(screen.app, [(mime, data), ("text/plain", command.encode())]):
+        return False
+    screen.notify(display_text(command), title="Copied the image itself (and, as text, the scp command)",
+                  timeout=12)
+    return True
 
 
 async def copy_rsync(screen: MainScreen) -> str | None:

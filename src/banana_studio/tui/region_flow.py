@@ -83,6 +83,24 @@ def describe(boxes: list[Box]) -> str:
     return f"{len(boxes)} rectangle{'s' if len(boxes) != 1 else ''}, {covered_fraction(boxes) * 100:.1f}% of the image"
 
 
+def drag_box(picture: tuple[int, int, int, int], start: tuple[int, int], end: tuple[int, int]) -> Box | None:
+    """The rectangle covering every cell from ``start`` to ``end`` (screen cells, either order) on a
+    picture drawn over ``picture`` = ``(x, y, width, height)`` cells, as fractions of the picture; None
+    when it is too thin to use."""
+    from banana_studio.domain.region import RegionError, checked_box
+
+    px, py, pw, ph = picture
+    if pw <= 0 or ph <= 0:
+        return None
+    (x0, x1), (y0, y1) = sorted((start[0], end[0])), sorted((start[1], end[1]))
+    left, top = max(0, x0 - px) / pw, max(0, y0 - py) / ph
+    right, bottom = min(pw, x1 - px + 1) / pw, min(ph, y1 - py + 1) / ph
+    try:
+        return checked_box(Box(left, top, right - left, bottom - top))
+    except RegionError:
+        return None
+
+
 def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Config) -> GenerateRequest:
     from banana_studio.services import GenerateRequest
 
@@ -94,11 +112,14 @@ def region_request(turn: Turn, boxes: list[Box], prompt: str, config: Config) ->
 
 def outpaint_request(turn: Turn, text: str, config: Config) -> GenerateRequest:
     """``"16:9:left a quiet beach"`` → the outpaint request (raises RegionError with the reason)."""
-    from banana_studio.domain.region import parse_outpaint
+    from banana_studio.domain.region import outpaint_layout, parse_outpaint
     from banana_studio.services import GenerateRequest
 
     spec_text, _, prompt = text.strip().partition(" ")
-    parse_outpaint(spec_text)
+    target, side = parse_outpaint(spec_text)
+    shown = turn.final_images[0] if turn.final_images else None
+    if shown is not None and shown.width and shown.height:  # "16:9:top" on a square: said in the dialog
+        outpaint_layout(shown.width, shown.height, target, side)
     spec = RegionSpec(protect=bool(getattr(config, "region_protect", True)),
                       feather=int(getattr(config, "region_feather", 12)), outpaint=spec_text)
     return GenerateRequest(prompt=prompt.strip() or "extend the scene", parent_id=turn.id, references=[],
@@ -116,8 +137,9 @@ def deliver(app: App[Any], request: GenerateRequest, title: str) -> bool:
     return False
 
 
-def open_region_viewer(screen: Screen[Any], turn: Turn | None) -> None:
-    """The main screen's ``r``: the shown turn's picture, full screen, in region mode."""
+def open_region_viewer(screen: Screen[Any], turn: Turn | None, boxes: tuple[Box, ...] = ()) -> None:
+    """The main screen's ``r`` (or a rectangle dragged on its preview: ``boxes``): the shown turn's
+    picture, full screen, in region mode."""
     if turn is None or not turn.final_images:
         screen.notify("Select a turn with a picture first.", severity="warning")
         return
@@ -126,7 +148,8 @@ def open_region_viewer(screen: Screen[Any], turn: Turn | None) -> None:
     store = screen.app.studio.store
     img = turn.final_images[0]
     title = f"#{turn.id} · region edit · {Path(img.path).name}"
-    screen.app.push_screen(ViewerScreen([store.abs_path(img.path)], 0, titles=[title], region_mode=True))
+    screen.app.push_screen(ViewerScreen([store.abs_path(img.path)], 0, titles=[title], region_mode=True,
+                                       region_boxes=boxes))
 
 
 async def change_map_png(app: App[Any], after: int, before: int | None = None) -> tuple[bytes, str]:

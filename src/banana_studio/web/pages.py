@@ -188,6 +188,10 @@ def turn_page(base: str, project: str, turn: TurnView, branch_ids: Sequence[int]
     body.append(f"<blockquote>{esc(turn.prompt)}</blockquote>")
     for im in turn.finals():
         body.append(_figure(base, project, im, sizes.get(im.path), turn.id))
+    for im in turn.alternates():
+        what = ("The model's untouched output (the studio shows the protected picture)" if im.kind == "model"
+                else "The protected picture: outside the region every pixel is the source's")
+        body.append(f"<p class='meta'>{what}:</p>" + _figure(base, project, im, sizes.get(im.path), turn.id))
     if turn.error:
         body.append(f"<p class='error'>Error: {esc(turn.error)}</p>")
     if turn.finish_reason or turn.finish_message:

@@ -174,7 +174,7 @@ class GalleryHandler(BaseHTTPRequestHandler):
         if rest == []:
             ids = view.branch_ids(turn_id)
             sizes: dict[str, int | None] = {}
-            for im in turn.finals():
+            for im in turn.finals() + turn.alternates():
                 path = view.recorded_file(im.path)
                 sizes[im.path] = path.stat().st_size if path is not None else None
             self._send_html(pages.turn_page(base, name, turn, ids, sizes), head)

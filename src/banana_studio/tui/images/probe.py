@@ -16,6 +16,9 @@ What this module makes safe:
 * Inside tmux the graphics probes are skipped (their replies leak into the window title and tmux
   cannot show either protocol); the cell size is still learnt (ioctl), and numpy -- needed only by
   the sixel encoder -- is not imported.
+* After the graphics probes, one more question on the same rules: does the terminal take images on
+  the clipboard (kitty's OSC 5522: DECRQM 5522, then DA1)?  The answer sets
+  ``tui.clipboard_image.supported`` (the hand-off's ``y``).
 """
 
 from __future__ import annotations
@@ -101,9 +104,33 @@ def _import_textual_image(skip_probe: bool) -> None:
             del sys.modules["numpy"]
 
 
+def _probe_clipboard_images(skip: bool) -> None:
+    """Ask whether the terminal takes any data type on the clipboard (kitty's OSC 5522; see
+    tui/clipboard_image.py).  Same rules as the graphics probes: a terminal only, never inside tmux."""
+    from banana_studio.tui import clipboard_image
+
+    out, stdin = sys.__stdout__, sys.__stdin__
+    if skip or os.environ.get("TMUX") or not (out and out.isatty() and stdin and stdin.isatty()):
+        return
+    from textual_image._terminal import capture_terminal_response
+
+    try:
+        # 0.5 s, not the graphics probes' 0.1: over SSH the answer takes a round trip, and one that came
+        # late would be read by Textual as key presses; every terminal answers DA1, so this rarely waits.
+        with capture_terminal_response("\x1b[?", "c", timeout=0.5) as response:
+            out.write(clipboard_image.QUERY)
+            out.flush()
+    except Exception:  # no answer, or not one we know: no image on the clipboard
+        return
+    clipboard_image.supported = clipboard_image.supports(response.sequence)
+    if clipboard_image.supported:
+        PROBE_NOTES.append("the terminal takes images on the clipboard (OSC 5522)")
+
+
 SKIP_PROBE = _prepare_probe()
 _import_textual_image(SKIP_PROBE)
 """True when the graphics probes were skipped (tmux): ``auto`` then means half-cell."""
+_probe_clipboard_images(SKIP_PROBE)
 
 
 def probe_notes() -> list[str]:

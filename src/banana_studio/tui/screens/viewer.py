@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
+from banana_studio.domain.region import Box
 from banana_studio.domain.safetext import display_text
 from banana_studio.tui import actions, region_flow
 from banana_studio.tui.images import FULL_SIZE, ImageDecodeError, ImagePreview, cell_pixels, load_scaled
@@ -40,10 +41,12 @@ class ViewerScreen(Screen[None]):
     """An arrow press moves 1/PAN_STEPS of the viewport."""
 
     def __init__(self, paths: list[Path], index: int = 0, *, titles: list[str] | None = None,
-                 region_mode: bool = False,
+                 region_mode: bool = False, region_boxes: tuple[Box, ...] = (),
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._start_in_region = region_mode
+        self._start_boxes = tuple(region_boxes)
+        """Rectangles to start region mode with (dragged on the main preview), else the turn's own."""
         self.region_turn: Turn | None = None
         """The turn being region-edited (region mode on), else None."""
         self.change_map_on = False
@@ -262,7 +265,8 @@ class ViewerScreen(Screen[None]):
             return
         self.region_turn = turn
         self.change_map_on = False
-        canvas = RegionCanvas(image, region_flow.boxes_to_start(turn), id="viewer-region")
+        boxes, self._start_boxes = self._start_boxes or region_flow.boxes_to_start(turn), ()
+        canvas = RegionCanvas(image, boxes, id="viewer-region")
         self.preview.display = False
         await self.query_one("#viewer-body", Vertical).mount(canvas, before=self.query_one("#viewer-info"))
         canvas.focus()
@@ -335,8 +339,9 @@ class ViewerScreen(Screen[None]):
                 self.dismiss(None)
 
         screen = TextPromptScreen(
-            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) and, if you "
-            "like, what to put there — the original area stays exactly as it is.", value="16:9:center ",
+            f"Outpaint #{turn.id}", "Extend the picture: RATIO[:SIDE] (left, right, top, bottom, center) or a zoom "
+            "(1.5x[:SIDE]) and, if you like, what to put there — the original area stays exactly as it is.",
+            value="16:9:center ",
             placeholder="16:9:left a quiet beach", continue_value=True, check=refused)
         self.app.push_screen(screen, send)
 

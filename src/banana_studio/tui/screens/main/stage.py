@@ -18,6 +18,7 @@ from textual.reactive import var
 from textual.widgets import ContentSwitcher
 
 from banana_studio.domain import events as ev
+from banana_studio.domain.region import Box
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.thinking_log import ThinkingLog
 from banana_studio.tui.widgets.turn_detail import TurnDetail
@@ -36,6 +37,16 @@ class Stage(Horizontal):
 
     class ViewerRequested(Message):
         """A double click on the preview: show the image full screen."""
+
+    class RegionDragged(Message):
+        """A rectangle dragged with the mouse over the preview's picture: start a region edit with it."""
+
+        def __init__(self, box: Box) -> None:
+            super().__init__()
+            self.box = box
+
+    _drag_from: tuple[int, int] | None = None
+    """The screen cell a mouse drag over the preview's picture started on."""
 
     def compose(self) -> ComposeResult:
         yield ImagePreview("No image yet", id="preview")
@@ -93,6 +104,37 @@ class Stage(Horizontal):
     def _preview_clicked(self, event: events.Click) -> None:
         if event.chain >= 2:
             self.post_message(self.ViewerRequested())
+
+    # -- a region dragged on the preview (issue 15): the viewer opens in region mode with it ---------
+
+    def _picture_region(self) -> Any:
+        widget = self.preview.image_widget
+        return widget.region if widget is not None and widget.display and self.preview.source else None
+
+    @on(events.MouseDown)  # no selector: the terminal's mouse events carry no widget, only the position
+    def _preview_pressed(self, event: events.MouseDown) -> None:
+        region = self._picture_region()
+        if event.button != 1 or region is None or not region.contains(event.screen_x, event.screen_y):
+            return
+        self._drag_from = (int(event.screen_x), int(event.screen_y))
+        self.preview.capture_mouse()
+
+    @on(events.MouseUp)
+    def _preview_released(self, event: events.MouseUp) -> None:
+        start, self._drag_from = self._drag_from, None
+        if start is None:
+            return
+        self.preview.release_mouse()
+        end = (int(event.screen_x), int(event.screen_y))
+        region = self._picture_region()
+        if end == start or region is None:  # a click, not a drag
+            return
+        from banana_studio.tui.region_flow import drag_box
+
+        box = drag_box((region.x, region.y, region.width, region.height), start, end)
+        if box is not None:
+            event.stop()
+            self.post_message(self.RegionDragged(box))
 
     # -- a selected turn ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from banana_studio.tui.screens.confirm import ConfirmScreen, TextPromptScreen
 if TYPE_CHECKING:
     from banana_studio.services import GenerateRequest
     from banana_studio.tui.screens.main.screen import MainScreen
+    from banana_studio.tui.screens.main.stage import Stage
     from banana_studio.tui.widgets.branch_tree import BranchTree
 
 NEW_ROOT = -1
@@ -251,6 +252,18 @@ class TurnActions:
         from banana_studio.tui.region_flow import open_region_viewer
 
         open_region_viewer(self, self.shown_turn)
+
+    def on_stage_region_dragged(self: MainScreen, event: Stage.RegionDragged) -> None:
+        """A rectangle dragged on the preview: region mode with it (the preview must show the shown
+        turn's final picture, not a draft of a running generation)."""
+        from banana_studio.tui.region_flow import open_region_viewer
+
+        box, turn = event.box, self.shown_turn
+        if self.generating or turn is None or not turn.final_images:
+            self.notify("Drag a region on a finished turn's picture (or select one and press r).",
+                        severity="warning")
+            return
+        open_region_viewer(self, turn, (box,))
 
     def start_region_edit(self: MainScreen, request: GenerateRequest, title: str) -> bool:
         """Send a region edit made in the viewer like any prompt (budget check, live log)."""
