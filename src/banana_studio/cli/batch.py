@@ -91,9 +91,10 @@ class ProgressPrinter:
                 self._width = 0
             self.stream.flush()
         else:
-            # Without a terminal, print only meaningful changes (state, counts), not the clock.
-            key = line.split("  ", 3)
-            sig = " ".join(k for k in key if not k[:1].isdigit() or "/" in k)
+            # Without a terminal (a log), print only meaningful changes: state, counts, phase, and what
+            # Google answered -- not the clock, nor the countdown to the next check.
+            sig = repr((p.record.name, p.state, p.succeeded, p.failed, p.pending, p.imported, p.phase,
+                        p.note.split(", checking again in", 1)[0]))
             if sig != self._last:
                 self.stream.write(line + "\n")
                 self.stream.flush()
