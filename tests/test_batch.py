@@ -430,9 +430,9 @@ def test_progress_printer_without_a_terminal_prints_changes_only() -> None:
     for elapsed in (5, 15, 25):  # the same state and counts, only the clock moves
         printer(BatchProgress(rec, "JOB_STATE_RUNNING", elapsed, 4, succeeded=1, failed=0))
     printer(BatchProgress(rec, "JOB_STATE_RUNNING", 35, 4, succeeded=2, failed=0))
-    for elapsed, note in ((45, "still waiting; Google answered 503 at 14:02 to a status check, checking again in 20 s"),
-                          (65, "still waiting; Google answered 503 at 14:02 to a status check, checking again in 40 s"),
-                          (105, "still waiting; Google answered 500 at 14:03 to a status check, checking again in 80 s")):
+    wait = "still waiting; Google answered {} to a status check, checking again in {} s"
+    for elapsed, note in ((45, wait.format("503 at 14:02", 20)), (65, wait.format("503 at 14:02", 40)),
+                          (105, wait.format("500 at 14:03", 80))):
         printer(BatchProgress(rec, "JOB_STATE_RUNNING", elapsed, 4, note=note))
     printer(BatchProgress(rec, "JOB_STATE_RUNNING", 200, 4, succeeded=2, failed=0))
     lines = out.getvalue().splitlines()

@@ -181,8 +181,11 @@ def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytes
     assert main(["batch", "--cancel", name, "-p", "c"]) == 0
     out = capsys.readouterr().out
     assert "cancel requested; Google is still stopping it (running)" in out
+    assert "a job that ends cancelled brings back no results, so nothing is imported" in out
     assert main(["batch", "--resume", "-p", "c", "--poll", "0"]) == 1
     assert "ended cancelled" in capsys.readouterr().err
+    with ProjectStore.open(projects(env), "c") as store:
+        assert not store.tree_index()  # as promised: nothing imported from a cancelled job
 
 
 def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,

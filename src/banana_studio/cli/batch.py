@@ -31,6 +31,7 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_results import cancel_outcome_text
 from banana_studio.services.budget import check_studio_budget
 from banana_studio.store import ProjectError
 
@@ -181,11 +182,7 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
         return 2
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
-        if record.done:
-            print(f"{record.name}: {record.short_state}")
-        else:
-            print(f"{record.name}: cancel requested; Google is still stopping it ({record.short_state}). "
-                  "Requests already finished are kept: `banana-studio batch --resume` imports them once it ends.")
+        print(cancel_outcome_text(record.name, record.short_state, record.done))
         return 0
     if args.resume:
         pending = lane.unfinished()

@@ -68,6 +68,18 @@ def job_failure_text(view: JobView) -> str:
     return f"The job ended {state}."
 
 
+CANCEL_CONFIRM_TEXT = "A job that ends cancelled brings back no results: nothing of it is imported."
+
+
+def cancel_outcome_text(name: str, short_state: str, done: bool) -> str:
+    """What a cancel request did (CLI and the batch screen say the same)."""
+    if done:
+        return f"{name}: {short_state}"
+    return (f"{name}: cancel requested; Google is still stopping it ({short_state}). Waiting continues until it has "
+            "stopped (`banana-studio batch --resume`): if the job still ends succeeded, its results are imported; a "
+            "job that ends cancelled brings back no results, so nothing is imported.")
+
+
 def request_error_text(error: Any) -> str:
     if isinstance(error, dict):
         code, message = error.get("code"), error.get("message")

@@ -30,6 +30,7 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_results import CANCEL_CONFIRM_TEXT, cancel_outcome_text
 from banana_studio.tui import actions
 from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.budget_guard import budget_allows
@@ -261,10 +262,10 @@ class BatchScreen(Screen[bool]):
                 self.notify(str(exc), title="Cancel failed", severity="error")
                 return
             self._put(record)
-            self.log_line(f"{record.name}: {record.short_state}")
+            self.log_line(cancel_outcome_text(record.name, record.short_state, record.done))
 
-        self.app.push_screen(ConfirmScreen("Cancel batch job", f"Cancel {r.name}? Requests not yet run are "
-                                           "dropped.", yes="Cancel job", no="Keep", danger=True), done)
+        self.app.push_screen(ConfirmScreen("Cancel batch job", f"Cancel {r.name}? {CANCEL_CONFIRM_TEXT}",
+                                           yes="Cancel job", no="Keep", danger=True), done)
 
     def action_close(self) -> None:
         if self.watcher.watching:
