@@ -77,6 +77,16 @@ def turns(env: Path, project: str) -> int:
         return len(store.tree_index())
 
 
+def test_outer_vertex_settings_never_reach_a_test() -> None:
+    """A developer's GOOGLE_GENAI_USE_ENTERPRISE=true (or project, credentials) must not turn the suite's
+    local-server tests into Vertex AI requests (tests/conftest.py clears them for every test)."""
+    import os
+
+    assert not uses_vertex()
+    assert not [n for n in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_VERTEX_BASE_URL",
+                            "GOOGLE_APPLICATION_CREDENTIALS") if n in os.environ]
+
+
 def test_switch_follows_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_USE_VERTEXAI"):
         monkeypatch.delenv(name, raising=False)
