@@ -232,3 +232,16 @@ def test_vertex_only_image_options(env: Path, srv: FakeGemini, monkeypatch: pyte
     assert main(["gen", "a market", "-o", str(env / "g.jpg"), "-p", "gopts", *args]) == 2
     assert "only Vertex AI accepts these options" in capsys.readouterr().err
     assert not srv.requests and turns(env, "gopts") == 0
+
+
+def test_template_batch_run_on_vertex_is_refused_up_front(env: Path, srv: FakeGemini,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    folder = env / "templates"  # next to the config file
+    folder.mkdir()
+    (folder / "zoo.toml").write_text('prompt = "a {subject}"\n[slots]\nsubject = ["fox", "owl"]\n', encoding="utf-8")
+    assert main(["template", "run", "zoo", "-p", "tb", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "no Batch lane (it needs the Gemini API)" in err and "half price" not in err
+    assert main(["template", "run", "zoo", "-p", "tb", "--batch", "--yes"]) == 2
+    assert "Batch jobs need the Gemini API" in capsys.readouterr().err
+    assert not srv.requests and turns(env, "tb") == 0

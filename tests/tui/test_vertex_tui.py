@@ -125,3 +125,42 @@ async def test_f8_keeps_waiting_through_a_503_on_a_status_check(demo_studio: Any
         log = "\n".join(str(line.text) for line in screen.query_one(RichLog).lines)
         assert "still waiting; Google answered 503 at" in log
         assert not any("overloaded" in n.lower() for n in notes(app))
+
+
+async def test_template_run_on_vertex_offers_no_batch_lane(vertex_studio: Any, h: Any) -> None:
+    """The template run modal says up front that batch jobs need the Gemini API: no half price priced, the
+    Batch button disabled and named so (it was enabled and refused only when pressed)."""
+    import os
+    from pathlib import Path
+
+    from textual.widgets import Button, Static
+
+    from banana_studio.services.templates import TemplateLibrary
+    from banana_studio.tui.screens.template_run import TemplateRunScreen
+
+    folder = Path(os.environ["BANANA_STUDIO_CONFIG"]).parent / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zoo.toml").write_text('prompt = "a {subject}"\n[slots]\nsubject = ["fox", "owl"]\n', encoding="utf-8")
+    tpl = TemplateLibrary.for_store(vertex_studio.store).get("zoo")
+    app = make_app(vertex_studio)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await h.settle(pilot)
+            modal = TemplateRunScreen(vertex_studio, tpl, vertex_studio.config.defaults)
+            app.push_screen(modal)
+            await h.wait_until(pilot, lambda: modal.plan is not None, what="plan")
+            await h.settle(pilot)
+            summary = str(modal.query_one("#tpl-summary", Static).render())
+            button = modal.query_one("#tpl-batch", Button)
+            assert "half price" not in summary and "needs the Gemini API" in summary
+            assert button.disabled and "Gemini API only" in str(button.label)
+            assert not modal.query_one("#tpl-send", Button).disabled
+    finally:
+        await vertex_studio.aclose()
+
+
+def test_no_key_help_names_the_current_vertex_switch() -> None:
+    from banana_studio.tui.screens.confirm import NoKeyScreen
+
+    vertex_way = next(w for w in NoKeyScreen.HELP_WAYS if w.startswith("Vertex AI"))
+    assert "GOOGLE_GENAI_USE_ENTERPRISE=true" in vertex_way and "express mode" in vertex_way
