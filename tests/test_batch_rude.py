@@ -64,6 +64,31 @@ def test_503_on_status_checks_keeps_waiting(env: Path, srv: FakeGemini, capsys: 
     assert record.imported and all(i.status == "done" for i in record.items)
 
 
+def test_a_status_check_that_times_out_or_comes_back_garbled_keeps_waiting(
+        env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A status check with no answer in time (httpx timeout) or a cut / non-JSON answer passes like a 503."""
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    real = engine_batch.get_job
+    script: list[BaseException] = [httpx.ReadTimeout("timed out"), json.JSONDecodeError("Expecting value", "<", 0),
+                                   httpx.RemoteProtocolError("peer closed connection")]
+
+    async def flaky(client: object, name: str) -> object:
+        if script:
+            raise script.pop(0)
+        return await real(client, name)
+
+    monkeypatch.setattr(engine_batch, "get_job", flaky)
+    assert main(["batch", str(prompts_file(env, "a")), "-p", "slow", "--poll", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "still waiting; Google did not answer in time at" in err
+    assert "Could not check the status" not in err and "4K images" not in err
+    (record,) = load_records(projects(env) / "slow")
+    assert record.imported and not script
+
+
 def test_permanent_status_error_still_ends_the_wait(env: Path, srv: FakeGemini,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     srv.batches.status_errors = [403]

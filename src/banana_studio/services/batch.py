@@ -69,6 +69,9 @@ JOB_LIFETIME = 48 * 3600.0
 """A job ends (EXPIRED at the latest) within 48 h; polling gives up only well after that."""
 POLL_BACKOFF_CAP = 600.0
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+TRANSIENT_KINDS = {"network": "Google could not be reached", "timeout": "Google did not answer in time",
+                   "truncated": "Google's answer was cut off", "malformed": "Google's answer was garbled"}
+"""Status-check failures that pass (besides :data:`TRANSIENT_STATUS`), and how the progress line says them."""
 DOWNLOAD_RETRY_BASE = 0.5
 """First pause (seconds) before retrying a failed results download; doubles per attempt."""
 VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/file batch jobs (half price), "
@@ -80,9 +83,17 @@ VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/
 class TransientPollError(Exception):
     """A status check failed in a way that passes (408/429/5xx, network): keep waiting."""
 
-    def __init__(self, code: int | None, message: str) -> None:
+    def __init__(self, code: int | None, message: str, kind: str = "network") -> None:
         super().__init__(message)
         self.code = code
+        self.kind = kind
+
+    @property
+    def what(self) -> str:
+        """``Google answered 503`` / ``Google did not answer in time`` …"""
+        if self.code:
+            return f"Google answered {self.code}"
+        return TRANSIENT_KINDS.get(self.kind, "Google could not be reached")
 
 __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
            "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "batch_cost", "load_records",
@@ -197,8 +208,8 @@ class BatchLane:
                 await asyncio.to_thread(self.save, record)
                 return record, None
             err = map_error(exc, model=record.model, secrets=secrets)
-            if err.kind == "network" or (isinstance(code, int) and code in TRANSIENT_STATUS):
-                raise TransientPollError(code if isinstance(code, int) else None, err.message) from None
+            if err.kind in TRANSIENT_KINDS or (isinstance(code, int) and code in TRANSIENT_STATUS):
+                raise TransientPollError(code if isinstance(code, int) else None, err.message, err.kind) from None
             raise BatchError(f"Could not check the status of {record.name}: {err.message}", 1) from None
         record.state = view.state
         if view.state in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
@@ -211,9 +222,9 @@ class BatchLane:
         """Poll until the job ends, then import its results.  Cancelling the caller leaves the job
         running on the server (resume later with :meth:`wait` on the record).
 
-        Transient errors on a status check (408/429/5xx, network) never end the wait: the next check
-        backs off (with jitter) up to :data:`POLL_BACKOFF_CAP`, and the progress line says what Google
-        answered and when, for as long as the job can live."""
+        Transient errors on a status check (408/429/5xx, network, timeouts, cut or garbled answers) never
+        end the wait: the next check backs off (with jitter) up to :data:`POLL_BACKOFF_CAP`, and the
+        progress line says what Google answered and when, for as long as the job can live."""
         start = record.created_at or time.time()
         total = len(record.items)
         view: JobView | None = None
@@ -229,8 +240,7 @@ class BatchLane:
                 delay = min(POLL_BACKOFF_CAP, max(0.0, interval) * (2 ** min(misses, 10)))
                 delay *= random.uniform(0.5, 1.0)
                 when = time.strftime("%H:%M", time.localtime())
-                what = f"Google answered {exc.code}" if exc.code else "Google could not be reached"
-                note = (f"still waiting; {what} at {when} to a status check"
+                note = (f"still waiting; {exc.what} at {when} to a status check"
                         + (f", checking again in {delay:.0f} s" if delay >= 1 else ""))
                 await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
                                                             phase="waiting", note=note))
