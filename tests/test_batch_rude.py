@@ -227,6 +227,13 @@ def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,
     assert "fileName" in json.dumps(create.body)
 
 
+def test_submit_says_search_grounding_is_charged_in_full(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "s", "--no-wait", "--search"]) == 0
+    assert "Google Search grounding is charged at the full price" in capsys.readouterr().err
+    assert main(["batch", str(prompts_file(env, "a")), "-p", "s", "--no-wait"]) == 0
+    assert "Google Search" not in capsys.readouterr().err
+
+
 def test_search_grounding_is_charged_in_full_in_batch() -> None:
     from banana_studio.domain.catalogue import get_model
     from banana_studio.domain.events import Usage

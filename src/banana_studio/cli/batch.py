@@ -31,6 +31,7 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_input import search_price_note
 from banana_studio.services.batch_results import cancel_outcome_text
 from banana_studio.services.budget import check_studio_budget
 from banana_studio.store import ProjectError
@@ -212,6 +213,8 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     print(f"Submitted {record.name}: {len(prompts)} prompt(s), ~${estimate:.3f} at the batch price "
           f"({record.mode_reason or record.input_mode}) to {record.target}. The job id is saved in project "
           f"{lane.store.name!r}.", file=sys.stderr)
+    if note := search_price_note(prompts):
+        print(f"Note: {note}", file=sys.stderr)
     if args.no_wait:
         if studio.demo:
             print("Note: demo batch jobs live in this process's local server and end with it.", file=sys.stderr)

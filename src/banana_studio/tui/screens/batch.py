@@ -30,6 +30,7 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_input import search_price_note
 from banana_studio.services.batch_results import CANCEL_CONFIRM_TEXT, cancel_outcome_text
 from banana_studio.tui import actions
 from banana_studio.tui.batch_watch import BatchWatcher
@@ -236,6 +237,8 @@ class BatchScreen(Screen[bool]):
         if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True, estimate=est):
             return
         self.log_line(f"Submitting {len(prompts)} prompt(s) from {path.name} (~${est:.3f})…")
+        if note := search_price_note(prompts):
+            self.log_line(note)
         try:
             record = await self.lane.submit(prompts)
         except BatchError as exc:
