@@ -245,3 +245,14 @@ def test_template_batch_run_on_vertex_is_refused_up_front(env: Path, srv: FakeGe
     assert main(["template", "run", "zoo", "-p", "tb", "--batch", "--yes"]) == 2
     assert "Batch jobs need the Gemini API" in capsys.readouterr().err
     assert not srv.requests and turns(env, "tb") == 0
+
+
+def test_a_models_prefix_in_a_template_is_dropped_too(env: Path, srv: FakeGemini,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = env / "templates"
+    folder.mkdir()
+    (folder / "one.toml").write_text(f'prompt = "a {{x}}"\n[slots]\nx = "fox"\n[settings]\nmodel = "models/{PRO}"\n',
+                                     encoding="utf-8")
+    assert main(["template", "run", "one", "-p", "tp", "--yes"]) == 0, capsys.readouterr().err
+    assert vertex_calls(srv) == [f"/v1beta1/projects/my-proj/locations/global/publishers/google/models/{PRO}"
+                                 ":streamGenerateContent"]

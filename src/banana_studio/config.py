@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from banana_studio import paths
+from banana_studio.domain.catalogue import bare_model_id
 from banana_studio.domain.settings import GenerationSettings
 
 _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
@@ -276,11 +277,7 @@ def uses_vertex() -> bool:
 
 def normalize_model_id(model: str) -> str:
     """``models/gemini-3-pro-image`` or ``publishers/google/models/…`` → the bare id both APIs accept."""
-    mid = model.strip()
-    for prefix in ("publishers/google/models/", "models/"):
-        if mid.startswith(prefix):
-            return mid.removeprefix(prefix)
-    return mid
+    return bare_model_id(model)
 
 
 def write_private(path: Path, text: str | bytes) -> None:
