@@ -51,6 +51,25 @@ async def test_setup_problem_is_shown_at_start(vertex_studio: Any, h: Any) -> No
         await vertex_studio.aclose()
 
 
+async def test_a_send_refused_by_the_setup_check_leaves_no_turn_and_no_generating_preview(vertex_studio: Any,
+                                                                                          h: Any) -> None:
+    vertex_studio.state["error"] = auth_exceptions.DefaultCredentialsError("Your default credentials were not found.")
+    app = make_app(vertex_studio)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await h.settle(pilot)
+            main = app.screen
+            await h.send_prompt(pilot, main, "a boat")
+            await h.settle(pilot)
+            preview = main.stage.preview
+            assert preview.border_title == "Preview" and "Generating" not in preview._placeholder_text
+            assert "nothing was sent" in preview._placeholder_text
+            assert not vertex_studio.store.tree_index()
+            assert any("gcloud auth application-default login" in n for n in notes(app))
+    finally:
+        await vertex_studio.aclose()
+
+
 async def test_f8_on_vertex_says_batch_needs_the_gemini_api(vertex_studio: Any, h: Any) -> None:
     app = make_app(vertex_studio)
     try:
