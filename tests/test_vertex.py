@@ -6,6 +6,7 @@ and never refreshes (no network beyond 127.0.0.1)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,24 @@ def test_a_models_prefix_in_a_template_is_dropped_too(env: Path, srv: FakeGemini
     assert main(["template", "run", "one", "-p", "tp", "--yes"]) == 0, capsys.readouterr().err
     assert vertex_calls(srv) == [f"/v1beta1/projects/my-proj/locations/global/publishers/google/models/{PRO}"
                                  ":streamGenerateContent"]
+
+
+def test_a_vertex_only_config_default_is_not_used_on_the_gemini_api(env: Path, srv: FakeGemini,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A [generation] default that only Vertex AI takes is a note on the Gemini API, not a refusal of every
+    send (an explicit flag still is refused, see test_vertex_only_image_options); on Vertex it is sent."""
+    extra = '[generation]\nperson_generation = "ALLOW_ADULT"\n'
+    write_config(env, srv, extra=extra)
+    assert main(["gen", "a market", "-o", str(env / "v.jpg"), "-p", "cv"]) == 0, capsys.readouterr().err
+    (call,) = [r for r in srv.requests if "/publishers/google/models/" in r.path]
+    assert call.body["generationConfig"]["imageConfig"]["personGeneration"] == "ALLOW_ADULT"
+    monkeypatch.setenv("GOOGLE_GENAI_USE_ENTERPRISE", "false")
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    write_config(env, srv, gemini_base=srv.base_url, extra=extra)
+    srv.reset()
+    assert main(["gen", "a market", "-o", str(env / "g.jpg"), "-p", "cg"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "generation.person_generation is a Vertex AI option" in err
+    (call,) = [r for r in srv.requests if ":streamGenerateContent" in r.path]
+    assert "personGeneration" not in json.dumps(call.body)
