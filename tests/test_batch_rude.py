@@ -198,6 +198,43 @@ def test_cut_download_imports_what_arrived_and_resumes(env: Path, srv: FakeGemin
         asyncio.run(studio.aclose())
 
 
+def test_a_shorter_retry_of_a_cut_download_keeps_what_the_longer_one_brought(
+        env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each retry of a cut download starts over; the part kept for import is the longest that arrived, not
+    the last (a retry cut earlier must not throw away results that had already arrived)."""
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    monkeypatch.setattr(batch_mod, "RESULT_INLINE_LIMIT", 0)
+    studio = Studio.open(load_config(), project="longest")
+    lane = BatchLane(studio)
+    prompts = [BatchPrompt(prompt=f"poster {i}", settings=GenerationSettings(), key=f"k{i}") for i in range(3)]
+    cuts: list[int] = []
+
+    async def cut_download(client: object, file_name: str, dest: Path) -> None:
+        data = srv.batches._files[file_name.removeprefix("files/")].data
+        lines = data.splitlines(keepends=True)
+        keep = len(lines[0]) + len(lines[1]) + 10 if not cuts else 10  # first: two whole lines; then less
+        cuts.append(keep)
+        dest.write_bytes(data[:keep])
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    monkeypatch.setattr(engine_batch, "download_results", cut_download)
+
+    async def go() -> None:
+        record = await lane.submit(prompts)
+        with pytest.raises(BatchError, match="1 result"):
+            await lane.wait(record, interval=0)
+
+    try:
+        asyncio.run(go())
+        (record,) = load_records(projects(env) / "longest")
+        assert len(cuts) == 5 and [i.status for i in record.items] == ["done", "done", "submitted"]
+    finally:
+        asyncio.run(studio.aclose())
+
+
 def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
     srv.batch_seconds = 3600
     srv.batches.cancel_polls = 1

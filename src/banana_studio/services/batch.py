@@ -38,9 +38,16 @@ from banana_studio.engine import map_error
 from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
-from banana_studio.services.batch_progress import BatchProgress, ProgressCallback, emit_progress, progress_of
+from banana_studio.services.batch_progress import (
+    TRANSIENT_KINDS,
+    BatchProgress,
+    ProgressCallback,
+    TransientPollError,
+    emit_progress,
+    progress_of,
+)
 from banana_studio.services.batch_requests import batch_requests
-from banana_studio.services.batch_results import Results, index_lines, job_failure_text, request_error_text
+from banana_studio.services.batch_results import Results, index_lines, job_failure_text, keep_longer, request_error_text
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.completion import batch_cost, complete_turn
 from banana_studio.store import ProjectError, ProjectStore
@@ -69,9 +76,6 @@ JOB_LIFETIME = 48 * 3600.0
 """A job ends (EXPIRED at the latest) within 48 h; polling gives up only well after that."""
 POLL_BACKOFF_CAP = 600.0
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-TRANSIENT_KINDS = {"network": "Google could not be reached", "timeout": "Google did not answer in time",
-                   "truncated": "Google's answer was cut off", "malformed": "Google's answer was garbled"}
-"""Status-check failures that pass (besides :data:`TRANSIENT_STATUS`), and how the progress line says them."""
 DOWNLOAD_RETRY_BASE = 0.5
 """First pause (seconds) before retrying a failed results download; doubles per attempt."""
 VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/file batch jobs (half price), "
@@ -79,21 +83,6 @@ VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/
                      "GOOGLE_GENAI_USE_ENTERPRISE / GOOGLE_GENAI_USE_VERTEXAI and use a Gemini API key for batch "
                      "jobs.")
 
-
-class TransientPollError(Exception):
-    """A status check failed in a way that passes (408/429/5xx, network): keep waiting."""
-
-    def __init__(self, code: int | None, message: str, kind: str = "network") -> None:
-        super().__init__(message)
-        self.code = code
-        self.kind = kind
-
-    @property
-    def what(self) -> str:
-        """``Google answered 503`` / ``Google did not answer in time`` …"""
-        if self.code:
-            return f"Google answered {self.code}"
-        return TRANSIENT_KINDS.get(self.kind, "Google could not be reached")
 
 __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
            "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "batch_cost", "load_records",
@@ -262,20 +251,22 @@ class BatchLane:
         return results_path(self.store.path, record)
 
     async def _download(self, client: Any, record: BatchRecord, file_name: str) -> tuple[Path, bool]:
-        """Stream the results file to disk; (path, complete).  A failed download leaves the part file:
-        its complete lines are imported now, the rest on a resumed import."""
+        """Stream the results file to disk; (path, complete).  A failed download leaves the part file (the
+        longest any attempt brought): its complete lines are imported now, the rest on a resumed import."""
         done = self.results_path(record)
         if done.exists():
             return done, True
         part = done.with_name(done.name + ".part")
+        trying = done.with_name(done.name + ".try")
         secrets = self.studio.target.secrets()
         last = ""
         for attempt in range(5):
             try:
-                await api.download_results(client, file_name, part)
+                await api.download_results(client, file_name, trying)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
+                await asyncio.to_thread(keep_longer, trying, part)
                 err = map_error(exc, model=record.model, secrets=secrets)
                 code = getattr(exc, "code", None)
                 last = err.message
@@ -286,7 +277,8 @@ class BatchLane:
                     break
                 await asyncio.sleep(min(30.0, DOWNLOAD_RETRY_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0))
                 continue
-            await asyncio.to_thread(part.replace, done)
+            await asyncio.to_thread(trying.replace, done)
+            part.unlink(missing_ok=True)
             return done, True
         record.error = redact(f"The results download did not finish ({last})", secrets)
         return part, False

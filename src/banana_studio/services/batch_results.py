@@ -58,6 +58,16 @@ def index_lines(path: Path) -> Results:
     return out
 
 
+def keep_longer(trying: Path, part: Path) -> None:
+    """A cut download attempt: keep it as the part file if it brought more than the one kept so far."""
+    if not trying.exists():
+        return
+    if not part.exists() or trying.stat().st_size > part.stat().st_size:
+        trying.replace(part)
+    else:
+        trying.unlink()
+
+
 def job_failure_text(view: JobView) -> str:
     state = view.state.removeprefix("JOB_STATE_").lower()
     if view.error_message or view.error_code is not None:
