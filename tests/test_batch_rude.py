@@ -235,6 +235,23 @@ def test_a_shorter_retry_of_a_cut_download_keeps_what_the_longer_one_brought(
         asyncio.run(studio.aclose())
 
 
+def test_a_download_that_never_brings_a_byte_is_still_explained(env: Path, srv: FakeGemini,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    async def no_bytes(client: object, file_name: str, dest: Path) -> None:
+        raise httpx.ConnectError("connection refused")
+
+    monkeypatch.setattr(batch_mod, "RESULT_INLINE_LIMIT", 0)
+    monkeypatch.setattr(engine_batch, "download_results", no_bytes)
+    assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "nob", "--poll", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "2 result(s) still to fetch" in err and "Traceback" not in err and "FileNotFoundError" not in err
+
+
 def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
     srv.batch_seconds = 3600
     srv.batches.cancel_polls = 1

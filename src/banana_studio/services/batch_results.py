@@ -40,6 +40,8 @@ def index_lines(path: Path) -> Results:
     JSON is skipped (the last one of a cut download) or, if it names its key, recorded as failed."""
     out = Results(path)
     offset = 0
+    if not path.exists():  # no try brought a single byte
+        return out
     with open(path, "rb") as fh:
         for raw in fh:
             start, offset = offset, offset + len(raw)
