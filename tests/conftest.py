@@ -17,6 +17,19 @@ from pilot_sync import install as _install_pilot_sync
 _install_pilot_sync()
 
 
+OUTER_TARGET_ENV = ("GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT",
+                    "GOOGLE_CLOUD_LOCATION", "GOOGLE_VERTEX_BASE_URL", "GOOGLE_APPLICATION_CREDENTIALS")
+"""The developer's Vertex AI switch and Google Cloud settings: with them, a test meant for the local
+Gemini server would target Vertex AI (and with real credentials, Google itself).  Tests about Vertex
+set their own."""
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_vertex_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in OUTER_TARGET_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _small_demo_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANANA_STUDIO_DEMO_SMALL", "1")

@@ -464,6 +464,30 @@ def test_progress_printer_on_a_terminal_redraws_one_line() -> None:
     assert "0:05" in text and "1:05" in text and "imported 4/4" in text
 
 
+def test_progress_printer_without_a_terminal_prints_changes_only() -> None:
+    """A log (no terminal) gets a line when the state, the counts or the passing problem change, not one
+    per status check: a day-long job polled every 10 s must not write thousands of identical lines."""
+    from banana_studio.cli.batch import ProgressPrinter
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    rec = batch_mod.BatchRecord(name="batches/abc", model="m", display_name="", created_at=0, target="t",
+                                input_mode="inline", estimate=0.1, items=[])
+    for elapsed in (5, 15, 25):  # the same state and counts, only the clock moves
+        printer(BatchProgress(rec, "JOB_STATE_RUNNING", elapsed, 4, succeeded=1, failed=0))
+    printer(BatchProgress(rec, "JOB_STATE_RUNNING", 35, 4, succeeded=2, failed=0))
+    wait = "still waiting; Google answered {} to a status check, checking again in {} s"
+    for elapsed, note in ((45, wait.format("503 at 14:02", 20)), (65, wait.format("503 at 14:02", 40)),
+                          (105, wait.format("500 at 14:03", 80))):
+        printer(BatchProgress(rec, "JOB_STATE_RUNNING", elapsed, 4, note=note))
+    printer(BatchProgress(rec, "JOB_STATE_RUNNING", 200, 4, succeeded=2, failed=0))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 5, lines
+    assert "1/4 requests done" in lines[0] and "2/4 requests done" in lines[1]
+    assert "answered 503 at 14:02" in lines[2] and "answered 500 at 14:03" in lines[3]
+    assert "2/4 requests done" in lines[4] and "answered" not in lines[4]
+
+
 def test_ctrl_c_while_waiting_keeps_the_job(env: Path, srv: FakeGemini) -> None:
     """Interrupting the wait leaves the job on the server and its id in the project; --resume finishes it."""
     import os

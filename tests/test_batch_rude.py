@@ -64,6 +64,31 @@ def test_503_on_status_checks_keeps_waiting(env: Path, srv: FakeGemini, capsys: 
     assert record.imported and all(i.status == "done" for i in record.items)
 
 
+def test_a_status_check_that_times_out_or_comes_back_garbled_keeps_waiting(
+        env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A status check with no answer in time (httpx timeout) or a cut / non-JSON answer passes like a 503."""
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    real = engine_batch.get_job
+    script: list[BaseException] = [httpx.ReadTimeout("timed out"), json.JSONDecodeError("Expecting value", "<", 0),
+                                   httpx.RemoteProtocolError("peer closed connection")]
+
+    async def flaky(client: object, name: str) -> object:
+        if script:
+            raise script.pop(0)
+        return await real(client, name)
+
+    monkeypatch.setattr(engine_batch, "get_job", flaky)
+    assert main(["batch", str(prompts_file(env, "a")), "-p", "slow", "--poll", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "still waiting; Google did not answer in time at" in err
+    assert "Could not check the status" not in err and "4K images" not in err
+    (record,) = load_records(projects(env) / "slow")
+    assert record.imported and not script
+
+
 def test_permanent_status_error_still_ends_the_wait(env: Path, srv: FakeGemini,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     srv.batches.status_errors = [403]
@@ -173,6 +198,60 @@ def test_cut_download_imports_what_arrived_and_resumes(env: Path, srv: FakeGemin
         asyncio.run(studio.aclose())
 
 
+def test_a_shorter_retry_of_a_cut_download_keeps_what_the_longer_one_brought(
+        env: Path, srv: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each retry of a cut download starts over; the part kept for import is the longest that arrived, not
+    the last (a retry cut earlier must not throw away results that had already arrived)."""
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    monkeypatch.setattr(batch_mod, "RESULT_INLINE_LIMIT", 0)
+    studio = Studio.open(load_config(), project="longest")
+    lane = BatchLane(studio)
+    prompts = [BatchPrompt(prompt=f"poster {i}", settings=GenerationSettings(), key=f"k{i}") for i in range(3)]
+    cuts: list[int] = []
+
+    async def cut_download(client: object, file_name: str, dest: Path) -> None:
+        data = srv.batches._files[file_name.removeprefix("files/")].data
+        lines = data.splitlines(keepends=True)
+        keep = len(lines[0]) + len(lines[1]) + 10 if not cuts else 10  # first: two whole lines; then less
+        cuts.append(keep)
+        dest.write_bytes(data[:keep])
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    monkeypatch.setattr(engine_batch, "download_results", cut_download)
+
+    async def go() -> None:
+        record = await lane.submit(prompts)
+        with pytest.raises(BatchError, match="1 result"):
+            await lane.wait(record, interval=0)
+
+    try:
+        asyncio.run(go())
+        (record,) = load_records(projects(env) / "longest")
+        assert len(cuts) == 5 and [i.status for i in record.items] == ["done", "done", "submitted"]
+    finally:
+        asyncio.run(studio.aclose())
+
+
+def test_a_download_that_never_brings_a_byte_is_still_explained(env: Path, srv: FakeGemini,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import httpx2 as httpx
+
+    from banana_studio.engine import batch as engine_batch
+
+    async def no_bytes(client: object, file_name: str, dest: Path) -> None:
+        raise httpx.ConnectError("connection refused")
+
+    monkeypatch.setattr(batch_mod, "RESULT_INLINE_LIMIT", 0)
+    monkeypatch.setattr(engine_batch, "download_results", no_bytes)
+    assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "nob", "--poll", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "2 result(s) still to fetch" in err and "Traceback" not in err and "FileNotFoundError" not in err
+
+
 def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:
     srv.batch_seconds = 3600
     srv.batches.cancel_polls = 1
@@ -181,8 +260,11 @@ def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytes
     assert main(["batch", "--cancel", name, "-p", "c"]) == 0
     out = capsys.readouterr().out
     assert "cancel requested; Google is still stopping it (running)" in out
+    assert "a job that ends cancelled brings back no results, so nothing is imported" in out
     assert main(["batch", "--resume", "-p", "c", "--poll", "0"]) == 1
     assert "ended cancelled" in capsys.readouterr().err
+    with ProjectStore.open(projects(env), "c") as store:
+        assert not store.tree_index()  # as promised: nothing imported from a cancelled job
 
 
 def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,
@@ -197,6 +279,13 @@ def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,
     assert record.input_mode == "file"
     create = [r for r in srv.requests if r.path.endswith(":batchGenerateContent")][-1]
     assert "fileName" in json.dumps(create.body)
+
+
+def test_submit_says_search_grounding_is_charged_in_full(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "s", "--no-wait", "--search"]) == 0
+    assert "Google Search grounding is charged at the full price" in capsys.readouterr().err
+    assert main(["batch", str(prompts_file(env, "a")), "-p", "s", "--no-wait"]) == 0
+    assert "Google Search" not in capsys.readouterr().err
 
 
 def test_search_grounding_is_charged_in_full_in_batch() -> None:

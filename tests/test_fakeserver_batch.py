@@ -167,3 +167,25 @@ async def test_async_sdk_upload_and_batch(srv: FakeGemini) -> None:
     assert done.state == types.JobState.JOB_STATE_SUCCEEDED
     out = await c.aio.files.download(file=done.dest.file_name)
     assert json.loads(out)["key"] == "only"
+
+
+def test_the_rude_batch_side_is_scripted_over_http() -> None:
+    """``serve-fake`` users script FAILED / EXPIRED, 5xx on status checks and downloads, cut downloads and
+    slow cancels with POST /_fake/batch (the same fields tests set directly)."""
+    import httpx2 as httpx
+
+    with FakeGemini(small=True) as srv:
+        tok = {"X-Fake-Token": srv.control_token}
+        url = srv.base_url + "/_fake/batch"
+        r = httpx.post(url, json={"outcome": "failed", "message": "input broken", "code": 3,
+                                  "status_errors": [503, 500], "download_cut": 100, "cancel_polls": 2},
+                       headers=tok, timeout=5)
+        assert r.status_code == 200, r.text
+        b = srv.batches
+        assert (b.outcome, b.outcome_error) == ("FAILED", {"code": 3, "message": "input broken"})
+        assert (b.status_errors, b.download_cut, b.cancel_polls) == ([503, 500], 100, 2)
+        r = httpx.post(url, json={"outcome": "expired", "download_cut": None}, headers=tok, timeout=5)
+        assert r.json()["outcome"] == "expired" and b.download_cut is None
+        bad = httpx.post(url, json={"status_errors": ["x"]}, headers=tok, timeout=5)
+        assert bad.status_code == 400 and "status_errors" in bad.text and b.status_errors == [503, 500]
+        assert httpx.post(url, json={"outcome": "failed"}, timeout=5).status_code in (401, 403)  # no token

@@ -6,6 +6,7 @@ and never refreshes (no network beyond 127.0.0.1)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,16 @@ def turns(env: Path, project: str) -> int:
         return 0
     with ProjectStore.open(root, project) as store:
         return len(store.tree_index())
+
+
+def test_outer_vertex_settings_never_reach_a_test() -> None:
+    """A developer's GOOGLE_GENAI_USE_ENTERPRISE=true (or project, credentials) must not turn the suite's
+    local-server tests into Vertex AI requests (tests/conftest.py clears them for every test)."""
+    import os
+
+    assert not uses_vertex()
+    assert not [n for n in ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_VERTEX_BASE_URL",
+                            "GOOGLE_APPLICATION_CREDENTIALS") if n in os.environ]
 
 
 def test_switch_follows_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,3 +233,48 @@ def test_vertex_only_image_options(env: Path, srv: FakeGemini, monkeypatch: pyte
     assert main(["gen", "a market", "-o", str(env / "g.jpg"), "-p", "gopts", *args]) == 2
     assert "only Vertex AI accepts these options" in capsys.readouterr().err
     assert not srv.requests and turns(env, "gopts") == 0
+
+
+def test_template_batch_run_on_vertex_is_refused_up_front(env: Path, srv: FakeGemini,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    folder = env / "templates"  # next to the config file
+    folder.mkdir()
+    (folder / "zoo.toml").write_text('prompt = "a {subject}"\n[slots]\nsubject = ["fox", "owl"]\n', encoding="utf-8")
+    assert main(["template", "run", "zoo", "-p", "tb", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "no Batch lane (it needs the Gemini API)" in err and "half price" not in err
+    assert main(["template", "run", "zoo", "-p", "tb", "--batch", "--yes"]) == 2
+    assert "Batch jobs need the Gemini API" in capsys.readouterr().err
+    assert not srv.requests and turns(env, "tb") == 0
+
+
+def test_a_models_prefix_in_a_template_is_dropped_too(env: Path, srv: FakeGemini,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = env / "templates"
+    folder.mkdir()
+    (folder / "one.toml").write_text(f'prompt = "a {{x}}"\n[slots]\nx = "fox"\n[settings]\nmodel = "models/{PRO}"\n',
+                                     encoding="utf-8")
+    assert main(["template", "run", "one", "-p", "tp", "--yes"]) == 0, capsys.readouterr().err
+    assert vertex_calls(srv) == [f"/v1beta1/projects/my-proj/locations/global/publishers/google/models/{PRO}"
+                                 ":streamGenerateContent"]
+
+
+def test_a_vertex_only_config_default_is_not_used_on_the_gemini_api(env: Path, srv: FakeGemini,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A [generation] default that only Vertex AI takes is a note on the Gemini API, not a refusal of every
+    send (an explicit flag still is refused, see test_vertex_only_image_options); on Vertex it is sent."""
+    extra = '[generation]\nperson_generation = "ALLOW_ADULT"\n'
+    write_config(env, srv, extra=extra)
+    assert main(["gen", "a market", "-o", str(env / "v.jpg"), "-p", "cv"]) == 0, capsys.readouterr().err
+    (call,) = [r for r in srv.requests if "/publishers/google/models/" in r.path]
+    assert call.body["generationConfig"]["imageConfig"]["personGeneration"] == "ALLOW_ADULT"
+    monkeypatch.setenv("GOOGLE_GENAI_USE_ENTERPRISE", "false")
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    write_config(env, srv, gemini_base=srv.base_url, extra=extra)
+    srv.reset()
+    assert main(["gen", "a market", "-o", str(env / "g.jpg"), "-p", "cg"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "generation.person_generation is a Vertex AI option" in err
+    (call,) = [r for r in srv.requests if ":streamGenerateContent" in r.path]
+    assert "personGeneration" not in json.dumps(call.body)

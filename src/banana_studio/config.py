@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from banana_studio import paths
-from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.catalogue import bare_model_id
+from banana_studio.domain.settings import VERTEX_ONLY_SETTINGS, GenerationSettings
 
 _GENERATION_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,), "aspect_ratio": (str,), "image_size": (str,), "include_thoughts": (bool,),
@@ -233,6 +234,12 @@ def _apply(cfg: Config, data: dict[str, Any]) -> None:
                 clean[key] = float(value) if key == "temperature" else value
         if isinstance(clean.get("model"), str):
             clean["model"] = normalize_model_id(clean["model"])
+        if not uses_vertex():  # a default the Gemini API refuses is left out, not a refusal of every send
+            for key in VERTEX_ONLY_SETTINGS:
+                if key in clean:
+                    clean.pop(key)
+                    cfg.problems.append(f"Config generation.{key} is a Vertex AI option: not used on the Gemini "
+                                        "API (GOOGLE_GENAI_USE_ENTERPRISE=true turns Vertex AI on).")
         cfg.defaults = GenerationSettings.from_json({**cfg.defaults.to_json(), **clean})
 
 
@@ -276,11 +283,7 @@ def uses_vertex() -> bool:
 
 def normalize_model_id(model: str) -> str:
     """``models/gemini-3-pro-image`` or ``publishers/google/models/…`` → the bare id both APIs accept."""
-    mid = model.strip()
-    for prefix in ("publishers/google/models/", "models/"):
-        if mid.startswith(prefix):
-            return mid.removeprefix(prefix)
-    return mid
+    return bare_model_id(model)
 
 
 def write_private(path: Path, text: str | bytes) -> None:

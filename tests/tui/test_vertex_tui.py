@@ -51,6 +51,25 @@ async def test_setup_problem_is_shown_at_start(vertex_studio: Any, h: Any) -> No
         await vertex_studio.aclose()
 
 
+async def test_a_send_refused_by_the_setup_check_leaves_no_turn_and_no_generating_preview(vertex_studio: Any,
+                                                                                          h: Any) -> None:
+    vertex_studio.state["error"] = auth_exceptions.DefaultCredentialsError("Your default credentials were not found.")
+    app = make_app(vertex_studio)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await h.settle(pilot)
+            main = app.screen
+            await h.send_prompt(pilot, main, "a boat")
+            await h.settle(pilot)
+            preview = main.stage.preview
+            assert preview.border_title == "Preview" and "Generating" not in preview._placeholder_text
+            assert "nothing was sent" in preview._placeholder_text
+            assert not vertex_studio.store.tree_index()
+            assert any("gcloud auth application-default login" in n for n in notes(app))
+    finally:
+        await vertex_studio.aclose()
+
+
 async def test_f8_on_vertex_says_batch_needs_the_gemini_api(vertex_studio: Any, h: Any) -> None:
     app = make_app(vertex_studio)
     try:
@@ -125,3 +144,42 @@ async def test_f8_keeps_waiting_through_a_503_on_a_status_check(demo_studio: Any
         log = "\n".join(str(line.text) for line in screen.query_one(RichLog).lines)
         assert "still waiting; Google answered 503 at" in log
         assert not any("overloaded" in n.lower() for n in notes(app))
+
+
+async def test_template_run_on_vertex_offers_no_batch_lane(vertex_studio: Any, h: Any) -> None:
+    """The template run modal says up front that batch jobs need the Gemini API: no half price priced, the
+    Batch button disabled and named so (it was enabled and refused only when pressed)."""
+    import os
+    from pathlib import Path
+
+    from textual.widgets import Button, Static
+
+    from banana_studio.services.templates import TemplateLibrary
+    from banana_studio.tui.screens.template_run import TemplateRunScreen
+
+    folder = Path(os.environ["BANANA_STUDIO_CONFIG"]).parent / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zoo.toml").write_text('prompt = "a {subject}"\n[slots]\nsubject = ["fox", "owl"]\n', encoding="utf-8")
+    tpl = TemplateLibrary.for_store(vertex_studio.store).get("zoo")
+    app = make_app(vertex_studio)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await h.settle(pilot)
+            modal = TemplateRunScreen(vertex_studio, tpl, vertex_studio.config.defaults)
+            app.push_screen(modal)
+            await h.wait_until(pilot, lambda: modal.plan is not None, what="plan")
+            await h.settle(pilot)
+            summary = str(modal.query_one("#tpl-summary", Static).render())
+            button = modal.query_one("#tpl-batch", Button)
+            assert "half price" not in summary and "needs the Gemini API" in summary
+            assert button.disabled and "Gemini API only" in str(button.label)
+            assert not modal.query_one("#tpl-send", Button).disabled
+    finally:
+        await vertex_studio.aclose()
+
+
+def test_no_key_help_names_the_current_vertex_switch() -> None:
+    from banana_studio.tui.screens.confirm import NoKeyScreen
+
+    vertex_way = next(w for w in NoKeyScreen.HELP_WAYS if w.startswith("Vertex AI"))
+    assert "GOOGLE_GENAI_USE_ENTERPRISE=true" in vertex_way and "express mode" in vertex_way

@@ -31,6 +31,8 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_input import search_price_note
+from banana_studio.services.batch_results import cancel_outcome_text
 from banana_studio.services.budget import check_studio_budget
 from banana_studio.store import ProjectError
 
@@ -91,9 +93,10 @@ class ProgressPrinter:
                 self._width = 0
             self.stream.flush()
         else:
-            # Without a terminal, print only meaningful changes (state, counts), not the clock.
-            key = line.split("  ", 3)
-            sig = " ".join(k for k in key if not k[:1].isdigit() or "/" in k)
+            # Without a terminal (a log), print only meaningful changes: state, counts, phase, and what
+            # Google answered -- not the clock, nor the countdown to the next check.
+            sig = repr((p.record.name, p.state, p.succeeded, p.failed, p.pending, p.imported, p.phase,
+                        p.note.split(", checking again in", 1)[0]))
             if sig != self._last:
                 self.stream.write(line + "\n")
                 self.stream.flush()
@@ -184,11 +187,7 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
         return 2
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
-        if record.done:
-            print(f"{record.name}: {record.short_state}")
-        else:
-            print(f"{record.name}: cancel requested; Google is still stopping it ({record.short_state}). "
-                  "Requests already finished are kept: `banana-studio batch --resume` imports them once it ends.")
+        print(cancel_outcome_text(record.name, record.short_state, record.done))
         return 0
     if args.resume:
         pending = lane.unfinished()
@@ -223,6 +222,8 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     print(f"Submitted {record.name}: {len(prompts)} prompt(s), ~${estimate:.3f} at the batch price "
           f"({record.mode_reason or record.input_mode}) to {record.target}. The job id is saved in project "
           f"{lane.store.name!r}.", file=sys.stderr)
+    if note := search_price_note(prompts):
+        print(f"Note: {note}", file=sys.stderr)
     if args.no_wait:
         if studio.demo:
             print("Note: demo batch jobs live in this process's local server and end with it.", file=sys.stderr)

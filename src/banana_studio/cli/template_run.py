@@ -43,12 +43,12 @@ def options_from_args(args: argparse.Namespace) -> Any:
                       parent_id=args.parent)
 
 
-def print_plan(plan: Any, file: Any = None) -> None:
+def print_plan(plan: Any, file: Any = None, *, batch: bool = True) -> None:
     file = file or sys.stderr
     tpl = plan.template
     print(f"Template {tpl.name} ({tpl.origin}: {tpl.path})", file=file)
     print(f"  {display_text(tpl.prompt, one_line=True)}", file=file)
-    print(plan.summary(), file=file)
+    print(plan.summary(batch=batch), file=file)
     lay = plan.layout
     if lay.x is not None:
         print("", file=file)
@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json and args.dry_run:
             print_json(_plan_json(plan))
         else:
-            print_plan(plan)
+            print_plan(plan, batch=not studio.target.vertex)
         if plan.problems:
             return EXIT_INVALID
         if args.dry_run:
@@ -252,8 +252,13 @@ def run(args: argparse.Namespace) -> int:
         if studio.demo and studio.demo_into_real:
             return error(f"project {studio.store.name!r} is a real project ({studio.demo_into_real}); demo turns "
                          "belong in the demo projects folder (the default with --demo).")
-        if not args.batch and plan.interactive_problem:
-            return error(plan.interactive_problem)
+        if args.batch and studio.target.vertex:  # said before any confirmation or request
+            from banana_studio.services.batch import VERTEX_BATCH_TEXT
+
+            return error(VERTEX_BATCH_TEXT)
+        too_many = plan.too_many_text(batch=not studio.target.vertex)
+        if not args.batch and too_many:
+            return error(too_many)
         stop = _confirm(plan, args, studio)
         if stop is not None:
             return stop

@@ -169,9 +169,22 @@ def round_money(usd: float) -> float:
     return round(float(usd), MONEY_DECIMALS)
 
 
+MODEL_ID_PREFIXES = ("publishers/google/models/", "models/")
+
+
+def bare_model_id(model: str) -> str:
+    """``models/gemini-3-pro-image`` or ``publishers/google/models/…`` → the bare id both APIs accept (on
+    Vertex AI a ``models/`` id is sent as a path of its own and answered 404)."""
+    mid = model.strip()
+    for prefix in MODEL_ID_PREFIXES:
+        if mid.startswith(prefix):
+            return mid.removeprefix(prefix)
+    return mid
+
+
 def get_model(model_id: str) -> ModelSpec:
     """The spec for ``model_id``; any unknown id gets permissive Pro-like defaults (known=False)."""
-    mid = model_id.removeprefix("models/")
+    mid = bare_model_id(model_id)
     if mid in _BY_ID:
         return _BY_ID[mid]
     # Preview ids behave like their GA model.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from banana_studio.domain.catalogue import DEFAULT_MODEL, get_model
+from banana_studio.domain.catalogue import DEFAULT_MODEL, bare_model_id, get_model
 
 MAX_REFERENCES = 14
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -52,6 +52,11 @@ class GenerationSettings:
     region: dict[str, Any] = field(default_factory=dict)
     """A region edit (``{}`` = none): :class:`banana_studio.domain.region.RegionSpec` as JSON — the boxes,
     protect outside, feather, outpaint.  Part of the recipe, so re-roll and fork replay it."""
+
+    def __post_init__(self) -> None:
+        # One place for every way a model id arrives (flags, config, templates, prompts files, old turns).
+        if isinstance(self.model, str):
+            self.model = bare_model_id(self.model)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

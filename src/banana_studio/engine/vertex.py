@@ -162,5 +162,7 @@ def target_problems(settings: Any, *, vertex: bool) -> list[str]:
     if not used:
         return []
     names = ", ".join(n.replace("_", " ") for n in used)
-    return [f"{names}: only Vertex AI accepts {'this option' if len(used) == 1 else 'these options'}; the Gemini "
-            "API refuses them. Clear them, or use Vertex AI (GOOGLE_GENAI_USE_ENTERPRISE=true)."]
+    one = len(used) == 1
+    return [f"{names}: only Vertex AI accepts {'this option' if one else 'these options'}; the Gemini API refuses "
+            f"{'it' if one else 'them'}. Clear {'it' if one else 'them'}, or use Vertex AI "
+            "(GOOGLE_GENAI_USE_ENTERPRISE=true)."]

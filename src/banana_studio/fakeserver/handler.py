@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import banana_studio.fakeserver.http_guard as http_guard
 from banana_studio.domain.catalogue import MODELS, get_model
-from banana_studio.fakeserver import answers, hostile, protocol
+from banana_studio.fakeserver import answers, batch_script, hostile, protocol
 from banana_studio.fakeserver.faults import (
     ERROR_FAULTS,
     FAULTS,
@@ -188,6 +188,8 @@ class Handler(BaseHTTPRequestHandler):
         elif route == "faults" and method == "GET":
             self.send_json(200, {"pending": [{"name": n, "count": c} for n, c in fake.pending_faults],
                                  "faults": FAULTS})
+        elif route == "batch" and method == "POST":  # the rude batch side (fakeserver/batch_script.py)
+            self.send_json(200, batch_script.apply(fake.batches, body))
         elif route == "reset" and method == "POST":
             fake.reset()
             self.send_json(200, {})

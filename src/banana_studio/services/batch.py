@@ -38,9 +38,16 @@ from banana_studio.engine import map_error
 from banana_studio.engine.batch import JobView
 from banana_studio.engine.runner import TurnAssembler
 from banana_studio.services.batch_input import MAX_PROMPTS, BatchError, BatchPrompt, parse_prompts
-from banana_studio.services.batch_progress import BatchProgress, ProgressCallback, emit_progress, progress_of
+from banana_studio.services.batch_progress import (
+    TRANSIENT_KINDS,
+    BatchProgress,
+    ProgressCallback,
+    TransientPollError,
+    emit_progress,
+    progress_of,
+)
 from banana_studio.services.batch_requests import batch_requests
-from banana_studio.services.batch_results import Results, index_lines, job_failure_text, request_error_text
+from banana_studio.services.batch_results import Results, index_lines, job_failure_text, keep_longer, request_error_text
 from banana_studio.services.budget import request_estimate
 from banana_studio.services.completion import batch_cost, complete_turn
 from banana_studio.store import ProjectError, ProjectStore
@@ -76,13 +83,6 @@ VERTEX_BATCH_TEXT = ("Batch jobs need the Gemini API: this lane uses its inline/
                      "GOOGLE_GENAI_USE_ENTERPRISE / GOOGLE_GENAI_USE_VERTEXAI and use a Gemini API key for batch "
                      "jobs.")
 
-
-class TransientPollError(Exception):
-    """A status check failed in a way that passes (408/429/5xx, network): keep waiting."""
-
-    def __init__(self, code: int | None, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 __all__ = ["BATCH_DIR", "LOST", "MAX_PROMPTS", "BatchError", "BatchItem", "BatchLane", "BatchProgress",
            "BatchPrompt", "BatchRecord", "ProgressCallback", "TransientPollError", "batch_cost", "load_records",
@@ -197,8 +197,8 @@ class BatchLane:
                 await asyncio.to_thread(self.save, record)
                 return record, None
             err = map_error(exc, model=record.model, secrets=secrets)
-            if err.kind == "network" or (isinstance(code, int) and code in TRANSIENT_STATUS):
-                raise TransientPollError(code if isinstance(code, int) else None, err.message) from None
+            if err.kind in TRANSIENT_KINDS or (isinstance(code, int) and code in TRANSIENT_STATUS):
+                raise TransientPollError(code if isinstance(code, int) else None, err.message, err.kind) from None
             raise BatchError(f"Could not check the status of {record.name}: {err.message}", 1) from None
         record.state = view.state
         if view.state in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
@@ -211,9 +211,9 @@ class BatchLane:
         """Poll until the job ends, then import its results.  Cancelling the caller leaves the job
         running on the server (resume later with :meth:`wait` on the record).
 
-        Transient errors on a status check (408/429/5xx, network) never end the wait: the next check
-        backs off (with jitter) up to :data:`POLL_BACKOFF_CAP`, and the progress line says what Google
-        answered and when, for as long as the job can live."""
+        Transient errors on a status check (408/429/5xx, network, timeouts, cut or garbled answers) never
+        end the wait: the next check backs off (with jitter) up to :data:`POLL_BACKOFF_CAP`, and the
+        progress line says what Google answered and when, for as long as the job can live."""
         start = record.created_at or time.time()
         total = len(record.items)
         view: JobView | None = None
@@ -229,8 +229,7 @@ class BatchLane:
                 delay = min(POLL_BACKOFF_CAP, max(0.0, interval) * (2 ** min(misses, 10)))
                 delay *= random.uniform(0.5, 1.0)
                 when = time.strftime("%H:%M", time.localtime())
-                what = f"Google answered {exc.code}" if exc.code else "Google could not be reached"
-                note = (f"still waiting; {what} at {when} to a status check"
+                note = (f"still waiting; {exc.what} at {when} to a status check"
                         + (f", checking again in {delay:.0f} s" if delay >= 1 else ""))
                 await emit_progress(progress, BatchProgress(record, record.state, time.time() - start, total,
                                                             phase="waiting", note=note))
@@ -252,20 +251,22 @@ class BatchLane:
         return results_path(self.store.path, record)
 
     async def _download(self, client: Any, record: BatchRecord, file_name: str) -> tuple[Path, bool]:
-        """Stream the results file to disk; (path, complete).  A failed download leaves the part file:
-        its complete lines are imported now, the rest on a resumed import."""
+        """Stream the results file to disk; (path, complete).  A failed download leaves the part file (the
+        longest any attempt brought): its complete lines are imported now, the rest on a resumed import."""
         done = self.results_path(record)
         if done.exists():
             return done, True
         part = done.with_name(done.name + ".part")
+        trying = done.with_name(done.name + ".try")
         secrets = self.studio.target.secrets()
         last = ""
         for attempt in range(5):
             try:
-                await api.download_results(client, file_name, part)
+                await api.download_results(client, file_name, trying)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
+                await asyncio.to_thread(keep_longer, trying, part)
                 err = map_error(exc, model=record.model, secrets=secrets)
                 code = getattr(exc, "code", None)
                 last = err.message
@@ -276,7 +277,8 @@ class BatchLane:
                     break
                 await asyncio.sleep(min(30.0, DOWNLOAD_RETRY_BASE * (2 ** attempt)) * random.uniform(0.5, 1.0))
                 continue
-            await asyncio.to_thread(part.replace, done)
+            await asyncio.to_thread(trying.replace, done)
+            part.unlink(missing_ok=True)
             return done, True
         record.error = redact(f"The results download did not finish ({last})", secrets)
         return part, False

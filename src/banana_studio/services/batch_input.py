@@ -20,6 +20,15 @@ class BatchError(Exception):
         self.exit_code = exit_code
 
 
+SEARCH_FULL_PRICE_NOTE = ("Google Search grounding is charged at the full price: only tokens get the batch "
+                          "discount (neither Google's batch docs nor its pricing page say search is discounted).")
+
+
+def search_price_note(prompts: list[BatchPrompt]) -> str:
+    """Said at submit when any prompt is grounded with Google Search ("" otherwise)."""
+    return SEARCH_FULL_PRICE_NOTE if any(p.settings.google_search for p in prompts) else ""
+
+
 # -- input ------------------------------------------------------------------------------------------
 
 @dataclass(slots=True)

@@ -10,6 +10,27 @@ from dataclasses import dataclass
 from banana_studio.domain.batch_job import BatchRecord
 from banana_studio.engine.batch import JobView
 
+TRANSIENT_KINDS = {"network": "Google could not be reached", "timeout": "Google did not answer in time",
+                   "truncated": "Google's answer was cut off", "malformed": "Google's answer was garbled"}
+"""Status-check failures that pass (besides the lane's TRANSIENT_STATUS), and how the progress line says them."""
+
+
+class TransientPollError(Exception):
+    """A status check failed in a way that passes (408/429/5xx, network, timeout, a cut or garbled answer):
+    keep waiting."""
+
+    def __init__(self, code: int | None, message: str, kind: str = "network") -> None:
+        super().__init__(message)
+        self.code = code
+        self.kind = kind
+
+    @property
+    def what(self) -> str:
+        """``Google answered 503`` / ``Google did not answer in time`` …"""
+        if self.code:
+            return f"Google answered {self.code}"
+        return TRANSIENT_KINDS.get(self.kind, "Google could not be reached")
+
 
 @dataclass(slots=True)
 class BatchProgress:

@@ -40,6 +40,8 @@ def index_lines(path: Path) -> Results:
     JSON is skipped (the last one of a cut download) or, if it names its key, recorded as failed."""
     out = Results(path)
     offset = 0
+    if not path.exists():  # no try brought a single byte
+        return out
     with open(path, "rb") as fh:
         for raw in fh:
             start, offset = offset, offset + len(raw)
@@ -58,6 +60,16 @@ def index_lines(path: Path) -> Results:
     return out
 
 
+def keep_longer(trying: Path, part: Path) -> None:
+    """A cut download attempt: keep it as the part file if it brought more than the one kept so far."""
+    if not trying.exists():
+        return
+    if not part.exists() or trying.stat().st_size > part.stat().st_size:
+        trying.replace(part)
+    else:
+        trying.unlink()
+
+
 def job_failure_text(view: JobView) -> str:
     state = view.state.removeprefix("JOB_STATE_").lower()
     if view.error_message or view.error_code is not None:
@@ -66,6 +78,18 @@ def job_failure_text(view: JobView) -> str:
     if view.state == "JOB_STATE_EXPIRED":
         return "The job expired: Google did not finish it within 48 hours; nothing was billed for unfinished requests."
     return f"The job ended {state}."
+
+
+CANCEL_CONFIRM_TEXT = "A job that ends cancelled brings back no results: nothing of it is imported."
+
+
+def cancel_outcome_text(name: str, short_state: str, done: bool) -> str:
+    """What a cancel request did (CLI and the batch screen say the same)."""
+    if done:
+        return f"{name}: {short_state}"
+    return (f"{name}: cancel requested; Google is still stopping it ({short_state}). Waiting continues until it has "
+            "stopped (`banana-studio batch --resume`): if the job still ends succeeded, its results are imported; a "
+            "job that ends cancelled brings back no results, so nothing is imported.")
 
 
 def request_error_text(error: Any) -> str:

@@ -155,10 +155,17 @@ class RunPlan:
     @property
     def interactive_problem(self) -> str:
         """Why this plan cannot run interactively ("" = it can)."""
-        if self.count > MAX_INTERACTIVE:
-            return (f"{self.count} cells are more than {MAX_INTERACTIVE} at once: submit them to the Batch lane "
-                    "(half price) or use fewer values.")
-        return ""
+        return self.too_many_text(batch=True)
+
+    def too_many_text(self, *, batch: bool) -> str:
+        """Why this plan cannot run interactively; ``batch``: the target has the Batch lane (not Vertex AI)."""
+        if self.count <= MAX_INTERACTIVE:
+            return ""
+        if not batch:
+            return (f"{self.count} cells are more than {MAX_INTERACTIVE} at once: use fewer values (batch jobs need "
+                    "the Gemini API, not Vertex AI).")
+        return (f"{self.count} cells are more than {MAX_INTERACTIVE} at once: submit them to the Batch lane "
+                "(half price) or use fewer values.")
 
     @property
     def layout(self) -> Layout:
@@ -168,12 +175,14 @@ class RunPlan:
     def models(self) -> list[str]:
         return list(dict.fromkeys(r.settings.model for r in self.requests))
 
-    def summary(self) -> str:
-        """``4 requests (2 subject × 2 aspect) · est. $0.536 · Batch lane $0.268 (half price)``."""
+    def summary(self, *, batch: bool = True) -> str:
+        """``4 requests (2 subject × 2 aspect) · est. $0.536 · Batch lane $0.268 (half price)``; without
+        ``batch`` (Vertex AI) the Batch lane is named as unavailable instead of priced."""
         n = self.count
         shape = " × ".join(f"{len(a.values)} {a.name}" for a in self.matrix.varying)
-        return (f"{n} request{'s' if n != 1 else ''}{f' ({shape})' if shape else ''} · est. ${self.total:.3f} "
-                f"· Batch lane ${self.batch_total:.3f} (half price)")
+        lane = (f"Batch lane ${self.batch_total:.3f} (half price)" if batch else
+                "no Batch lane (it needs the Gemini API)")
+        return f"{n} request{'s' if n != 1 else ''}{f' ({shape})' if shape else ''} · est. ${self.total:.3f} · {lane}"
 
 
 def _slot_values(tpl: Template, given: dict[str, list[str]]) -> dict[str, list[str]]:

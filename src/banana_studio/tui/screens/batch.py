@@ -30,6 +30,8 @@ from banana_studio.services.batch import (
     BatchRecord,
     parse_prompts,
 )
+from banana_studio.services.batch_input import search_price_note
+from banana_studio.services.batch_results import CANCEL_CONFIRM_TEXT, cancel_outcome_text
 from banana_studio.tui import actions
 from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.budget_guard import budget_allows
@@ -235,6 +237,8 @@ class BatchScreen(Screen[bool]):
         if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True, estimate=est):
             return
         self.log_line(f"Submitting {len(prompts)} prompt(s) from {path.name} (~${est:.3f})…")
+        if note := search_price_note(prompts):
+            self.log_line(note)
         try:
             record = await self.lane.submit(prompts)
         except BatchError as exc:
@@ -261,10 +265,10 @@ class BatchScreen(Screen[bool]):
                 self.notify(str(exc), title="Cancel failed", severity="error")
                 return
             self._put(record)
-            self.log_line(f"{record.name}: {record.short_state}")
+            self.log_line(cancel_outcome_text(record.name, record.short_state, record.done))
 
-        self.app.push_screen(ConfirmScreen("Cancel batch job", f"Cancel {r.name}? Requests not yet run are "
-                                           "dropped.", yes="Cancel job", no="Keep", danger=True), done)
+        self.app.push_screen(ConfirmScreen("Cancel batch job", f"Cancel {r.name}? {CANCEL_CONFIRM_TEXT}",
+                                           yes="Cancel job", no="Keep", danger=True), done)
 
     def action_close(self) -> None:
         if self.watcher.watching:

@@ -109,7 +109,8 @@ class NoKeyScreen(ModalScreen[str]):
     HELP_WAYS = (
         "export GOOGLE_API_KEY=…   (or GEMINI_API_KEY) before starting banana-studio",
         "banana-studio config --set-key   (stores it in the config file, mode 0600)",
-        "Vertex AI: set GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION",
+        "Vertex AI: set GOOGLE_GENAI_USE_ENTERPRISE=true and GOOGLE_CLOUD_PROJECT (credentials from `gcloud auth "
+        "application-default login`), or a Vertex AI API key for express mode",
     )
     HELP_OUTRO = ("Image models have no free tier: every image is billed to the key's project.\n"
                   "Demo mode needs no key: a local server answers with synthetic images, at no cost.")

@@ -105,7 +105,7 @@ class MatrixGridScreen(Screen[int | None]):
     async def on_mount(self) -> None:
         if self.plan is not None:
             p = self.plan
-            self.title_text = f"Template {p.template.name} · {p.summary()}"
+            self.title_text = f"Template {p.template.name} · {p.summary(batch=not self.studio.target.vertex)}"
             await self._build(p.layout, [c.title() for c in p.matrix.cells])
             self._run()
         else:

@@ -92,8 +92,13 @@ class TemplateRunScreen(ModalScreen[TemplateChoice | None]):
             yield Static("", id="tpl-problems")
             with Horizontal(id="tpl-buttons"):
                 yield Button("Send (F5)", id="tpl-send", variant="primary")
-                yield Button("Batch, half price (F8)", id="tpl-batch")
+                yield Button("Batch: Gemini API only" if self.vertex else "Batch, half price (F8)", id="tpl-batch")
                 yield Button("Cancel (Esc)", id="tpl-cancel")
+
+    @property
+    def vertex(self) -> bool:
+        """Vertex AI has no Batch lane: said on the button and in the summary, before anything is picked."""
+        return bool(self.studio.target.vertex)
 
     def on_mount(self) -> None:
         inputs = list(self.query(Input))
@@ -150,7 +155,7 @@ class TemplateRunScreen(ModalScreen[TemplateChoice | None]):
             problems.update(Text(display_text(self.error)))
             self._buttons(False)
             return
-        summary.update(Text(display_text(plan.summary(), one_line=True)))
+        summary.update(Text(display_text(plan.summary(batch=not self.vertex), one_line=True)))
         lines = [*plan.problems[:5], *(f"warning: {w}" for w in plan.warnings[:3])]
         problems.update(Text(display_text("\n".join(lines))))
         grid.update(self._grid_text(plan))
@@ -167,15 +172,16 @@ class TemplateRunScreen(ModalScreen[TemplateChoice | None]):
 
     def _buttons(self, ok: bool) -> None:
         self.query_one("#tpl-send", Button).disabled = not ok
-        self.query_one("#tpl-batch", Button).disabled = not ok
+        self.query_one("#tpl-batch", Button).disabled = not ok or self.vertex
 
     def _choose(self, lane: str) -> None:
         plan = self.plan
         if plan is None or plan.problems:
             self.notify("Fix the problems shown first.", severity="warning")
             return
-        if lane == "interactive" and plan.interactive_problem:
-            self.notify(plan.interactive_problem, severity="warning")
+        too_many = plan.too_many_text(batch=not self.vertex)
+        if lane == "interactive" and too_many:
+            self.notify(too_many, severity="warning")
             return
         if lane == "batch" and self.studio.target.vertex:
             self.notify("Batch jobs need the Gemini API (not Vertex AI).", severity="warning")

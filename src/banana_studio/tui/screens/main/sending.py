@@ -240,6 +240,9 @@ class Sending:
             # Refused before anything was recorded (e.g. a reference vanished): nothing to show but the error.
             stage.finish("failed", "nothing was sent")
             self.activity = ""
+            before = self.shown_turn
+            shown = (before.final_images[-1:] or before.draft_images[-1:]) if before is not None else []
+            await stage.nothing_sent(before, self.store.abs_path(shown[0].path) if shown else None)
         if self.live_turn_id is None and message.outcome != "cancelled":
             self.composer.load_request(self._live_request)
         if message.outcome in ("cancelled", "error"):

@@ -161,6 +161,15 @@ class Stage(Horizontal):
             preview.border_title = "Preview"
             preview.set_placeholder(_NO_IMAGE.get(turn.status, "No image"))
 
+    async def nothing_sent(self, turn: Turn | None, path: Path | None) -> None:
+        """A send refused before anything was recorded: the preview stops saying "generating" and shows
+        the turn that was on it before (``turn``, ``path`` as for :meth:`show_image`), if any."""
+        if turn is not None:
+            await self.show_image(turn, path)
+            return
+        self.preview.border_title = "Preview"
+        self.preview.set_placeholder("No image — nothing was sent")
+
     def show_empty(self) -> None:
         """No turn at all (an empty project, or its last branch deleted)."""
         self.detail.show_empty()
