@@ -91,3 +91,22 @@ def test_tag_refuses_bad_input(env: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["tag", "--add", "x"]) == 2
     with ProjectStore.open(env, "default") as s:
         assert s.tags_of([1]) == {1: []}
+
+
+def test_history_all_json_names_the_model_version_and_an_old_index_is_rebuilt(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    with ProjectStore.open(env, "posters") as s:
+        t = s.create_turn(None, "a versioned fox", GenerationSettings(), [], user_content("a versioned fox"))
+        s.complete_turn(t.id, model_content=Content("model", [Part(text="ok")]), status="done",
+                        model_version="gemini-3-pro-image-preview-11-2025")
+    assert main(["history", "--all", "--json", "versioned"]) == 0
+    [turn] = json.loads(capsys.readouterr().out)["turns"]
+    assert turn["model_version"] == "gemini-3-pro-image-preview-11-2025" and turn["target"]
+    index = next(env.parent.rglob("search-index.db"))
+    with sqlite3.connect(index) as conn:  # an index written by the release before model_version
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    assert main(["history", "--all", "--json", "versioned"]) == 0
+    assert json.loads(capsys.readouterr().out)["turns"][0]["model_version"] == "gemini-3-pro-image-preview-11-2025"

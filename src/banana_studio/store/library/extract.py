@@ -89,13 +89,14 @@ def _select(columns: set[str], tables: set[str], since: int) -> tuple[str, tuple
     model = "t.model" if "model" in columns else "coalesce(json_extract(t.settings_json, '$.model'), '')"
     size = "t.image_size" if "image_size" in columns else "coalesce(json_extract(t.settings_json, '$.image_size'), '')"
     target = "t.target" if "target" in columns else "'unknown'"
+    model_version = "coalesce(t.model_version, '')" if "model_version" in columns else "''"
     sql = (
         "SELECT t.id, t.parent_id, t.prompt, t.status, t.starred, t.label, "
         f"coalesce({tags}, ''), {model}, {size}, "
         "coalesce(CASE WHEN json_valid(t.settings_json) THEN json_extract(t.settings_json, '$.aspect_ratio') END, ''), "
         "t.cost, t.created_at, (t.refs_json NOT IN ('', '[]')), "
         "(SELECT count(*) FROM images i WHERE i.turn_id = t.id AND i.kind = 'final'), t.kind, "
-        f"{target}, {template}, t.model_json, t.grounding_json FROM turns t"
+        f"{target}, {template}, t.model_json, t.grounding_json, {model_version} FROM turns t"
     )
     if since >= 0 and "rev" in columns:
         return sql + " WHERE t.rev > ? ORDER BY t.rev", (since,)
@@ -113,7 +114,7 @@ def _doc(r: tuple[Any, ...]) -> dict[str, Any]:
             "has_refs": int(bool(r[12])), "n_final": int(r[13] or 0), "kind": str(r[14] or ""),
             "target": str(r[15] or "unknown"), "template": str(r[16] or ""), "thoughts": thoughts,
             "answer": answer, "grounding": grounding, "has_grounding": int(bool(grounding)),
-            "has_thoughts": int(bool(thoughts))}
+            "has_thoughts": int(bool(thoughts)), "model_version": str(r[19] or "")}
 
 
 def read_project(project: Path, since: int) -> ProjectRead:

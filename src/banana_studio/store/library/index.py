@@ -28,7 +28,8 @@ from banana_studio.store.names import ProjectError
 from banana_studio.store.project.catalogue import _project_dirs
 from banana_studio.store.project.connection import BUSY_TIMEOUT_MS, DB_NAME
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+"""2: docs.model_version.  An index of another version is thrown away and rebuilt from the projects."""
 INDEX_NAME = "search-index.db"
 TAG_SEP = "\x1f"
 
@@ -41,7 +42,8 @@ _SCHEMA = (
     "prompt TEXT NOT NULL, status TEXT NOT NULL, starred INTEGER NOT NULL, label TEXT NOT NULL, tags TEXT NOT NULL, "
     "model TEXT NOT NULL, image_size TEXT NOT NULL, aspect TEXT NOT NULL, cost REAL NOT NULL, created_at REAL "
     "NOT NULL, has_refs INTEGER NOT NULL, n_final INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, "
-    "template TEXT NOT NULL, has_grounding INTEGER NOT NULL, has_thoughts INTEGER NOT NULL)",
+    "template TEXT NOT NULL, has_grounding INTEGER NOT NULL, has_thoughts INTEGER NOT NULL, "
+    "model_version TEXT NOT NULL)",
     "CREATE INDEX docs_created ON docs(created_at)",
     "CREATE INDEX docs_pid ON docs(pid, turn_id)",
     "CREATE TABLE doc_tags (tag TEXT NOT NULL COLLATE NOCASE, doc INTEGER NOT NULL, PRIMARY KEY (tag, doc)) "
@@ -53,7 +55,7 @@ _SCHEMA = (
 
 DOC_COLUMNS = ("id", "pid", "turn_id", "parent_id", "prompt", "status", "starred", "label", "tags", "model",
                "image_size", "aspect", "cost", "created_at", "has_refs", "n_final", "kind", "target", "template",
-               "has_grounding", "has_thoughts")
+               "has_grounding", "has_thoughts", "model_version")
 
 
 def doc_id(pid: int, turn_id: int) -> int:

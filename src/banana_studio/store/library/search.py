@@ -41,6 +41,8 @@ class LibraryHit:
     kind: str
     target: str
     template: str
+    model_version: str = ""
+    """What answered (the server's modelVersion), "" when unknown."""
 
     @property
     def id(self) -> int:
@@ -140,7 +142,8 @@ def _hit(row: tuple[Any, ...], projects: dict[int, tuple[str, str]]) -> LibraryH
                       tags=[t for t in str(d["tags"]).split(TAG_SEP) if t], model=d["model"],
                       image_size=d["image_size"], aspect=d["aspect"], cost=float(d["cost"]),
                       created_at=float(d["created_at"]), has_refs=bool(d["has_refs"]), n_final=int(d["n_final"]),
-                      kind=d["kind"], target=d["target"], template=d["template"])
+                      kind=d["kind"], target=d["target"], template=d["template"],
+                      model_version=d["model_version"])
 
 
 def run_query(index: LibraryIndex, query: Query, projects: dict[int, tuple[str, str]], *,
