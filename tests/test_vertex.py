@@ -137,6 +137,7 @@ def test_no_credentials_is_a_setup_error_with_the_remedy(env: Path, srv: FakeGem
     assert "gcloud auth application-default login" in err and "express mode" in err
     assert "Unexpected error" not in err and "DefaultCredentialsError" not in err
     assert not vertex_calls(srv) and turns(env, "nocred") == 0
+    assert not list((env / "data").rglob("nocred"))  # no project folder made for a command that could not run
 
 
 def test_no_project_is_a_setup_error_and_records_no_turn(env: Path, srv: FakeGemini, adc: dict[str, Any],

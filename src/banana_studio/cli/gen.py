@@ -127,10 +127,15 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
     if not demo and not resolve_api_key(config)[0] and not uses_vertex():
         _err(NO_KEY_MESSAGE)
         return EXIT_INVALID, None, None
+    target = Studio.target_for(config, demo=demo)
+    setup = await asyncio.to_thread(target.check_vertex)  # Vertex AI: before a project is even made
+    if setup is not None and setup.error is not None:
+        _err(f"error: {setup.error.message}")
+        return EXIT_INVALID, None, None
     try:
         studio = Studio.open(config, project=getattr(args, "project", None),
                              project_dir=Path(args.project_dir) if getattr(args, "project_dir", None) else None,
-                             demo=demo)
+                             demo=demo, target=target)
     except ProjectError as exc:
         _err(f"error: {exc}")
         return EXIT_INVALID, None, None

@@ -75,13 +75,13 @@ class Studio:
     # -- construction -------------------------------------------------------------------------------
     @classmethod
     def open(cls, config: Config, project: str | None = None, project_dir: Path | None = None,
-             demo: bool = False, *, demo_latency: float | None = None) -> Studio:
+             demo: bool = False, *, demo_latency: float | None = None, target: ApiTarget | None = None) -> Studio:
         """Open (creating if needed) ``project`` under ``project_dir`` (default: the config's projects
         root).  Raises :class:`ProjectError` for a bad name or an unusable project.
 
         ``demo``: generate against an in-process local FakeGemini (started on first use) instead of
         Google; ``demo_latency`` overrides its per-step think time (default ``DEMO_LATENCY`` or the
-        ``BANANA_STUDIO_DEMO_LATENCY`` environment variable)."""
+        ``BANANA_STUDIO_DEMO_LATENCY`` environment variable); ``target``: from :meth:`target_for`."""
         from banana_studio.paths import demo_projects_root
 
         real_root = config.projects_root()
@@ -95,16 +95,8 @@ class Studio:
         sweep_unrecorded(store)  # a region composite whose row a kill prevented (store/variants.py)
         key, source = resolve_api_key(config)
         vertex = uses_vertex() and not demo
-        common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
-        if demo:
-            target = ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
-        else:
-            # The two targets' base URLs stay apart: [vertex] base_url never reaches the Gemini API, and
-            # the Gemini API's base_url never reaches Vertex AI.
-            base = (config.vertex_base_url if vertex else config.base_url) or None
-            target = ApiTarget(api_key=key, base_url=base, vertex=vertex, key_source=source,
-                               vertex_project=config.vertex_project, vertex_location=config.vertex_location,
-                               **common)
+        if target is None:
+            target = cls.target_for(config, demo=demo)
         studio = cls(config, store, target, demo=demo, needs_demo=not demo and not key and not vertex,
                      key_source=source, demo_latency=demo_latency)
         if demo:
@@ -112,6 +104,19 @@ class Studio:
 
             studio.demo_into_real = real_project_reason(store.path, real_root)
         return studio
+
+    @staticmethod
+    def target_for(config: Config, *, demo: bool = False) -> ApiTarget:
+        """Where requests go for ``config``: the in-process demo server, Vertex AI or the Gemini API.
+        Opens no project, so a command can check the target's setup before it creates one."""
+        key, source = resolve_api_key(config)
+        common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
+        if demo:
+            return ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
+        vertex = uses_vertex()  # the two targets' base URLs stay apart, each only for its own target
+        base = (config.vertex_base_url if vertex else config.base_url) or None
+        return ApiTarget(api_key=key, base_url=base, vertex=vertex, key_source=source,
+                         vertex_project=config.vertex_project, vertex_location=config.vertex_location, **common)
 
     demo_into_real: str = ""
     """Demo mode on a real project: why it is real ('' = not).  Callers ask before adding demo turns."""
