@@ -91,6 +91,15 @@ async def test_80x24_nothing_cut(demo_studio: Any, h: Any) -> None:
         assert tree.display and tree.has_focus
         assert not main.query_one("#info").display
         assert main.query_one(ImagePreview).size.width >= 40
+        # The lines beside the tree take a shorter form instead of an ellipsis: the settings keep their
+        # source, aspect, size and estimate; the empty tray still says how to add one.
+        # (Read off the screen: what was rendered before the tree took the room must be rendered again.)
+        rows = screen_text(app).splitlines()
+        summary_row = next(r[r.index("F4 ("):] for r in rows if "F4 (" in r)
+        assert "…" not in summary_row and "of #1" in summary_row and "1:1 1K" in summary_row, summary_row
+        assert "≈ $" in summary_row, summary_row
+        refs_row = next(r[r.index("No references"):] for r in rows if "No references" in r)
+        assert "…" not in refs_row and "Ctrl+L" in refs_row, refs_row
         footer_row = screen_text(app).splitlines()[-1]
         for key in ("Send", "Quit", "Help"):
             assert key in footer_row, footer_row
