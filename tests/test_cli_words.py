@@ -131,3 +131,50 @@ def test_lowercase_size_flag_is_read_as_meant(env: Path, capsys: pytest.CaptureF
 
     with Image.open(out.strip()) as im:
         assert im.size == (2048, 2048)
+
+
+def test_batch_errors_start_with_error_and_budget_refusals_too(env: Path, srv: FakeGemini,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(env, "batch") == 2  # no prompts file
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "prompts file" in err, err
+    (env / "config.toml").write_text('[network]\nretry_attempts = 1\n[budget]\ndaily = 0.01\n')
+    prompts = env / "p.txt"
+    prompts.write_text("one\n", encoding="utf-8")
+    assert run(env, "batch", str(prompts), "--no-wait") == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "budget" in err, err
+    assert run(env, "gen", "a fox", "-q") == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "budget" in err, err
+
+
+def test_no_key_is_one_error_line_in_gen_and_batch(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("GOOGLE_API_KEY")
+    prompts = env / "p.txt"
+    prompts.write_text("one\n", encoding="utf-8")
+    assert run(env, "gen", "a fox", "-q") == 2
+    gen_err = capsys.readouterr().err
+    assert run(env, "batch", str(prompts), "--no-wait") == 2
+    batch_err = capsys.readouterr().err
+    assert gen_err.startswith("error: No Gemini API key found.") and gen_err == batch_err, (gen_err, batch_err)
+
+
+def test_config_problems_are_warnings_in_every_command(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (env / "config.toml").write_text('[network]\nretry_attempts = 1\n[generation]\nimage_size = "2k"\n')
+    (env / "p.txt").write_text("one\n", encoding="utf-8")
+    assert run(env, "batch", "--list") == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: Config file") and "'2K'" in err, err
+
+
+def test_counts_are_pluralised_in_the_batch_lane(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from banana_studio.services.batch import choose_mode
+
+    assert choose_mode(1000, 1000, 1)[1].startswith("inline: 1 request,")
+    prompts = env / "p.txt"
+    prompts.write_text("one\n", encoding="utf-8")
+    assert run(env, "batch", str(prompts), "--no-wait") == 0
+    err = capsys.readouterr().err
+    assert "Submitted " in err and ": 1 prompt, ~$" in err and "(s)" not in err, err
