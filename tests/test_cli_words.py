@@ -70,7 +70,9 @@ def test_lowercase_size_in_config_is_read_as_meant_and_names_the_file(env: Path,
         assert im.size == (2752, 1536), "2K meant, 2K made"
     # `config` reports it too (and exits 1: problems found).
     assert main(["config"]) == 1
-    assert "image_size" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "image_size" in shown and "Defaults:" in shown and "· 2K" in shown, shown
+    assert "defaults were used" not in shown, "2k was read as 2K, not replaced by the default"
 
 
 def test_size_hint_only_when_the_case_is_the_problem() -> None:
