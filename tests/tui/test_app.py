@@ -417,7 +417,8 @@ async def test_label_delete_branch_and_keymap(zero_latency: None, tmp_path: Path
         app = make_app(studio)
         async with app.run_test(size=SIZE) as pilot:
             main = main_of(app)
-            assert any("not-an-action" in n.message for n in app._notifications)
+            assert any("not-an-action" in n.message and "Unknown binding id in" in n.message
+                       for n in app._notifications), "one unknown id: singular"
             await h.send_prompt(pilot, main, "root")
             await h.send_prompt(pilot, main, "child")
             await pilot.press("f3")

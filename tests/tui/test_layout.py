@@ -416,3 +416,25 @@ async def test_log_status_line_repaints_in_place_and_grows_when_it_wraps(demo_st
         log._set_status("Done")
         await h.settle(pilot)
         assert status.size.height == 1, "and shrinks back"
+
+
+async def test_lowercase_size_in_the_config_is_used_as_meant_in_the_studio(zero_latency: None, h: Any,
+                                                                          tmp_path: Any) -> None:
+    """`image_size = "2k"`: the studio starts with 2K (not the 1K fallback) and names the file to fix."""
+    from banana_studio.config import load_config
+
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text('[generation]\nimage_size = "2k"\naspect_ratio = "16:9"\n', encoding="utf-8")
+    studio = h.open_demo_studio(config=load_config())
+    try:
+        app = make_app(studio)
+        async with app.run_test(size=(160, 48)) as pilot:
+            main = main_of(app)
+            await h.settle(pilot)
+            assert main.query_one(SettingsSidebar).settings.image_size == "2K"
+            summary = text_of(main.query_one(SettingsSummary))
+            assert "config defaults" in summary and "16:9 2K" in summary, summary
+            said = [n.message for n in app._notifications]
+            assert any(str(cfg_file) in m and "'2K'" in m for m in said), said
+    finally:
+        await studio.aclose()
