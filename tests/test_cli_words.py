@@ -180,3 +180,28 @@ def test_counts_are_pluralised_in_the_batch_lane(env: Path, capsys: pytest.Captu
     assert run(env, "batch", str(prompts), "--no-wait") == 0
     err = capsys.readouterr().err
     assert "Submitted " in err and ": 1 prompt, ~$" in err and "(s)" not in err, err
+
+
+def test_readme_config_example_shows_the_defaults() -> None:
+    """The README's config block shows the defaults for the sections a newcomer copies (not 16:9 / 2K)."""
+    import re
+    import tomllib
+
+    from banana_studio.config import Config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Configuration", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    doc = tomllib.loads(re.sub(r"^\s+#.*$", "", block, flags=re.M))
+    c = Config()
+    gen = doc["generation"]
+    assert (gen["model"], gen["aspect_ratio"], gen["image_size"]) == (c.defaults.model, c.defaults.aspect_ratio,
+                                                                      c.defaults.image_size)
+    assert gen["include_thoughts"] is c.defaults.include_thoughts and gen["replay_drafts"] is c.defaults.replay_drafts
+    assert gen["image_search"] is c.defaults.image_search
+    assert doc["default_project"] == c.default_project
+    assert (doc["ui"]["send_key"], doc["ui"]["theme"], doc["ui"]["image_protocol"]) == (c.send_key, c.theme,
+                                                                                        c.image_protocol)
+    assert (doc["network"]["retry_attempts"], doc["network"]["timeout_seconds"]) == (c.retry_attempts,
+                                                                                     c.timeout_seconds)
+    assert (doc["region"]["protect"], doc["region"]["feather"]) == (c.region_protect, c.region_feather)
+    assert "none by default" in block.split("[budget]", 1)[1].splitlines()[0], "budget values are examples"
