@@ -205,3 +205,30 @@ def test_readme_config_example_shows_the_defaults() -> None:
                                                                                      c.timeout_seconds)
     assert (doc["region"]["protect"], doc["region"]["feather"]) == (c.region_protect, c.region_feather)
     assert "none by default" in block.split("[budget]", 1)[1].splitlines()[0], "budget values are examples"
+
+
+def test_a_missing_file_or_a_folder_reads_the_same_in_every_command_and_the_studio(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from banana_studio.tui.widgets.ref_tray import probe_image
+
+    missing = env / "nothere.png"
+    said = []
+    assert run(env, "gen", "x", "--ref", str(missing), "-q") == 2
+    said.append(capsys.readouterr().err)
+    for command in ("recipe", "open"):
+        assert main([command, str(missing)]) == 2
+        said.append(capsys.readouterr().err)
+    with pytest.raises(ValueError) as studio:
+        probe_image(missing)
+    assert all(err == f"error: {missing} does not exist.\n" for err in said), said
+    assert str(studio.value) == f"{missing} does not exist."
+    folder = env / "pics"
+    folder.mkdir()
+    assert run(env, "gen", "x", "--ref", str(folder), "-q") == 2
+    gen_err = capsys.readouterr().err
+    assert main(["open", str(folder)]) == 2
+    open_err = capsys.readouterr().err
+    with pytest.raises(ValueError) as studio:
+        probe_image(folder)
+    assert gen_err == open_err == f"error: {folder} is a folder, not an image file.\n", (gen_err, open_err)
+    assert str(studio.value) == f"{folder} is a folder, not an image file."

@@ -179,7 +179,7 @@ async def test_references_paste_tray_limits_and_send(demo_studio: Any, make_png:
         bogus = tmp_path / "notes.txt"
         bogus.write_text("hello")
         errors = await tray.add_paths([bogus, tmp_path / "missing.png"])
-        assert len(errors) == 2 and "not an image" in errors[0] and "no such file" in errors[1]
+        assert len(errors) == 2 and "not an image" in errors[0] and "does not exist" in errors[1]
         assert len(tray.items) == 2
         assert "not an image" in static_text(tray.query_one("#ref-message", Static))
 

@@ -24,7 +24,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from banana_studio.domain.settings import MAX_REFERENCES
-from banana_studio.domain.words import empty_image, too_many_references, unreadable_image
+from banana_studio.domain.words import (
+    empty_image,
+    folder_not_image,
+    missing_file,
+    too_many_references,
+    unreadable_image,
+)
 from banana_studio.tui import actions
 
 
@@ -54,9 +60,9 @@ def probe_image(path: Path) -> RefItem:
 
     path = path.expanduser()
     if not path.exists():
-        raise ValueError(f"{path}: no such file.")
+        raise ValueError(missing_file(path))
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; choose an image file.")
+        raise ValueError(folder_not_image(path))
     try:
         size = path.stat().st_size
         if size == 0:
