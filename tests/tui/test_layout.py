@@ -438,3 +438,45 @@ async def test_lowercase_size_in_the_config_is_used_as_meant_in_the_studio(zero_
             assert any(str(cfg_file) in m and "'2K'" in m for m in said), said
     finally:
         await studio.aclose()
+
+
+async def test_first_frame_of_a_project_with_turns_shows_no_first_run_text(zero_latency: None, h: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the project is read (right after a start or a project switch) the turn panel does not say
+    "No turn selected / Write a prompt…" nor the preview "No image yet" for a project that has turns."""
+    import threading
+
+    studio = h.open_demo_studio()
+    try:
+        await make_turns(studio, "a harbour")
+        gate, reading = threading.Event(), threading.Event()
+        skeleton = studio.store.tree_skeleton
+
+        def held() -> Any:
+            reading.set()
+            gate.wait(30)
+            return skeleton()
+
+        monkeypatch.setattr(studio.store, "tree_skeleton", held)
+        app = make_app(studio)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await h.wait_until(pilot, reading.is_set, what="the project is being read")
+            await pilot.pause()
+            shot = screen_text(app)
+            assert "No turn selected" not in shot and "No image yet" not in shot, shot
+            assert "Opening the project" in shot
+            gate.set()
+            main = main_of(app)
+            await h.wait_until(pilot, lambda: main.query_one(TurnDetail).turn_id == 1, what="turn #1 shown")
+            await h.settle(pilot)
+            assert "Opening the project" not in screen_text(app)
+    finally:
+        await studio.aclose()
+
+
+async def test_an_empty_project_still_says_how_to_start(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await h.settle(pilot)
+        shot = screen_text(app)
+        assert "No turn selected" in shot and "No image yet" in shot and "Opening the project" not in shot

@@ -38,7 +38,7 @@ class Stage(Horizontal):
         """A double click on the preview: show the image full screen."""
 
     def compose(self) -> ComposeResult:
-        yield ImagePreview("No image yet", id="preview")
+        yield ImagePreview("", id="preview")  # "No image yet" once the project is known to have none
         with ContentSwitcher(initial="detail", id="info"):
             yield TurnDetail(id="detail")
             yield ThinkingLog(id="log")
@@ -122,6 +122,7 @@ class Stage(Horizontal):
     def show_empty(self) -> None:
         """No turn at all (an empty project, or its last branch deleted)."""
         self.detail.show_empty()
+        self.preview.set_placeholder("No image yet")
 
     def clear(self) -> None:
         self.show_empty()
