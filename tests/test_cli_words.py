@@ -232,3 +232,14 @@ def test_a_missing_file_or_a_folder_reads_the_same_in_every_command_and_the_stud
         probe_image(folder)
     assert gen_err == open_err == f"error: {folder} is a folder, not an image file.\n", (gen_err, open_err)
     assert str(studio.value) == f"{folder} is a folder, not an image file."
+
+
+def test_branch_json_today_is_the_budget_s_today_across_projects(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from banana_studio.services.budget import spending
+
+    assert run(env, "gen", "one", "-q") == 0
+    assert main(["gen", "elsewhere", "-q", "--project-dir", str(env / "projects"), "--project", "other"]) == 0
+    assert run(env, "export", "1", "-o", str(env / "out")) == 0
+    costs = json.loads((env / "out" / "branch.json").read_text())["costs"]
+    assert costs["today"] > costs["project"] > 0, costs
+    assert costs["today"] == spending(env / "projects", env / "projects" / "cli").today, costs
