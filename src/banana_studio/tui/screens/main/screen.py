@@ -202,15 +202,14 @@ class MainScreen(Sending, TurnActions, NamedActions, FileActions, TemplateAction
     @work(group="load", exit_on_error=False)
     async def _initial_load(self) -> None:
         try:
-            try:
-                await self._load_project()
-            except Exception:
-                self.stage.show_empty()  # not "Opening the project…" for ever
-                raise
+            await self._load_project()
             if not self._defers_mount():
                 # Headless, everything is mounted before the screen is ready: the log's Markdown view
                 # too (else the first send pays for importing and mounting it, ~150 ms on the loop).
                 await self.stage.prepare_log()
+        except Exception:
+            self.stage.show_empty(unless_shown=True)  # not "Opening the project…" for ever
+            raise
         finally:
             self.started.set()
 

@@ -119,8 +119,11 @@ class Stage(Horizontal):
             preview.border_title = "Preview"
             preview.set_placeholder(_NO_IMAGE.get(turn.status, "No image"))
 
-    def show_empty(self) -> None:
-        """No turn at all (an empty project, or its last branch deleted)."""
+    def show_empty(self, *, unless_shown: bool = False) -> None:
+        """No turn at all (an empty project, or its last branch deleted).  ``unless_shown``: only if no
+        turn is shown yet (reading the project failed part-way)."""
+        if unless_shown and self.detail.turn_id is not None:
+            return
         self.detail.show_empty()
         self.preview.set_placeholder("No image yet")
 
