@@ -213,11 +213,13 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
     from banana_studio.tui.messages import GenerationEvent
 
     titles: list[str] = []
+    tabs: list[str] = []
     app: Any = None
 
     def hook(message: Any) -> None:
         if isinstance(message, GenerationEvent) and type(message.event).__name__ == "DraftImage":
             titles.append(str(app.screen.query_one(PromptArea).border_title))
+            tabs.append(str(app.screen.query_one("#info", ContentSwitcher).current))
 
     app = make_app(demo_studio)
     async with app.run_test(size=(140, 45), message_hook=hook) as pilot:
@@ -229,6 +231,18 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
         assert str(main.query_one(PromptArea).border_title) == "Prompt → continues from #1"
         assert main.query_one(StatusLine).money.branch_turns == 1
         assert "(1 turn)" in text_of(main.query_one(StatusLine))
+        # One panel for detail and log: the log is up while the turn streams, the detail after it.
+        assert tabs and set(tabs) == {"log"}, tabs
+        await h.settle(pilot)
+        assert main.query_one("#info", ContentSwitcher).current == "detail"
+        assert "Branches · 1 turn" in str(main.query_one(BranchTree).border_title)
+
+
+def test_panel_defaults_follow_the_terminal_width() -> None:
+    from banana_studio.tui.screens.main.layout import default_panels
+
+    assert default_panels(80) == default_panels(160) == (False, False), "the picture first"
+    assert default_panels(180) == (False, True) and default_panels(220) == (True, True)
 
 
 def test_every_palette_action_has_a_description() -> None:
