@@ -5,7 +5,7 @@
 
 Runs the real studio App in demo mode (local server, synthetic images) in a temporary data dir:
 at 160×48 the main screen mid-generation (thoughts and drafts streaming), after a two-turn edit, in
-focus mode and with the settings open; at 80×24 after a generation and with the tree on.
+focus mode, with the settings open, the help and the command palette; at 80×24 after a generation and with the tree on.
 The real-terminal (xterm sixel) screenshots are taken with ``../shared/tools/real-terminal-check.sh``.
 """
 
@@ -88,6 +88,15 @@ async def main() -> None:
                     await pilot.press("f6", "f4")
                     await pilot.pause(2.5)
                     shoot(app, "main-settings-open")
+                    await pilot.press("f4")  # settings folded again, back in the prompt
+                    await pilot.pause(1.0)
+                    await pilot.press("f1")
+                    await pilot.pause(1.0)
+                    shoot(app, "main-help")
+                    await pilot.press("escape", "ctrl+p")
+                    await pilot.pause(1.0)
+                    shoot(app, "main-command-palette")
+                    await pilot.press("escape")
                 else:
                     await send("a red fox in the snow")
                     await wait_done()

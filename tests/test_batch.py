@@ -233,7 +233,7 @@ def test_cli_submit_no_wait_then_resume_imports_turns(env: Path, srv: FakeGemini
     out, err = capsys.readouterr()
     paths = [Path(line) for line in out.splitlines() if line.strip()]
     assert len(paths) == 2 and all(p.is_file() for p in paths)
-    assert "imported 2 image turn(s), 1 failed" in err and "IMAGE_SAFETY" in err
+    assert "imported 2 image turns, 1 failed" in err and "IMAGE_SAFETY" in err
     with ProjectStore.open(projects(env), "shots") as store:
         turns = [store.get_turn(n.id) for n in store.tree_index()]
         assert [t.kind for t in turns] == ["batch"] * 3

@@ -270,7 +270,7 @@ def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytes
 def test_mode_is_chosen_by_expected_result_size(env: Path, srv: FakeGemini,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "small", "--no-wait"]) == 0
-    assert "inline: 2 request(s)" in capsys.readouterr().err
+    assert "inline: 2 requests" in capsys.readouterr().err
     many = [f"poster {i}" for i in range(12)]
     assert main(["batch", str(prompts_file(env, *many)), "-p", "big", "--no-wait", "--size", "2K"]) == 0
     err = capsys.readouterr().err

@@ -128,7 +128,7 @@ def test_gen_demo_without_key(env: Path, monkeypatch: pytest.MonkeyPatch, capsys
     (["[fault:bad_key] a cat"], 1, "config --set-key"),
     (["a cat", "--size", "3K"], 2, "does not support size 3K"),
     (["a cat", "--aspect", "5:1"], 2, "aspect ratio 5:1"),
-    (["a cat", "--ref", "/nonexistent/ref.png"], 2, "not found"),
+    (["a cat", "--ref", "/nonexistent/ref.png"], 2, "does not exist"),
     (["a cat", "--parent", "abc"], 2, "--parent expects a turn id"),
     (["   "], 2, "prompt is empty"),
 ])

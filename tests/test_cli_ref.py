@@ -91,7 +91,7 @@ def test_bad_names_and_images_are_refused(env: Path, capsys: pytest.CaptureFixtu
     bad = env / "notes.png"
     bad.write_text("not an image")
     assert ref(env, "save", "@hero", str(bad)) == 2 and "notes.png" in capsys.readouterr().err
-    assert ref(env, "save", "@hero", str(env / "missing.png")) == 2 and "not found" in capsys.readouterr().err
+    assert ref(env, "save", "@hero", str(env / "missing.png")) == 2 and "does not exist" in capsys.readouterr().err
     assert ref(env, "rm", "@nobody") == 2 and "no named reference @nobody" in capsys.readouterr().err
     assert ref(env, "save", "@hero", str(a), "--project", "nope") == 2
     assert "there is no project 'nope'" in capsys.readouterr().err

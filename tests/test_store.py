@@ -287,7 +287,7 @@ def _png_with_dims(w: int, h: int) -> bytes:
 
 
 def test_bad_references_refused(store: ProjectStore, tmp_path: Path) -> None:
-    with pytest.raises(ProjectError, match="not found"):
+    with pytest.raises(ProjectError, match="does not exist"):
         store.add_reference(tmp_path / "missing.png")
     txt = tmp_path / "notes.txt"
     txt.write_text("hello")

@@ -333,7 +333,7 @@ def test_cli_run_asks_on_a_terminal_and_keeps_stdout_for_json(env: Path, srv: Fa
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
     assert main(["template", "run", "portrait", "-p", "ask", "--json"]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and "Send 2 request(s) for ~$" in err and "Not sent." in err
+    assert out == "" and "Send 2 requests for ~$" in err and "Not sent." in err
     assert generate_calls(srv) == []
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)

@@ -129,8 +129,8 @@ def test_fifo_reference_is_not_called_missing(project: Path, tmp_path: Path) -> 
     with ProjectStore.open_path(project) as s:
         with pytest.raises(ProjectError, match="not a regular file") as exc:
             s.add_reference(fifo)
-        assert "not found" not in str(exc.value)
-        with pytest.raises(ProjectError, match="not found"):
+        assert "does not exist" not in str(exc.value)
+        with pytest.raises(ProjectError, match="does not exist"):
             s.add_reference(tmp_path / "missing.png")
 
 

@@ -59,7 +59,7 @@ def make_ref(tmp_path: Path, case: str) -> tuple[Path, str]:
     p = tmp_path / "refs-in"
     p.mkdir(exist_ok=True)
     if case == "missing":
-        return p / "nope.png", "not found"
+        return p / "nope.png", "does not exist"
     if case == "not_image":
         f = p / "notes.png"
         f.write_text("this is a text file, not a picture\n" * 20)

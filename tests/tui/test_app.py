@@ -179,7 +179,7 @@ async def test_references_paste_tray_limits_and_send(demo_studio: Any, make_png:
         bogus = tmp_path / "notes.txt"
         bogus.write_text("hello")
         errors = await tray.add_paths([bogus, tmp_path / "missing.png"])
-        assert len(errors) == 2 and "not an image" in errors[0] and "no such file" in errors[1]
+        assert len(errors) == 2 and "not an image" in errors[0] and "does not exist" in errors[1]
         assert len(tray.items) == 2
         assert "not an image" in static_text(tray.query_one("#ref-message", Static))
 
@@ -417,7 +417,8 @@ async def test_label_delete_branch_and_keymap(zero_latency: None, tmp_path: Path
         app = make_app(studio)
         async with app.run_test(size=SIZE) as pilot:
             main = main_of(app)
-            assert any("not-an-action" in n.message for n in app._notifications)
+            assert any("not-an-action" in n.message and "Unknown binding id in" in n.message
+                       for n in app._notifications), "one unknown id: singular"
             await h.send_prompt(pilot, main, "root")
             await h.send_prompt(pilot, main, "child")
             await pilot.press("f3")

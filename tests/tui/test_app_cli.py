@@ -49,7 +49,7 @@ def test_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_open_missing_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["open", str(tmp_path / "nope.png")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_open_foreign_image_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path, h: Any) -> None:

@@ -91,6 +91,15 @@ async def test_80x24_nothing_cut(demo_studio: Any, h: Any) -> None:
         assert tree.display and tree.has_focus
         assert not main.query_one("#info").display
         assert main.query_one(ImagePreview).size.width >= 40
+        # The lines beside the tree take a shorter form instead of an ellipsis: the settings keep their
+        # source, aspect, size and estimate; the empty tray still says how to add one.
+        # (Read off the screen: what was rendered before the tree took the room must be rendered again.)
+        rows = screen_text(app).splitlines()
+        summary_row = next(r[r.index("F4 ("):] for r in rows if "F4 (" in r)
+        assert "…" not in summary_row and "of #1" in summary_row and "1:1 1K" in summary_row, summary_row
+        assert "≈ $" in summary_row, summary_row
+        refs_row = next(r[r.index("No references"):] for r in rows if "No references" in r)
+        assert "…" not in refs_row and "Ctrl+L" in refs_row, refs_row
         footer_row = screen_text(app).splitlines()[-1]
         for key in ("Send", "Quit", "Help"):
             assert key in footer_row, footer_row
@@ -204,11 +213,13 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
     from banana_studio.tui.messages import GenerationEvent
 
     titles: list[str] = []
+    tabs: list[str] = []
     app: Any = None
 
     def hook(message: Any) -> None:
         if isinstance(message, GenerationEvent) and type(message.event).__name__ == "DraftImage":
             titles.append(str(app.screen.query_one(PromptArea).border_title))
+            tabs.append(str(app.screen.query_one("#info", ContentSwitcher).current))
 
     app = make_app(demo_studio)
     async with app.run_test(size=(140, 45), message_hook=hook) as pilot:
@@ -220,6 +231,18 @@ async def test_prompt_title_while_generating(demo_studio: Any, h: Any) -> None:
         assert str(main.query_one(PromptArea).border_title) == "Prompt → continues from #1"
         assert main.query_one(StatusLine).money.branch_turns == 1
         assert "(1 turn)" in text_of(main.query_one(StatusLine))
+        # One panel for detail and log: the log is up while the turn streams, the detail after it.
+        assert tabs and set(tabs) == {"log"}, tabs
+        await h.settle(pilot)
+        assert main.query_one("#info", ContentSwitcher).current == "detail"
+        assert "Branches · 1 turn" in str(main.query_one(BranchTree).border_title)
+
+
+def test_panel_defaults_follow_the_terminal_width() -> None:
+    from banana_studio.tui.screens.main.layout import default_panels
+
+    assert default_panels(80) == default_panels(160) == (False, False), "the picture first"
+    assert default_panels(180) == (False, True) and default_panels(220) == (True, True)
 
 
 def test_every_palette_action_has_a_description() -> None:
@@ -407,3 +430,67 @@ async def test_log_status_line_repaints_in_place_and_grows_when_it_wraps(demo_st
         log._set_status("Done")
         await h.settle(pilot)
         assert status.size.height == 1, "and shrinks back"
+
+
+async def test_lowercase_size_in_the_config_is_used_as_meant_in_the_studio(zero_latency: None, h: Any,
+                                                                          tmp_path: Any) -> None:
+    """`image_size = "2k"`: the studio starts with 2K (not the 1K fallback) and names the file to fix."""
+    from banana_studio.config import load_config
+
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text('[generation]\nimage_size = "2k"\naspect_ratio = "16:9"\n', encoding="utf-8")
+    studio = h.open_demo_studio(config=load_config())
+    try:
+        app = make_app(studio)
+        async with app.run_test(size=(160, 48)) as pilot:
+            main = main_of(app)
+            await h.settle(pilot)
+            assert main.query_one(SettingsSidebar).settings.image_size == "2K"
+            summary = text_of(main.query_one(SettingsSummary))
+            assert "config defaults" in summary and "16:9 2K" in summary, summary
+            said = [n.message for n in app._notifications]
+            assert any(str(cfg_file) in m and "'2K'" in m for m in said), said
+    finally:
+        await studio.aclose()
+
+
+async def test_first_frame_of_a_project_with_turns_shows_no_first_run_text(zero_latency: None, h: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the project is read (right after a start or a project switch) the turn panel does not say
+    "No turn selected / Write a prompt…" nor the preview "No image yet" for a project that has turns."""
+    import threading
+
+    studio = h.open_demo_studio()
+    try:
+        await make_turns(studio, "a harbour")
+        gate, reading = threading.Event(), threading.Event()
+        skeleton = studio.store.tree_skeleton
+
+        def held() -> Any:
+            reading.set()
+            gate.wait(30)
+            return skeleton()
+
+        monkeypatch.setattr(studio.store, "tree_skeleton", held)
+        app = make_app(studio)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await h.wait_until(pilot, reading.is_set, what="the project is being read")
+            await pilot.pause()
+            shot = screen_text(app)
+            assert "No turn selected" not in shot and "No image yet" not in shot, shot
+            assert "Opening the project" in shot
+            gate.set()
+            main = main_of(app)
+            await h.wait_until(pilot, lambda: main.query_one(TurnDetail).turn_id == 1, what="turn #1 shown")
+            await h.settle(pilot)
+            assert "Opening the project" not in screen_text(app)
+    finally:
+        await studio.aclose()
+
+
+async def test_an_empty_project_still_says_how_to_start(demo_studio: Any, h: Any) -> None:
+    app = make_app(demo_studio)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await h.settle(pilot)
+        shot = screen_text(app)
+        assert "No turn selected" in shot and "No image yet" in shot and "Opening the project" not in shot

@@ -20,9 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from banana_studio.cli.exits import error
+from banana_studio.cli.exits import error, warning
 from banana_studio.config import Config, load_config
 from banana_studio.domain.settings import GenerationSettings
+from banana_studio.domain.words import plural
 from banana_studio.services.batch import (
     VERTEX_BATCH_TEXT,
     BatchError,
@@ -121,7 +122,7 @@ def _print_list(lane: BatchLane) -> int:
     for r in records:
         n_done = sum(1 for i in r.items if i.status == "done")
         n_failed = sum(1 for i in r.items if i.status == "failed")
-        print(f"{r.name:<28} {r.short_state:<10} {_when(r.created_at)}  {len(r.items):>4} prompt(s)  "
+        print(f"{r.name:<28} {r.short_state:<10} {_when(r.created_at)}  {plural(len(r.items), 'prompt'):>12}  "
               f"~${r.estimate:.3f}  imported {n_done} ok / {n_failed} failed  [{r.target}]")
         if r.error:
             print(f"    {r.error}")
@@ -155,7 +156,7 @@ def _report(lane: BatchLane, record: BatchRecord) -> int:
             print(store.abs_path(im.path))
     ok = len(record.items) - failed
     price = f"demo: ${simulated:.3f} simulated" if simulated and not cost else f"cost ${cost:.3f} (batch price)"
-    print(f"{record.name}: imported {ok} image turn(s), {failed} failed, {price} "
+    print(f"{record.name}: imported {plural(ok, 'image turn')}, {failed} failed, {price} "
           f"into project {store.name!r}.", file=sys.stderr)
     return 0 if failed == 0 else 1
 
@@ -183,8 +184,7 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
     if args.list:
         return await asyncio.to_thread(_print_list, lane)
     if studio.target.vertex:  # said before reading any prompts file
-        print(f"Error: {VERTEX_BATCH_TEXT}", file=sys.stderr)
-        return 2
+        return error(VERTEX_BATCH_TEXT)
     if args.cancel:
         record = await lane.cancel(lane.get(args.cancel))
         print(cancel_outcome_text(record.name, record.short_state, record.done))
@@ -196,30 +196,28 @@ async def _main(args: argparse.Namespace, cfg: Config, studio: Any) -> int:
             return 0
         code = 0
         for record in pending:
-            print(f"Resuming {record.name} ({len(record.items)} prompt(s), submitted {_when(record.created_at)} "
-                  f"to {record.target})", file=sys.stderr)
+            print(f"Resuming {record.name} ({plural(len(record.items), 'prompt')}, submitted "
+                  f"{_when(record.created_at)} to {record.target})", file=sys.stderr)
             code = max(code, await _wait(lane, record, interval))
         return code
     if not args.source:
-        print("Give a prompts file (.txt: one prompt per line; .jsonl: {\"prompt\": ...} per line), "
-              "or --resume / --list.", file=sys.stderr)
-        return 2
+        return error("give a prompts file (.txt: one prompt per line; .jsonl: {\"prompt\": ...} per line), "
+                     "or --resume / --list.")
     if studio.demo and studio.demo_into_real and not getattr(args, "mix_demo", False):
-        print(f"error: project {studio.store.name!r} is a real project ({studio.demo_into_real}). Demo turns "
-              "belong in the demo projects folder (the default with --demo); pass --mix-demo to add them here "
-              "anyway (they are marked demo and cost nothing).", file=sys.stderr)
-        return 2
+        return error(f"project {studio.store.name!r} is a real project ({studio.demo_into_real}). Demo turns "
+                     "belong in the demo projects folder (the default with --demo); pass --mix-demo to add them "
+                     "here anyway (they are marked demo and cost nothing).")
     defaults = settings_from_args(args, cfg.defaults)
     prompts = parse_prompts(Path(args.source), defaults)
     estimate = lane.estimate(prompts)
     verdict = await asyncio.to_thread(check_studio_budget, studio, defaults, len(prompts), batch=True,
                                       estimate=estimate)
     if not verdict.ok and not args.yes:
-        print(verdict.message, file=sys.stderr)
+        print(f"error: {verdict.message}", file=sys.stderr)
         print("Not submitted. Pass --yes to submit anyway, or raise [budget] in the config.", file=sys.stderr)
         return EXIT_BUDGET
     record = await lane.submit(prompts, display_name=args.name or "")
-    print(f"Submitted {record.name}: {len(prompts)} prompt(s), ~${estimate:.3f} at the batch price "
+    print(f"Submitted {record.name}: {plural(len(prompts), 'prompt')}, ~${estimate:.3f} at the batch price "
           f"({record.mode_reason or record.input_mode}) to {record.target}. The job id is saved in project "
           f"{lane.store.name!r}.", file=sys.stderr)
     if note := search_price_note(prompts):
@@ -241,15 +239,16 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config()
     for problem in cfg.problems:
-        print(problem, file=sys.stderr)
+        warning(problem)
     project_dir = Path(args.project_dir).expanduser() if getattr(args, "project_dir", None) else None
     try:
         studio = Studio.open(cfg, project=args.project, project_dir=project_dir, demo=bool(args.demo))
     except ProjectError as exc:
         return error(str(exc))
     if studio.needs_demo:
-        print("No API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), run `banana-studio config --set-key`, "
-              "or add --demo to try the batch lane against the built-in local server.", file=sys.stderr)
+        from banana_studio.cli.gen import NO_KEY_MESSAGE
+
+        print(NO_KEY_MESSAGE, file=sys.stderr)
         studio.store.close()
         return 2
 

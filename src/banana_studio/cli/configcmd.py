@@ -74,7 +74,7 @@ def show() -> int:
     if problem:
         print(f"\nVertex AI is not ready: {problem}")
     if cfg.problems:
-        print("\nProblems found in the config (defaults were used for these):")
+        print("\nProblems found in the config (each says what was used instead):")
         for p in cfg.problems:
             print(f"  • {p}")
         return 1

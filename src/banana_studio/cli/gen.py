@@ -37,8 +37,8 @@ _MIME_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "
              "image/heic": ".heic", "image/heif": ".heif"}
 _EQUIVALENT_EXT = {".jpeg": ".jpg", ".jpe": ".jpg"}
 
-NO_KEY_MESSAGE = (
-    "No Gemini API key found.\n"
+NO_KEY_MESSAGE = (  # one wording for every command (gen, batch, template run)
+    "error: No Gemini API key found.\n"
     "  • export GOOGLE_API_KEY=...   (or GEMINI_API_KEY; get a key at https://aistudio.google.com/apikey)\n"
     "  • or store it: banana-studio config --set-key\n"
     "  • or try the built-in local demo server (no key, no cost): add --demo"
@@ -186,7 +186,7 @@ async def _generate(args: argparse.Namespace, config: Config, prompt: str,
             settings = req.settings
         verdict = await asyncio.to_thread(studio.check_budget, settings, 1, n_refs=len(req.references))
         if not verdict.ok and not getattr(args, "yes", False):
-            _err(verdict.message)
+            _err(f"error: {verdict.message}")
             _err("Not sent. Pass --yes to send anyway, or raise the [budget] limits in the config.")
             return EXIT_BUDGET, None, None
         code = EXIT_FAILED

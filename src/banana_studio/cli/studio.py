@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
         image = Path(args.image).expanduser()
         if not image.is_file():
-            return _fail(f"{image}: no such file.")
+            from banana_studio.domain.words import folder_not_image, missing_file
+
+            return _fail(folder_not_image(image) if image.is_dir() else missing_file(image))
         from banana_studio.paths import demo_projects_root
 
         # An image made in demo mode lives in the demo projects folder, next to the real one.

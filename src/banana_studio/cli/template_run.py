@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from banana_studio.cli.exits import EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, error
+from banana_studio.cli.exits import EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, error, warning
 from banana_studio.cli.output import print_json
 from banana_studio.domain.events import Failed, TurnSaved
 from banana_studio.domain.matrix import grid_lines, split_values
 from banana_studio.domain.safetext import display_text
 from banana_studio.domain.template import TemplateError
+from banana_studio.domain.words import plural
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -78,16 +79,16 @@ def _confirm(plan: Any, args: argparse.Namespace, studio: Any) -> int | None:
     estimate = plan.batch_total if batch else plan.total
     verdict = studio.check_budget(plan.requests[0].settings, plan.count, batch=batch, estimate=estimate)
     if not verdict.ok and not args.yes:
-        print(verdict.message, file=sys.stderr)
+        print(f"error: {verdict.message}", file=sys.stderr)
         print("Nothing was sent. Pass --yes to send anyway, or raise [budget] in the config.", file=sys.stderr)
         return EXIT_BUDGET
     if args.yes:
         return None
     if not sys.stdin.isatty():
-        return error(f"{plan.count} request(s) for ~${estimate:.3f}: not sent without --yes when stdin is not a "
-                     "terminal (nothing to ask). Check the grid with --dry-run, then add --yes.")
+        return error(f"{plural(plan.count, 'request')} for ~${estimate:.3f}: not sent without --yes when stdin "
+                     "is not a terminal (nothing to ask). Check the grid with --dry-run, then add --yes.")
     lane = "submit to the Batch API" if batch else "send"
-    print(f"{lane.capitalize()} {plan.count} request(s) for ~${estimate:.3f}"  # stderr: stdout stays paths/JSON
+    print(f"{lane.capitalize()} {plural(plan.count, 'request')} for ~${estimate:.3f}"  # stderr: stdout stays paths/JSON
           f"{' (demo: simulated)' if studio.demo else ''}? [y/N] ", end="", file=sys.stderr, flush=True)
     answer = input().strip().lower()
     return None if answer in ("y", "yes") else error("Not sent.", EXIT_FAILED)
@@ -122,7 +123,7 @@ def _grid_report(store: Any, run_id: int, as_json: bool) -> int:
             return f"#{cell.turn_id} deleted"
         return f"#{t.id} ✓ ${t.cost:.3f}" if t.status == "done" else f"#{t.id} {t.status}"
 
-    print(f"Run {g.run.id}: template {g.run.name}, {len(g.run.cells)} cell(s), {g.run.lane}")
+    print(f"Run {g.run.id}: template {g.run.name}, {plural(len(g.run.cells), 'cell')}, {g.run.lane}")
     for line in grid_lines(g.layout, text):
         print(line)
     return 0
@@ -169,7 +170,7 @@ async def _batch(studio: Any, plan: Any, args: argparse.Namespace) -> int:
 
     run, records = await submit_batch(studio, plan)
     for r in records:
-        print(f"Submitted {r.name}: {len(r.items)} request(s), ~${r.estimate:.3f} at the batch price "
+        print(f"Submitted {r.name}: {plural(len(r.items), 'request')}, ~${r.estimate:.3f} at the batch price "
               f"({r.mode_reason or r.input_mode}).", file=sys.stderr)
     if args.no_wait:
         print(f"Run {run.id}: results land with `banana-studio batch --resume`; then "
@@ -223,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config()
     for problem in cfg.problems:
-        print(problem, file=sys.stderr)
+        warning(problem)
     project_dir = Path(args.project_dir).expanduser() if getattr(args, "project_dir", None) else None
     if args.template_command in ("runs", "grid"):
         try:
@@ -247,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             return 0
         if studio.needs_demo:
-            return error("No API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), run `banana-studio config "
-                         "--set-key`, or add --demo to try it against the built-in local server.")
+            from banana_studio.cli.gen import NO_KEY_MESSAGE
+
+            print(NO_KEY_MESSAGE, file=sys.stderr)
+            return EXIT_INVALID
         if studio.demo and studio.demo_into_real:
             return error(f"project {studio.store.name!r} is a real project ({studio.demo_into_real}); demo turns "
                          "belong in the demo projects folder (the default with --demo).")

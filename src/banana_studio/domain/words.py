@@ -10,6 +10,14 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 # One wording for one fault, in the studio and the CLI alike.
 
+def missing_file(name: object) -> str:
+    return f"{name} does not exist."
+
+
+def folder_not_image(name: object) -> str:
+    return f"{name} is a folder, not an image file."
+
+
 def empty_image(name: str) -> str:
     return f"{name} is empty (0 bytes), not an image."
 

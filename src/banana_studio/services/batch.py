@@ -33,6 +33,7 @@ from banana_studio.domain.events import EngineError, Failed, Finished, Grounding
 from banana_studio.domain.named_refs import annotate
 from banana_studio.domain.settings import MAX_REQUEST_BYTES, GenerationSettings
 from banana_studio.domain.turn import Turn
+from banana_studio.domain.words import plural
 from banana_studio.engine import batch as api
 from banana_studio.engine import map_error
 from banana_studio.engine.batch import JobView
@@ -102,9 +103,9 @@ def choose_mode(request_bytes: int, result_bytes: int, n: int) -> tuple[str, str
                         f"{INLINE_LIMIT / mb:.0f} MB inline limit")
     if result_bytes > RESULT_INLINE_LIMIT:
         return "file", (f"file mode: about {result_bytes / mb:,.0f} MB of images will come back for {n} "
-                        "request(s); Google recommends an input file for large image batches (big inline "
+                        "requests; Google recommends an input file for large image batches (big inline "
                         "results can time out on every status check)")
-    return "inline", f"inline: {n} request(s), about {result_bytes / mb:.0f} MB of results expected"
+    return "inline", f"inline: {plural(n, 'request')}, about {result_bytes / mb:.0f} MB of results expected"
 
 
 # -- the lane ---------------------------------------------------------------------------------------
@@ -331,7 +332,8 @@ class BatchLane:
                                                     imported=total - missing, phase="done"))
         if missing:
             raise BatchError(f"{record.error or 'The results download did not finish'}. Imported what arrived; "
-                             f"{missing} result(s) still to fetch: run `banana-studio batch --resume` again.", 1)
+                             f"{plural(missing, 'result')} still to fetch: run `banana-studio batch --resume` "
+                             "again.", 1)
         return touched
 
     async def _import_item(self, record: BatchRecord, item: BatchItem, resp: Any, error: Any) -> Turn:

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from banana_studio.domain.words import missing_file
+
 TMP_MARK = ".bstmp"
 """Temp files are hidden (leading dot) and end with ``.<pid>.bstmp`` so stale ones can be swept."""
 
@@ -173,7 +175,7 @@ def read_image_file(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise ValueError(f"{path} does not exist.") from None
+        raise ValueError(missing_file(path)) from None
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}.") from None
     if not stat.S_ISREG(st.st_mode):

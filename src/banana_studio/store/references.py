@@ -21,7 +21,7 @@ from banana_studio.domain.imagetype import (
     pillow_mime,
     sniff_image_mime,
 )
-from banana_studio.domain.words import empty_image, unreadable_image
+from banana_studio.domain.words import empty_image, folder_not_image, missing_file, unreadable_image
 from banana_studio.store.names import ProjectError
 
 
@@ -36,11 +36,11 @@ def read_reference_file(path: Path) -> bytes:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise ProjectError(f"Reference image not found: {path}") from None
+        raise ProjectError(missing_file(path)) from None
     except OSError as exc:
         raise ProjectError(f"Cannot read reference image {path}: {exc.strerror}.") from exc
     if stat.S_ISDIR(st.st_mode):
-        raise ProjectError(f"Reference {path} is a folder, not an image file.")
+        raise ProjectError(folder_not_image(path))
     if not stat.S_ISREG(st.st_mode):
         raise ProjectError(f"Reference {path} is not a regular file (a pipe, device or socket); save the "
                            "image to a file and add that.")

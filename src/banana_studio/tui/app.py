@@ -113,7 +113,8 @@ class StudioApp(App[None]):
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
             if self._unknown_keys:
-                self.notify(f"Unknown binding id(s) in [keymap]: {', '.join(self._unknown_keys)}. See ? for the ids.",
+                ids = "id" if len(self._unknown_keys) == 1 else "ids"
+                self.notify(f"Unknown binding {ids} in [keymap]: {', '.join(self._unknown_keys)}. See ? for the ids.",
                             severity="warning")
         for problem in self.config.problems:
             self.notify(redact(problem), title="Config", severity="warning", timeout=10)

@@ -32,6 +32,7 @@ from textual.widgets import Static
 
 from banana_studio.domain.imagetype import sniff_image_mime
 from banana_studio.domain.safetext import display_text
+from banana_studio.domain.words import plural
 from banana_studio.tui import actions, clipboard_image
 from banana_studio.web import Gallery
 from banana_studio.web.reach import Remote, UnsafePath, remote, rsync_command, scp_command, tunnel_line
@@ -146,7 +147,7 @@ async def copy_rsync(screen: MainScreen) -> str | None:
     except UnsafePath as exc:
         screen.notify(display_text(str(exc)), severity="error")
         return None
-    copy_command(screen, command, f"rsync command for the branch's {len(paths)} image(s)")
+    copy_command(screen, command, f"rsync command for the branch's {plural(len(paths), 'image')}")
     return command
 
 

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Static
 
 from banana_studio.config import redact
+from banana_studio.domain.words import plural
 from banana_studio.services.batch import (
     VERTEX_BATCH_TEXT,
     BatchError,
@@ -173,7 +174,7 @@ class BatchScreen(Screen[bool]):
     # -- polling (done by the app-wide watcher; this screen listens) --------------------------------
     def _watch(self, record: BatchRecord) -> None:
         if self.watcher.watch(record):
-            self.log_line(f"Watching {record.name} ({len(record.items)} prompt(s), {record.short_state}).")
+            self.log_line(f"Watching {record.name} ({plural(len(record.items), 'prompt')}, {record.short_state}).")
 
     def batch_progress(self, p: BatchProgress) -> None:
         if not self.is_mounted:
@@ -236,7 +237,7 @@ class BatchScreen(Screen[bool]):
         est = self.lane.estimate(prompts)
         if not await budget_allows(self.app, self.studio, self.settings, len(prompts), batch=True, estimate=est):
             return
-        self.log_line(f"Submitting {len(prompts)} prompt(s) from {path.name} (~${est:.3f})…")
+        self.log_line(f"Submitting {plural(len(prompts), 'prompt')} from {path.name} (~${est:.3f})…")
         if note := search_price_note(prompts):
             self.log_line(note)
         try:

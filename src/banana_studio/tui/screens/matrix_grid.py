@@ -23,6 +23,7 @@ from banana_studio.config import redact
 from banana_studio.domain.events import DraftImage, Failed, FinalImage, TurnSaved, TurnStarted
 from banana_studio.domain.matrix import Layout
 from banana_studio.domain.safetext import display_text
+from banana_studio.domain.words import plural
 from banana_studio.tui import actions
 from banana_studio.tui.images import ImagePreview
 from banana_studio.tui.widgets.footer import StudioFooter
@@ -149,7 +150,7 @@ class MatrixGridScreen(Screen[int | None]):
         assert self.run_id is not None
         g = await asyncio.to_thread(grid_of_run, self.studio.store, self.run_id)
         run = g.run
-        self.title_text = (f"Template {run.name} · run {run.id} · {len(run.cells)} cell(s) · {run.lane} · "
+        self.title_text = (f"Template {run.name} · run {run.id} · {plural(len(run.cells), 'cell')} · {run.lane} · "
                            f"est. ${run.estimate:.3f}")
         titles = [" · ".join(f"{k}={v}" for k, v in c.axes.items()) or c.prompt for c in run.cells]
         if not self.cells or self.layout_ != g.layout:

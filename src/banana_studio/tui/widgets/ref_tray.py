@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -24,7 +24,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from banana_studio.domain.settings import MAX_REFERENCES
-from banana_studio.domain.words import empty_image, too_many_references, unreadable_image
+from banana_studio.domain.words import (
+    empty_image,
+    folder_not_image,
+    missing_file,
+    too_many_references,
+    unreadable_image,
+)
 from banana_studio.tui import actions
 
 
@@ -54,9 +60,9 @@ def probe_image(path: Path) -> RefItem:
 
     path = path.expanduser()
     if not path.exists():
-        raise ValueError(f"{path}: no such file.")
+        raise ValueError(missing_file(path))
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; choose an image file.")
+        raise ValueError(folder_not_image(path))
     try:
         size = path.stat().st_size
         if size == 0:
@@ -159,7 +165,13 @@ class RefChips(Widget, can_focus=True):
             text.append("No references · ", style="dim")
             text.append("Ctrl+L", style="bold")
             text.append(" adds by path · or paste/drop image files on the prompt", style="dim")
-            return text
+            if text.cell_len <= (self.content_size.width or 10_000):
+                return text
+            short = Text(no_wrap=True, overflow="ellipsis")  # narrow (80 columns with the tree on)
+            short.append("No references · ", style="dim")
+            short.append("Ctrl+L", style="bold")
+            short.append(" or paste/drop to add", style="dim")
+            return short
         compact = len(items) > 3
         chips: list[Text] = []
         for i, item in enumerate(items):
@@ -174,6 +186,9 @@ class RefChips(Widget, can_focus=True):
         total = self._tray.total
         chips.append(Text(f"{total}/{self._tray.max_refs}", style="bold red" if total > self._tray.max_refs else "dim"))
         return chip_lines(chips, self.content_size.width or 10_000)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh()  # the empty text's form and the chip lines depend on the width
 
     def watch_cursor(self) -> None:
         self.refresh()

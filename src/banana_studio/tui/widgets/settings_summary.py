@@ -69,27 +69,40 @@ class SettingsSummary(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        """The longest form that fits: full, then without the pixel size, then without the switches,
+        then without the model name (the source, aspect, size and estimate always stay)."""
         width = self.content_size.width or 10_000
-        full = self._line(compact=False)
-        return full if full.cell_len <= width else self._line(compact=True)
+        line = self._line(level=0)
+        for level in (1, 2, 3):
+            if line.cell_len <= width:
+                break
+            line = self._line(level=level)
+        return line
 
-    def _line(self, *, compact: bool) -> Text:
+    def _line(self, *, level: int) -> Text:
+        compact = level > 0
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("F4", style="bold")
         t.append(" Settings" if not compact else "", style="bold")
         if self.source:
             t.append(f" ({self.source})", style="dim")
-        summary = self.summary
-        if compact:  # drop the pixel size ("1:1 1K 1024×1024" → "1:1 1K")
-            summary = " · ".join(" ".join(b.split(" ")[:2]) if i == 1 else b
-                                 for i, b in enumerate(summary.split(" · ")))
-        t.append(": " + summary, style="")
+        bits = self.summary.split(" · ")
+        if compact and len(bits) > 1:  # drop the pixel size ("1:1 1K 1024×1024" → "1:1 1K")
+            bits[1] = " ".join(bits[1].split(" ")[:2])
+        if level >= 2:  # the switches (thoughts, search, seed …) are in the sidebar
+            bits = bits[:2]
+        if level >= 3:  # the model too: aspect and size are what a send silently changes
+            bits = bits[1:]
+        t.append(": " + " · ".join(bits), style="")
         if self.estimate:
             t.append(f" · {self.estimate if not compact else self.estimate.removesuffix('/image')}",
                      style="bold green")
         if self.problem:
             t.append(f"  {self.problem}", style="bold red")
         return t
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh()  # the form that fits depends on the width (the tree opening takes room)
 
     def on_click(self, event: events.Click) -> None:
         event.stop()

@@ -133,11 +133,13 @@ class TurnDetail(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Turn"
-        self.show_empty()
+        # Until the project is read: no first-run text for a project that has turns (the screen calls
+        # show_empty once it knows there are none, or shows the selected turn).
+        self.show_empty(head="Opening the project…", text=" ")
 
-    def show_empty(self, text: str = "") -> None:
+    def show_empty(self, text: str = "", *, head: str = "No turn selected") -> None:
         self.turn_id: int | None = None
-        self.query_one("#detail-head", Static).update(Text("No turn selected", style="bold"))
+        self.query_one("#detail-head", Static).update(Text(head, style="bold" if text != " " else "dim"))
         self.query_one("#detail-prompt", Static).update(
             text or "Write a prompt below and press Ctrl+Enter (or Ctrl+J). Each send becomes a turn in this project's "
                     "tree; select any earlier turn in the tree (Ctrl+B shows it) to continue or fork from it.")

@@ -207,6 +207,9 @@ class MainScreen(Sending, TurnActions, NamedActions, FileActions, TemplateAction
                 # Headless, everything is mounted before the screen is ready: the log's Markdown view
                 # too (else the first send pays for importing and mounting it, ~150 ms on the loop).
                 await self.stage.prepare_log()
+        except Exception:
+            self.stage.show_empty(unless_shown=True)  # not "Opening the project…" for ever
+            raise
         finally:
             self.started.set()
 

@@ -49,7 +49,7 @@ class Stage(Horizontal):
     """The screen cell a mouse drag over the preview's picture started on."""
 
     def compose(self) -> ComposeResult:
-        yield ImagePreview("No image yet", id="preview")
+        yield ImagePreview("", id="preview")  # "No image yet" once the project is known to have none
         with ContentSwitcher(initial="detail", id="info"):
             yield TurnDetail(id="detail")
             yield ThinkingLog(id="log")
@@ -170,9 +170,13 @@ class Stage(Horizontal):
         self.preview.border_title = "Preview"
         self.preview.set_placeholder("No image — nothing was sent")
 
-    def show_empty(self) -> None:
-        """No turn at all (an empty project, or its last branch deleted)."""
+    def show_empty(self, *, unless_shown: bool = False) -> None:
+        """No turn at all (an empty project, or its last branch deleted).  ``unless_shown``: only if no
+        turn is shown yet (reading the project failed part-way)."""
+        if unless_shown and self.detail.turn_id is not None:
+            return
         self.detail.show_empty()
+        self.preview.set_placeholder("No image yet")
 
     def clear(self) -> None:
         self.show_empty()

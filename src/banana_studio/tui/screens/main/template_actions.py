@@ -12,6 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from banana_studio.domain.safetext import display_text
+from banana_studio.domain.words import plural
 from banana_studio.tui import platform
 from banana_studio.tui.budget_guard import budget_allows
 from banana_studio.tui.screens.confirm import TextPromptScreen
@@ -102,8 +103,8 @@ class TemplateActions:
             self.notify(display_text(str(exc)), title="Batch", severity="error")
             return
         jobs = ", ".join(r.name for r in records)
-        self.notify(f"Run {run.id}: {len(records)} Batch API job(s) submitted ({jobs}). F8 shows their progress and "
-                    "imports the results; the run's grid fills then.", title="Template run")
+        self.notify(f"Run {run.id}: {plural(len(records), 'Batch API job')} submitted ({jobs}). F8 shows their "
+                    "progress and imports the results; the run's grid fills then.", title="Template run")
 
     def action_save_as_template(self: MainScreen) -> None:
         turn_id = self.need_turn()
