@@ -439,7 +439,7 @@ def test_demo_batch_into_a_real_project_needs_mix_demo(env: Path, monkeypatch: p
     assert main(["batch", str(prompts), "-p", "real", "--demo", "--mix-demo", "--project-dir", root,
                  "--poll", "0"]) == 0
     err = capsys.readouterr().err
-    assert "imported 1 image turn(s), 0 failed, demo: $" in err and "simulated" in err
+    assert "imported 1 image turn, 0 failed, demo: $" in err and "simulated" in err
     with ProjectStore.open(projects(env), "real") as store:
         assert [n.target for n in store.tree_index()] == ["gemini-api", "local"]
 

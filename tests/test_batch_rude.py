@@ -249,7 +249,7 @@ def test_a_download_that_never_brings_a_byte_is_still_explained(env: Path, srv: 
     monkeypatch.setattr(engine_batch, "download_results", no_bytes)
     assert main(["batch", str(prompts_file(env, "a", "b")), "-p", "nob", "--poll", "0"]) == 1
     err = capsys.readouterr().err
-    assert "2 result(s) still to fetch" in err and "Traceback" not in err and "FileNotFoundError" not in err
+    assert "2 results still to fetch" in err and "Traceback" not in err and "FileNotFoundError" not in err
 
 
 def test_slow_cancel_reports_the_truth(env: Path, srv: FakeGemini, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,7 @@ from banana_studio.domain.events import (
 )
 from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.settings import GenerationSettings, validate_settings
+from banana_studio.domain.words import plural
 from banana_studio.store import ProjectError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,7 +166,7 @@ class AgentDesk:
         if not images:
             raise AgentError(f"Turn {turn.id} has no {what}s (status {turn.status}).")
         if not 0 <= index < len(images):
-            raise AgentError(f"Turn {turn.id} has {len(images)} {what}(s): index must be 0..{len(images) - 1}.")
+            raise AgentError(f"Turn {turn.id} has {plural(len(images), what)}: index must be 0..{len(images) - 1}.")
         if fmt and fmt.lower() not in ("png", "jpeg", "jpg", "webp"):
             raise AgentError("format must be png, jpeg or webp (or empty: the stored format).")
         im = images[index]

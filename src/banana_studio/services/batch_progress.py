@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from banana_studio.domain.batch_job import BatchRecord
+from banana_studio.domain.words import plural
 from banana_studio.engine.batch import JobView
 
 TRANSIENT_KINDS = {"network": "Google could not be reached", "timeout": "Google did not answer in time",
@@ -79,7 +80,7 @@ class BatchProgress:
         elif done is not None:
             bits.append(f"{done}/{self.total} requests done" + (f", {self.failed} failed" if self.failed else ""))
         else:
-            bits.append(f"{self.total} request(s)")
+            bits.append(plural(self.total, "request"))
         frac = self.fraction
         if frac is not None:
             filled = round(frac * 20)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from banana_studio.domain.limits import RECEIVED_IMAGE_MAX_PIXELS
+from banana_studio.domain.words import plural
 from banana_studio.store.files import atomic_write
 
 TILE = 320
@@ -177,7 +178,8 @@ def contact_sheet(doc: dict[str, Any], out_dir: Path, *, columns: int = 4) -> by
     costs = doc.get("costs") or {}
     title = f"{doc.get('project', '')} · branch to turn #{doc.get('turn_id')}"
     draw.text((PAD, 10), title, fill=FG, font=title_font)
-    sub = f"{len(doc.get('turns', []))} turn(s) · ${float(costs.get('branch') or 0):.3f} · {doc.get('exported_at', '')}"
+    n_turns = plural(len(doc.get('turns', [])), 'turn')
+    sub = f"{n_turns} · ${float(costs.get('branch') or 0):.3f} · {doc.get('exported_at', '')}"
     draw.text((PAD, 30), sub, fill=DIM, font=small)
     for n, (turn, im) in enumerate(tiles):
         x = PAD + (n % cols) * (TILE + PAD)
@@ -235,7 +237,7 @@ def markdown_page(doc: dict[str, Any]) -> str:
     title = f"{doc.get('project', '')} — branch to turn {doc.get('turn_id')}"
     costs = doc.get("costs") or {}
     md = [f"# {_md_inline(title)}", "",
-          f"{len(doc.get('turns', []))} turn(s) · branch cost ${float(costs.get('branch') or 0):.3f} · "
+          f"{plural(len(doc.get('turns', [])), 'turn')} · branch cost ${float(costs.get('branch') or 0):.3f} · "
           f"exported {_md_inline(str(doc.get('exported_at', '')))} · Banana Studio "
           f"{_md_inline(str(doc.get('app_version', '')))}", "",
           "![contact sheet](storyboard.png)", ""]
@@ -287,7 +289,7 @@ def html_page(doc: dict[str, Any]) -> str:
     page = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
             "<meta name='viewport' content='width=device-width,initial-scale=1'>",
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-            f"<p class='meta'>{len(doc.get('turns', []))} turn(s) · branch cost "
+            f"<p class='meta'>{plural(len(doc.get('turns', [])), 'turn')} · branch cost "
             f"${float(costs.get('branch') or 0):.3f} · exported {e(str(doc.get('exported_at', '')))}</p>",
             "<figure><img src='storyboard.png' alt='contact sheet'></figure>"]
     for turn in doc.get("turns", []):

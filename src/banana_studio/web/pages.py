@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from banana_studio.domain.safetext import display_text, dumps_json
+from banana_studio.domain.words import plural
 from banana_studio.store import ProjectInfo
 from banana_studio.store.readonly import ImageRow, TreeRow, TurnView
 from banana_studio.store.storyboard import html_page, safe_uri
@@ -102,7 +103,7 @@ def _node_line(base: str, project: str, row: TreeRow) -> str:
     if target == "local":
         bits.append("<span class='badge'>DEMO</span>")
     bits.append(esc(prompt, one_line=True))
-    bits.append(f"<span class='dim'>{int(n_final)} image(s) · ${float(cost):.3f}</span>")
+    bits.append(f"<span class='dim'>{plural(int(n_final), 'image')} · ${float(cost):.3f}</span>")
     return " ".join(bits)
 
 
@@ -142,7 +143,7 @@ def project_page(base: str, project: str, rows: Sequence[TreeRow], total: int,
             open_depth -= 1
         out.append("</ul>")
     more = f"<p class='dim'>{total - len(rows)} more turns are not listed.</p>" if total > len(rows) else ""
-    body = [f"<h1>{esc(project, one_line=True)}</h1>", f"<p class='meta'>{total} turn(s)</p>",
+    body = [f"<h1>{esc(project, one_line=True)}</h1>", f"<p class='meta'>{plural(total, 'turn')}</p>",
             *_grid(base, project, recent), *(out or ["<p>No turns yet.</p>"]), more]
     return _page(project, base, body, [(f"{base}/p/{seg(project)}/", esc(project, one_line=True))])
 
