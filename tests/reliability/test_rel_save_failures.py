@@ -86,3 +86,29 @@ async def test_disk_full_on_the_final_image_records_usage_and_cost(fake: FakeGem
         check_project(studio.store.path, turns=1)
     finally:
         await studio.aclose()
+
+
+def test_a_database_that_cannot_take_the_answer_leaves_no_image_and_keeps_the_bill(tmp_path: Path) -> None:
+    """Both finals are in images/ and then the commit of their rows fails (the database has no room):
+    the files go again, and the failure is recorded with the answer's usage and cost."""
+    import sqlite3
+
+    usage = {"prompt_tokens": 12, "candidates_tokens": 2240, "image_tokens": 2240}
+    with ProjectStore.open(tmp_path, "p") as s:
+        t = s.create_turn(None, "a cat", GenerationSettings(), [], user_content("a cat"))
+        s.set_status(t.id, "running")
+
+        def no_image_rows(action: int, arg1: str | None, *_: object) -> int:
+            return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_INSERT and arg1 == "images" else sqlite3.SQLITE_OK
+
+        s._conn.set_authorizer(no_image_rows)
+        mc = Content("model", [Part(mime_type="image/jpeg", data=_jpeg("red")),
+                               Part(mime_type="image/jpeg", data=_jpeg("blue"))])
+        with pytest.raises(ProjectError):
+            s.complete_turn(t.id, model_content=mc, status="done", usage=usage, cost=0.134, finish_reason="STOP")
+        s._conn.set_authorizer(None)
+        turn = s.get_turn(t.id)
+        assert turn.status == "failed" and turn.error_kind == "storage" and turn.images == []
+        assert turn.usage == usage and turn.cost == pytest.approx(0.134)
+    assert sorted(p.name for p in (tmp_path / "p" / "images").rglob("*") if p.is_file()) == []
+    check_project(tmp_path / "p", turns=1)
