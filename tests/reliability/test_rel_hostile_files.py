@@ -121,6 +121,19 @@ def test_recipe_into_a_closed_pipe_exits_quietly(project: Path, tmp_path: Path) 
     assert proc.returncode == 141
 
 
+@pytest.mark.parametrize("args", [["history"], ["history", "--json"], ["history", "--search", "fox"], ["projects"]])
+def test_listings_into_a_closed_pipe_exit_quietly(args: list[str], project: Path, tmp_path: Path) -> None:
+    """`history | head -1` said "error: cannot write the export: Broken pipe." (and exit 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    argv = [sys.executable, "-m", "banana_studio", *args, "--project-dir", str(project.parent)]
+    if args[0] == "history":
+        argv += ["--project", project.name]
+    proc = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, env=child_env(tmp_path), timeout=60)
+    os.close(write_end)
+    assert proc.stderr == b"" and proc.returncode == 141, proc.stderr
+
+
 # -- references -------------------------------------------------------------------------------------------
 
 def test_fifo_reference_is_not_called_missing(project: Path, tmp_path: Path) -> None:
