@@ -23,6 +23,8 @@ def validate_project_name(name: str) -> str:
         raise ProjectError(f"Project name is too long ({len(name)} characters; at most {MAX_NAME_LEN}).")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
         raise ProjectError(f"Project name {name!r} contains control characters.")
+    if any(unicodedata.category(ch) == "Cs" for ch in name):  # a byte that is not UTF-8 (from argv, a folder)
+        raise ProjectError(f"Project name {name!r} is not valid UTF-8 text.")
     for bad in ("/", "\\", ":", "\0"):
         if bad in name:
             raise ProjectError(f"Project name {name!r} must not contain {bad!r}.")
