@@ -56,6 +56,8 @@ def test_a_project_folder_renamed_to_bytes_that_are_not_utf8_is_skipped_with_a_n
     assert code == 0 and "not valid UTF-8" in out and "a red fox" in out
     code, out, _ = _run(["history", "--all", "--json", NOT_UTF8], root, capsys)
     assert code == 0 and any("not valid UTF-8" in n for n in json.loads(out)["notes"])
+    code, out, _ = _run(["history", "--project", f"q{NOT_UTF8}"], root, capsys)  # it still opens
+    assert code == 0 and "a red fox" in out
 
 
 def test_history_all_honours_search_and_starred(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
