@@ -112,3 +112,27 @@ def test_a_database_that_cannot_take_the_answer_leaves_no_image_and_keeps_the_bi
         assert turn.usage == usage and turn.cost == pytest.approx(0.134)
     assert sorted(p.name for p in (tmp_path / "p" / "images").rglob("*") if p.is_file()) == []
     check_project(tmp_path / "p", turns=1)
+
+
+def test_the_bill_is_recorded_even_when_the_blobs_tie_cannot_be(tmp_path: Path) -> None:
+    """On a nearly full disk the failure record and the blobs' tie to the turn may not both fit: the bill
+    goes in a transaction of its own, first (a real full tmpfs recorded cost 0 before)."""
+    import sqlite3
+
+    usage = {"prompt_tokens": 12, "candidates_tokens": 2240, "image_tokens": 2240}
+    with ProjectStore.open(tmp_path, "p") as s:
+        t = s.create_turn(None, "a cat", GenerationSettings(), [], user_content("a cat"))
+        s.set_status(t.id, "running")
+
+        def full(action: int, arg1: str | None, *_: object) -> int:
+            denied = action == sqlite3.SQLITE_INSERT and arg1 in ("images", "turn_blobs")
+            return sqlite3.SQLITE_DENY if denied else sqlite3.SQLITE_OK
+
+        s._conn.set_authorizer(full)
+        with pytest.raises(ProjectError):
+            s.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/jpeg", data=_jpeg("red"))]),
+                            status="done", usage=usage, cost=0.134, finish_reason="STOP")
+        s._conn.set_authorizer(None)
+        turn = s.get_turn(t.id)
+        assert turn.status == "failed" and turn.usage == usage and turn.cost == pytest.approx(0.134)
+    assert sorted(p.name for p in (tmp_path / "p" / "images").rglob("*") if p.is_file()) == []

@@ -286,15 +286,15 @@ class TurnWrites(Reads, TurnLocks):
         # Blobs of the answer that did land are tied to the turn, so deleting it later reclaims them.
         landed = [sha for sha in raw_by_sha if (self.path / blob_rel(sha)).is_file()]
         now = time.time()
-        # The bill first, on its own (one row's page, like a status change), then the blobs' tie to the
-        # turn: on a full disk the smaller write is the one that still fits.
+        # The bill first, in a transaction of its own, then the blobs' tie to the turn: on a nearly full
+        # disk the smaller write can still fit when both together do not (seen on a full tmpfs).
         self._try_once("UPDATE turns SET status = 'failed', finish_reason = ?, finish_message = ?, usage_json = ?, "
-                        "cost = ?, model_version = ?, response_id = ?, error = ?, error_kind = 'storage', "
-                        "updated_at = ?, heartbeat = ? WHERE id = ?",
-                        [(finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version,
-                          response_id, redact(f"Could not save the turn: {error}"), now, now, turn_id)])
+                       "cost = ?, model_version = ?, response_id = ?, error = ?, error_kind = 'storage', "
+                       "updated_at = ?, heartbeat = ? WHERE id = ?",
+                       [(finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version,
+                         response_id, redact(f"Could not save the turn: {error}"), now, now, turn_id)])
         self._try_once("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) SELECT id, ? FROM turns WHERE id = ?",
-                        [(sha, turn_id) for sha in landed])
+                       [(sha, turn_id) for sha in landed])
         with self._lock:
             self._release_turn_lock(turn_id)
             self._forget_digests()
