@@ -136,3 +136,34 @@ def test_the_bill_is_recorded_even_when_the_blobs_tie_cannot_be(tmp_path: Path) 
         turn = s.get_turn(t.id)
         assert turn.status == "failed" and turn.usage == usage and turn.cost == pytest.approx(0.134)
     assert sorted(p.name for p in (tmp_path / "p" / "images").rglob("*") if p.is_file()) == []
+
+
+async def test_the_service_records_the_bill_again_when_the_store_could_not(fake: FakeGemini, tmp_path: Path,
+                                                                        iso_env: dict[str, str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real full tmpfs: the store's failure record with the bill did not fit, the plain status change just
+    after it did, and the turn ended failed at cost 0.  The service tries the bill once more."""
+    import sqlite3
+
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    studio = Studio.open(Config(base_url=fake.base_url, retry_attempts=1), project="disk", project_dir=tmp_path / "p")
+    try:
+        _full_disk_on(monkeypatch, "images/0001-")
+        denied: list[str] = []
+
+        def full_once(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+            if action == sqlite3.SQLITE_UPDATE and arg1 == "turns" and arg2 == "usage_json" and not denied:
+                denied.append("usage_json")
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        studio.store._conn.set_authorizer(full_once)
+        events = [ev async for ev in studio.generate(GenerateRequest(prompt="a mountain lake"))]
+        studio.store._conn.set_authorizer(None)
+        assert denied and isinstance(events[-1], TurnSaved)
+        turn = studio.store.get_turn(events[-1].turn.id)
+        assert turn.status == "failed" and turn.error_kind == "storage"
+        assert turn.usage.get("candidates_tokens", 0) > 0 and turn.cost > 0, (turn.usage, turn.cost)
+        check_project(studio.store.path, turns=1)
+    finally:
+        await studio.aclose()

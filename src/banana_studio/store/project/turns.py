@@ -299,6 +299,12 @@ class TurnWrites(Reads, TurnLocks):
             self._release_turn_lock(turn_id)
             self._forget_digests()
 
+    def record_bill(self, turn_id: int, usage: dict[str, Any], cost: float) -> bool:
+        """Usage and cost of a billed answer whose saving failed (another try, e.g. after the failure
+        itself was recorded); False if the database could not take it either."""
+        return self._try_once("UPDATE turns SET usage_json = ?, cost = ? WHERE id = ?",
+                              [(json.dumps(usage), float(cost), turn_id)])
+
     def _try_once(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
         """One statement over ``rows`` in its own transaction; False if it could not be written."""
         try:
