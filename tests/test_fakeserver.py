@@ -735,3 +735,23 @@ def test_text_modality_only(client: genai.Client) -> None:
     parts = resp.candidates[0].content.parts
     assert not any(p.inline_data for p in parts) and "describe a fox" in parts[0].text
     assert not any(d.modality.value == "IMAGE" for d in resp.usage_metadata.candidates_tokens_details)
+
+
+def test_a_huge_prompt_is_drawn_from_its_first_lines_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only four lines of the prompt are drawn: wrapping the whole of a 25 MB prompt kept the server busy
+    for minutes (the client timed out)."""
+    import textwrap
+
+    from banana_studio.fakeserver import images
+
+    seen: list[int] = []
+    real_wrap = textwrap.wrap
+
+    def wrap(text: str, *args: object, **kwargs: object) -> list[str]:
+        seen.append(len(text))
+        return real_wrap(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(images.textwrap, "wrap", wrap)
+    out = images.render(images.ImageSpec(prompt="word " * 400_000, model="m", aspect_ratio="1:1",
+                                         image_size="1K", width=256, height=256))
+    assert out.final and seen and max(seen) < 10_000, seen

@@ -121,6 +121,19 @@ def test_recipe_into_a_closed_pipe_exits_quietly(project: Path, tmp_path: Path) 
     assert proc.returncode == 141
 
 
+@pytest.mark.parametrize("args", [["history"], ["history", "--json"], ["history", "--search", "fox"], ["projects"]])
+def test_listings_into_a_closed_pipe_exit_quietly(args: list[str], project: Path, tmp_path: Path) -> None:
+    """`history | head -1` said "error: cannot write the export: Broken pipe." (and exit 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    argv = [sys.executable, "-m", "banana_studio", *args, "--project-dir", str(project.parent)]
+    if args[0] == "history":
+        argv += ["--project", project.name]
+    proc = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, env=child_env(tmp_path), timeout=60)
+    os.close(write_end)
+    assert proc.stderr == b"" and proc.returncode == 141, proc.stderr
+
+
 # -- references -------------------------------------------------------------------------------------------
 
 def test_fifo_reference_is_not_called_missing(project: Path, tmp_path: Path) -> None:
@@ -297,3 +310,20 @@ def test_save_as_never_writes_into_the_project_or_through_a_link(project: Path, 
         assert out.read_bytes() == img.read_bytes() and not out.is_symlink()
         assert victim.read_text() == "keep me"
         assert _snapshot(project) == before
+
+
+def test_export_into_another_project_is_refused_and_changes_nothing(project: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Turn 1 of project "q" has the same file name as turn 1 of "p": exporting it into p's images/ would
+    replace p's image (and leave q's drafts and branch.json there, off p's record)."""
+    with ProjectStore.open(tmp_path / "projects", "q") as s:
+        t = s.create_turn(None, "a red fox", GenerationSettings(), [], user_content("a red fox"))
+        s.complete_turn(t.id, model_content=Content("model", [Part(mime_type="image/jpeg",
+                                                                   data=jpeg_bytes(color="blue"))]), status="done")
+    before = _snapshot(project)
+    for out in (project / "images", project / "images" / "new", project):
+        assert main(["export", "1", "-o", str(out), "--storyboard", "--project-dir", str(tmp_path / "projects"),
+                     "--project", "q"]) == 2
+        err = capsys.readouterr().err
+        assert "inside the project 'p'" in err and "Traceback" not in err, err
+    assert _snapshot(project) == before

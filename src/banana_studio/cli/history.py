@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         return int(handlers[args.command](args, cfg))
     except ProjectError as exc:  # an unknown turn, an unreadable project: invalid input (2)
         return error(str(exc), EXIT_INVALID)
+    except BrokenPipeError:
+        raise  # `history | head -1`: the reader went away; main() stops quietly, like recipe
     except OSError as exc:
         return error(f"cannot write {getattr(exc, 'filename', '') or 'the export'}: {exc.strerror or exc}.",
                      EXIT_FAILED)

@@ -46,7 +46,13 @@ def hit_line(hit: LibraryHit) -> str:
 
 
 def query_text(args: argparse.Namespace) -> str:
-    return " ".join(getattr(args, "query", None) or [])
+    """The query words, plus ``--search`` and ``--starred`` (with ``--all`` they would be ignored)."""
+    parts = list(getattr(args, "query", None) or [])
+    if getattr(args, "search", None):
+        parts.append(args.search)
+    if getattr(args, "starred", False):
+        parts.append("starred")
+    return " ".join(parts)
 
 
 def run_history_query(args: argparse.Namespace, cfg: Config, root: Path) -> int:

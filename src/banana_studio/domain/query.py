@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from banana_studio.domain.safetext import valid_text
 from banana_studio.domain.turn import STATUSES
 
 TEXT_FILTERS = ("project", "model", "size", "aspect", "status", "tag", "template")
@@ -198,6 +199,7 @@ _EXAMPLES = {"project": "project:posters", "model": "model:pro", "size": "size:2
 
 def parse(text: str, *, now: float | None = None) -> Query:
     """Parse a query (see the module docstring); raises :class:`QueryError`."""
+    text = valid_text(text or "")  # a byte that is not UTF-8 (argv, a pasted name) cannot reach SQLite
     words: list[Word] = []
     filters: list[Filter] = []
     for token, pos, end, quoted in _tokens(text or ""):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 MAX_TAG = 64
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class TagError(ValueError):

@@ -40,6 +40,7 @@ from banana_studio.engine.request import (
     request_size,
     validate_request,
 )
+from banana_studio.engine.server_text import silence_sdk_value_warnings
 from banana_studio.engine.spliced_answer import activate as activate_answer
 from banana_studio.engine.spliced_answer import restore, splice_answer_hook
 from banana_studio.engine.spliced_body import activate, hook_in_use, splice_hook, with_placeholders
@@ -148,6 +149,7 @@ class ApiTarget:
         else:
             kwargs["vertexai"] = False
             kwargs["api_key"] = self.api_key
+        silence_sdk_value_warnings()
         return genai.Client(**kwargs)
 
     def stream_client(self) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from banana_studio.config import redact
@@ -30,3 +31,11 @@ class ServerText:
         if isinstance(obj, list):
             return [self.tree(v) for v in obj]
         return obj
+
+
+def silence_sdk_value_warnings() -> None:
+    """google-genai warns ``"<value> is not a valid <Enum>"`` for an enum value it does not know, with the
+    server's string in the message: printed to stderr it would show an echoed key (and escape sequences)
+    past every redaction.  The value itself is kept, cleaned, in the record; only the warning goes."""
+    warnings.filterwarnings("ignore", message=r"(?s).* is not a valid [A-Za-z_]+$", category=UserWarning,
+                            module=r"google\.genai\._common")

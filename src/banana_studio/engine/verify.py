@@ -89,7 +89,8 @@ def check_received_image(data: bytes, declared_mime: str = "") -> ImageCheck:
                 else:
                     im.load()
     except Image.DecompressionBombError:
-        return ImageCheck(False, reason=f"it claims more than {_megapixels(2 * Image.MAX_IMAGE_PIXELS or 0)}")
+        return ImageCheck(False, reason=f"it claims more than {_megapixels(2 * Image.MAX_IMAGE_PIXELS or 0)}, over the "
+                                        f"{_megapixels(MAX_RECEIVED_IMAGE_PIXELS)} limit for one image")
     except Exception as exc:
         what = _FORMAT_NAME.get(sniffed, sniffed)
         detail = str(exc).strip().rstrip(".") or type(exc).__name__

@@ -34,7 +34,7 @@ FAULTS: dict[str, str] = {
                    "across the edge), like the leaky edits users report",
     # hostile servers (shaped in fakeserver/hostile.py)
     "key_echo": "the API key sent comes back in field=finish_message|block_message|model_version|response_id|"
-                "grounding|thought|answer|all (default all)",
+                "grounding|thought|answer|usage|part_field|all (default all)",
     "hostile_text": "thoughts, answer, finishMessage, modelVersion, grounding carry terminal escapes, C1, bidi "
                     "overrides and a lone surrogate",
     "lying_image": "the final image is kind=svg|html|text_png|truncated_jpeg|random (mb=N, default 100)|huge",

@@ -2,7 +2,8 @@
 
 * ``key_echo;field=F`` — the API key the client sent comes back in ``F``: ``finish_message``,
   ``block_message`` (a blocked prompt), ``model_version``, ``response_id``, ``grounding`` (titles,
-  URIs, queries, rendered content), ``thought``, ``answer``, or ``all`` (every one but block_message).
+  URIs, queries, rendered content), ``thought``, ``answer``, ``usage`` (a string in usageMetadata),
+  ``part_field`` (an ``executableCode`` part), or ``all`` (every one but block_message).
 * ``hostile_text`` — thoughts, answer, finishMessage, modelVersion and grounding carry :data:`HOSTILE`
   (terminal escape sequences, BEL, C1 CSI, a bidi override and a lone surrogate).
 * ``lying_image;kind=K`` — the final image is ``svg`` (image/svg+xml), ``html`` (text/html),
@@ -41,7 +42,8 @@ HOSTILE_MARKERS = (b"\x1b]52;c;SGFja2Vk", b"\x1b]0;EVIL", b"\x1b[2J", b"\x1b]8;;
 HOSTILE_FAULTS = frozenset({"key_echo", "hostile_text", "lying_image", "bad_unicode"})
 """Described in :data:`banana_studio.fakeserver.faults.FAULTS`."""
 
-KEY_FIELDS = ("finish_message", "block_message", "model_version", "response_id", "grounding", "thought", "answer")
+KEY_FIELDS = ("finish_message", "block_message", "model_version", "response_id", "grounding", "thought", "answer",
+              "usage", "part_field")
 
 
 def _cand(ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -63,14 +65,17 @@ def _grounding(text: str) -> dict[str, Any]:
             "groundingSupports": []}
 
 
-def _insert_text(steps: list[Any], make_step: Any, text: str, *, thought: bool) -> None:
-    """A thought (before the first non-thought step) or an answer (before the closing step)."""
+def _insert_text(steps: list[Any], make_step: Any, text: str, *, thought: bool,
+                 part: dict[str, Any] | None = None) -> None:
+    """A thought (before the first non-thought step) or an answer (before the closing step); ``part``
+    instead of the text part when given."""
     if not steps:
         return
     ref = steps[-1].event
     ev = {k: v for k, v in ref.items() if k != "candidates"}
-    ev["candidates"] = [{"content": {"role": "model", "parts": [{"text": text, "thought": True} if thought
-                                                                 else {"text": text}]}, "index": 0}]
+    if part is None:
+        part = {"text": text, "thought": True} if thought else {"text": text}
+    ev["candidates"] = [{"content": {"role": "model", "parts": [part]}, "index": 0}]
     pos = next((i for i, s in enumerate(steps) if s.kind != "thought"), len(steps)) if thought else len(steps) - 1
     steps.insert(max(0, pos), make_step("thought" if thought else "answer", ev))
 
@@ -110,6 +115,13 @@ def _key_echo(steps: list[Any], make_step: Any, fault: Fault, key: str) -> list[
         _insert_text(steps, make_step, f"Thinking about {text}.", thought=True)
     if every or field == "answer":
         _insert_text(steps, make_step, f"Here it is: {text}.", thought=False)
+    if every or field == "usage":  # a string inside usageMetadata (an unknown traffic type)
+        for s in steps:
+            if isinstance(s.event.get("usageMetadata"), dict):
+                s.event["usageMetadata"]["trafficType"] = text
+    if every or field == "part_field":  # a part field the studio does not use itself (kept in the record)
+        _insert_text(steps, make_step, "", thought=False,
+                     part={"executableCode": {"code": text, "language": "PYTHON"}})
     return steps
 
 

@@ -183,11 +183,13 @@ def _render(spec: ImageSpec, key: str) -> RenderedImages:
                 break
 
     # The prompt, drawn large, on a translucent band.
-    text = " ".join(spec.prompt.split()) or "(no prompt)"
     font_px = max(12, unit // 11)
     chars = max(8, int(dw / (font_px * 0.55)))
-    lines = textwrap.wrap(text, width=chars)[:4]
-    if len(textwrap.wrap(text, width=chars)) > 4:
+    head = spec.prompt[: chars * 8]  # four lines are drawn: wrapping all of a 25 MB prompt took minutes
+    text = " ".join(head.split()) or "(no prompt)"
+    wrapped = textwrap.wrap(text, width=chars)
+    lines = wrapped[:4]
+    if len(wrapped) > 4 or spec.prompt[len(head):].strip():
         lines[-1] = lines[-1][: max(1, chars - 1)] + "…"
     font = _font(font_px)
     line_h = int(font_px * 1.25)

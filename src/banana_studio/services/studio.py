@@ -18,6 +18,7 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from banana_studio.domain.target import Target
 from banana_studio.domain.turn import Turn
 from banana_studio.engine import ApiTarget, estimate_cost, run_turn, validate_request
 from banana_studio.engine.vertex import target_problems
-from banana_studio.services.completion import complete_turn
+from banana_studio.services.completion import complete_turn, turn_cost
 from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.services.turn_request import GenerateRequest, prepare_request
 from banana_studio.store import ProjectError, ProjectStore
@@ -345,6 +346,10 @@ class Studio:
                                                         f"{exc}"))
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.set_status, turn.id, "failed", error=err.message, error_kind=err.kind)
+            if usage is not None:  # the answer was billed: its bill, once more, if the store did not keep it
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(store.record_bill, turn.id, asdict(usage),
+                                            turn_cost(settings, usage, grounding))
             yield Failed(err)
             with contextlib.suppress(Exception):
                 yield TurnSaved(await asyncio.to_thread(store.get_turn, turn.id))

@@ -13,8 +13,9 @@ class ProjectError(Exception):
     """Any problem opening or using a project, with a message fit to show the user."""
 
 
-def validate_project_name(name: str) -> str:
-    """Return ``name`` if it is a safe single directory name, else raise :class:`ProjectError`."""
+def validate_project_name(name: str, *, new: bool = True) -> str:
+    """Return ``name`` if it is a safe single directory name, else raise :class:`ProjectError`.  An
+    existing folder (``new=False``) may have a name that is not UTF-8 (renamed by hand): it opens."""
     if not isinstance(name, str) or not name.strip():
         raise ProjectError("Project name is empty.")
     if name != name.strip():
@@ -23,6 +24,8 @@ def validate_project_name(name: str) -> str:
         raise ProjectError(f"Project name is too long ({len(name)} characters; at most {MAX_NAME_LEN}).")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
         raise ProjectError(f"Project name {name!r} contains control characters.")
+    if new and any(unicodedata.category(ch) == "Cs" for ch in name):  # a byte that is not UTF-8 (from argv, a folder)
+        raise ProjectError(f"Project name {name!r} is not valid UTF-8 text.")
     for bad in ("/", "\\", ":", "\0"):
         if bad in name:
             raise ProjectError(f"Project name {name!r} must not contain {bad!r}.")

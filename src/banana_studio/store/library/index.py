@@ -77,6 +77,17 @@ def _stamp(project: Path) -> str:
     return "/".join(parts)
 
 
+_NOT_TEXT = "the folder name is not valid UTF-8 text; rename the folder to search it"
+
+
+def _is_text(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class LibraryIndex:
     """The index file at ``path`` (see the module docstring)."""
 
@@ -85,6 +96,8 @@ class LibraryIndex:
         self._lock = threading.RLock()
         self.rebuilt = False
         """True when the file was missing or unusable and was created afresh."""
+        self.not_text: dict[str, list[str]] = {}
+        """Per root: project folders the last sync skipped because their names are not valid UTF-8."""
         try:
             self.conn = self._open()
         except (OSError, sqlite3.Error) as exc:
@@ -187,7 +200,13 @@ class LibraryIndex:
         wanted: list[tuple[Path, Path]] = []
         root_list = [Path(r).expanduser().absolute() for r in roots]
         for root in root_list:
-            wanted += [(root, d.absolute()) for d in _project_dirs(root)]
+            skipped = self.not_text[str(root)] = []
+            for d in _project_dirs(root):
+                if _is_text(str(d.absolute())):
+                    wanted.append((root, d.absolute()))
+                else:  # SQLite stores text: a folder name with a byte that is not UTF-8 cannot be indexed
+                    skipped.append(d.name)
+                    stats.errors.append(f"{d.name}: {_NOT_TEXT}")
         with self._lock:
             known = {str(p): (pid, stamp) for pid, p, stamp in
                      self.conn.execute("SELECT pid, path, stamp FROM projects")}
@@ -292,7 +311,8 @@ class LibraryIndex:
         with self._lock:
             rows = self.conn.execute(
                 "SELECT name, error, root FROM projects WHERE error != '' ORDER BY name").fetchall()
-        return [f"{name}: {error}" for name, error, root in rows if root in want]
+        skipped = [f"{name}: {_NOT_TEXT}" for root in sorted(want) for name in self.not_text.get(root, [])]
+        return [f"{name}: {error}" for name, error, root in rows if root in want] + skipped
 
     def any_template(self, pids: Iterable[int]) -> bool:
         ids = list(pids)

@@ -87,8 +87,9 @@ class StoreConnection:
     # -- opening ------------------------------------------------------------------------------
     @classmethod
     def open(cls, root: Path, name: str, *, create: bool = True) -> Self:
-        validate_project_name(name)
-        return cls._open(Path(root).expanduser() / name, name, create)
+        path = Path(root).expanduser() / name
+        validate_project_name(name, new=not (path / DB_NAME).is_file())
+        return cls._open(path, name, create)
 
     @classmethod
     def open_path(cls, project_dir: Path, *, create: bool = False) -> Self:

@@ -113,6 +113,10 @@ def check_outside_project(project: Path, target: Path, name: str = "") -> None:
         if resolved == root or root in resolved.parents:
             raise ProjectError(f"Cannot write to {target}: it is inside the project {name or project.name!r} "
                                f"({root}), and an export never changes a project. Choose a place outside it.")
+    for folder in (resolved, *resolved.parents):  # nor any other project (its images/ holds only its record)
+        if (folder / "project.db").is_file():
+            raise ProjectError(f"Cannot write to {target}: it is inside the project {folder.name!r} ({folder}), "
+                               "and an export never changes a project. Choose a place outside it.")
 
 
 def copy_out(src: Path, dest: Path) -> None:

@@ -193,6 +193,10 @@ class TurnWrites(Reads, TurnLocks):
         try:
             model_json, shas, draft_rows, final_rows = self._write_answer(turn_id, row, model_content, raw_by_sha,
                                                                           written)
+            self._record_answer(turn_id, model_json, shas, draft_rows + final_rows, status=status,
+                                finish_reason=finish_reason, finish_message=finish_message, usage=usage,
+                                grounding=grounding, cost=cost, model_version=model_version,
+                                response_id=response_id, error=redact(error), error_kind=error_kind)
         except (OSError, ProjectError) as exc:
             # Nothing partial stays: files of this answer already in images/ go, and the turn is recorded
             # failed *with* its usage and cost (the answer was billed even though it could not be saved).
@@ -200,6 +204,17 @@ class TurnWrites(Reads, TurnLocks):
                                  finish_reason=finish_reason, finish_message=finish_message,
                                  model_version=model_version, response_id=response_id, error=str(exc))
             raise
+        if status in FINISHED_STATUSES:
+            with self._lock:
+                self._release_turn_lock(turn_id)
+                self._forget_digests()
+        return self.get_turn(turn_id)
+
+    def _record_answer(self, turn_id: int, model_json: str | None, shas: set[str], image_rows: list[tuple[Any, ...]],
+                       *, status: str, finish_reason: str, finish_message: str, usage: dict[str, Any] | None,
+                       grounding: dict[str, Any] | None, cost: float, model_version: str, response_id: str,
+                       error: str, error_kind: str) -> None:
+        """The answer's rows, in one transaction (its files are already in place)."""
         now = time.time()
         with self._tx() as c:
             self._require(c, turn_id)
@@ -208,22 +223,17 @@ class TurnWrites(Reads, TurnLocks):
                 "grounding_json = ?, cost = ?, model_version = ?, response_id = ?, error = ?, error_kind = ?, "
                 "updated_at = ?, heartbeat = ? WHERE id = ?",
                 (model_json, status, finish_reason, finish_message, json.dumps(usage or {}),
-                 json.dumps(grounding or {}), float(cost), model_version, response_id, redact(error), error_kind,
+                 json.dumps(grounding or {}), float(cost), model_version, response_id, error, error_kind,
                  now, now, turn_id),
             )
             c.execute("DELETE FROM images WHERE turn_id = ? AND kind = 'final'", (turn_id,))
             c.executemany(
                 "INSERT INTO images (turn_id, kind, idx, sha256, mime, path, width, height, file_sha256) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                draft_rows + final_rows,
+                image_rows,
             )
             c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
                           [(turn_id, s) for s in shas])
-        if status in FINISHED_STATUSES:
-            with self._lock:
-                self._release_turn_lock(turn_id)
-                self._forget_digests()
-        return self.get_turn(turn_id)
 
     def _write_answer(self, turn_id: int, row: dict[str, Any], model_content: Content | None,
                       raw_by_sha: dict[str, bytes], written: list[str],
@@ -276,20 +286,33 @@ class TurnWrites(Reads, TurnLocks):
         # Blobs of the answer that did land are tied to the turn, so deleting it later reclaims them.
         landed = [sha for sha in raw_by_sha if (self.path / blob_rel(sha)).is_file()]
         now = time.time()
-        with contextlib.suppress(ProjectError), self._tx() as c:
-            self._require(c, turn_id)
-            c.execute(
-                "UPDATE turns SET status = 'failed', finish_reason = ?, finish_message = ?, usage_json = ?, cost = ?, "
-                "model_version = ?, response_id = ?, error = ?, error_kind = 'storage', updated_at = ?, heartbeat = ? "
-                "WHERE id = ?",
-                (finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version, response_id,
-                 redact(f"Could not save the turn: {error}"), now, now, turn_id),
-            )
-            c.executemany("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) VALUES (?, ?)",
-                          [(turn_id, sha) for sha in landed])
+        # The bill first, in a transaction of its own, then the blobs' tie to the turn: on a nearly full
+        # disk the smaller write can still fit when both together do not (seen on a full tmpfs).
+        self._try_once("UPDATE turns SET status = 'failed', finish_reason = ?, finish_message = ?, usage_json = ?, "
+                       "cost = ?, model_version = ?, response_id = ?, error = ?, error_kind = 'storage', "
+                       "updated_at = ?, heartbeat = ? WHERE id = ?",
+                       [(finish_reason, finish_message, json.dumps(usage or {}), float(cost), model_version,
+                         response_id, redact(f"Could not save the turn: {error}"), now, now, turn_id)])
+        self._try_once("INSERT OR IGNORE INTO turn_blobs(turn_id, sha256) SELECT id, ? FROM turns WHERE id = ?",
+                       [(sha, turn_id) for sha in landed])
         with self._lock:
             self._release_turn_lock(turn_id)
             self._forget_digests()
+
+    def record_bill(self, turn_id: int, usage: dict[str, Any], cost: float) -> bool:
+        """Usage and cost of a billed answer whose saving failed (another try, e.g. after the failure
+        itself was recorded); False if the database could not take it either."""
+        return self._try_once("UPDATE turns SET usage_json = ?, cost = ? WHERE id = ?",
+                              [(json.dumps(usage), float(cost), turn_id)])
+
+    def _try_once(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
+        """One statement over ``rows`` in its own transaction; False if it could not be written."""
+        try:
+            with self._tx() as c:
+                c.executemany(sql, rows)
+        except ProjectError:
+            return False
+        return True
 
     def star(self, turn_id: int, on: bool = True) -> None:
         with self._tx() as c:
