@@ -22,7 +22,7 @@ from PIL import Image
 
 from banana_studio.domain.safetext import UNSAFE
 from banana_studio.fakeserver import FakeGemini
-from banana_studio.services.studio import DEMO_KEY
+from banana_studio.services.api_target import DEMO_KEY
 from banana_studio.store import ProjectStore
 
 pytestmark = pytest.mark.slow

@@ -40,6 +40,7 @@ from banana_studio.domain.target import Target
 from banana_studio.domain.turn import Turn
 from banana_studio.engine import ApiTarget, estimate_cost, run_turn, validate_request
 from banana_studio.engine.vertex import target_problems
+from banana_studio.services.api_target import api_target_for
 from banana_studio.services.completion import complete_turn, turn_cost
 from banana_studio.services.sizing import RequestSize, next_request_size
 from banana_studio.services.turn_request import GenerateRequest, prepare_request
@@ -53,7 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
 DEMO_LATENCY = 0.4
 """Seconds of simulated thinking per streamed step in demo mode (override: BANANA_STUDIO_DEMO_LATENCY,
 or ``Studio.open(..., demo_latency=0)`` in tests)."""
-DEMO_KEY = "demo-key-local-fake-server"
 
 
 class Studio:
@@ -106,18 +106,8 @@ class Studio:
             studio.demo_into_real = real_project_reason(store.path, real_root)
         return studio
 
-    @staticmethod
-    def target_for(config: Config, *, demo: bool = False) -> ApiTarget:
-        """Where requests go for ``config``: the in-process demo server, Vertex AI or the Gemini API.
-        Opens no project, so a command can check the target's setup before it creates one."""
-        key, source = resolve_api_key(config)
-        common: dict[str, Any] = {"retry_attempts": config.retry_attempts, "timeout_seconds": config.timeout_seconds}
-        if demo:
-            return ApiTarget(api_key=DEMO_KEY, base_url=None, demo=True, **common)
-        vertex = uses_vertex()  # the two targets' base URLs stay apart, each only for its own target
-        base = (config.vertex_base_url if vertex else config.base_url) or None
-        return ApiTarget(api_key=key, base_url=base, vertex=vertex, key_source=source,
-                         vertex_project=config.vertex_project, vertex_location=config.vertex_location, **common)
+    target_for = staticmethod(api_target_for)
+    """Where requests go for a config (no project opened: a command can check its setup first)."""
 
     demo_into_real: str = ""
     """Demo mode on a real project: why it is real ('' = not).  Callers ask before adding demo turns."""
