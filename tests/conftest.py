@@ -10,11 +10,20 @@ set here for every test.  Tests about limits, memory, stalls or multi-turn reque
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from pilot_sync import install as _install_pilot_sync
 
 _install_pilot_sync()
+
+# A suite started in the background by a script (`cmd &` without job control) inherits SIGINT ignored,
+# and so would every process a test starts: the tests that press Ctrl+C on `gen`, `batch` or the
+# studio would see it ignored, as POSIX asks of such background jobs.  The suite's own processes
+# always get the default Ctrl+C.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 OUTER_TARGET_ENV = ("GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT",
