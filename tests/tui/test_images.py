@@ -651,3 +651,35 @@ def test_prepared_kitty_upload_writes_upstreams_bytes(monkeypatch: pytest.Monkey
     prepared._send_image_to_terminal(280, 180)
     assert len(ours) == 1 and len(upstream) > 1
     assert re.sub(r"i=\d+", "i=N", ours[0]) == re.sub(r"i=\d+", "i=N", "".join(upstream))
+
+
+async def test_a_failed_sixel_encode_is_tried_again_not_left_blank(small_png: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encode that fails once (a worker error) must not leave the widget "being encoded" for ever:
+    that painted a black box in place of a thumbnail in a real xterm."""
+    original = im_patches._ORIGINAL_IMAGE_TO_SIXELS
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("encoder hiccup")
+        return original(*args, **kwargs)
+
+    im.CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        impl = preview.query_one(im.StableSixelImpl)
+        monkeypatch.setattr(im_patches, "_ORIGINAL_IMAGE_TO_SIXELS", flaky)
+        await pilot.resize_terminal(120, 40)  # a new size: the widget's own encode, which fails once
+        deadline = time.monotonic() + 60  # a deadline for a loaded box, not a timing assertion
+        while time.monotonic() < deadline:  # until the picture's data is there (never, if the failure sticks)
+            await pilot.pause(0.05)
+            cached = impl._cached_sixels
+            if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
+                break
+        assert calls and len(calls) >= 2
+        assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size

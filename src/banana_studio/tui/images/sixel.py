@@ -135,6 +135,8 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
 
     _bs_pending: tuple[Any, ...] | None = None
+    _bs_failed: tuple[Any, ...] | None = None
+    """The last key whose encode failed (retried once, on the next paint)."""
     _bs_on_terminal: tuple[tuple[Any, ...], str] | None = None
     """(where and in which screen epoch, data) of the picture last written to the terminal."""
 
@@ -201,7 +203,19 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
                 return fixed_image_to_sixels(data.pil_image, options, background)
 
             async def run() -> None:
-                sixel = await in_background(compute)
+                try:
+                    sixel = await in_background(compute)
+                except BaseException as exc:
+                    # A failed or cancelled encode must not leave this key pending for ever: every
+                    # later paint would return "being encoded" and the picture would stay a blank box.
+                    if self._bs_pending == key:
+                        self._bs_pending = None
+                        if self._bs_failed != key and isinstance(exc, Exception):  # one more try, not a loop
+                            self._bs_failed = key
+                            self.refresh()
+                    if not isinstance(exc, Exception):
+                        raise
+                    return
                 if self._bs_pending != key or self.image is not image:
                     return
                 self._bs_pending = None
