@@ -21,7 +21,7 @@ class Watching:
         self.project_watch.start()
 
     async def on_project_changed(self: MainScreen, message: ProjectChanged) -> None:
-        await self.reload_tree(select=self.selected_id)  # the selection stays where the person left it
+        await self.reload_tree(keep_cursor=True)  # the cursor stays where the person has it now
         if self.selected_id is not None and self.selected_id != self.live_turn_id:
             self.load_turn(self.selected_id)  # e.g. the agent's turn being watched has finished
         if message.notice:
