@@ -282,9 +282,8 @@ class MainScreen(Sending, TurnActions, NamedActions, FileActions, TemplateAction
     async def _fetch_nodes(self, ids: list[int]) -> list[Any]:
         return await asyncio.to_thread(self.store.nodes_for, ids)
 
-    async def reload_tree(self, select: int | None = None, *, keep_cursor: bool = False) -> None:
+    async def reload_tree(self, select: int | None = None, *, keep_cursor: bool = False) -> None:  # cursor as it is now
         ids, parents = await asyncio.to_thread(self.store.tree_skeleton)
-        # keep_cursor: where the cursor is once the rows are read, not where it was when this began
         await self._show_tree(ids, parents, select=(self.tree.cursor_id or self.selected_id) if keep_cursor else select)
 
     def node(self, turn_id: int | None) -> TurnNode | None:
