@@ -492,6 +492,17 @@ async def test_sixel_cursor_returns_to_the_end_of_the_requested_row(small_png: P
             assert segments[2].text == f"\x1b[{region.y + crop.bottom};{region.x + crop.right + 1}H"
 
 
+async def _sixel_encoded(pilot: Any, impl: Any) -> None:
+    """Let the app run until the sixel widget holds data for its current size and nothing is pending
+    (the deadline only bounds a hang on a loaded box; the caller asserts the outcome)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        cached = impl._cached_sixels
+        if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
+            return
+
+
 async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
@@ -512,11 +523,7 @@ async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatc
         impl = preview.query_one(im.StableSixelImpl)
         for size in ((120, 40), (90, 30), (100, 36)):  # every resize needs a new encode
             await pilot.resize_terminal(*size)
-            for _ in range(50):
-                await pilot.pause(0.02)
-                cached = impl._cached_sixels
-                if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
-                    break
+            await _sixel_encoded(pilot, impl)
             assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
         assert len(on_loop) >= 3
         assert not any(on_loop), "a sixel was encoded on the event loop"
@@ -675,11 +682,6 @@ async def test_a_failed_sixel_encode_is_tried_again_not_left_blank(small_png: Pa
         impl = preview.query_one(im.StableSixelImpl)
         monkeypatch.setattr(im_patches, "_ORIGINAL_IMAGE_TO_SIXELS", flaky)
         await pilot.resize_terminal(120, 40)  # a new size: the widget's own encode, which fails once
-        deadline = time.monotonic() + 60  # a deadline for a loaded box, not a timing assertion
-        while time.monotonic() < deadline:  # until the picture's data is there (never, if the failure sticks)
-            await pilot.pause(0.05)
-            cached = impl._cached_sixels
-            if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
-                break
+        await _sixel_encoded(pilot, impl)  # never, if the failure sticks
         assert calls and len(calls) >= 2
         assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
