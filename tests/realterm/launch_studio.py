@@ -19,6 +19,33 @@ from pathlib import Path
 from typing import Any
 
 
+def _state(widget: Any) -> dict[str, Any]:
+    """What a sixel widget believes (for the failure message only; the checks read pixels)."""
+    if not hasattr(widget, "_bs_on_terminal"):
+        return {}
+    return {"pending": widget._bs_pending is not None, "failed": widget._bs_failed is not None,
+            "on_terminal": widget._bs_on_terminal is not None, "cached": widget._cached_sixels is not None,
+            "paints": getattr(widget, "_bs_paints", None)}
+
+
+def _record_sixel_paints() -> None:
+    """Keep, per sixel widget, what its last paints did (w: picture written, s: skipped as already on
+    the terminal, p: blank while being encoded, -: nothing), for a failure message."""
+    from banana_studio.tui.images import sixel
+
+    original = sixel.StableSixelImpl.render_lines
+
+    def render_lines(self: Any, crop: Any) -> Any:
+        writes, skips = sixel.STATS.sixel_writes, sixel.STATS.sixel_skips
+        strips = original(self, crop)
+        kind = ("w" if sixel.STATS.sixel_writes != writes else "s" if sixel.STATS.sixel_skips != skips
+                else "p" if strips else "-")
+        self._bs_paints = (getattr(self, "_bs_paints", "") + f"{kind}{crop.y}:{crop.height} ")[-80:]
+        return strips
+
+    sixel.StableSixelImpl.render_lines = render_lines  # type: ignore[method-assign]
+
+
 def layout(app: Any) -> dict[str, Any]:
     from banana_studio.tui import images as im
 
@@ -44,7 +71,7 @@ def layout(app: Any) -> dict[str, Any]:
             continue
         pictures.append({"id": preview.id or "", "kind": type(preview).__name__, "source": str(preview.source),
                          "region": [region.x, region.y, region.width, region.height],
-                         "box": [box.x, box.y, box.width, box.height]})
+                         "box": [box.x, box.y, box.width, box.height], "state": _state(widget)})
     return {"screen": type(screen).__name__, "modal": len(app.screen_stack) > 1 and screen.is_modal,
             "size": [app.size.width, app.size.height], "cell": [cell.width, cell.height],
             "protocol": im.current_protocol(), "pictures": pictures}
@@ -54,6 +81,8 @@ def main() -> int:
     out = Path(sys.argv[1])
     argv = sys.argv[3:] if sys.argv[2:3] == ["--"] else sys.argv[2:]
     import banana_studio.tui.app as tui_app  # imports tui.images: the terminal probe, before App.run
+
+    _record_sixel_paints()
 
     original = tui_app.make_app
 

@@ -685,3 +685,82 @@ async def test_a_failed_sixel_encode_is_tried_again_not_left_blank(small_png: Pa
         await _sixel_encoded(pilot, impl)  # never, if the failure sticks
         assert calls and len(calls) >= 2
         assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
+
+
+async def test_a_stale_encode_mark_of_a_freed_image_does_not_block_the_next_one(
+        small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython gives a new image the ``id()`` of a freed one.  An encode mark left by the freed image
+    (its encode ended while another image was already set) then looked like "already being encoded"
+    to the new image, and the widget painted a blank box for good."""
+    im.CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        impl = preview.query_one(im.StableSixelImpl)
+        await _sixel_encoded(pilot, impl)
+        fresh = impl.image.copy()
+        impl._cached_sixels = None
+        impl._bs_recent = None
+        im_sixel._SIXEL_CACHE.clear()
+        # The state a freed image leaves: the mark carries the key the new image will have (same id,
+        # same size), but it was made for another image object.
+        size = impl.content_size
+        impl._bs_pending = (id(fresh), im_sixel.Region(0, 0, size.width, size.height), size,
+                            im_sixel.get_cell_size(), impl._sixel_options, impl._get_background_rgba())
+        impl._bs_pending_image = object()
+        impl.image = fresh  # a plain attribute on this inner widget: repaint it by hand
+        impl.refresh()
+        await _sixel_encoded(pilot, impl)
+        assert impl._cached_sixels is not None and impl._cached_sixels.image is fresh
+
+
+async def test_a_clipped_picture_whose_shape_alternates_still_gets_painted(small_png: Path) -> None:
+    """Two shapes of a clipped picture asked for one after the other (the visible part, then the rows
+    asked for) each start an encode that cancels the other's; each finished encode is kept, so both
+    shapes are answered from memory afterwards instead of being encoded again for ever."""
+    im.CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
+    app = PreviewApp(protocol="sixel")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        impl = preview.query_one(im.StableSixelImpl)
+        await _sixel_encoded(pilot, impl)
+        w, h = impl.content_size
+        top, bottom = im_sixel.Region(0, 0, w, max(1, h // 2)), im_sixel.Region(0, 0, w, h - 1)
+        for shape in (top, bottom):
+            deadline = time.monotonic() + 60
+            while impl._encode(shape) is None and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+        encodes = im_patches.STATS.sixel_encodes
+        assert impl._encode(top) is not None and impl._encode(bottom) is not None
+        assert impl._encode(top) is not None
+        assert im_patches.STATS.sixel_encodes == encodes and impl._bs_pending is None
+
+
+async def test_a_failed_halfcell_build_is_tried_again_not_left_blank(small_png: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    original = im.halfcell_strips
+    calls: list[int] = []
+
+    def flaky(image: Any, width: int, height: int) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("builder hiccup")
+        return original(image, width, height)
+
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        widget = preview.image_widget
+        assert isinstance(widget, im.StableHalfcellImage)
+        monkeypatch.setattr(im_halfcell, "halfcell_strips", flaky)
+        await pilot.resize_terminal(117, 41)  # a size nobody prepared: the widget builds it itself
+        deadline = time.monotonic() + 60
+        while im_halfcell._halfcell_cached(widget.image, *widget.content_size) is None:
+            assert time.monotonic() < deadline, f"never built after {len(calls)} tries"
+            await pilot.pause(0.05)
+        assert len(calls) >= 2 and widget._bs_pending is None

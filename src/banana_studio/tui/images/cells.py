@@ -132,6 +132,7 @@ class StableTGPImage(_ti_widget.TGPImage, Renderable=_PreparedTGPRenderable):
 
     _bs_key: tuple[Any, ...] | None = None
     _bs_pending: tuple[Any, ...] | None = None
+    _bs_failed: tuple[Any, ...] | None = None
 
     def render(self) -> RenderableType:
         widget: Any = self
@@ -149,10 +150,16 @@ class StableTGPImage(_ti_widget.TGPImage, Renderable=_PreparedTGPRenderable):
                 self._bs_pending = key
 
                 async def build() -> None:
-                    await in_background(kitty_payload, image, pixels)
+                    failed = False
+                    try:
+                        await in_background(kitty_payload, image, pixels)
+                    except Exception:
+                        failed = True  # cleared below; one more try on the next paint, never a loop
                     if self._bs_pending == key:
                         self._bs_pending = None
-                        self.refresh()
+                        if not failed or self._bs_failed != key:
+                            self._bs_failed = key if failed else None
+                            self.refresh()
 
                 self.run_worker(build(), group="kitty-encode", exclusive=True, exit_on_error=False)
             return ""

@@ -132,6 +132,7 @@ class StableHalfcellImage(Widget):
         return size.get_cell_size(width, container.height or 2**32, get_cell_size())[1]
 
     _bs_pending: tuple[int, int, int] | None = None
+    _bs_failed: tuple[int, int, int] | None = None
 
     def render_line(self, y: int) -> Strip:
         size = self.content_size
@@ -146,10 +147,16 @@ class StableHalfcellImage(Widget):
                 self._bs_pending = key
 
                 async def build() -> None:
-                    await in_background(halfcell_strips, image, size.width, size.height)
+                    failed = False
+                    try:
+                        await in_background(halfcell_strips, image, size.width, size.height)
+                    except Exception:
+                        failed = True  # cleared below; one more try on the next paint, never a loop
                     if self._bs_pending == key:
                         self._bs_pending = None
-                        self.refresh()
+                        if not failed or self._bs_failed != key:
+                            self._bs_failed = key if failed else None
+                            self.refresh()
 
                 self.run_worker(build(), group="halfcell-build", exclusive=True, exit_on_error=False)
             return Strip.blank(size.width)

@@ -40,6 +40,7 @@ _NULL_STYLE = Style()
 _SIXEL_CACHE: OrderedDict[tuple[Any, ...], tuple[weakref.ref[PILImage.Image], str]] = OrderedDict()
 _SIXEL_LOCK = threading.Lock()
 _SIXEL_MAX = 16
+_RECENT_MAX = 4
 
 
 def _sixel_key(image: PILImage.Image, cells: tuple[int, int], background: Any, options: Any) -> tuple[Any, ...]:
@@ -135,6 +136,9 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
 
     _bs_pending: tuple[Any, ...] | None = None
+    _bs_pending_image: Any = None
+    _bs_recent: OrderedDict[tuple[Any, ...], tuple[weakref.ref[Any], str]] | None = None
+    """The last few encodes of this widget (key -> (image, sixel data))."""
     _bs_failed: tuple[Any, ...] | None = None
     """The last key whose encode failed (retried once, on the next paint)."""
     _bs_on_terminal: tuple[tuple[Any, ...], str] | None = None
@@ -180,19 +184,31 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         # Same image *object* (upstream's ``is_hit`` compares PIL images with ``==``: both copied to
         # bytes and compared, tens of milliseconds on the event loop at every repaint).
         if cached is not None and cached.image is image and cached[1:6] == (encode, size, cells, options, background):
-            self._bs_pending = None
+            self._bs_pending = self._bs_pending_image = None
             return cached.sixel_data
+        key = (id(image), encode, size, cells, options, background)
+        recent = self._bs_recent.get(key) if self._bs_recent is not None else None
+        if recent is not None and recent[0]() is image:
+            # A part encoded a moment ago (a clipped picture whose visible part and asked-for rows
+            # alternate between two shapes): use it, do not start the encode of the other shape over.
+            self._bs_pending = self._bs_pending_image = None
+            self._cached_sixels = _ti_widget_sixel._CachedSixels(
+                image, encode, size, cells, options, background, recent[1])
+            return recent[1]
         full = encode == Region(0, 0, size.width, size.height) and isinstance(image, PILImage.Image)
         if full:
             hit = _presixel_cached(image, (size.width, size.height), background, options)  # type: ignore[arg-type]
             if hit is not None:
-                self._bs_pending = None  # an encode still running for this widget must not repaint it
+                # An encode still running for this widget must not repaint it.
+                self._bs_pending = self._bs_pending_image = None
                 self._cached_sixels = _ti_widget_sixel._CachedSixels(
                     image, encode, size, cells, options, background, hit)
                 return hit
-        key = (id(image), encode, size, cells, options, background)
-        if self._bs_pending != key:
+        # The pending mark names the image object too: ``id()`` of a freed image is reused by the next
+        # one, and a mark left by an encode of the old image would then read as "already being encoded".
+        if self._bs_pending != key or self._bs_pending_image is not image:
             self._bs_pending = key
+            self._bs_pending_image = image
 
             def compute() -> str:
                 if full:
@@ -202,25 +218,36 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
                 data = self._crop_image(data, encode, cells)
                 return fixed_image_to_sixels(data.pil_image, options, background)
 
+            def mine() -> bool:
+                return self._bs_pending == key and self._bs_pending_image is image
+
             async def run() -> None:
                 try:
                     sixel = await in_background(compute)
                 except BaseException as exc:
                     # A failed or cancelled encode must not leave this key pending for ever: every
                     # later paint would return "being encoded" and the picture would stay a blank box.
-                    if self._bs_pending == key:
-                        self._bs_pending = None
+                    if mine():
+                        self._bs_pending = self._bs_pending_image = None
                         if self._bs_failed != key and isinstance(exc, Exception):  # one more try, not a loop
                             self._bs_failed = key
                             self.refresh()
                     if not isinstance(exc, Exception):
                         raise
                     return
-                if self._bs_pending != key or self.image is not image:
-                    return
-                self._bs_pending = None
-                self._cached_sixels = _ti_widget_sixel._CachedSixels(
-                    image, encode, size, cells, options, background, sixel)
+                if self._bs_recent is None:
+                    self._bs_recent = OrderedDict()
+                self._bs_recent[key] = (weakref.ref(image), sixel)
+                while len(self._bs_recent) > _RECENT_MAX:
+                    self._bs_recent.popitem(last=False)
+                if not mine():
+                    return  # a newer encode was started (it repaints when done)
+                self._bs_pending = self._bs_pending_image = None
+                if self.image is image:
+                    self._cached_sixels = _ti_widget_sixel._CachedSixels(
+                        image, encode, size, cells, options, background, sixel)
+                # Repaint in both cases: with a new image the paint starts its encode (nothing else
+                # would: the pending mark was this one's until now).
                 self.refresh()
 
             self.run_worker(run(), group="sixel-encode", exclusive=True, exit_on_error=False)
