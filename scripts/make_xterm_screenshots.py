@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "screenshots"
 sys.path.insert(0, str(ROOT / "tests" / "realterm"))
 
-from test_pictures import shows  # noqa: E402
+from test_pictures import every, shows  # noqa: E402
 from xsession import Session, env_for  # noqa: E402
 
 COLS, ROWS = 141, 42
@@ -60,7 +60,7 @@ def main() -> int:
             session.start_x()
             session.start_studio("xterm", ["--demo", "-p", "demo"], geometry=(COLS, ROWS))
             session.wait_for("main preview", shows("MainScreen", "preview", fills=0.9))
-            session.wait_for("turn thumbnails", shows("MainScreen", "Thumbnail"))
+            session.wait_for("turn thumbnails", every("MainScreen", "Thumbnail"))
             save(session, "sixel-xterm.png")
             save(session, "main-xterm-sixel.png")
             session.key("ctrl+b")

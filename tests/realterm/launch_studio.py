@@ -60,9 +60,10 @@ def layout(app: Any) -> dict[str, Any]:
             inner = list(widget.query(im.StableSixelImpl))
             widget = inner[0] if inner else widget
         try:
-            region = screen.find_widget(widget).visible_region
+            placed = screen.find_widget(widget)
         except Exception:
             continue
+        region, whole = placed.visible_region, placed.region
         if not region.area:
             continue
         try:
@@ -71,7 +72,8 @@ def layout(app: Any) -> dict[str, Any]:
             continue
         pictures.append({"id": preview.id or "", "kind": type(preview).__name__, "source": str(preview.source),
                          "region": [region.x, region.y, region.width, region.height],
-                         "box": [box.x, box.y, box.width, box.height], "state": _state(widget)})
+                         "box": [box.x, box.y, box.width, box.height],
+                         "whole": [whole.x, whole.y, whole.width, whole.height], "state": _state(widget)})
     return {"screen": type(screen).__name__, "modal": len(app.screen_stack) > 1 and screen.is_modal,
             "size": [app.size.width, app.size.height], "cell": [cell.width, cell.height],
             "protocol": im.current_protocol(), "pictures": pictures}

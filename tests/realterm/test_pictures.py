@@ -40,6 +40,16 @@ def shows(screen: str, kind: str, count: int = 1, fills: float = 0.0) -> Callabl
     return check
 
 
+def every(screen: str, kind: str) -> Callable[[Session], str | None]:
+    """A check: every picture of ``kind`` laid out on ``screen`` (at least one) is whole -- a blank
+    thumbnail beside two good ones is a blank thumbnail."""
+
+    def check(session: Session) -> str | None:
+        return shows(screen, kind, count=max(1, len(session.pictures(kind))))(session)
+
+    return check
+
+
 def start(session: Session, terminal: str = "xterm", *extra: str, size: tuple[int, int] = (140, 40)) -> None:
     session.start_x()
     session.start_studio(terminal, [*extra, "--demo", "-p", "demo"], geometry=size)
@@ -65,7 +75,7 @@ def test_xterm_sixel_preview_survives_resize_and_modal(session: Session) -> None
     require("xterm")
     start(session)
     session.wait_for("main preview", shows("MainScreen", "preview", fills=0.9))
-    session.wait_for("turn thumbnails", shows("MainScreen", "Thumbnail", count=1))
+    session.wait_for("turn thumbnails", every("MainScreen", "Thumbnail"))
     assert session.last_layout["protocol"] == "sixel", session.last_layout
 
     before = session.screenshot().copy()
@@ -79,6 +89,7 @@ def test_xterm_sixel_preview_survives_resize_and_modal(session: Session) -> None
     session.wait_for("the command palette", palette_drawn)
     session.key("Escape")
     session.wait_for("preview after the modal closed", shows("MainScreen", "preview", fills=0.9))
+    session.wait_for("thumbnails after the modal closed", every("MainScreen", "Thumbnail"))
 
     cols, rows = session.last_layout["size"]
     cell_w, cell_h = session.last_layout["cell"]
@@ -92,6 +103,7 @@ def test_xterm_sixel_preview_survives_resize_and_modal(session: Session) -> None
             return shows("MainScreen", "preview", fills=0.9)(s)
 
         session.wait_for(f"preview at {new_cols}x{new_rows}", resized)
+    session.wait_for("thumbnails after the resizes", every("MainScreen", "Thumbnail"))
 
 
 def test_xterm_sixel_gallery_cards_and_viewer(session: Session) -> None:

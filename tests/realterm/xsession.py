@@ -64,6 +64,9 @@ class Picture:
     region: tuple[int, int, int, int]
     box: tuple[int, int, int, int]
     """The cells the widget could fill (its content area)."""
+    whole: tuple[int, int, int, int] | None = None
+    """The cells of the whole picture, parts scrolled out of view included (``region`` is the
+    visible part of it)."""
 
     @property
     def fills(self) -> float:
@@ -162,7 +165,8 @@ class Session:
         return self.last_layout
 
     def pictures(self, kind: str | None = None) -> list[Picture]:
-        found = [Picture(p["id"], p["kind"], Path(p["source"]), tuple(p["region"]), tuple(p["box"]))  # type: ignore[arg-type]
+        found = [Picture(p["id"], p["kind"], Path(p["source"]), tuple(p["region"]), tuple(p["box"]),  # type: ignore[arg-type]
+                         tuple(p["whole"]) if p.get("whole") else None)
                  for p in self.layout().get("pictures", [])]
         return [p for p in found if not kind or p.kind == kind or p.id == kind]
 
@@ -227,17 +231,18 @@ def match(shot: Image.Image, picture: Picture, cell: tuple[int, int], tolerance:
     cw, ch = cell
     box = shot.crop((x * cw, y * ch, (x + w) * cw, (y + h) * ch))
     seen = box.resize((w, h), Image.Resampling.BOX)
-    _, by, _, bh = picture.box
     with Image.open(picture.source) as source:
-        # A picture scrolled partly out of view (a thumbnail at the bottom of the turn detail) shows only
-        # its rows inside the visible region: compare with that band of the file.  Its fitted height
-        # (from its aspect) is then taller than the region; a letterboxed picture's is not.
-        fitted_h = round(w * cw * source.height / max(1, source.width) / ch)
-        clipped = h < fitted_h - 1 and fitted_h <= bh + 1
-        full_h = fitted_h if clipped else h
-        top = min(max(0, y - by), full_h - h) if clipped else 0
-        expected = source.convert("RGB").resize((w * cw, full_h * ch), Image.Resampling.BILINEAR)
-    expected = expected.crop((0, top * ch, w * cw, (top + h) * ch))
+        if picture.whole is not None:
+            # A picture scrolled partly out of view (a thumbnail at the bottom of the turn detail, or
+            # at the right end of its strip) shows only its part inside the visible region: compare
+            # with that part of the file.
+            wx, wy, ww, wh = picture.whole
+            expected = source.convert("RGB").resize((ww * cw, wh * ch), Image.Resampling.BILINEAR)
+            left, top = x - wx, y - wy
+        else:
+            expected = source.convert("RGB").resize((w * cw, h * ch), Image.Resampling.BILINEAR)
+            left = top = 0
+    expected = expected.crop((left * cw, top * ch, (left + w) * cw, (top + h) * ch))
     expected = expected.resize((w, h), Image.Resampling.BOX)
     diff = _pixels(ImageChops.difference(seen, expected))
     ok = [max(px) <= tolerance for px in diff]
