@@ -81,7 +81,11 @@ def main() -> int:
         env = {**os.environ, "GOOGLE_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": srv.base_url,
                "BANANA_STUDIO_CONFIG": str(tmp / "config.toml"), "BANANA_STUDIO_DATA_DIR": str(tmp / "data"),
                "BANANA_STUDIO_CACHE_DIR": str(tmp / "cache"), "BANANA_STUDIO_LOG_DIR": str(tmp / "log")}
-        for name in ("GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "BANANA_STUDIO_DEMO_SMALL"):
+        # PYTHONDONTWRITEBYTECODE (set on some boxes) would make every gen run compile the studio's ~75
+        # modules again (~0.17 s here) while google-genai's bytecode was written when pip installed it:
+        # an installed studio has its bytecode too, so the warm-up run below writes it.
+        for name in ("GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "BANANA_STUDIO_DEMO_SMALL",
+                     "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
         (tmp / "config.toml").write_text(f'base_url = "{srv.base_url}"\nproject_dir = "{tmp / "projects"}"\n')
         raw_cmd = [PY, str(raw_py), srv.base_url, args.size, str(tmp / "raw.jpg")]
