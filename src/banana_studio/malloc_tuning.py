@@ -19,7 +19,6 @@ or with musl, a no-op); ``BANANA_STUDIO_MALLOC=default`` keeps glibc's behaviour
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -46,7 +45,9 @@ def tune_malloc() -> bool:
     if not sys.platform.startswith("linux") or user_chose():
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols (dlopen(NULL)) include the C library's: no ``ctypes.util``, whose
+        # import and ``find_library`` (it runs ``ldconfig -p``) cost ~40 ms of every CLI start.
+        libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
         return False
