@@ -21,7 +21,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from banana_studio.domain.b64 import decode_strict, encode
@@ -77,7 +77,7 @@ class Part:
         # Sizes, not the bytes: a Turn's repr (logs, asyncio's own reprs of a finished task's result)
         # copied megabytes of signature and image bytes into a string, 0.1-0.3 s each.
         shown = []
-        for name in ("text", "thought", "thought_signature", "mime_type", "data", "blob", "extra", "signature_blob"):
+        for name in (f.name for f in fields(self)):
             value = getattr(self, name)
             if value is None or value is False or value == {}:
                 continue

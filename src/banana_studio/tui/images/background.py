@@ -51,3 +51,20 @@ def pool() -> ThreadPoolExecutor:
 async def in_background(fn: Callable[..., T], *args: Any) -> T:
     """``await asyncio.to_thread(fn, *args)``, in the niced picture pool."""
     return await asyncio.get_running_loop().run_in_executor(pool(), lambda: fn(*args))
+
+
+async def prepare_then_repaint(widget: Any, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` (it fills a cache the widget paints from) in the picture pool, then repaint
+    ``widget`` if its ``_bs_pending`` mark is still ``key``.  The mark is cleared even when ``fn``
+    fails, so the picture is never left "being prepared" (a blank box) for good; a failed key is
+    repainted -- hence tried again -- once, never in a loop (``_bs_failed``)."""
+    failed = False
+    try:
+        await in_background(fn, *args)
+    except Exception:
+        failed = True
+    if widget._bs_pending == key:
+        widget._bs_pending = None
+        if not failed or widget._bs_failed != key:
+            widget._bs_failed = key if failed else None
+            widget.refresh()

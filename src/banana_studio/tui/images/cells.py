@@ -25,7 +25,7 @@ from textual.geometry import Size
 from textual_image._geometry import ImageSize
 from textual_image._terminal import get_cell_size
 
-from banana_studio.tui.images.background import in_background
+from banana_studio.tui.images.background import prepare_then_repaint
 from banana_studio.tui.images.stats import STATS
 
 
@@ -148,20 +148,8 @@ class StableTGPImage(_ti_widget.TGPImage, Renderable=_PreparedTGPRenderable):
         if pixels is not None and pixels[0] > 0 and pixels[1] > 0 and kitty_cached(image, pixels) is None:
             if self._bs_pending != key:
                 self._bs_pending = key
-
-                async def build() -> None:
-                    failed = False
-                    try:
-                        await in_background(kitty_payload, image, pixels)
-                    except Exception:
-                        failed = True  # cleared below; one more try on the next paint, never a loop
-                    if self._bs_pending == key:
-                        self._bs_pending = None
-                        if not failed or self._bs_failed != key:
-                            self._bs_failed = key if failed else None
-                            self.refresh()
-
-                self.run_worker(build(), group="kitty-encode", exclusive=True, exit_on_error=False)
+                self.run_worker(prepare_then_repaint(self, key, kitty_payload, image, pixels),
+                                group="kitty-encode", exclusive=True, exit_on_error=False)
             return ""
         self._bs_pending = None
         if widget._renderable is not None:

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual_image._geometry import ImageSize
 from textual_image._terminal import get_cell_size
 
-from banana_studio.tui.images.background import in_background
+from banana_studio.tui.images.background import prepare_then_repaint
 from banana_studio.tui.images.protocol import fitted_cells
 from banana_studio.tui.images.stats import STATS
 
@@ -145,19 +145,7 @@ class StableHalfcellImage(Widget):
             key = (id(image), size.width, size.height)
             if self._bs_pending != key:
                 self._bs_pending = key
-
-                async def build() -> None:
-                    failed = False
-                    try:
-                        await in_background(halfcell_strips, image, size.width, size.height)
-                    except Exception:
-                        failed = True  # cleared below; one more try on the next paint, never a loop
-                    if self._bs_pending == key:
-                        self._bs_pending = None
-                        if not failed or self._bs_failed != key:
-                            self._bs_failed = key if failed else None
-                            self.refresh()
-
-                self.run_worker(build(), group="halfcell-build", exclusive=True, exit_on_error=False)
+                self.run_worker(prepare_then_repaint(self, key, halfcell_strips, image, size.width, size.height),
+                                group="halfcell-build", exclusive=True, exit_on_error=False)
             return Strip.blank(size.width)
         return strips[y] if y < len(strips) else Strip.blank(size.width)
