@@ -492,15 +492,31 @@ async def test_sixel_cursor_returns_to_the_end_of_the_requested_row(small_png: P
             assert segments[2].text == f"\x1b[{region.y + crop.bottom};{region.x + crop.right + 1}H"
 
 
-async def _sixel_encoded(pilot: Any, impl: Any) -> None:
-    """Let the app run until the sixel widget holds data for its current size and nothing is pending
-    (the deadline only bounds a hang on a loaded box; the caller asserts the outcome)."""
+async def _until(pilot: Any, condition: Any) -> None:
+    """Let the app run until ``condition()`` holds (the deadline only bounds a hang on a loaded box;
+    the caller asserts the outcome)."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         await pilot.pause(0.05)
+
+
+async def _sixel_encoded(pilot: Any, impl: Any) -> None:
+    """Let the app run until the sixel widget holds data for its current size and nothing is pending."""
+
+    def encoded() -> bool:
         cached = impl._cached_sixels
-        if cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None:
-            return
+        return cached is not None and cached.content_size == impl.content_size and impl._bs_pending is None
+
+    await _until(pilot, encoded)
+
+
+async def _sixel_shown(app: Any, pilot: Any, path: Path) -> Any:
+    """Show ``path`` in the app's preview and wait for its sixel data; the sixel widget."""
+    preview = app.query_one(im.ImagePreview)
+    assert await preview.show_path(path)
+    impl = preview.query_one(im.StableSixelImpl)
+    await _sixel_encoded(pilot, impl)
+    return impl
 
 
 async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -549,10 +565,7 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
         assert isinstance(widget, im.StableHalfcellImage)
         for size in ((120, 40), (90, 30)):
             await pilot.resize_terminal(*size)
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None:
-                    break
+            await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
             strips = im_halfcell._halfcell_cached(widget.image, *widget.content_size)
             assert strips is not None and len(strips) == widget.content_size.height
             assert widget.render_line(0).text == "▀" * widget.content_size.width
@@ -574,11 +587,8 @@ async def test_hidden_preview_does_not_wait_for_a_layout(small_png: Path) -> Non
         preview.display = True
         await pilot.pause()
         widget = preview.image_widget
-        for _ in range(50):
-            if widget is not None and widget.content_size.area and \
-                    im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None:  # type: ignore[union-attr]
-                break
-            await pilot.pause(0.02)
+        await _until(pilot, lambda: widget is not None and widget.content_size.area and
+                     im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)  # type: ignore[union-attr]
         assert widget is not None and widget.render_line(0).text.startswith("▀")
 
 
@@ -687,8 +697,7 @@ async def test_a_failed_sixel_encode_is_tried_again_not_left_blank(small_png: Pa
         assert impl._cached_sixels is not None and impl._cached_sixels.content_size == impl.content_size
 
 
-async def test_a_stale_encode_mark_of_a_freed_image_does_not_block_the_next_one(
-        small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_stale_encode_mark_of_a_freed_image_does_not_block_the_next_one(small_png: Path) -> None:
     """CPython gives a new image the ``id()`` of a freed one.  An encode mark left by the freed image
     (its encode ended while another image was already set) then looked like "already being encoded"
     to the new image, and the widget painted a blank box for good."""
@@ -696,10 +705,7 @@ async def test_a_stale_encode_mark_of_a_freed_image_does_not_block_the_next_one(
     im_sixel._SIXEL_CACHE.clear()
     app = PreviewApp(protocol="sixel")
     async with app.run_test(size=(100, 36)) as pilot:
-        preview = app.query_one(im.ImagePreview)
-        assert await preview.show_path(small_png)
-        impl = preview.query_one(im.StableSixelImpl)
-        await _sixel_encoded(pilot, impl)
+        impl = await _sixel_shown(app, pilot, small_png)
         fresh = impl.image.copy()
         impl._cached_sixels = None
         impl._bs_recent = None
@@ -724,16 +730,11 @@ async def test_a_clipped_picture_whose_shape_alternates_still_gets_painted(small
     im_sixel._SIXEL_CACHE.clear()
     app = PreviewApp(protocol="sixel")
     async with app.run_test(size=(100, 36)) as pilot:
-        preview = app.query_one(im.ImagePreview)
-        assert await preview.show_path(small_png)
-        impl = preview.query_one(im.StableSixelImpl)
-        await _sixel_encoded(pilot, impl)
+        impl = await _sixel_shown(app, pilot, small_png)
         w, h = impl.content_size
         top, bottom = im_sixel.Region(0, 0, w, max(1, h // 2)), im_sixel.Region(0, 0, w, h - 1)
         for shape in (top, bottom):
-            deadline = time.monotonic() + 60
-            while impl._encode(shape) is None and time.monotonic() < deadline:
-                await pilot.pause(0.05)
+            await _until(pilot, lambda shape=shape: impl._encode(shape) is not None)
         encodes = im_patches.STATS.sixel_encodes
         assert impl._encode(top) is not None and impl._encode(bottom) is not None
         assert impl._encode(top) is not None
@@ -759,8 +760,7 @@ async def test_a_failed_halfcell_build_is_tried_again_not_left_blank(small_png: 
         assert isinstance(widget, im.StableHalfcellImage)
         monkeypatch.setattr(im_halfcell, "halfcell_strips", flaky)
         await pilot.resize_terminal(117, 41)  # a size nobody prepared: the widget builds it itself
-        deadline = time.monotonic() + 60
-        while im_halfcell._halfcell_cached(widget.image, *widget.content_size) is None:
-            assert time.monotonic() < deadline, f"never built after {len(calls)} tries"
-            await pilot.pause(0.05)
+        await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
+        assert im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None, \
+            f"never built after {len(calls)} tries"
         assert len(calls) >= 2 and widget._bs_pending is None
