@@ -764,3 +764,34 @@ async def test_a_failed_halfcell_build_is_tried_again_not_left_blank(small_png: 
         assert im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None, \
             f"never built after {len(calls)} tries"
         assert len(calls) >= 2 and widget._bs_pending is None
+
+
+class FramedPreviewApp(App[None]):
+    """A picture between two one-line texts spanning the same columns."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("above", id="above")
+        yield im.ImagePreview(id="preview", protocol="sixel")
+        yield Static("below", id="below")
+
+
+async def test_a_picture_inside_the_bounding_box_of_other_updates_is_not_believed_sent(small_png: Path) -> None:
+    """Textual renders every widget inside the bounding box of a partial update's regions but writes
+    only those regions.  A picture whose data became ready just before such a frame was "written" in
+    it, believed on the terminal, and skipped by its own repaint a moment later: a black box for good
+    (seen in a real xterm, 1 start in 6)."""
+    im.CACHE.clear()
+    im_sixel._SIXEL_CACHE.clear()
+    app = FramedPreviewApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        impl = await _sixel_shown(app, pilot, small_png)
+        await _until(pilot, lambda: impl._bs_on_terminal is not None)
+        impl._bs_on_terminal = None  # the picture is not on the terminal (its data has just become ready)
+        app.query_one("#above", Static).update("ABOVE")
+        app.query_one("#below", Static).update("BELOW")
+        await pilot.pause()
+        assert impl._bs_on_terminal is None, "a frame that wrote only the texts was taken to carry the picture"
+        writes = im_patches.STATS.sixel_writes
+        impl.refresh()
+        await _until(pilot, lambda: impl._bs_on_terminal is not None)
+        assert im_patches.STATS.sixel_writes > writes and impl._bs_on_terminal is not None

@@ -167,6 +167,28 @@ class Frames:
     epoch = 0
     frames = 0
     last_compositor: int = 0
+    update: list[Region] | None = None
+    """The regions the frame being rendered writes to the terminal (None: all of it).  Textual renders
+    every widget inside the *bounding box* of a partial update's regions but writes only the regions:
+    a picture painted there, outside them, never reaches the terminal."""
+
+    @classmethod
+    def touches(cls, area: Region) -> bool:
+        """True when the frame being rendered writes any cell of ``area`` (screen coordinates)."""
+        return cls.update is None or any(r.overlaps(area) for r in cls.update)
+
+    @classmethod
+    def writes_row(cls, y: int, x1: int, x2: int) -> bool:
+        """True when the frame being rendered writes all of screen row ``y`` from ``x1`` to ``x2``."""
+        if cls.update is None:
+            return True
+        spans = sorted((r.x, r.right) for r in cls.update if r.y <= y < r.bottom)
+        reach = x1
+        for left, right in spans:
+            if left > reach:
+                break
+            reach = max(reach, right)
+        return reach >= x2
 
 
 _ORIGINAL_RENDER_UPDATE = Compositor.render_update
@@ -179,9 +201,11 @@ ON_TERMINAL: weakref.WeakSet[Any] = weakref.WeakSet()
 def _journalled_render_update(self: Compositor, full: bool = False, screen_stack: Any = None,
                               simplify: bool = False) -> Any:
     Frames.frames += 1
-    if full or self.size.region in self._dirty_regions or id(self) != Frames.last_compositor:
+    whole = full or self.size.region in self._dirty_regions
+    if whole or id(self) != Frames.last_compositor:
         Frames.epoch += 1
     Frames.last_compositor = id(self)
+    Frames.update = None if whole else list(self._dirty_regions)
     if ON_TERMINAL:
         # A picture that left its place (hidden, scrolled out of view, moved) may have been painted
         # over by then, even if it comes back to the very same cells later: it is sent again.
@@ -193,7 +217,10 @@ def _journalled_render_update(self: Compositor, full: bool = False, screen_stack
                     or record[0][2] != geometry[0].intersection(geometry[1])):
                 widget._bs_on_terminal = None
                 ON_TERMINAL.discard(widget)
-    return _ORIGINAL_RENDER_UPDATE(self, full, screen_stack, simplify)
+    try:
+        return _ORIGINAL_RENDER_UPDATE(self, full, screen_stack, simplify)
+    finally:
+        Frames.update = None
 
 
 Compositor.render_update = _journalled_render_update  # type: ignore[method-assign]

@@ -114,9 +114,18 @@ class StableSixelImpl(_ti_widget_sixel._ImageSixelImpl):
         # the whole image again.
         shown = (id(self.screen), region, placement.visible_region, encode, Frames.epoch)
         previous = self._bs_on_terminal
+        if not Frames.touches(placement.visible_region):
+            # Asked for only because it lies inside the bounding box of this frame's updates: nothing
+            # of it is written, so what the terminal shows there (and what we believe of it) stays.
+            return [Strip([_move_segment(region.x + crop.right, region.y + y)], cell_length=crop.width)
+                    for y in range(crop.y, crop.bottom)]
         covered = self._covered(placement.visible_region)
-        self._bs_on_terminal = None if covered else (shown, sixel)
-        if not covered:
+        # The picture travels in the strip of the last row asked for; a frame that does not write that
+        # row (this widget only lies inside the bounding box of other updates) never sends it.
+        sent = Frames.writes_row(region.y + crop.bottom - 1, placement.visible_region.x,
+                                 placement.visible_region.right)
+        self._bs_on_terminal = None if covered or not sent else (shown, sixel)
+        if not covered and sent:
             ON_TERMINAL.add(self)
         if (previous is not None and not covered and previous[0] == shown and previous[1] is sixel
                 and not self._cut_inside(placement.visible_region, region.y + crop.y, region.y + crop.bottom)):
