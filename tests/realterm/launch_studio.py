@@ -40,7 +40,8 @@ def _record_sixel_paints() -> None:
         strips = original(self, crop)
         kind = ("w" if sixel.STATS.sixel_writes != writes else "s" if sixel.STATS.sixel_skips != skips
                 else "p" if strips else "-")
-        self._bs_paints = (getattr(self, "_bs_paints", "") + f"{kind}{crop.y}:{crop.height} ")[-80:]
+        batching = "B" if getattr(self.app, "_batch_count", 0) else ""  # a frame Textual will not display
+        self._bs_paints = (getattr(self, "_bs_paints", "") + f"{kind}{batching}{crop.y}:{crop.height} ")[-80:]
         return strips
 
     sixel.StableSixelImpl.render_lines = render_lines  # type: ignore[method-assign]
