@@ -215,6 +215,8 @@ COMMANDS = {
     "template": "banana_studio.cli.template",
     "ref": "banana_studio.cli.ref",
 }
+TLS_AHEAD = frozenset({"gen", "batch"})
+"""Commands whose first request is on their critical path right after start-up."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with safe_output():  # every command's output (argparse errors included) passes the one boundary
         parser = build_parser()
         args = parser.parse_args(argv)
+        if args.command in TLS_AHEAD:
+            from banana_studio.engine.tls_ahead import start
+
+            start()  # the SDK client's TLS contexts, on another core while this process loads (tls_ahead)
         module = importlib.import_module(COMMANDS[args.command])
         try:
             code = int(module.run(args) or 0)

@@ -46,6 +46,8 @@ from banana_studio.engine.spliced_answer import restore, splice_answer_hook
 from banana_studio.engine.spliced_body import activate, hook_in_use, splice_hook, with_placeholders
 from banana_studio.engine.stream_cap import cap_stream_response, too_large_in
 from banana_studio.engine.stream_thread import WORKER, stream_chunks
+from banana_studio.engine.tls_ahead import client_args as tls_client_args
+from banana_studio.engine.tls_ahead import start as start_tls_ahead
 
 _CLIENT_LOCK = threading.Lock()
 INLINE_PREPARE_BYTES = 256 * 1024
@@ -138,6 +140,10 @@ class ApiTarget:
             hooks["request"] = [splice_hook]
             hooks["response"].append(splice_answer_hook)
         opts["async_client_args"] = {"event_hooks": hooks}
+        if not self.vertex:  # TLS contexts made ahead on another core (tls_ahead), when they are the SDK's
+            ahead = tls_client_args(types.HttpOptions(**opts), opts["async_client_args"])
+            if ahead is not None:
+                opts["client_args"], opts["async_client_args"] = ahead
         kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**opts)}
         if self.vertex:
             from banana_studio.engine.vertex import client_kwargs
@@ -280,6 +286,8 @@ async def run_turn(target: ApiTarget, history: list[Content], user: Content,
 
     Never raises for API problems.  ``asyncio.CancelledError`` propagates (the HTTP stream is closed).
     """
+    if target._stream_client is None and not target.vertex:
+        start_tls_ahead()  # the client's TLS contexts, on another core while the SDK loads (tls_ahead)
     # Small requests (no big images) are prepared inline once google-genai is loaded; the thread hops
     # would cost more than the work.  Otherwise (first import, images) off the event loop.
     inline = "google.genai.types" in sys.modules and request_size(history, user, settings) <= INLINE_PREPARE_BYTES
