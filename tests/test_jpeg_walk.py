@@ -74,3 +74,36 @@ def test_a_damaged_middle_with_its_end_marker_is_a_complete_stream() -> None:
         if data[i] not in (0xFF, 0x00) and data[i - 1] != 0xFF and data[i] ^ 0x5A != 0xFF:
             data[i] ^= 0x5A
     assert jpeg_structure_problem(bytes(data)) is None
+
+
+def _next_marker_by_steps(buf: bytes, pos: int) -> int:
+    """The definition, one 0xFF at a time: skip FF00 (stuffed) and FF D0-D7 (RSTn); any other FF xx
+    starts a marker; a lone FF at the end is no marker."""
+    while True:
+        i = buf.find(b"\xff", pos)
+        if i < 0 or i + 1 >= len(buf):
+            return len(buf)
+        if buf[i + 1] == 0x00 or 0xD0 <= buf[i + 1] <= 0xD7:
+            pos = i + 2
+            continue
+        return i
+
+
+def test_the_entropy_scan_finds_the_marker_the_definition_finds() -> None:
+    from banana_studio.engine.jpeg_walk import _end_of_entropy_data
+
+    rng = random.Random(13)
+    alphabet = [0xFF] * 6 + [0x00] * 3 + list(range(0xD0, 0xDA)) + [0x01, 0x7F, 0xC4, 0xFE]
+    for _ in range(4000):
+        buf = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        pos = rng.randint(0, len(buf))
+        assert _end_of_entropy_data(buf, pos, len(buf)) == _next_marker_by_steps(buf, pos), (buf.hex(), pos)
+
+
+def test_a_photo_sized_scan_full_of_stuffed_bytes_is_walked() -> None:
+    # ~130,000 stuffed FF00 pairs, as in a 4K photo's JPEG: all skipped, the EOI found after them
+    scan = b"\x12\xff\x00\x34\xff\xd3" * 130_000
+    data = VARIANTS["baseline"]
+    sos = data.rindex(b"\xff\xd9")
+    assert jpeg_structure_problem(data[:sos] + scan + data[sos:]) is None
+    assert jpeg_structure_problem(data[:sos] + scan) is not None  # cut before its EOI
