@@ -94,3 +94,24 @@ def test_recipe_cli_names_the_region(tmp_path: Path, monkeypatch: pytest.MonkeyP
     img.write_bytes(embed_recipe(encoded("PNG"), recipe))
     assert main(["recipe", str(img)]) == 0
     assert "Region:   outpaint to 16:9:left · not protected" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("pause", [False, True])
+def test_the_pieces_written_atomically_are_the_embedded_file(fmt: str, pause: bool, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store writes a final image's file as pieces (a JPEG's scan is a view, not a copy), with the
+    # crash tests' pause half-way through: the file on disk is the one embed_recipe makes.
+    from banana_studio.domain.content import sha256_hex, sha256_of
+    from banana_studio.store.files import atomic_write
+    from banana_studio.store.recipe import embed_recipe_pieces
+
+    if pause:
+        monkeypatch.setenv("BANANA_STUDIO_TEST_WRITE_DELAY", "0")
+    raw = encoded(fmt)
+    pieces = embed_recipe_pieces(raw, RECIPE)
+    assert fmt == "PNG" or isinstance(pieces[-1], memoryview)
+    atomic_write(tmp_path / "img", pieces)
+    on_disk = (tmp_path / "img").read_bytes()
+    assert on_disk == embed_recipe(raw, RECIPE) and read_recipe(on_disk) == read_recipe(embed_recipe(raw, RECIPE))
+    assert sha256_of(pieces) == sha256_hex(on_disk)

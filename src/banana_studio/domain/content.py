@@ -55,6 +55,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_of(pieces: tuple[bytes | memoryview, ...]) -> str:
+    """SHA-256 of the pieces one after the other (as if joined)."""
+    h = hashlib.sha256()
+    for piece in pieces:
+        h.update(piece)
+    return h.hexdigest()
+
+
 @dataclass(slots=True)
 class Part:
     """One part of a Content.  Exactly what the API sent; nothing is normalised away."""

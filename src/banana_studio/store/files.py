@@ -49,8 +49,10 @@ def temp_name(path: Path, tmp_dir: Path | None = None) -> Path:
     return (tmp_dir or path.parent) / name
 
 
-def atomic_write(path: Path, data: bytes | memoryview, *, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
-    """Write ``data`` to ``path`` via a temp file + fsync + rename: readers never see a partial file.
+def atomic_write(path: Path, data: bytes | memoryview | tuple[bytes | memoryview, ...], *, mode: int = 0o644,
+                 tmp_dir: Path | None = None) -> None:
+    """Write ``data`` (or its pieces, one after the other) to ``path`` via a temp file + fsync + rename:
+    readers never see a partial file.
 
     ``tmp_dir`` (same file system) keeps half-written files out of the target folder altogether."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,11 +61,20 @@ def atomic_write(path: Path, data: bytes | memoryview, *, mode: int = 0o644, tmp
     tmp = temp_name(path, tmp_dir)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        view = memoryview(data)
-        half = len(data) // 2
-        _write_all(fd, view[:half])
-        _test_delay(path)
-        _write_all(fd, view[half:])
+        views = [memoryview(piece).cast("B") for piece in (data if isinstance(data, tuple) else (data,))]
+        before_pause = sum(len(v) for v in views) // 2  # the crash tests' pause: half-way through the bytes
+        paused = False
+        for view in views:
+            if not paused and before_pause < len(view):
+                _write_all(fd, view[:before_pause])
+                _test_delay(path)
+                paused = True
+                view = view[before_pause:]
+            elif not paused:
+                before_pause -= len(view)
+            _write_all(fd, view)
+        if not paused:
+            _test_delay(path)
         os.fsync(fd)
     except BaseException:
         os.close(fd)

@@ -109,7 +109,9 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
     return out
 
 
-def _embed_jpeg(data: bytes, payload: bytes) -> bytes:
+def _embed_jpeg(data: bytes, payload: bytes) -> tuple[bytes, memoryview]:
+    """The JPEG with its recipe, as (the segments up to the scan, a view of the scan and the rest): a 4K
+    photo's scan is ~8 MB, and copying it into one new buffer cost ~7 ms (fresh pages)."""
     content = JPEG_PREFIX + payload
     if len(content) > MAX_JPEG_COM:
         raise ValueError("recipe too large for a JPEG COM segment")
@@ -127,14 +129,12 @@ def _embed_jpeg(data: bytes, payload: bytes) -> bytes:
             out += b"\xff\xfe" + struct.pack(">H", len(content) + 2) + content
             insert_at_done = True
         if marker == 0xDA:
-            out += data[start:]
-            return bytes(out)
+            return bytes(out), memoryview(data)[start:]
         out += seg
         pos = end
     if not insert_at_done:
         out += b"\xff\xfe" + struct.pack(">H", len(content) + 2) + content
-    out += data[pos:]
-    return bytes(out)
+    return bytes(out), memoryview(data)[pos:]
 
 
 def _read_jpeg(data: bytes) -> bytes | None:
@@ -146,17 +146,24 @@ def _read_jpeg(data: bytes) -> bytes | None:
     return None
 
 
-def embed_recipe(data: bytes, recipe: dict[str, Any]) -> bytes:
-    """Return ``data`` with ``recipe`` embedded (PNG/JPEG); other formats are returned unchanged."""
+def embed_recipe_pieces(data: bytes, recipe: dict[str, Any]) -> tuple[bytes | memoryview, ...]:
+    """``data`` with ``recipe`` embedded (PNG/JPEG), as pieces to write one after the other (a JPEG's
+    scan is not copied); other formats are ``data`` unchanged."""
     payload = _recipe_json(recipe)
     try:
         if data.startswith(PNG_SIG):
-            return _embed_png(data, payload)
+            return (_embed_png(data, payload),)
         if data.startswith(b"\xff\xd8"):
             return _embed_jpeg(data, payload)
     except (ValueError, struct.error):
-        return data
-    return data
+        return (data,)
+    return (data,)
+
+
+def embed_recipe(data: bytes, recipe: dict[str, Any]) -> bytes:
+    """Return ``data`` with ``recipe`` embedded (PNG/JPEG); other formats are returned unchanged."""
+    pieces = embed_recipe_pieces(data, recipe)
+    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)
 
 
 def read_recipe(data: bytes) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ class Blobs(StoreConnection):
             raise ProjectError(f"Path {rel!r} points outside the project.")
         return self.path.joinpath(*pure.parts)
 
-    def _write(self, target: Path, data: bytes) -> None:
+    def _write(self, target: Path, data: bytes | tuple[bytes | memoryview, ...]) -> None:
         """Atomic write whose temp file lives in ``.tmp/`` (swept on open), never beside the target."""
         files.atomic_write(target, data, tmp_dir=self.path / ".tmp")
 

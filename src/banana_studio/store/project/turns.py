@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from banana_studio import __version__
-from banana_studio.domain.content import Content, sha256_hex
+from banana_studio.domain.content import Content, sha256_hex, sha256_of
 from banana_studio.domain.named_refs import named_groups
 from banana_studio.domain.settings import GenerationSettings
 from banana_studio.domain.target import Target
@@ -20,7 +20,7 @@ from banana_studio.store.files import blob_rel, ext_for, temp_name
 from banana_studio.store.names import ProjectError, slugify
 from banana_studio.store.project.locks import FINISHED_STATUSES, LIVE_STATUSES, TurnLocks
 from banana_studio.store.project.reads import Reads
-from banana_studio.store.recipe import embed_recipe
+from banana_studio.store.recipe import embed_recipe_pieces
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -263,14 +263,14 @@ class TurnWrites(Reads, TurnLocks):
                 data = raw_by_sha.get(sha) or self.blob_bytes(sha)
                 suffix = "" if i == 0 else f"-{i + 1}"
                 rel = f"images/{turn_id:04d}-{slug}{suffix}.{ext_for(part.mime_type or '')}"
-                file_bytes = embed_recipe(data, self._recipe(row, sha, "final", i))
+                file_pieces = embed_recipe_pieces(data, self._recipe(row, sha, "final", i))
                 try:
-                    self._write(self.path / rel, file_bytes)
+                    self._write(self.path / rel, file_pieces)
                 except OSError as exc:
                     raise ProjectError(f"Cannot write image {rel}: {exc.strerror}.") from exc
                 written.append(rel)
                 w, h = _image_size(data)
-                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_hex(file_bytes)))
+                final_rows.append((turn_id, "final", i, sha, part.mime_type, rel, w, h, sha256_of(file_pieces)))
         return model_json, shas, draft_rows, final_rows
 
     def _abandon_answer(self, turn_id: int, written: list[str], raw_by_sha: dict[str, bytes], *,
