@@ -28,6 +28,7 @@ from banana_studio.tui import actions
 from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.clipboard_image import install_input_filter as _install_clipboard_answer_filter
 from banana_studio.tui.commands import StudioCommands
+from banana_studio.tui.compositor_cuts import apply as _apply_compositor_cuts
 from banana_studio.tui.gc_tuning import tune_for_interactive
 from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from banana_studio.services import Studio
 
 _apply_textual_fixes()
+_apply_compositor_cuts()  # a line whose every piece lies behind a widget in front is not divided
 _install_terminal_guard()  # no widget can write a raw control character to the terminal
 _install_clipboard_answer_filter()  # the terminal's OSC 5522 answers are never replayed as key presses
 
