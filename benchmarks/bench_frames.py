@@ -13,7 +13,10 @@ The floor, in the same run: a bare Textual app of the same size painting a pictu
 size once (precomputed half-cell segments in one Static) -- what Textual alone costs for one frame
 that shows a new picture.
 
-    .venv/bin/python benchmarks/bench_frames.py [--gen-runs 3] [--protocols halfcell,sixel,kitty]
+    .venv/bin/python benchmarks/bench_frames.py [--gen-runs 3] [--protocols halfcell,sixel,kitty] [--textual-cuts]
+
+``--textual-cuts`` paints every generation a second time (order alternating) with Textual's own
+``_render_chops`` instead of the studio's (``tui/compositor_cuts.py``): the gain, in the same run.
 """
 
 from __future__ import annotations
@@ -172,6 +175,10 @@ async def floor_frame(rec: FrameRecorder, lines: list[list[Any]]) -> float:
 
 
 async def amain(args: argparse.Namespace) -> int:
+    from textual._compositor import Compositor
+
+    from banana_studio.tui import compositor_cuts
+
     rec = FrameRecorder(args.slow)
     rec.install()
     rows: list[tuple[Any, ...]] = []
@@ -184,24 +191,23 @@ async def amain(args: argparse.Namespace) -> int:
             bench_ui._env(tmp)
             with ServerProcess(latency=0.3) as srv:
                 bench_ui._nice_server(srv)
+                variants = [("", compositor_cuts.render_chops)]
+                if args.textual_cuts:  # the same generations painted by Textual's own line division
+                    variants.append((" (Textual's cuts)", compositor_cuts.ORIGINAL))
                 for proto in args.protocols.split(","):
-                    worst: list[dict[str, Any]] = []
-                    counts = []
+                    worst: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in variants}
+                    counts: dict[str, list[int]] = {label: [] for label, _ in variants}
                     for i in range(args.gen_runs):
-                        frames = await studio_frames(rec, tmp, srv.base_url, proto, f"{proto}-{i}")
+                        for label, chops in variants[i % len(variants):] + variants[:i % len(variants)]:
+                            Compositor._render_chops = chops  # type: ignore[method-assign]
+                            frames = await studio_frames(rec, tmp, srv.base_url, proto, f"{proto}-{i}{label}")
+                            counts[label].append(len(frames))
+                            if frames:
+                                worst[label].append(max(frames, key=lambda f: f["cpu"]))
+                        Compositor._render_chops = compositor_cuts.render_chops  # type: ignore[method-assign]
                         floors.append(await floor_frame(rec, lines))
-                        counts.append(len(frames))
-                        if frames:
-                            worst.append(max(frames, key=lambda f: f["cpu"]))
-                    if not worst:
-                        continue
-                    w = max(worst, key=lambda f: f["cpu"])
-                    paint = [f["layout_paint"] for f in worst]
-                    rows.append((proto, med([f["cpu"] for f in worst]), w["cpu"], med(paint),
-                                 med([f["reflow"] for f in worst]), med([f["render_update"] for f in worst]),
-                                 med([f["widgets"] for f in worst]),
-                                 med([f["cpu"] - f["layout_paint"] for f in worst]), med([float(c) for c in counts])))
-                    worst_rows.append((proto, w["top"]))
+                    for label, _ in variants:
+                        add_rows(proto + label, worst[label], counts[label], rows, worst_rows)
     finally:
         rec.uninstall()
     print(f"Longest loop-thread tick per 4K generation (CPU ms; {args.gen_runs} generations per protocol, "
@@ -214,11 +220,26 @@ async def amain(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_rows(proto: str, worst: list[dict[str, Any]], counts: list[int], rows: list[tuple[Any, ...]],
+             worst_rows: list[tuple[Any, ...]]) -> None:
+    if not worst:
+        return
+    w = max(worst, key=lambda f: f["cpu"])
+    paint = [f["layout_paint"] for f in worst]
+    rows.append((proto, med([f["cpu"] for f in worst]), w["cpu"], med(paint),
+                                 med([f["reflow"] for f in worst]), med([f["render_update"] for f in worst]),
+                                 med([f["widgets"] for f in worst]),
+                 med([f["cpu"] - f["layout_paint"] for f in worst]), med([float(c) for c in counts])))
+    worst_rows.append((proto, w["top"]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gen-runs", type=int, default=3)
     ap.add_argument("--protocols", default="halfcell,sixel,kitty")
     ap.add_argument("--slow", type=float, default=SLOW_MS, help="count ticks with more loop CPU than this (ms)")
+    ap.add_argument("--textual-cuts", action="store_true",
+                    help="also paint each generation with Textual's own _render_chops (tui/compositor_cuts.py)")
     return asyncio.run(amain(ap.parse_args()))
 
 

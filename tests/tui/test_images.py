@@ -573,6 +573,33 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
         assert not any(on_loop), "half-cell strips were built on the event loop"
 
 
+async def test_halfcell_lines_skip_the_truecolour_filter_and_paint_the_same(small_png: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.filter import ANSIToTruecolor
+    from textual.widget import Widget
+
+    def screen_lines(app: Any) -> list[list[tuple[str, Any]]]:
+        app.screen._compositor._dirty_regions.clear()
+        return [[(seg.text, seg.style) for seg in strip] for strip in app.screen._compositor.render_strips()]
+
+    app = PreviewApp(protocol="halfcell")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        widget = preview.image_widget
+        assert isinstance(widget, im.StableHalfcellImage)
+        await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
+        await pilot.pause()
+        assert not any(isinstance(f, ANSIToTruecolor) for f in widget.get_line_filters())
+        ours = screen_lines(app)
+        monkeypatch.setattr(im.StableHalfcellImage, "get_line_filters", Widget.get_line_filters)
+        widget._styles_cache.clear()
+        widget.refresh()
+        await pilot.pause()
+        assert screen_lines(app) == ours, "the picture looks different without the filter skipped"
+        assert "▀" in "".join(text for line in ours for text, _ in line)
+
+
 async def test_hidden_preview_does_not_wait_for_a_layout(small_png: Path) -> None:
     app = PreviewApp(protocol="halfcell")
     async with app.run_test(size=(80, 24)) as pilot:
