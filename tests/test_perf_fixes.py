@@ -184,3 +184,19 @@ async def test_footer_recompose_does_not_keep_old_keys_alive() -> None:
         live = [node for node, _ in watchers if not (node._closing or node._closed)]
         assert len(watchers) == len(live)
         assert len(watchers) <= 2 * len(app.query(FooterKey))
+
+
+def test_paced_collections_follow_cpythons_generation_policy(restore_gc: None) -> None:
+    from banana_studio.tui.gc_tuning import collect_due
+
+    gc.disable()
+    gc.collect()
+    gc.set_threshold(200, 3, 2)
+    made: list[int | None] = []
+    kept: list[list[list[int]]] = []
+    for _ in range(12):
+        kept.append([[] for _ in range(260)])  # tracked objects alive: the young count passes 200
+        made.append(collect_due())
+        assert collect_due() is None, "nothing is due right after a collection"
+    # young, young, young, then the middle one (3 young since); twice that, then the old one (2 middle since)
+    assert made == [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2], made

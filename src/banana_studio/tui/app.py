@@ -29,6 +29,7 @@ from banana_studio.tui.batch_watch import BatchWatcher
 from banana_studio.tui.clipboard_image import install_input_filter as _install_clipboard_answer_filter
 from banana_studio.tui.commands import StudioCommands
 from banana_studio.tui.compositor_cuts import apply as _apply_compositor_cuts
+from banana_studio.tui.gc_tuning import resume_automatic as resume_automatic_gc
 from banana_studio.tui.gc_tuning import tune_for_interactive
 from banana_studio.tui.messages import BatchImported
 from banana_studio.tui.screens.confirm import NoKeyScreen, TextPromptScreen
@@ -126,7 +127,7 @@ class StudioApp(App[None]):
             self._ask_demo_into_real()
         self._size_checked = True
         self._check_size(self.size.width, self.size.height)
-        self.call_after_refresh(tune_for_interactive)  # short GC pauses from here on (see gc_tuning)
+        self.call_after_refresh(tune_for_interactive, self)  # short GC pauses, between frames (gc_tuning)
 
     def _ask_demo_into_real(self, studio: Studio | None = None, on_yes: Callable[[], Awaitable[None]] | None = None,
                             on_no: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -355,6 +356,7 @@ class StudioApp(App[None]):
         """After a quit, close the project only once every screen has stopped: a handler still
         finishing a cancelled generation (tree, costs) must not find the store closed under it.  (An
         app that did not quit, e.g. a test's, leaves its caller's studio open.)"""
+        resume_automatic_gc()  # this app's loop paced the collections (gc_tuning)
         if self._close_on_exit:
             await _aclose(self.studio)
 
