@@ -697,6 +697,35 @@ def test_prepared_kitty_upload_writes_upstreams_bytes(monkeypatch: pytest.Monkey
     assert re.sub(r"i=\d+", "i=N", ours[0]) == re.sub(r"i=\d+", "i=N", "".join(upstream))
 
 
+async def test_kitty_placeholder_rows_are_what_textual_renders_of_the_renderable(
+        small_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kitty widget paints its placeholder rows from strips built once per upload and size; they
+    are the cells Textual makes of the renderable itself, and the picture is uploaded once."""
+    from textual.widget import Widget
+
+    from banana_studio.tui.images import cells
+
+    sent: list[str] = []
+    monkeypatch.setattr("textual_image.renderable.tgp._send_tgp_message", lambda **kw: sent.append(str(kw)))
+    monkeypatch.setattr(cells, "write_terminal", sent.append)
+    app = PreviewApp(protocol="kitty")
+    async with app.run_test(size=(100, 36)) as pilot:
+        preview = app.query_one(im.ImagePreview)
+        assert await preview.show_path(small_png)
+        widget = preview.image_widget
+        assert isinstance(widget, cells.StableTGPImage)
+        await _until(pilot, lambda: isinstance(widget.render(), cells._PreparedTGPRenderable))
+        await pilot.pause()
+        height = widget.content_size.height
+        ours = [widget.render_line(y) for y in range(height)]
+        assert widget.render().terminal_image_id and len(sent) == 2, "one upload and its placement"
+        widget._render_cache = None  # type: ignore[assignment]  # Textual's own path, from the renderable
+        theirs = [Widget.render_line(widget, y) for y in range(height)]
+        assert [(s.cell_length, list(s)) for s in ours] == [(s.cell_length, list(s)) for s in theirs]
+        assert any("\U0010eeee" in s.text for s in ours) and len(sent) == 2
+        assert all(widget.render_line(y) is ours[y] for y in range(height)), "built once per size"
+
+
 async def test_a_failed_sixel_encode_is_tried_again_not_left_blank(small_png: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """An encode that fails once (a worker error) must not leave the widget "being encoded" for ever:
