@@ -12,11 +12,13 @@ pause stays short, and inside the studio each collection runs in a loop tick of 
 Reference counting still frees almost everything immediately; only cyclic garbage waits for a
 collection.  ``cli/studio.py`` also switches the collector off during start-up (imports + first
 screen: ~10% less CPU), so this is where collections start again.  Idempotent;
-``BANANA_STUDIO_GC=default`` keeps CPython's defaults (automatic collection, default thresholds).
+``BANANA_STUDIO_GC=default`` keeps CPython's defaults (automatic collection, default thresholds);
+``BANANA_STUDIO_GC=automatic`` keeps the tuning but lets CPython collect when it likes (no pacing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from typing import Any
@@ -68,12 +70,31 @@ def tune_for_interactive(app: Any = None) -> bool:
         gc.set_threshold(*THRESHOLDS)
         _done = True
     gc.freeze()
-    if app is None:
+    if app is None or os.environ.get("BANANA_STUDIO_GC", "").strip().lower() == "automatic":
         gc.enable()
         return True
     gc.disable()
-    app.set_interval(PACE_SECONDS, collect_due, name="gc-pacer")
+    app.set_interval(PACE_SECONDS, _pace, name="gc-pacer")
     return True
+
+
+_queued = False
+
+
+def _pace() -> None:
+    """The pacing timer: when a collection is due, make it in the loop's next pass, after the other
+    callbacks due now (a frame, another timer), so that no tick holds both a frame and a collection."""
+    global _queued
+    if _queued or gc.get_count()[0] < gc.get_threshold()[0]:
+        return
+    _queued = True
+
+    def collect() -> None:
+        global _queued
+        _queued = False
+        collect_due()
+
+    asyncio.get_running_loop().call_soon(collect)
 
 
 def resume_automatic() -> None:
