@@ -38,14 +38,19 @@ the paced middle collections took 60-70 ms on their own).  The check itself is o
 _done = False
 
 
+def _young_due() -> bool:
+    """The young generation's count has passed its threshold: CPython would collect now."""
+    return gc.get_count()[0] >= gc.get_threshold()[0]
+
+
 def collect_due() -> int | None:
     """Make the one collection CPython would have made by now, if any: the oldest generation whose
     count passed its threshold once the young one has (``gc.collect(n)`` moves the counts exactly as
     an automatic collection does).  Returns the generation collected, or ``None``."""
-    young, middle, old = gc.get_count()
-    t_young, t_middle, t_old = gc.get_threshold()
-    if young < t_young:
+    if not _young_due():
         return None
+    _, middle, old = gc.get_count()
+    _, t_middle, t_old = gc.get_threshold()
     generation = (2 if old >= t_old else 1) if middle >= t_middle else 0
     gc.collect(generation)
     return generation
@@ -63,14 +68,15 @@ def tune_for_interactive(app: Any = None) -> bool:
     when the app stops.  Without ``app``, automatic collection is (re-)enabled.  Returns False when
     ``BANANA_STUDIO_GC=default`` asked for CPython's defaults (collection is automatic then)."""
     global _done
-    if os.environ.get("BANANA_STUDIO_GC", "").strip().lower() == "default":
+    choice = os.environ.get("BANANA_STUDIO_GC", "").strip().lower()
+    if choice == "default":
         gc.enable()
         return False
     if not _done:
         gc.set_threshold(*THRESHOLDS)
         _done = True
     gc.freeze()
-    if app is None or os.environ.get("BANANA_STUDIO_GC", "").strip().lower() == "automatic":
+    if app is None or choice == "automatic":
         gc.enable()
         return True
     gc.disable()
@@ -85,7 +91,7 @@ def _pace() -> None:
     """The pacing timer: when a collection is due, make it in the loop's next pass, after the other
     callbacks due now (a frame, another timer), so that no tick holds both a frame and a collection."""
     global _queued
-    if _queued or gc.get_count()[0] < gc.get_threshold()[0]:
+    if _queued or not _young_due():
         return
     _queued = True
 
