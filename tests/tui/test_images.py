@@ -545,6 +545,22 @@ async def test_sixel_never_encoded_on_the_event_loop(small_png: Path, monkeypatc
         assert not any(on_loop), "a sixel was encoded on the event loop"
 
 
+async def _halfcell_built(pilot: Any, widget: Any) -> Any:
+    """Let the app run until the half-cell strips for the widget's current size exist; those strips."""
+    await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
+    return im_halfcell._halfcell_cached(widget.image, *widget.content_size)
+
+
+async def _halfcell_shown(app: Any, pilot: Any, path: Path) -> Any:
+    """Show ``path`` in the app's preview and wait for its half-cell strips; the half-cell widget."""
+    preview = app.query_one(im.ImagePreview)
+    assert await preview.show_path(path)
+    widget = preview.image_widget
+    assert isinstance(widget, im.StableHalfcellImage)
+    await _halfcell_built(pilot, widget)
+    return widget
+
+
 async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
@@ -559,14 +575,10 @@ async def test_halfcell_strips_never_built_on_the_event_loop(small_png: Path,
     monkeypatch.setattr(im_halfcell, "halfcell_strips", recording)
     app = PreviewApp(protocol="halfcell")
     async with app.run_test(size=(100, 36)) as pilot:
-        preview = app.query_one(im.ImagePreview)
-        assert await preview.show_path(small_png)
-        widget = preview.image_widget
-        assert isinstance(widget, im.StableHalfcellImage)
+        widget = await _halfcell_shown(app, pilot, small_png)
         for size in ((120, 40), (90, 30)):
             await pilot.resize_terminal(*size)
-            await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
-            strips = im_halfcell._halfcell_cached(widget.image, *widget.content_size)
+            strips = await _halfcell_built(pilot, widget)
             assert strips is not None and len(strips) == widget.content_size.height
             assert widget.render_line(0).text == "▀" * widget.content_size.width
         assert len(on_loop) >= 3
@@ -584,11 +596,7 @@ async def test_halfcell_lines_skip_the_truecolour_filter_and_paint_the_same(smal
 
     app = PreviewApp(protocol="halfcell")
     async with app.run_test(size=(100, 36)) as pilot:
-        preview = app.query_one(im.ImagePreview)
-        assert await preview.show_path(small_png)
-        widget = preview.image_widget
-        assert isinstance(widget, im.StableHalfcellImage)
-        await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
+        widget = await _halfcell_shown(app, pilot, small_png)
         await pilot.pause()
         assert not any(isinstance(f, ANSIToTruecolor) for f in widget.get_line_filters())
         ours = screen_lines(app)
@@ -816,9 +824,7 @@ async def test_a_failed_halfcell_build_is_tried_again_not_left_blank(small_png: 
         assert isinstance(widget, im.StableHalfcellImage)
         monkeypatch.setattr(im_halfcell, "halfcell_strips", flaky)
         await pilot.resize_terminal(117, 41)  # a size nobody prepared: the widget builds it itself
-        await _until(pilot, lambda: im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None)
-        assert im_halfcell._halfcell_cached(widget.image, *widget.content_size) is not None, \
-            f"never built after {len(calls)} tries"
+        assert await _halfcell_built(pilot, widget) is not None, f"never built after {len(calls)} tries"
         assert len(calls) >= 2 and widget._bs_pending is None
 
 
